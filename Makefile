@@ -1,0 +1,25 @@
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: install  ## app + demo data on http://127.0.0.1:8000
+	$(PY) scripts/run.py
+
+test: install  ## the whole test suite against real PostgreSQL and Redis
+	$(PY) scripts/test.py $(ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf .var staticfiles .pytest_cache

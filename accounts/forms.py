@@ -1,0 +1,59 @@
+import re
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .models import Tenant
+from .selectors import tenant_member_users
+
+
+class SignupForm(forms.Form):
+    """Extra sign-up fields; allauth calls `signup()` after creating the user."""
+
+    name = forms.CharField(label="Your name", max_length=150)
+    organisation = forms.CharField(label="Organisation (customer) name", max_length=200)
+
+    field_order = ["name", "organisation", "email", "password1", "password2"]
+
+    def signup(self, request, user):
+        from .services import tenant_create
+
+        user.name = self.cleaned_data["name"]
+        user.save(update_fields=["name"])
+        tenant_create(owner=user, name=self.cleaned_data["organisation"])
+
+
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()\-]{5,38}$")
+
+
+class CustomerForm(forms.ModelForm):
+    class Meta:
+        model = Tenant
+        fields = ["name", "address", "phone", "country"]
+        labels = {"name": "Customer name", "address": "Customer address", "phone": "Customer phone number"}
+        help_texts = {"country": "Two-letter country code, e.g. JP or US. Invoice payment needs JP."}
+        error_messages = {"country": {"max_length": "Enter a two-letter country code such as JP or US."}}
+
+    def clean_phone(self):
+        phone = self.cleaned_data["phone"].strip()
+        if phone and not PHONE_RE.match(phone):
+            raise ValidationError("Enter a phone number with digits, spaces, +, - or parentheses (e.g. +81 3-1234-5678).")
+        return phone
+
+    def clean_country(self):
+        country = self.cleaned_data["country"].strip().upper()
+        if not re.fullmatch(r"[A-Z]{2}", country):
+            raise ValidationError("Enter a two-letter country code such as JP or US.")
+        return country
+
+
+class MemberChoiceForm(forms.Form):
+    """Pick a member of the tenant (representative, payment administrator)."""
+
+    user = forms.ModelChoiceField(queryset=None, empty_label=None)
+
+    def __init__(self, *args, tenant, label, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = tenant_member_users(tenant=tenant)
+        self.fields["user"].label = label
+        self.fields["user"].label_from_instance = lambda u: f"{u.display_name} <{u.email}>"

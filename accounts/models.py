@@ -1,0 +1,206 @@
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+
+from billing_portal.common.money import CURRENCY_CHOICES
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra):
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A person who signs in with e-mail and password. One user may belong to several tenants."""
+
+    username = None
+    first_name = None
+    last_name = None
+    email = models.EmailField("e-mail address", unique=True)
+    name = models.CharField(max_length=150, blank=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self):
+        return self.display_name
+
+    @property
+    def display_name(self):
+        return self.name or self.email
+
+    def get_full_name(self):
+        return self.display_name
+
+    def get_short_name(self):
+        return self.display_name
+
+
+class Tenant(models.Model):
+    """A customer organisation."""
+
+    class SalesModel(models.TextChoices):
+        SELF_SERVE = "self_serve", "Self-serve"
+        SALES_LED = "sales_led", "Sales-led"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        CLOSED = "closed", "Closed"
+
+    slug = models.SlugField(max_length=64, unique=True, help_text="Identifier used in URLs and the API.")
+    name = models.CharField("customer name", max_length=200)
+    address = models.CharField("customer address", max_length=300, blank=True)
+    phone = models.CharField("customer phone number", max_length=40, blank=True)
+    country = models.CharField(max_length=2, default="JP", help_text="ISO 3166-1 alpha-2 code, e.g. JP, US.")
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="JPY")
+    time_zone = models.CharField(max_length=64, default="Asia/Tokyo")
+    sales_model = models.CharField(max_length=16, choices=SalesModel.choices, default=SalesModel.SELF_SERVE)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    representative = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    payment_administrator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    BILLING_ADMIN = "billing_admin", "Billing admin"
+    MANAGER = "manager", "Manager"
+    MEMBER = "member", "Member"
+
+
+# Who may do what. Views name one of these sets rather than listing roles.
+BILLING_EDIT_ROLES = frozenset({Role.OWNER, Role.BILLING_ADMIN})
+BILLING_VIEW_ROLES = frozenset({Role.OWNER, Role.BILLING_ADMIN, Role.MANAGER})
+ALL_ROLES = frozenset(Role)
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant__name", "user__email"]
+        constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="uniq_membership_user_tenant")]
+
+    def __str__(self):
+        return f"{self.user} in {self.tenant} ({self.get_role_display()})"
+
+
+class RelyingParty(models.Model):
+    """A registered RP (channel) of the tenant; counts against the license's max RPs."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="relying_parties")
+    rp_id = models.CharField("RP ID", max_length=255, help_text="e.g. login.example.com")
+    name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["rp_id"]
+        verbose_name = "relying party"
+        verbose_name_plural = "relying parties"
+        constraints = [models.UniqueConstraint(fields=["tenant", "rp_id"], name="uniq_rp_per_tenant")]
+
+    def __str__(self):
+        return self.rp_id
+
+
+class EndUser(models.Model):
+    """A registered end user of the tenant's service; counts against the license's max users."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="end_users")
+    user_id = models.CharField("user ID", max_length=255)
+    display_name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user_id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "user_id"], name="uniq_end_user_per_tenant")]
+
+    def __str__(self):
+        return self.user_id
+
+
+def hash_api_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    """A bearer key for the operator API. Only the SHA-256 of the key is stored; the key is shown once."""
+
+    class Scope(models.TextChoices):
+        PLATFORM = "platform", "Platform (all tenants)"
+        TENANT = "tenant", "One tenant"
+
+    PREFIX_LENGTH = 8
+
+    name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.TENANT)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, null=True, blank=True, related_name="api_keys")
+    prefix = models.CharField(max_length=16, db_index=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(scope="platform", tenant__isnull=True) | models.Q(scope="tenant", tenant__isnull=False)),
+                name="api_key_scope_matches_tenant",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def generate_raw_key() -> str:
+        return "bp_" + secrets.token_urlsafe(32)
+
+    @property
+    def is_active(self):
+        return self.revoked_at is None

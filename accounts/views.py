@@ -1,0 +1,117 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
+
+from billing_portal.common.exceptions import ApplicationError
+from licenses.selectors import license_get
+
+from .forms import CustomerForm, MemberChoiceForm
+from .models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES
+from .permissions import CURRENT_TENANT_SESSION_KEY, tenant_view
+from .selectors import memberships_for_user
+from .services import tenant_set_payment_administrator, tenant_set_representative, tenant_update
+
+
+@login_required
+def home(request):
+    """Send the user to the tenant they used last, or their first one, or the tenant list."""
+    memberships = list(memberships_for_user(user=request.user))
+    last = request.session.get(CURRENT_TENANT_SESSION_KEY)
+    chosen = next((m for m in memberships if m.tenant.slug == last), None) or (memberships[0] if memberships else None)
+    if chosen is None:
+        return render(request, "accounts/no_tenant.html", status=200)
+    return redirect("tenant_home", tenant_slug=chosen.tenant.slug)
+
+
+@login_required
+def tenant_list(request):
+    return render(request, "accounts/tenant_list.html", {"memberships": memberships_for_user(user=request.user)})
+
+
+@tenant_view()
+def tenant_home(request):
+    if request.membership.role in BILLING_VIEW_ROLES:
+        return redirect("customer_view", tenant_slug=request.tenant.slug)
+    return render(request, "accounts/tenant_home.html")
+
+
+@tenant_view(BILLING_VIEW_ROLES)
+def customer_view(request):
+    tenant = request.tenant
+    return render(
+        request,
+        "accounts/customer_view.html",
+        {"tenant": tenant, "license": license_get(tenant=tenant)},
+    )
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_http_methods(["GET", "POST"])
+def customer_edit(request):
+    tenant = request.tenant
+    form = CustomerForm(request.POST or None, instance=tenant)
+    if request.method == "POST" and form.is_valid():
+        try:
+            tenant_update(tenant=tenant, data={f: form.cleaned_data[f] for f in form.Meta.fields})
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Customer information saved.")
+            return redirect("customer_view", tenant_slug=tenant.slug)
+    return render(request, "accounts/customer_edit.html", {"form": form, "tenant": tenant})
+
+
+def _safe_next(request):
+    """A same-site `next` path (used by pages that link to the change forms), or None."""
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return None
+
+
+def _member_change(request, *, attribute, label, service, title):
+    tenant = request.tenant
+    tenant.refresh_from_db()
+    form = MemberChoiceForm(
+        request.POST or None, tenant=tenant, label=label, initial={"user": getattr(tenant, f"{attribute}_id")}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            service(tenant=tenant, user=form.cleaned_data["user"])
+        except ApplicationError as exc:
+            form.add_error("user", exc.message)
+        else:
+            messages.success(request, f"{label} changed to {form.cleaned_data['user'].display_name}.")
+            return redirect(_safe_next(request) or reverse("customer_view", args=[tenant.slug]))
+    return render(
+        request,
+        "accounts/member_change.html",
+        {"form": form, "tenant": tenant, "title": title, "next": _safe_next(request) or ""},
+    )
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_http_methods(["GET", "POST"])
+def representative_change(request):
+    return _member_change(
+        request,
+        attribute="representative",
+        label="Representative",
+        service=tenant_set_representative,
+        title="Change representative",
+    )
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_http_methods(["GET", "POST"])
+def payment_administrator_change(request):
+    return _member_change(
+        request,
+        attribute="payment_administrator",
+        label="Payment administrator",
+        service=tenant_set_payment_administrator,
+        title="Change payment administrator",
+    )

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from accounts import views as account_views
+from billing_portal.common import views as common_views
+
+# Everything a tenant owns lives under /t/<tenant_slug>/; each app appends its pages there.
+tenant_patterns = [
+    path("", include("accounts.urls")),
+]
+
+urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("tenants/", account_views.tenant_list, name="tenant_list"),
+    path("t/<slug:tenant_slug>/", include(tenant_patterns)),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("healthz", common_views.healthz, name="healthz"),
+]

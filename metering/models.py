@@ -1,0 +1,1 @@
+# Authentication events, MAU counters and meter readings live here (metering issue).
