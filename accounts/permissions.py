@@ -1,9 +1,11 @@
 """Tenant-scoped views: the tenant comes from the URL and the user's membership, never from a form."""
 
 from functools import wraps
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 
 from .models import ALL_ROLES
 from .selectors import membership_get
@@ -27,7 +29,9 @@ def tenant_view(roles=ALL_ROLES):
             request.session[CURRENT_TENANT_SESSION_KEY] = membership.tenant.slug
             if membership.role not in roles:
                 raise PermissionDenied("Your role in this tenant does not give access to this page.")
-            return view(request, *args, **kwargs)
+            # Dates on tenant pages are shown in the tenant's time zone.
+            with timezone.override(ZoneInfo(membership.tenant.time_zone)):
+                return view(request, *args, **kwargs)
 
         wrapper.tenant_roles = frozenset(roles)
         return wrapper

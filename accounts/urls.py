@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("", views.tenant_home, name="tenant_home"),
+    path("dashboard/", views.billing_dashboard, name="billing_dashboard"),
     path("customer/", views.customer_view, name="customer_view"),
     path("customer/edit/", views.customer_edit, name="customer_edit"),
     path("customer/representative/", views.representative_change, name="representative_change"),

@@ -6,7 +6,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from billing_portal.common.exceptions import ApplicationError
-from licenses.selectors import license_get
+from licenses.selectors import license_dashboard, license_get
+from payments.selectors import payment_account_dashboard
 
 from .forms import CustomerForm, MemberChoiceForm
 from .models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES
@@ -46,6 +47,16 @@ def customer_view(request):
         "accounts/customer_view.html",
         {"tenant": tenant, "license": license_get(tenant=tenant)},
     )
+
+
+@tenant_view(BILLING_VIEW_ROLES)
+def billing_dashboard(request):
+    """Payment administrator, payment account and license panels (DESIGN.md flow 2)."""
+    tenant = request.tenant
+    context = {"tenant": tenant}
+    context.update(payment_account_dashboard(tenant=tenant))
+    context.update(license_dashboard(tenant=tenant))
+    return render(request, "accounts/billing_dashboard.html", context)
 
 
 @tenant_view(BILLING_EDIT_ROLES)

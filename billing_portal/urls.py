@@ -7,12 +7,16 @@ from billing_portal.common import views as common_views
 # Everything a tenant owns lives under /t/<tenant_slug>/; each app appends its pages there.
 tenant_patterns = [
     path("", include("accounts.urls")),
+    path("", include("licenses.urls")),
+    path("", include("metering.urls")),
+    path("", include("payments.urls")),
 ]
 
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("tenants/", account_views.tenant_list, name="tenant_list"),
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
+    path("api/v1/", include("billing_portal.api_urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", common_views.healthz, name="healthz"),

@@ -99,3 +99,19 @@ def test_user_switches_between_tenants(client, tenant, other_tenant, manager):
     client.get(reverse("customer_view", args=[other_tenant.slug]))
     # Home remembers the tenant used last.
     assert client.get(reverse("home")).url == reverse("tenant_home", args=[other_tenant.slug])
+
+
+def test_billing_dashboard_shows_payment_administrator_and_license(owner_client, tenant, owner):
+    body = owner_client.get(reverse("billing_dashboard", args=[tenant.slug])).content.decode()
+    for text in ["Payment administrator information", owner.email, "Payment account information",
+                 "Create payment account", "License information", "Free"]:
+        assert text in body, text
+
+
+def test_dates_are_shown_in_the_tenant_time_zone(owner_client, tenant):
+    from datetime import UTC, datetime
+
+    tenant.license.current_period_start = datetime(2026, 3, 31, 15, 0, tzinfo=UTC)
+    tenant.license.save()
+    body = owner_client.get(reverse("customer_view", args=[tenant.slug])).content.decode()
+    assert "2026-04-01 00:00 JST" in body

@@ -3,6 +3,8 @@
 Idempotent: running it again leaves existing demo data as it is.
 """
 
+from importlib import import_module
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -29,6 +31,8 @@ DEMO_TENANTS = [
     ("delta", "Delta Finance K.K.", "JPY", "JP", "4: downgrade reserved"),
 ]
 
+DEMO_APPS = ["licenses", "payments", "metering"]
+
 ROLES_IN_EVERY_TENANT = [
     ("billing@demo.example", Role.BILLING_ADMIN),
     ("manager@demo.example", Role.MANAGER),
@@ -51,6 +55,7 @@ class Command(BaseCommand):
                 )
             users[email] = user
 
+        tenants = {}
         for slug, name, currency, country, state in DEMO_TENANTS:
             tenant = Tenant.objects.filter(slug=slug).first()
             if tenant is None:
@@ -66,7 +71,18 @@ class Command(BaseCommand):
                 )
             for email, role in ROLES_IN_EVERY_TENANT:
                 Membership.objects.get_or_create(tenant=tenant, user=users[email], defaults={"role": role})
+            tenants[slug] = tenant
             self.stdout.write(f"  tenant {name:<22} /t/{slug}/   state {state}")
+
+        # Each app brings its tenants into their demo state: `<app>/demo.py` with `seed(tenants, users, stdout)`.
+        for app in DEMO_APPS:
+            try:
+                module = import_module(f"{app}.demo")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{app}.demo":
+                    raise
+                continue
+            module.seed(tenants=tenants, users=users, stdout=self.stdout)
 
         self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
         for email, _name, staff in DEMO_USERS:
