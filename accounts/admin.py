@@ -2,7 +2,17 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils import timezone
 
-from .models import ApiKey, EndUser, Membership, RelyingParty, Tenant, User, hash_api_key
+from .models import (
+    ApiKey,
+    AuditEntry,
+    EndUser,
+    Invitation,
+    Membership,
+    RelyingParty,
+    Tenant,
+    User,
+    hash_api_key,
+)
 
 
 @admin.register(User)
@@ -112,3 +122,33 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"Revoked {count} key(s).")
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit log is append-only: nobody adds, edits or deletes entries here."""
+
+    list_display = ["created_at", "tenant", "actor_label", "action"]
+    list_filter = ["action"]
+    search_fields = ["tenant__name", "actor_label", "action"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["created_at", "tenant", "actor", "actor_label", "action", "data"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["email", "tenant", "role", "created_at", "expires_at", "accepted_at", "revoked_at"]
+    search_fields = ["email", "tenant__name"]
+    readonly_fields = ["tenant", "email", "role", "invited_by", "created_at", "expires_at", "accepted_at", "accepted_by"]
+
+    def has_add_permission(self, request):
+        return False

@@ -3,7 +3,7 @@ import re
 from django import forms
 from django.core.exceptions import ValidationError
 
-from .models import Tenant
+from .models import Role, Tenant
 from .selectors import tenant_member_users
 
 
@@ -57,3 +57,12 @@ class MemberChoiceForm(forms.Form):
         self.fields["user"].queryset = tenant_member_users(tenant=tenant)
         self.fields["user"].label = label
         self.fields["user"].label_from_instance = lambda u: f"{u.display_name} <{u.email}>"
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(label="E-mail address")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)

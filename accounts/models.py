@@ -204,3 +204,50 @@ class ApiKey(models.Model):
     @property
     def is_active(self):
         return self.revoked_at is None
+
+
+class Invitation(models.Model):
+    """An owner's invitation for an e-mail address to join the tenant with a role. Only the token's hash is kept."""
+
+    VALID_DAYS = 7
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.email} → {self.tenant} ({self.get_role_display()})"
+
+    def is_open(self, at) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and at < self.expires_at
+
+
+class AuditEntry(models.Model):
+    """Append-only record of a financial or permission change: who did what to which tenant, with what data."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor_label = models.CharField(max_length=200, blank=True, help_text="Who acted, kept even if the user is deleted.")
+    action = models.CharField(max_length=64, db_index=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit log"
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"

@@ -1,11 +1,17 @@
+import hashlib
 import secrets
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils.text import slugify
 
+from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
+from billing_portal.common.notify import send_templated_mail
 
-from .models import Membership, Role, Tenant
+from .audit import audit_record
+from .models import Invitation, Membership, Role, Tenant
 
 
 def _unique_slug(name: str) -> str:
@@ -48,17 +54,25 @@ def _require_member(tenant: Tenant, user, what: str):
         raise ApplicationError(f"The {what} must be a member of {tenant.name}.", code="not_a_member")
 
 
-def tenant_set_representative(*, tenant: Tenant, user) -> Tenant:
+@transaction.atomic
+def tenant_set_representative(*, tenant: Tenant, user, actor=None) -> Tenant:
     _require_member(tenant, user, "representative")
+    previous = tenant.representative
     tenant.representative = user
     tenant.save(update_fields=["representative", "updated_at"])
+    audit_record(action="representative.changed", tenant=tenant, actor=actor,
+                 data={"from": previous.email if previous else None, "to": user.email})
     return tenant
 
 
-def tenant_set_payment_administrator(*, tenant: Tenant, user) -> Tenant:
+@transaction.atomic
+def tenant_set_payment_administrator(*, tenant: Tenant, user, actor=None) -> Tenant:
     _require_member(tenant, user, "payment administrator")
+    previous = tenant.payment_administrator
     tenant.payment_administrator = user
     tenant.save(update_fields=["payment_administrator", "updated_at"])
+    audit_record(action="payment_administrator.changed", tenant=tenant, actor=actor,
+                 data={"from": previous.email if previous else None, "to": user.email})
     return tenant
 
 
@@ -70,3 +84,117 @@ def membership_add(*, tenant: Tenant, user, role: str = Role.MEMBER) -> Membersh
             return Membership.objects.create(tenant=tenant, user=user, role=role)
     except IntegrityError:
         raise ApplicationError(f"{user} is already a member of {tenant.name}.", code="already_member") from None
+
+
+def _owner_count(tenant: Tenant) -> int:
+    return Membership.objects.filter(tenant=tenant, role=Role.OWNER).count()
+
+
+@transaction.atomic
+def membership_change_role(*, membership: Membership, role: str, actor=None) -> Membership:
+    if role not in Role.values:
+        raise ApplicationError(f"Unknown role {role!r}.", code="bad_role")
+    # Lock the tenant's memberships so two owners cannot demote each other at once.
+    list(Membership.objects.select_for_update().filter(tenant_id=membership.tenant_id))
+    membership.refresh_from_db()
+    if membership.role == role:
+        return membership
+    if membership.role == Role.OWNER and _owner_count(membership.tenant) == 1:
+        raise ApplicationError(
+            f"{membership.user.display_name} is the last owner of {membership.tenant.name}. "
+            "Make another member an owner first.",
+            code="last_owner",
+        )
+    previous = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_record(action="membership.role_changed", tenant=membership.tenant, actor=actor,
+                 data={"user": membership.user.email, "from": previous, "to": role})
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor=None) -> None:
+    tenant = Tenant.objects.select_for_update().get(pk=membership.tenant_id)
+    list(Membership.objects.select_for_update().filter(tenant=tenant))
+    if membership.role == Role.OWNER and _owner_count(tenant) == 1:
+        raise ApplicationError(
+            f"{membership.user.display_name} is the last owner of {tenant.name} and cannot be removed.",
+            code="last_owner",
+        )
+    for attribute, label in (("representative_id", "representative"), ("payment_administrator_id", "payment administrator")):
+        if getattr(tenant, attribute) == membership.user_id:
+            raise ApplicationError(
+                f"{membership.user.display_name} is the {label}. Choose another {label} before removing them.",
+                code="contact_member",
+            )
+    email = membership.user.email
+    membership.delete()
+    audit_record(action="membership.removed", tenant=tenant, actor=actor, data={"user": email})
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def invitation_create(*, tenant: Tenant, email: str, role: str, invited_by) -> tuple[Invitation, str]:
+    """Invite an e-mail address; returns the invitation and the raw token (only ever sent by e-mail)."""
+    email = email.strip().lower()
+    if role not in Role.values:
+        raise ApplicationError(f"Unknown role {role!r}.", code="bad_role")
+    if Membership.objects.filter(tenant=tenant, user__email__iexact=email).exists():
+        raise ApplicationError(f"{email} is already a member of {tenant.name}.", code="already_member")
+    now = clock.now()
+    Invitation.objects.filter(tenant=tenant, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True).update(
+        revoked_at=now
+    )
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        tenant=tenant, email=email, role=role, token_hash=_token_hash(token), invited_by=invited_by,
+        created_at=now, expires_at=now + timedelta(days=Invitation.VALID_DAYS),
+    )
+    audit_record(action="invitation.created", tenant=tenant, actor=invited_by, data={"email": email, "role": role})
+    accept_path = reverse("invitation_accept", args=[token])
+    transaction.on_commit(
+        lambda: send_templated_mail(
+            name="invitation", to=[email], context={"invitation": invitation, "accept_path": accept_path}
+        )
+    )
+    return invitation, token
+
+
+def invitation_get_open(*, token: str) -> Invitation:
+    invitation = Invitation.objects.select_related("tenant", "invited_by").filter(token_hash=_token_hash(token)).first()
+    if invitation is None or invitation.revoked_at is not None:
+        raise ApplicationError("This invitation link is not valid.", code="invitation_invalid", status=404)
+    if invitation.accepted_at is not None:
+        raise ApplicationError("This invitation has already been accepted.", code="invitation_used", status=409)
+    if not invitation.is_open(clock.now()):
+        raise ApplicationError(
+            "This invitation has expired. Ask an owner of the tenant to invite you again.", code="invitation_expired",
+            status=410,
+        )
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user) -> Membership:
+    invitation = invitation_get_open(token=token)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at is not None:
+        raise ApplicationError("This invitation has already been accepted.", code="invitation_used", status=409)
+    if invitation.email.lower() != user.email.lower():
+        raise ApplicationError(
+            f"This invitation is for {invitation.email}; you are signed in as {user.email}.", code="wrong_user",
+            status=403,
+        )
+    membership, created = Membership.objects.get_or_create(
+        tenant=invitation.tenant, user=user, defaults={"role": invitation.role}
+    )
+    invitation.accepted_at = clock.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    audit_record(action="invitation.accepted", tenant=invitation.tenant, actor=user,
+                 data={"email": user.email, "role": membership.role})
+    return membership

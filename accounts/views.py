@@ -91,7 +91,7 @@ def _member_change(request, *, attribute, label, service, title):
     )
     if request.method == "POST" and form.is_valid():
         try:
-            service(tenant=tenant, user=form.cleaned_data["user"])
+            service(tenant=tenant, user=form.cleaned_data["user"], actor=request.user)
         except ApplicationError as exc:
             form.add_error("user", exc.message)
         else:

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import member_views
 from accounts import views as account_views
 from billing_portal.common import views as common_views
 
@@ -15,6 +16,7 @@ tenant_patterns = [
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("tenants/", account_views.tenant_list, name="tenant_list"),
+    path("invitations/<str:token>/", member_views.invitation_accept_view, name="invitation_accept"),
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
     path("api/v1/", include("billing_portal.api_urls")),
     path("accounts/", include("allauth.urls")),
