@@ -3,7 +3,10 @@ from django.urls import include, path
 
 from accounts import member_views
 from accounts import views as account_views
+from billing_portal.common import admin_login
 from billing_portal.common import views as common_views
+
+admin_login.install(admin.site)
 
 # Everything a tenant owns lives under /t/<tenant_slug>/; each app appends its pages there.
 tenant_patterns = [

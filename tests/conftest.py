@@ -4,6 +4,40 @@ from django.core.cache import cache
 from accounts.models import Role
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
 
+SEEDED_APPS = {"accounts", "licenses", "metering", "payments"}
+
+
+@pytest.fixture(scope="session")
+def _seeded_rows(django_db_setup, django_db_blocker):
+    """What the data migrations seeded in our apps (the plan catalogue, …), serialized once per session.
+    (Content types and permissions are left out: a flush recreates them itself.)"""
+    import json
+
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        rows = json.loads(connection.creation.serialize_db_to_string())
+    return json.dumps([row for row in rows if row["model"].split(".")[0] in SEEDED_APPS])
+
+
+@pytest.fixture(autouse=True)
+def _restore_seeded_rows(request, django_db_blocker):
+    """Transactional tests (live server, concurrency) end by flushing every table, seeded rows included;
+    put the migrations' seed data back before each of them so they see the database a deployment has."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or "transactional_db" in request.fixturenames
+    if transactional:
+        from django.db import connection
+
+        from licenses.models import Plan
+
+        snapshot = request.getfixturevalue("_seeded_rows")
+        request.getfixturevalue("transactional_db")
+        with django_db_blocker.unblock():
+            if not Plan.objects.exists():
+                connection.creation.deserialize_db_from_string(snapshot)
+    yield
+
 
 @pytest.fixture(autouse=True)
 def _clear_cache():

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "billing_portal.common",
     "accounts",
     "licenses",
@@ -182,3 +183,9 @@ LOGGING = {
 
 # Absolute base URL used in e-mails (links to invitations, receipts, payment pages).
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# Staff multi-factor authentication (allauth.mfa, TOTP + recovery codes). When required, staff must set up an
+# authenticator app before Django admin opens for them.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", "Billing portal")
+STAFF_MFA_REQUIRED = env_bool("STAFF_MFA_REQUIRED", False)

@@ -3,8 +3,7 @@ from playwright.sync_api import expect
 
 from accounts.models import Tenant
 
-# serialized_rollback keeps the catalogue seeded by data migrations (Free plans) across transactional tests.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_sign_up_lands_on_the_customer_view_with_a_free_license(page):
