@@ -55,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "billing_portal.common.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -189,3 +190,21 @@ PORTAL_BASE_URL = env("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", "Billing portal")
 STAFF_MFA_REQUIRED = env_bool("STAFF_MFA_REQUIRED", False)
+
+# Content-Security-Policy: this site's own scripts and styles only; Stripe.js (or the local stand-in) for cards.
+_STRIPE_JS_ORIGINS = ["https://js.stripe.com", "https://*.stripe.com"]
+if STRIPE_API_BASE:
+    _STRIPE_JS_ORIGINS.append(STRIPE_API_BASE.rstrip("/"))
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'", *_STRIPE_JS_ORIGINS],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'", *_STRIPE_JS_ORIGINS, "https://api.stripe.com"],
+    "frame-src": ["'self'", *_STRIPE_JS_ORIGINS, "https://hooks.stripe.com"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+    "base-uri": ["'self'"],
+    "object-src": ["'none'"],
+}

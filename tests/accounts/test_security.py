@@ -37,3 +37,19 @@ def test_staff_with_totp_reach_admin(client, staff, settings):
 def test_non_staff_cannot_open_admin(client, user):
     client.force_login(user)
     assert client.get(reverse("admin:index")).status_code in (302, 403)
+
+
+def test_pages_carry_a_content_security_policy(client, db):
+    policy = client.get(reverse("account_login"))["Content-Security-Policy"]
+    assert "default-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+
+
+def test_failed_sign_ins_are_throttled(client, user, settings):
+    settings.ACCOUNT_RATE_LIMITS = {"login_failed": "3/m/ip,3/5m/key"}
+    for _ in range(3):
+        response = client.post(reverse("account_login"), {"login": user.email, "password": "wrong"})
+        assert response.status_code == 200
+    response = client.post(reverse("account_login"), {"login": user.email, "password": "wrong"})
+    assert response.status_code == 429 or "Too many failed login attempts" in response.content.decode()
