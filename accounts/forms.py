@@ -11,16 +11,32 @@ class SignupForm(forms.Form):
     """Extra sign-up fields; allauth calls `signup()` after creating the user."""
 
     name = forms.CharField(label="Your name", max_length=150)
-    organisation = forms.CharField(label="Organisation (customer) name", max_length=200)
+    organisation = forms.CharField(label="Organisation (customer) name", max_length=200, required=False)
 
     field_order = ["name", "organisation", "email", "password1", "password2"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self._joining_by_invitation():
+            self.fields["organisation"].help_text = "Leave empty: you are joining the organisation that invited you."
+
+    def _joining_by_invitation(self) -> bool:
+        next_url = self.data.get("next") or self.initial.get("next") or ""
+        return next_url.startswith("/invitations/")
+
+    def clean_organisation(self):
+        organisation = self.cleaned_data["organisation"].strip()
+        if not organisation and not self._joining_by_invitation():
+            raise ValidationError("This field is required.", code="required")
+        return organisation
 
     def signup(self, request, user):
         from .services import tenant_create
 
         user.name = self.cleaned_data["name"]
         user.save(update_fields=["name"])
-        tenant_create(owner=user, name=self.cleaned_data["organisation"])
+        if self.cleaned_data["organisation"]:
+            tenant_create(owner=user, name=self.cleaned_data["organisation"])
 
 
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()\-]{5,38}$")

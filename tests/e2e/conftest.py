@@ -69,3 +69,21 @@ def sign_in(page):
         page.wait_for_load_state()
 
     return _sign_in
+
+
+def sign_in_as_owner_and_invite(page, tenant, email, mailoutbox, role="manager"):
+    """The owner invites `email` through the members page; returns the accept path from the e-mail."""
+    import re
+
+    from tests.factories import DEFAULT_PASSWORD
+
+    page.goto("/accounts/login/")
+    page.fill("input[name=login]", tenant.representative.email)
+    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"/t/{tenant.slug}/members/")
+    page.fill("#id_email", email)
+    page.select_option("#id_role", role)
+    page.get_by_role("button", name="Send invitation").click()
+    page.get_by_text(f"Invitation sent to {email}").wait_for()
+    return re.search(r"(/invitations/[^/\s]+/)", mailoutbox[-1].body).group(1)
