@@ -55,25 +55,24 @@ def _require_member(tenant: Tenant, user, what: str):
 
 
 @transaction.atomic
+def _tenant_set_contact(*, tenant: Tenant, user, actor, field: str, label: str) -> Tenant:
+    _require_member(tenant, user, label)
+    previous = getattr(tenant, field)
+    setattr(tenant, field, user)
+    tenant.save(update_fields=[field, "updated_at"])
+    audit_record(action=f"{field}.changed", tenant=tenant, actor=actor,
+                 data={"from": previous.email if previous else None, "to": user.email})
+    return tenant
+
+
 def tenant_set_representative(*, tenant: Tenant, user, actor=None) -> Tenant:
-    _require_member(tenant, user, "representative")
-    previous = tenant.representative
-    tenant.representative = user
-    tenant.save(update_fields=["representative", "updated_at"])
-    audit_record(action="representative.changed", tenant=tenant, actor=actor,
-                 data={"from": previous.email if previous else None, "to": user.email})
-    return tenant
+    return _tenant_set_contact(tenant=tenant, user=user, actor=actor, field="representative", label="representative")
 
 
-@transaction.atomic
 def tenant_set_payment_administrator(*, tenant: Tenant, user, actor=None) -> Tenant:
-    _require_member(tenant, user, "payment administrator")
-    previous = tenant.payment_administrator
-    tenant.payment_administrator = user
-    tenant.save(update_fields=["payment_administrator", "updated_at"])
-    audit_record(action="payment_administrator.changed", tenant=tenant, actor=actor,
-                 data={"from": previous.email if previous else None, "to": user.email})
-    return tenant
+    return _tenant_set_contact(
+        tenant=tenant, user=user, actor=actor, field="payment_administrator", label="payment administrator"
+    )
 
 
 def membership_add(*, tenant: Tenant, user, role: str = Role.MEMBER) -> Membership:

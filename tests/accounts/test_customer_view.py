@@ -115,3 +115,12 @@ def test_dates_are_shown_in_the_tenant_time_zone(owner_client, tenant):
     tenant.license.save()
     body = owner_client.get(reverse("customer_view", args=[tenant.slug])).content.decode()
     assert "2026-04-01 00:00 JST" in body
+
+
+def test_change_payment_administrator_from_the_dashboard_returns_there(owner_client, tenant, billing_admin):
+    dashboard = reverse("billing_dashboard", args=[tenant.slug])
+    body = owner_client.get(dashboard).content.decode()
+    change = reverse("payment_administrator_change", args=[tenant.slug])
+    assert f'{change}?next={dashboard.replace("/", "%2F")}' in body
+    response = owner_client.post(change, {"user": billing_admin.pk, "next": dashboard})
+    assert response.url == dashboard
