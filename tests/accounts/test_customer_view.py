@@ -121,6 +121,6 @@ def test_change_payment_administrator_from_the_dashboard_returns_there(owner_cli
     dashboard = reverse("billing_dashboard", args=[tenant.slug])
     body = owner_client.get(dashboard).content.decode()
     change = reverse("payment_administrator_change", args=[tenant.slug])
-    assert f'{change}?next={dashboard.replace("/", "%2F")}' in body
+    assert f'{change}?next={dashboard}' in body
     response = owner_client.post(change, {"user": billing_admin.pk, "next": dashboard})
     assert response.url == dashboard
