@@ -179,3 +179,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
 }
+
+# Licenses: renew, apply reserved changes and expire cancelled licenses shortly after each period end.
+CELERY_BEAT_SCHEDULE["licenses-roll-over"] = {
+    "task": "licenses.tasks.licenses_roll_over_due",
+    "schedule": 15 * 60,
+}
