@@ -12,3 +12,9 @@ def mau_this_month(tenant) -> int:
 
     year, month = clock.month_of(clock.now(), tenant.time_zone)
     return mau_count(tenant=tenant, year=year, month=month)
+
+
+@register.filter
+def limit(value) -> str:
+    """A license limit for people: 10000 → '10,000', None → 'Unlimited'."""
+    return "Unlimited" if value is None else f"{int(value):,}"

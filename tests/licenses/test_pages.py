@@ -52,7 +52,7 @@ def test_state_3_paid_license(owner_client, tenant):
     assert "License type Business" in page
     assert "2027-03-01 00:00 JST – 2027-04-01 00:00 JST" in page
     assert "License update" in page and "Cancel license" in page
-    assert "Maximum number of MAUs 10000" in page
+    assert "Maximum number of MAUs 10,000" in page
     assert "MAU usage count this month 0" in page
     assert b"<span data-mau-live>0</span>" in response.content
     assert "Purchase license" not in page
@@ -91,7 +91,7 @@ def test_cancelled_license_shows_its_end_and_undo(owner_client, tenant):
 def test_plan_selection_shows_plans_side_by_side_in_the_tenant_currency(owner_client, tenant):
     add_payment_account(tenant)
     page = text(owner_client.get(reverse("license_plans", args=[tenant.slug])))
-    for expected in ("Starter ¥25,000 / monthly", "Business ¥28,000 / monthly", "Enterprise ¥150,000 / monthly",
+    for expected in ("Starter ¥25,000 / month", "Business ¥28,000 / month", "Enterprise ¥150,000 / month",
                      "Current plan", "Select Business"):
         assert expected in page
     assert "$" not in page and "Premium support" not in page
@@ -213,4 +213,4 @@ def test_customer_view_license_panel_paid(owner_client, tenant):
     buy(tenant, "business", jst(2027, 3, 1))
     page = text(owner_client.get(reverse("customer_view", args=[tenant.slug])))
     assert "License type Business" in page
-    assert "Maximum number of MAUs 10000" in page and "MAU usage count this month 0" in page
+    assert "Maximum number of MAUs 10,000" in page and "MAU usage count this month 0" in page
