@@ -197,3 +197,55 @@ def invitation_accept(*, token: str, user) -> Membership:
     audit_record(action="invitation.accepted", tenant=invitation.tenant, actor=user,
                  data={"email": user.email, "role": membership.role})
     return membership
+# --- License limits (licenses issue): registering RPs and end users counts against the license. ---
+
+
+def _license_limit(tenant: Tenant, field: str):
+    from licenses.selectors import license_get
+
+    license = license_get(tenant=tenant)
+    return (license.plan, getattr(license.plan, field)) if license else (None, None)
+
+
+@transaction.atomic
+def relying_party_register(*, tenant: Tenant, rp_id: str, name: str = ""):
+    """Register an RP; beyond the license's maximum number of RPs → LimitExceeded (409 limit_exceeded)."""
+    from billing_portal.common.exceptions import LimitExceeded
+
+    from .models import RelyingParty
+
+    rp_id = (rp_id or "").strip()
+    if not rp_id:
+        raise ApplicationError("Enter an RP ID.", code="bad_rp_id")
+    Tenant.objects.select_for_update().get(pk=tenant.pk)  # serialise registrations of this tenant
+    if RelyingParty.objects.filter(tenant=tenant, rp_id=rp_id).exists():
+        raise ApplicationError(f"The RP {rp_id} is already registered.", code="already_registered", status=409)
+    plan, limit = _license_limit(tenant, "max_rps")
+    if limit is not None and RelyingParty.objects.filter(tenant=tenant).count() >= limit:
+        raise LimitExceeded(
+            f"The {plan.name} license allows at most {limit:,} registered RPs. "
+            "Update the license to register more."
+        )
+    return RelyingParty.objects.create(tenant=tenant, rp_id=rp_id, name=name.strip())
+
+
+@transaction.atomic
+def end_user_register(*, tenant: Tenant, user_id: str, display_name: str = ""):
+    """Register an end user; beyond the license's maximum number of users → LimitExceeded (409 limit_exceeded)."""
+    from billing_portal.common.exceptions import LimitExceeded
+
+    from .models import EndUser
+
+    user_id = (user_id or "").strip()
+    if not user_id:
+        raise ApplicationError("Enter a user ID.", code="bad_user_id")
+    Tenant.objects.select_for_update().get(pk=tenant.pk)  # serialise registrations of this tenant
+    if EndUser.objects.filter(tenant=tenant, user_id=user_id).exists():
+        raise ApplicationError(f"The user {user_id} is already registered.", code="already_registered", status=409)
+    plan, limit = _license_limit(tenant, "max_users")
+    if limit is not None and EndUser.objects.filter(tenant=tenant).count() >= limit:
+        raise LimitExceeded(
+            f"The {plan.name} license allows at most {limit:,} registered users. "
+            "Update the license to register more."
+        )
+    return EndUser.objects.create(tenant=tenant, user_id=user_id, display_name=display_name.strip())

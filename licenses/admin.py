@@ -1,13 +1,101 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
-from .models import License, Plan
+from billing_portal.common.exceptions import ApplicationError
+from billing_portal.common.money import format_money
+
+from .models import License, Menu, Plan, PlanChange, PlanReservation, PricingTier, PricingUnit, ProrationItem
+from .selectors import plan_history
+from .services import plan_change
+
+
+class PricingTierInline(admin.TabularInline):
+    model = PricingTier
+    extra = 1
+
+
+@admin.register(PricingUnit)
+class PricingUnitAdmin(admin.ModelAdmin):
+    list_display = ["unit_name", "display_name", "type", "metering_unit", "currency", "interval", "price"]
+    list_filter = ["type", "currency", "interval"]
+    search_fields = ["unit_name", "display_name"]
+    inlines = [PricingTierInline]
+
+    @admin.display(description="unit price")
+    def price(self, obj):
+        return format_money(obj.unit_amount, obj.currency)
+
+
+class MenuForm(forms.ModelForm):
+    class Meta:
+        model = Menu
+        fields = ["name", "display_name", "units"]
+
+    def clean_units(self):
+        units = self.cleaned_data["units"]
+        if len({u.interval for u in units}) > 1:
+            raise ValidationError("A menu cannot mix monthly and yearly pricing units.")
+        if len({u.currency for u in units}) > 1:
+            raise ValidationError("A menu cannot mix currencies.")
+        return units
+
+
+@admin.register(Menu)
+class MenuAdmin(admin.ModelAdmin):
+    form = MenuForm
+    list_display = ["name", "display_name"]
+    search_fields = ["name", "display_name"]
+    filter_horizontal = ["units"]
+
+
+class PlanForm(forms.ModelForm):
+    class Meta:
+        model = Plan
+        fields = ["code", "name", "category", "license_type", "currency", "interval", "menus", "max_rps",
+                  "max_users", "max_mau", "mau_overage_unit_amount", "is_public", "sort_order"]
+
+    def clean(self):
+        data = super().clean()
+        menus = data.get("menus")
+        if menus is None:
+            return data
+        units = PricingUnit.objects.filter(menus__in=menus).distinct()
+        intervals = {u.interval for u in units}
+        if len(intervals) > 1:
+            raise ValidationError({"menus": "A plan cannot mix monthly and yearly pricing units."})
+        interval = data.get("interval")
+        if intervals and interval and intervals != {interval}:
+            raise ValidationError({"menus": f"The plan is billed {interval}ly but its units are "
+                                            f"{next(iter(intervals))}ly."})
+        currency = data.get("currency")
+        wrong = [u.unit_name for u in units if currency and u.currency != currency]
+        if wrong:
+            raise ValidationError({"menus": f"These units are not priced in {currency}: {', '.join(wrong)}."})
+        return data
 
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
+    form = PlanForm
     list_display = ["name", "code", "category", "license_type", "currency", "interval", "max_rps", "max_users", "max_mau"]
     list_filter = ["category", "license_type", "currency", "interval"]
     search_fields = ["name", "code"]
+    filter_horizontal = ["menus"]
+
+
+class ChangePlanForm(forms.Form):
+    plan = forms.ModelChoiceField(queryset=Plan.objects.none())
+    when = forms.ChoiceField(choices=[("now", "Now (prorated, invoiced at once)"), ("next_period", "Next period")])
+
+    def __init__(self, *args, tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].queryset = Plan.objects.filter(
+            category=Plan.Category.LICENSE, currency=tenant.currency
+        ).exclude(license_type="free")
 
 
 @admin.register(License)
@@ -15,10 +103,100 @@ class LicenseAdmin(admin.ModelAdmin):
     list_display = ["tenant", "plan", "current_period_start", "current_period_end", "auto_renew"]
     list_filter = ["plan__license_type", "auto_renew"]
     search_fields = ["tenant__name", "tenant__slug"]
-    readonly_fields = ["tenant", "plan", "started_at", "current_period_start", "current_period_end", "auto_renew"]
+    readonly_fields = ["tenant", "plan", "started_at", "current_period_start", "current_period_end", "auto_renew",
+                       "change_plan_link", "plan_history"]
 
     def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # read-only; ops change plans through "Change plan" (services, always_invoice)
+
+    @admin.display(description="Plan history")
+    def plan_history(self, obj):
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (c.effective_at.strftime("%Y-%m-%d %H:%M UTC"), c.get_kind_display(), c.from_plan.name,
+                 c.to_plan.name, c.proration_behavior or "—", c.get_source_display(),
+                 format_money(c.difference_amount, c.currency))
+                for c in plan_history(tenant=obj.tenant)
+            ),
+        )
+        if not rows:
+            return "No plan changes yet."
+        return format_html(
+            "<table><thead><tr><th>When</th><th>Kind</th><th>Change</th><th>Proration</th><th>Source</th>"
+            "<th>Difference</th></tr></thead><tbody>{}</tbody></table>", rows,
+        )
+
+    @admin.display(description="Ops")
+    def change_plan_link(self, obj):
+        url = reverse("admin:licenses_license_change_plan", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Change plan (always_invoice)</a>', url)
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/change-plan/", self.admin_site.admin_view(self.change_plan_view),
+                 name="licenses_license_change_plan"),
+            *super().get_urls(),
+        ]
+
+    def change_plan_view(self, request, pk):
+        if not request.user.has_perm("licenses.change_license"):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        license = get_object_or_404(License.objects.select_related("tenant", "plan"), pk=pk)
+        tenant = license.tenant
+        form = ChangePlanForm(request.POST or None, tenant=tenant)
+        if request.method == "POST" and form.is_valid():
+            try:
+                plan_change(tenant=tenant, plan=form.cleaned_data["plan"], when=form.cleaned_data["when"],
+                            proration_behavior="always_invoice", actor=request.user, source=PlanChange.Source.ADMIN)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, f"{tenant.name}: plan change to {form.cleaned_data['plan']} done.")
+                return redirect("admin:licenses_license_change", pk)
+        context = {
+            **self.admin_site.each_context(request), "title": f"Change plan of {tenant.name}", "form": form,
+            "license": license, "opts": self.model._meta,
+        }
+        return render(request, "admin/licenses/change_plan.html", context)
+
+
+@admin.register(PlanChange)
+class PlanChangeAdmin(admin.ModelAdmin):
+    list_display = ["tenant", "kind", "from_plan", "to_plan", "effective_at", "proration_behavior", "source",
+                    "difference_amount", "currency"]
+    list_filter = ["kind", "source", "proration_behavior"]
+    search_fields = ["tenant__name", "tenant__slug"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PlanReservation)
+class PlanReservationAdmin(PlanChangeAdmin):
+    list_display = ["tenant", "plan", "effective_at", "status", "source", "created_at"]
+    list_filter = ["status", "source"]
+
+
+@admin.register(ProrationItem)
+class ProrationItemAdmin(PlanChangeAdmin):
+    list_display = ["tenant", "description", "amount", "billing", "status", "created_at"]
+    list_filter = ["billing", "status"]
+
+    @admin.display(description="amount")
+    def amount(self, obj):
+        return format_money(obj.amount_minor, obj.currency)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 from billing_portal.common.money import CURRENCY_CHOICES
@@ -37,6 +38,7 @@ class Plan(models.Model):
     )
     is_public = models.BooleanField(default=True, help_text="Offered on the plan-selection page.")
     sort_order = models.PositiveIntegerField(default=0)
+    menus = models.ManyToManyField("Menu", related_name="plans", blank=True)
 
     class Meta:
         ordering = ["category", "currency", "sort_order", "name"]
@@ -63,3 +65,172 @@ class License(models.Model):
 
     def __str__(self):
         return f"{self.tenant}: {self.plan}"
+
+
+class PricingUnit(models.Model):
+    """A priced line of a menu, like a SaaSus pricing unit: fixed fee, per-use, tiered or tiered usage."""
+
+    class Type(models.TextChoices):
+        FIXED = "fixed", "Fixed unit (fixed fee)"
+        USAGE = "usage", "Usage unit (per unit used)"
+        TIERED = "tiered", "Tiered unit (flat amount of the tier reached)"
+        TIERED_USAGE = "tiered_usage", "Tiered usage unit (the tier reached sets the unit price)"
+
+    unit_name = models.SlugField(
+        max_length=100, unique=True, error_messages={"unique": "A pricing unit with this unit name already exists."}
+    )
+    display_name = models.CharField(max_length=200)
+    description = models.CharField(max_length=300, blank=True)
+    type = models.CharField(max_length=16, choices=Type.choices, default=Type.FIXED)
+    metering_unit = models.ForeignKey(
+        "metering.MeteringUnit", on_delete=models.PROTECT, null=True, blank=True, related_name="pricing_units",
+        help_text="What is counted for usage, tiered and tiered usage units.",
+    )
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    interval = models.CharField(max_length=8, choices=Plan.Interval.choices, default=Plan.Interval.MONTH)
+    unit_amount = models.PositiveBigIntegerField(
+        "unit price (minor units)", default=0, help_text="Fixed fee, or price per unit for usage units."
+    )
+
+    class Meta:
+        ordering = ["currency", "unit_name"]
+
+    def __str__(self):
+        return f"{self.display_name} ({self.currency}, {self.get_interval_display()})"
+
+
+class PricingTier(models.Model):
+    """One tier of a tiered unit. `up_to` empty means infinity (the last tier)."""
+
+    unit = models.ForeignKey(PricingUnit, on_delete=models.CASCADE, related_name="tiers")
+    up_to = models.PositiveBigIntegerField(null=True, blank=True, help_text="Upper bound, inclusive. Empty = ∞.")
+    unit_amount = models.PositiveBigIntegerField("unit price (minor units)", default=0)
+    flat_amount = models.PositiveBigIntegerField("flat amount (minor units)", default=0)
+
+    class Meta:
+        ordering = [models.F("up_to").asc(nulls_last=True)]
+        constraints = [
+            models.UniqueConstraint(fields=["unit", "up_to"], name="uniq_tier_up_to"),
+            models.UniqueConstraint(
+                fields=["unit"], condition=models.Q(up_to__isnull=True), name="uniq_tier_infinite"
+            ),
+        ]
+
+    def __str__(self):
+        return f"up to {self.up_to if self.up_to is not None else '∞'}"
+
+
+class Menu(models.Model):
+    """A group of pricing units; plans are made of menus."""
+
+    name = models.SlugField(max_length=100, unique=True, error_messages={"unique": "A menu with this name already exists."})
+    display_name = models.CharField(max_length=200)
+    units = models.ManyToManyField(PricingUnit, related_name="menus", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.display_name
+
+
+class ProrationBehavior(models.TextChoices):
+    ALWAYS_INVOICE = "always_invoice", "Invoice the difference now"
+    CREATE_PRORATIONS = "create_prorations", "Add the difference to the next invoice"
+    NONE = "none", "No proration (new price from the next period)"
+
+
+class PlanChange(models.Model):
+    """Plan history: every change of a tenant's license plan, with the proration it produced."""
+
+    class Kind(models.TextChoices):
+        PURCHASE = "purchase", "Purchase"
+        UPGRADE = "upgrade", "Upgrade"
+        DOWNGRADE = "downgrade", "Downgrade"
+        CHANGE = "change", "Change"
+        EXPIRY = "expiry", "Expiry (back to Free)"
+
+    class Source(models.TextChoices):
+        PORTAL = "portal", "Portal"
+        API = "api", "Operator API"
+        ADMIN = "admin", "Django admin"
+        SYSTEM = "system", "System (period end)"
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="plan_changes")
+    from_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    to_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    effective_at = models.DateTimeField()
+    proration_behavior = models.CharField(max_length=20, choices=ProrationBehavior.choices, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    unused_amount = models.BigIntegerField("unused time of the old plan (minor units)", default=0)
+    remaining_amount = models.BigIntegerField("remaining time on the new plan (minor units)", default=0)
+    difference_amount = models.BigIntegerField("difference (minor units)", default=0)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.tenant}: {self.from_plan.name} → {self.to_plan.name} ({self.get_kind_display()})"
+
+
+class ProrationItem(models.Model):
+    """A proration line waiting to be invoiced: at once (`immediate`) or with the next monthly invoice."""
+
+    class Billing(models.TextChoices):
+        IMMEDIATE = "immediate", "Invoice now"
+        NEXT_INVOICE = "next_invoice", "Next invoice"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        INVOICED = "invoiced", "Invoiced"
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="proration_items")
+    plan_change = models.ForeignKey(PlanChange, on_delete=models.CASCADE, related_name="proration_items")
+    description = models.CharField(max_length=300)
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    billing = models.CharField(max_length=16, choices=Billing.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return self.description
+
+
+class PlanReservation(models.Model):
+    """A plan change that takes effect at the start of the next period (a downgrade); cancellable until then."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Reserved"
+        APPLIED = "applied", "Applied"
+        CANCELLED = "cancelled", "Cancelled"
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="plan_reservations")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    effective_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    source = models.CharField(max_length=16, choices=PlanChange.Source.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant"], condition=models.Q(status="pending"), name="uniq_pending_reservation"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.tenant}: {self.plan.name} from {self.effective_at:%Y-%m-%d}"

@@ -1,4 +1,13 @@
-from .models import License, Plan
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.db.models import Prefetch
+
+from billing_portal.common import clock
+from billing_portal.common.exceptions import ApplicationError
+
+from .models import License, Menu, Plan, PlanChange, PlanReservation, ProrationItem
+from .pricing import plan_fixed_amount, proration
 
 
 def free_plan_get(*, currency: str) -> Plan:
@@ -9,6 +18,177 @@ def license_get(*, tenant) -> License | None:
     return License.objects.select_related("plan").filter(tenant=tenant).first()
 
 
+def _plans_with_units():
+    return Plan.objects.prefetch_related(Prefetch("menus", queryset=Menu.objects.prefetch_related("units__tiers")))
+
+
+def plan_get(*, code: str, currency: str) -> Plan:
+    """A license plan by its API code in the tenant's currency (400 unknown_plan / wrong_currency)."""
+    plans = list(_plans_with_units().filter(code=code, category=Plan.Category.LICENSE))
+    if not plans:
+        raise ApplicationError(f"There is no license plan {code!r}.", code="unknown_plan")
+    for plan in plans:
+        if plan.currency == currency:
+            return plan
+    raise ApplicationError(
+        f"Plan {code!r} is not offered in {currency}; this tenant is billed in {currency}.", code="wrong_currency"
+    )
+
+
+def plans_for_selection(*, tenant) -> list[Plan]:
+    """Public license plans in the tenant's currency, cheapest first, with their fixed price."""
+    plans = list(
+        _plans_with_units().filter(category=Plan.Category.LICENSE, currency=tenant.currency, is_public=True)
+        .order_by("sort_order", "name")
+    )
+    for plan in plans:
+        plan.fixed_amount = plan_fixed_amount(plan)
+    return plans
+
+
+def period_bounds(*, tenant, at: datetime, interval: str = Plan.Interval.MONTH) -> tuple[datetime, datetime]:
+    """The billing period containing `at`: calendar month(s) in the tenant's time zone, [start, end) in UTC."""
+    year, month = clock.month_of(at, tenant.time_zone)
+    start, end = clock.month_bounds(year, month, tenant.time_zone)
+    if interval == Plan.Interval.YEAR:
+        end = datetime(year + 1, month, 1, tzinfo=ZoneInfo(tenant.time_zone)).astimezone(ZoneInfo("UTC"))
+    return start, end
+
+
+def pending_reservation_get(*, tenant) -> PlanReservation | None:
+    return (
+        PlanReservation.objects.select_related("plan")
+        .filter(tenant=tenant, status=PlanReservation.Status.PENDING)
+        .first()
+    )
+
+
+def plan_history(*, tenant, limit: int | None = 50):
+    qs = PlanChange.objects.select_related("from_plan", "to_plan", "actor").filter(tenant=tenant)
+    return list(qs[:limit] if limit else qs)
+
+
+def proration_items_pending(*, tenant, billing: str | None = None):
+    qs = ProrationItem.objects.filter(tenant=tenant, status=ProrationItem.Status.PENDING)
+    if billing:
+        qs = qs.filter(billing=billing)
+    return list(qs)
+
+
+def tenant_usage_counts(*, tenant) -> dict:
+    from accounts.models import EndUser, RelyingParty
+
+    return {
+        "rps": RelyingParty.objects.filter(tenant=tenant).count(),
+        "users": EndUser.objects.filter(tenant=tenant).count(),
+    }
+
+
+def limits_violations(*, tenant, plan: Plan) -> list[str]:
+    """Why the tenant does not fit `plan`'s limits (empty when it fits)."""
+    counts = tenant_usage_counts(tenant=tenant)
+    reasons = []
+    if plan.max_rps is not None and counts["rps"] > plan.max_rps:
+        reasons.append(f"{counts['rps']} RPs are registered but {plan.name} allows {plan.max_rps}")
+    if plan.max_users is not None and counts["users"] > plan.max_users:
+        reasons.append(f"{counts['users']:,} users are registered but {plan.name} allows {plan.max_users:,}")
+    return reasons
+
+
+def plan_change_preview(*, tenant, plan: Plan, at: datetime | None = None) -> dict:
+    """What changing to `plan` now would do: kind, prices, period and the proration lines, before any change."""
+    at = at or clock.now()
+    license = license_get(tenant=tenant)
+    current = license.plan
+    old_amount = 0 if current.is_free else plan_fixed_amount(current)
+    new_amount = plan_fixed_amount(plan)
+    if plan.pk == current.pk:
+        kind = "same"
+    elif current.is_free:
+        kind = PlanChange.Kind.PURCHASE
+    elif new_amount < old_amount:
+        kind = PlanChange.Kind.DOWNGRADE
+    elif new_amount > old_amount:
+        kind = PlanChange.Kind.UPGRADE
+    else:
+        kind = PlanChange.Kind.CHANGE
+    if current.is_free or license.current_period_end is None:
+        start, end = period_bounds(tenant=tenant, at=at, interval=plan.interval)
+    else:
+        start, end = license.current_period_start, license.current_period_end
+    period_seconds = int((end - start).total_seconds())
+    remaining_seconds = max(0, min(period_seconds, int((end - at).total_seconds())))
+    lines = proration(
+        old_amount=old_amount, new_amount=new_amount, remaining_seconds=remaining_seconds,
+        period_seconds=period_seconds,
+    )
+    return {
+        "kind": kind,
+        "current_plan": current,
+        "plan": plan,
+        "currency": plan.currency,
+        "old_amount": old_amount,
+        "new_amount": new_amount,
+        "period_start": start,
+        "period_end": end,
+        "remaining_seconds": remaining_seconds,
+        "period_seconds": period_seconds,
+        "unused": lines.unused,
+        "remaining": lines.remaining,
+        "difference": lines.difference,
+        "limit_problems": limits_violations(tenant=tenant, plan=plan),
+        "reservation_effective_at": None if current.is_free else license.current_period_end,
+    }
+
+
 def license_dashboard(*, tenant) -> dict:
-    """Context for the dashboard's license panel."""
-    return {"license": license_get(tenant=tenant)}
+    """Context for the dashboard's license panel (and the customer view's license information)."""
+    from metering.selectors import mau_count
+    from payments.selectors import payment_account_get
+
+    license = license_get(tenant=tenant)
+    year, month = clock.month_of(clock.now(), tenant.time_zone)
+    return {
+        "license": license,
+        "reservation": pending_reservation_get(tenant=tenant),
+        "mau_this_month": mau_count(tenant=tenant, year=year, month=month),
+        "license_payment_account": payment_account_get(tenant=tenant),
+        "license_usage": tenant_usage_counts(tenant=tenant),
+    }
+
+
+def license_api_detail(*, tenant) -> dict:
+    """The operator API's view of a tenant's license: plan, period, reservation, history."""
+    license = license_get(tenant=tenant)
+    reservation = pending_reservation_get(tenant=tenant)
+
+    def iso(value):
+        return value.isoformat() if value else None
+
+    return {
+        "tenant": tenant.slug,
+        "name": tenant.name,
+        "currency": tenant.currency,
+        "plan": {
+            "code": license.plan.code,
+            "name": license.plan.name,
+            "license_type": license.plan.license_type,
+            "max_rps": license.plan.max_rps,
+            "max_users": license.plan.max_users,
+            "max_mau": license.plan.max_mau,
+        },
+        "period": {"start": iso(license.current_period_start), "end": iso(license.current_period_end)},
+        "auto_renew": license.auto_renew,
+        "reservation": None if reservation is None else {
+            "plan": reservation.plan.code, "effective_at": iso(reservation.effective_at),
+        },
+        "history": [
+            {
+                "from_plan": c.from_plan.code, "to_plan": c.to_plan.code, "kind": c.kind,
+                "effective_at": iso(c.effective_at), "proration_behavior": c.proration_behavior or None,
+                "source": c.source, "currency": c.currency, "unused_amount": c.unused_amount,
+                "remaining_amount": c.remaining_amount, "difference_amount": c.difference_amount,
+            }
+            for c in plan_history(tenant=tenant)
+        ],
+    }

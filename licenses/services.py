@@ -1,7 +1,18 @@
-from billing_portal.common import clock
+"""License lifecycle: purchase, change now with proration, reserved downgrades, cancellation, period roll-over."""
 
-from .models import License
-from .selectors import free_plan_get
+from django.db import transaction
+
+from billing_portal.common import clock
+from billing_portal.common.exceptions import ApplicationError, Conflict, LimitExceeded
+
+from .models import License, Plan, PlanChange, PlanReservation, ProrationBehavior, ProrationItem
+from .selectors import (
+    free_plan_get,
+    limits_violations,
+    pending_reservation_get,
+    period_bounds,
+    plan_change_preview,
+)
 
 
 def license_start_free(*, tenant) -> License:
@@ -18,3 +29,294 @@ def license_start_free(*, tenant) -> License:
         },
     )
     return license
+
+
+def _lock_license(tenant) -> License:
+    """Lock the tenant row first (as RP / end-user registration does), then the license: limits stay race-safe."""
+    from accounts.models import Tenant
+
+    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+    return License.objects.select_for_update().select_related("plan").get(tenant=tenant)
+
+
+def _check_plan(*, tenant, plan: Plan) -> None:
+    if plan.category != Plan.Category.LICENSE:
+        raise ApplicationError(f"{plan.name} is not a license plan.", code="unknown_plan")
+    if plan.currency != tenant.currency:
+        raise ApplicationError(
+            f"{plan.name} is priced in {plan.currency}, but {tenant.name} is billed in {tenant.currency}.",
+            code="wrong_currency",
+        )
+    if plan.is_free:
+        raise ApplicationError(
+            "To return to Free, use “Cancel license”: the paid license runs to its end date, then becomes Free.",
+            code="use_cancel",
+        )
+
+
+def _check_limits(*, tenant, plan: Plan) -> None:
+    reasons = limits_violations(tenant=tenant, plan=plan)
+    if reasons:
+        raise LimitExceeded(
+            f"{tenant.name} cannot change to {plan.name}: {'; '.join(reasons)}. "
+            "Remove some first, then change the plan.",
+        )
+
+
+def _check_behavior(proration_behavior: str) -> None:
+    if proration_behavior not in ProrationBehavior.values:
+        raise ApplicationError(
+            f"proration_behavior must be one of {', '.join(ProrationBehavior.values)}.",
+            code="bad_proration_behavior",
+        )
+
+
+def _period_label(start, end, tenant) -> str:
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(tenant.time_zone)
+    return f"{start.astimezone(tz):%Y-%m-%d} – {end.astimezone(tz):%Y-%m-%d}"
+
+
+def _record_proration(*, tenant, change: PlanChange, preview: dict, proration_behavior: str, now) -> None:
+    """Turn the change's proration into pending items (to be invoiced) or, when negative, tenant credit."""
+    from payments.services import credit_grant
+
+    if proration_behavior == ProrationBehavior.NONE or change.difference_amount == 0:
+        return
+    if change.difference_amount < 0:
+        credit_grant(
+            tenant=tenant,
+            name=f"Proration: {change.from_plan.name} → {change.to_plan.name}",
+            amount_minor=-change.difference_amount,
+            currency=change.currency,
+            source="proration",
+            source_key=f"proration-{change.pk}",
+        )
+        return
+    billing = (
+        ProrationItem.Billing.IMMEDIATE
+        if proration_behavior == ProrationBehavior.ALWAYS_INVOICE
+        else ProrationItem.Billing.NEXT_INVOICE
+    )
+    period = _period_label(preview["period_start"], preview["period_end"], tenant)
+    lines = []
+    if change.kind != PlanChange.Kind.PURCHASE:
+        lines.append((f"Unused time on {change.from_plan.name} ({period})", change.unused_amount))
+    lines.append((f"Remaining time on {change.to_plan.name} ({period})", change.remaining_amount))
+    ProrationItem.objects.bulk_create(
+        ProrationItem(
+            tenant=tenant, plan_change=change, description=description, amount_minor=amount,
+            currency=change.currency, billing=billing, created_at=now,
+        )
+        for description, amount in lines
+    )
+
+
+@transaction.atomic
+def license_purchase(*, tenant, plan: Plan, actor=None, source=PlanChange.Source.PORTAL) -> PlanChange:
+    """Buy a paid license from Free. The rest of the current period is invoiced at once (prorated)."""
+    from payments.selectors import payment_account_get
+
+    _check_plan(tenant=tenant, plan=plan)
+    if payment_account_get(tenant=tenant) is None:
+        raise ApplicationError("Create a payment account first.", code="no_payment_account")
+    license = _lock_license(tenant)
+    if not license.plan.is_free:
+        raise Conflict(f"{tenant.name} already has the {license.plan.name} license; use “License update”.",
+                       code="already_paid")
+    _check_limits(tenant=tenant, plan=plan)
+    now = clock.now()
+    preview = plan_change_preview(tenant=tenant, plan=plan, at=now)
+    change = PlanChange.objects.create(
+        tenant=tenant, from_plan=license.plan, to_plan=plan, kind=PlanChange.Kind.PURCHASE, effective_at=now,
+        proration_behavior=ProrationBehavior.ALWAYS_INVOICE, source=source, actor=actor, currency=plan.currency,
+        unused_amount=0, remaining_amount=preview["remaining"], difference_amount=preview["remaining"],
+        created_at=now,
+    )
+    license.plan = plan
+    license.started_at = now
+    license.current_period_start = preview["period_start"]
+    license.current_period_end = preview["period_end"]
+    license.auto_renew = True
+    license.save()
+    _record_proration(tenant=tenant, change=change, preview=preview,
+                      proration_behavior=ProrationBehavior.ALWAYS_INVOICE, now=now)
+    return change
+
+
+@transaction.atomic
+def license_change_now(
+    *, tenant, plan: Plan, proration_behavior: str, actor=None, source=PlanChange.Source.PORTAL
+) -> PlanChange:
+    """Change a paid license's plan at once, prorated by the second for the rest of the period.
+
+    A positive difference becomes proration items (`always_invoice`: invoiced at once; `create_prorations`: with
+    the next invoice); a negative one (a downgrade now) becomes tenant credit. `none`: no proration.
+    """
+    _check_behavior(proration_behavior)
+    _check_plan(tenant=tenant, plan=plan)
+    license = _lock_license(tenant)
+    if license.plan.is_free:
+        raise Conflict("The Free license cannot be updated; purchase a license first.", code="not_paid")
+    if license.plan_id == plan.pk:
+        raise Conflict(f"{tenant.name} already has the {plan.name} license.", code="same_plan")
+    if license.plan.interval != plan.interval:
+        raise ApplicationError(
+            "A license cannot switch between monthly and yearly billing in the middle of a period; "
+            "cancel it and purchase the other one when it ends.", code="interval_change",
+        )
+    _check_limits(tenant=tenant, plan=plan)
+    now = clock.now()
+    preview = plan_change_preview(tenant=tenant, plan=plan, at=now)
+    prorated = proration_behavior != ProrationBehavior.NONE
+    change = PlanChange.objects.create(
+        tenant=tenant, from_plan=license.plan, to_plan=plan, kind=preview["kind"], effective_at=now,
+        proration_behavior=proration_behavior, source=source, actor=actor, currency=plan.currency,
+        unused_amount=preview["unused"] if prorated else 0,
+        remaining_amount=preview["remaining"] if prorated else 0,
+        difference_amount=preview["difference"] if prorated else 0,
+        created_at=now,
+    )
+    license.plan = plan
+    license.auto_renew = True
+    license.save(update_fields=["plan", "auto_renew", "updated_at"])
+    PlanReservation.objects.filter(tenant=tenant, status=PlanReservation.Status.PENDING).update(
+        status=PlanReservation.Status.CANCELLED
+    )
+    _record_proration(tenant=tenant, change=change, preview=preview, proration_behavior=proration_behavior, now=now)
+    return change
+
+
+@transaction.atomic
+def license_reserve_change(*, tenant, plan: Plan, actor=None, source=PlanChange.Source.PORTAL) -> PlanReservation:
+    """Reserve a plan (normally a downgrade) from the start of the next period. Replaces an earlier reservation."""
+    _check_plan(tenant=tenant, plan=plan)
+    license = _lock_license(tenant)
+    if license.plan.is_free:
+        raise Conflict("The Free license cannot be updated; purchase a license first.", code="not_paid")
+    if license.plan_id == plan.pk:
+        raise Conflict(f"{tenant.name} already has the {plan.name} license.", code="same_plan")
+    if not license.auto_renew:
+        raise Conflict("This license is cancelled; undo the cancellation before reserving a change.",
+                       code="license_cancelled")
+    _check_limits(tenant=tenant, plan=plan)
+    now = clock.now()
+    PlanReservation.objects.filter(tenant=tenant, status=PlanReservation.Status.PENDING).update(
+        status=PlanReservation.Status.CANCELLED
+    )
+    return PlanReservation.objects.create(
+        tenant=tenant, plan=plan, effective_at=license.current_period_end, source=source, actor=actor,
+        created_at=now,
+    )
+
+
+@transaction.atomic
+def license_reservation_cancel(*, tenant, actor=None) -> PlanReservation:
+    """Cancel the reserved change: the current plan simply continues."""
+    _lock_license(tenant)
+    reservation = pending_reservation_get(tenant=tenant)
+    if reservation is None:
+        raise Conflict("There is no reserved license change to cancel.", code="no_reservation")
+    reservation.status = PlanReservation.Status.CANCELLED
+    reservation.save(update_fields=["status"])
+    return reservation
+
+
+@transaction.atomic
+def license_cancel(*, tenant, actor=None) -> License:
+    """Stop auto-renewal: the paid license runs to its end date, then the tenant is on Free. Undoable."""
+    license = _lock_license(tenant)
+    if license.plan.is_free:
+        raise Conflict("The Free license has no end date and cannot be cancelled.", code="not_paid")
+    if not license.auto_renew:
+        return license
+    license.auto_renew = False
+    license.save(update_fields=["auto_renew", "updated_at"])
+    PlanReservation.objects.filter(tenant=tenant, status=PlanReservation.Status.PENDING).update(
+        status=PlanReservation.Status.CANCELLED
+    )
+    return license
+
+
+@transaction.atomic
+def license_resume(*, tenant, actor=None) -> License:
+    """Undo “Cancel license”: the license renews again at its end date."""
+    license = _lock_license(tenant)
+    if license.plan.is_free:
+        raise Conflict("The Free license has no end date.", code="not_paid")
+    if license.auto_renew:
+        return license
+    if license.current_period_end and license.current_period_end <= clock.now():
+        raise Conflict("This license has already ended.", code="license_ended")
+    license.auto_renew = True
+    license.save(update_fields=["auto_renew", "updated_at"])
+    return license
+
+
+@transaction.atomic
+def licenses_roll_over(*, tenant, at=None) -> License:
+    """Bring the license to the period containing `at`: renew, apply a due reservation, or fall back to Free.
+
+    Idempotent: a period that has already been rolled over is not touched again.
+    """
+    at = at or clock.now()
+    license = _lock_license(tenant)
+    while license.current_period_end is not None and license.current_period_end <= at:
+        boundary = license.current_period_end
+        if not license.auto_renew:
+            free = free_plan_get(currency=tenant.currency)
+            PlanChange.objects.create(
+                tenant=tenant, from_plan=license.plan, to_plan=free, kind=PlanChange.Kind.EXPIRY,
+                effective_at=boundary, source=PlanChange.Source.SYSTEM, currency=tenant.currency, created_at=at,
+            )
+            license.plan = free
+            license.started_at = boundary
+            license.current_period_start = boundary
+            license.current_period_end = None
+            license.auto_renew = True
+            break
+        reservation = (
+            PlanReservation.objects.select_for_update().select_related("plan")
+            .filter(tenant=tenant, status=PlanReservation.Status.PENDING, effective_at__lte=boundary).first()
+        )
+        if reservation is not None:
+            PlanChange.objects.create(
+                tenant=tenant, from_plan=license.plan, to_plan=reservation.plan, kind=PlanChange.Kind.DOWNGRADE
+                if _cheaper(reservation.plan, license.plan) else PlanChange.Kind.CHANGE,
+                effective_at=boundary, proration_behavior=ProrationBehavior.NONE, source=reservation.source,
+                actor=reservation.actor, currency=tenant.currency, created_at=at,
+            )
+            reservation.status = PlanReservation.Status.APPLIED
+            reservation.save(update_fields=["status"])
+            license.plan = reservation.plan
+        license.current_period_start, license.current_period_end = period_bounds(
+            tenant=tenant, at=boundary, interval=license.plan.interval
+        )
+    license.save()
+    return license
+
+
+def _cheaper(a: Plan, b: Plan) -> bool:
+    from .pricing import plan_fixed_amount
+
+    return plan_fixed_amount(a) < plan_fixed_amount(b)
+
+
+def plan_change(*, tenant, plan: Plan, when: str, proration_behavior: str | None, actor=None, source) -> dict:
+    """One entry point for the API and the ops console: purchase, change now, or reserve for the next period."""
+    from .selectors import license_get
+
+    if when not in ("now", "next_period"):
+        raise ApplicationError("when must be 'now' or 'next_period'.", code="bad_when")
+    behavior = proration_behavior or ProrationBehavior.ALWAYS_INVOICE
+    _check_behavior(behavior)
+    current = license_get(tenant=tenant)
+    if current.plan.is_free:
+        return {"result": "purchased", "change": license_purchase(tenant=tenant, plan=plan, actor=actor, source=source)}
+    if when == "now":
+        return {"result": "changed", "change": license_change_now(
+            tenant=tenant, plan=plan, proration_behavior=behavior, actor=actor, source=source)}
+    return {"result": "reserved", "reservation": license_reserve_change(
+        tenant=tenant, plan=plan, actor=actor, source=source)}
+

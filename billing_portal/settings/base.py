@@ -208,3 +208,9 @@ CONTENT_SECURITY_POLICY = {
     "base-uri": ["'self'"],
     "object-src": ["'none'"],
 }
+
+# Licenses: renew, apply reserved changes and expire cancelled licenses shortly after each period end.
+CELERY_BEAT_SCHEDULE["licenses-roll-over"] = {
+    "task": "licenses.tasks.licenses_roll_over_due",
+    "schedule": 15 * 60,
+}

@@ -1,0 +1,29 @@
+from celery import shared_task
+from django.db import transaction
+
+
+@shared_task
+def licenses_roll_over_tenant(tenant_id: int) -> None:
+    """Renew / apply the reservation / expire one tenant's license at its period end (idempotent)."""
+    from accounts.models import Tenant
+
+    from .services import licenses_roll_over
+
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is not None:
+        licenses_roll_over(tenant=tenant)
+
+
+@shared_task
+def licenses_roll_over_due() -> int:
+    """Beat entry: fan out one task per tenant whose paid license period has ended."""
+    from billing_portal.common import clock
+
+    from .models import License
+
+    tenant_ids = list(
+        License.objects.filter(current_period_end__lte=clock.now()).values_list("tenant_id", flat=True)
+    )
+    for tenant_id in tenant_ids:
+        transaction.on_commit(lambda tid=tenant_id: licenses_roll_over_tenant.delay(tid))
+    return len(tenant_ids)

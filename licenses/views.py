@@ -1,0 +1,176 @@
+"""License pages: plan selection, confirmation with proration, cancel / resume, reservations, RPs and users."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from accounts.models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES
+from accounts.permissions import tenant_view
+from accounts.services import end_user_register, relying_party_register
+from billing_portal.common.exceptions import ApplicationError
+from billing_portal.common.money import format_money
+from payments.selectors import payment_account_get
+
+from . import selectors, services
+from .forms import EndUserForm, RelyingPartyForm
+from .models import PlanChange, ProrationBehavior
+
+
+def _to_dashboard(tenant):
+    return redirect("billing_dashboard", tenant_slug=tenant.slug)
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_http_methods(["GET"])
+def license_plans(request):
+    """Plans side by side in the tenant's currency; choosing one leads to the confirmation page."""
+    tenant = request.tenant
+    license = selectors.license_get(tenant=tenant)
+    return render(request, "licenses/plan_select.html", {
+        "tenant": tenant,
+        "license": license,
+        "plans": selectors.plans_for_selection(tenant=tenant),
+        "payment_account": payment_account_get(tenant=tenant),
+        "reservation": selectors.pending_reservation_get(tenant=tenant),
+    })
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_http_methods(["GET", "POST"])
+def license_change(request):
+    """Confirmation page: shows what the change costs (proration) before anything is changed; POST makes it."""
+    tenant = request.tenant
+    code = request.POST.get("plan") or request.GET.get("plan")
+    if not code:
+        return redirect("license_plans", tenant_slug=tenant.slug)
+    try:
+        plan = selectors.plan_get(code=code, currency=tenant.currency)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("license_plans", tenant_slug=tenant.slug)
+    preview = selectors.plan_change_preview(tenant=tenant, plan=plan)
+    error = None
+    if request.method == "POST":
+        try:
+            if preview["kind"] == PlanChange.Kind.PURCHASE:
+                change = services.license_purchase(tenant=tenant, plan=plan, actor=request.user)
+                messages.success(request, f"You purchased the {plan.name} license. "
+                                 f"{format_money(change.difference_amount, change.currency)} will be invoiced now.")
+            elif preview["kind"] == PlanChange.Kind.DOWNGRADE:
+                reservation = services.license_reserve_change(tenant=tenant, plan=plan, actor=request.user)
+                messages.success(request, f"The license will change to {plan.name} on "
+                                 f"{timezone.localtime(reservation.effective_at):%Y-%m-%d}.")
+            else:
+                change = services.license_change_now(
+                    tenant=tenant, plan=plan, proration_behavior=ProrationBehavior.ALWAYS_INVOICE, actor=request.user
+                )
+                messages.success(request, f"The license is now {plan.name}. Difference invoiced now: "
+                                 f"{format_money(change.difference_amount, change.currency)}.")
+        except ApplicationError as exc:
+            error = exc.message
+        else:
+            return _to_dashboard(tenant)
+    return render(request, "licenses/plan_confirm.html", {
+        "tenant": tenant,
+        "preview": preview,
+        "plan": plan,
+        "error": error,
+        "payment_account": payment_account_get(tenant=tenant),
+    }, status=400 if error else 200)
+
+
+def _confirm_action(request, *, template, action, success, context=None):
+    tenant = request.tenant
+    error = None
+    if request.method == "POST":
+        try:
+            action(tenant=tenant, actor=request.user)
+        except ApplicationError as exc:
+            error = exc.message
+        else:
+            messages.success(request, success)
+            return _to_dashboard(tenant)
+    return render(request, template, {
+        "tenant": tenant,
+        "license": selectors.license_get(tenant=tenant),
+        "reservation": selectors.pending_reservation_get(tenant=tenant),
+        "error": error,
+        **(context or {}),
+    }, status=400 if error else 200)
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_http_methods(["GET", "POST"])
+def license_cancel(request):
+    return _confirm_action(
+        request, template="licenses/license_cancel.html", action=services.license_cancel,
+        success="Auto-renewal is off. The license runs to its end date, then becomes Free.",
+    )
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_http_methods(["GET", "POST"])
+def license_resume(request):
+    return _confirm_action(
+        request, template="licenses/license_resume.html", action=services.license_resume,
+        success="The cancellation is undone: the license renews automatically again.",
+    )
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_http_methods(["GET", "POST"])
+def license_reservation_cancel(request):
+    return _confirm_action(
+        request, template="licenses/reservation_cancel.html", action=services.license_reservation_cancel,
+        success="The reserved license change is cancelled; the current plan continues.",
+    )
+
+
+def _register_page(request, *, form_class, service, fields, template, items, limit_field, noun):
+    tenant = request.tenant
+    form = form_class(request.POST or None)
+    if request.method == "POST":
+        if request.membership.role not in BILLING_EDIT_ROLES:
+            raise PermissionDenied("Your role can view this page but not register.")
+        if form.is_valid():
+            try:
+                obj = service(tenant=tenant, **{f: form.cleaned_data[f] for f in fields})
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, f"Registered {noun} {obj}.")
+                return redirect(request.path)
+    license = selectors.license_get(tenant=tenant)
+    return render(request, template, {
+        "tenant": tenant,
+        "form": form,
+        "items": items(tenant),
+        "license": license,
+        "limit": getattr(license.plan, limit_field),
+    }, status=400 if form.errors else 200)
+
+
+@tenant_view(BILLING_VIEW_ROLES)
+@require_http_methods(["GET", "POST"])
+def relying_parties(request):
+    from accounts.models import RelyingParty
+
+    return _register_page(
+        request, form_class=RelyingPartyForm, service=relying_party_register, fields=["rp_id", "name"],
+        template="licenses/relying_parties.html", items=lambda t: RelyingParty.objects.filter(tenant=t),
+        limit_field="max_rps", noun="RP",
+    )
+
+
+@tenant_view(BILLING_VIEW_ROLES)
+@require_http_methods(["GET", "POST"])
+def end_users(request):
+    from accounts.models import EndUser
+
+    return _register_page(
+        request, form_class=EndUserForm, service=end_user_register, fields=["user_id", "display_name"],
+        template="licenses/end_users.html", items=lambda t: EndUser.objects.filter(tenant=t),
+        limit_field="max_users", noun="user",
+    )
