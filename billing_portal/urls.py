@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from accounts import views as account_views
 from billing_portal.common import views as common_views
+from payments import webhooks as payment_webhooks
 
 # Everything a tenant owns lives under /t/<tenant_slug>/; each app appends its pages there.
 tenant_patterns = [
@@ -20,4 +21,5 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", common_views.healthz, name="healthz"),
+    path("stripe/webhook/", payment_webhooks.stripe_webhook, name="stripe_webhook"),
 ]
