@@ -1,5 +1,5 @@
-from django.shortcuts import get_object_or_404
 from django.db.models import F, Q, Sum
+from django.shortcuts import get_object_or_404
 
 from billing_portal.common import clock
 
