@@ -400,3 +400,54 @@ _HANDLERS = {
     "payment_method.detached": _on_payment_method,
     "customer.updated": _on_customer_updated,
 }
+
+
+# --- reconciliation --------------------------------------------------------------------------------------
+
+
+def stripe_reconcile(*, fix: bool = False) -> dict:
+    """Compare each payment account (name, e-mail, cards) and each unfinished payment with Stripe.
+
+    Stripe is the source of truth; with `fix`, the local copy is brought in line. Returns a report dict.
+    """
+    drift, errors = [], []
+    accounts = list(PaymentAccount.objects.select_related("tenant"))
+    for account in accounts:
+        tenant = account.tenant
+        try:
+            customer = stripe_gateway.customer_retrieve(customer_id=account.stripe_customer_id)
+            if customer["deleted"]:
+                errors.append(f"{tenant.slug}: Stripe customer {account.stripe_customer_id} was deleted at Stripe")
+                continue
+            for field in ("name", "email"):
+                if customer[field] and customer[field] != getattr(account, field):
+                    drift.append(f"{tenant.slug}: payment account {field} {getattr(account, field)!r} "
+                                 f"!= Stripe {customer[field]!r}")
+                    if fix:
+                        PaymentAccount.objects.filter(pk=account.pk).update(**{field: customer[field]})
+            remote = {pm["id"]: pm for pm in stripe_gateway.payment_methods_list(customer_id=account.stripe_customer_id)}
+            local = {pm.stripe_payment_method_id: pm for pm in PaymentMethod.objects.filter(tenant=tenant)}
+            for pm_id in remote.keys() - local.keys():
+                drift.append(f"{tenant.slug}: card {pm_id} (•••• {remote[pm_id]['last4']}) at Stripe is missing locally")
+            for pm_id in local.keys() - remote.keys():
+                drift.append(f"{tenant.slug}: card {pm_id} (•••• {local[pm_id].last4}) is no longer at Stripe")
+            for pm_id in local.keys() & remote.keys():
+                r, loc = remote[pm_id], local[pm_id]
+                if (r["last4"], r["exp_month"], r["exp_year"]) != (loc.last4, loc.exp_month, loc.exp_year):
+                    drift.append(f"{tenant.slug}: card {pm_id} details differ from Stripe")
+            if fix and any(line.startswith(f"{tenant.slug}: card") for line in drift):
+                payment_methods_sync(tenant=tenant, default_id=customer["default_payment_method"])
+        except ApplicationError as exc:
+            errors.append(f"{tenant.slug}: {exc.message}")
+    payments = list(Payment.objects.exclude(stripe_payment_intent_id="").exclude(status=Payment.Status.SUCCESSFUL))
+    for payment in payments:
+        try:
+            intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=payment.stripe_payment_intent_id)
+        except ApplicationError as exc:
+            errors.append(f"payment {payment.idempotency_key}: {exc.message}")
+            continue
+        if intent["status"] != payment.status:
+            drift.append(f"payment {payment.idempotency_key}: {payment.status} locally, {intent['status']} at Stripe")
+            if fix:
+                _payment_set(payment, status=intent["status"], failure_message=intent["failure_message"])
+    return {"accounts": len(accounts), "payments": len(payments), "drift": drift, "errors": errors}

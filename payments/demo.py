@@ -1,0 +1,36 @@
+"""Demo state for `make run`: Stripe stand-in customers for beta, gamma and delta (states 2–4); acme has none.
+
+Idempotent (an existing payment account is kept). If the stand-in is not reachable, prints a warning.
+"""
+
+from billing_portal.common.exceptions import ApplicationError
+
+from . import services
+from .models import PaymentAccount
+
+PAYERS = {
+    "beta": ("Beta Systems Accounting", "billing@beta.example"),
+    "gamma": ("Gamma Cloud Accounts Payable", "ap@gamma.example"),
+    "delta": ("Delta Finance Treasury", "treasury@delta.example"),
+}
+
+
+def seed(*, tenants, users, stdout):
+    for slug, (name, email) in PAYERS.items():
+        tenant = tenants.get(slug)
+        if tenant is None:
+            continue
+        account = PaymentAccount.objects.filter(tenant=tenant).first()
+        if account is not None:
+            try:
+                services.payment_account_link(tenant=tenant, stripe_customer_id=account.stripe_customer_id)
+                continue
+            except ApplicationError:
+                # The stand-in keeps state in memory: after a restart the old customer is gone; make a new one.
+                account.delete()
+        try:
+            account = services.payment_account_create(tenant=tenant, name=name, email=email)
+        except ApplicationError as exc:
+            stdout.write(f"  warning: no Stripe customer for {slug} ({exc.message})")
+            continue
+        stdout.write(f"  payment account {account.stripe_customer_id} for {slug}")
