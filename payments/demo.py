@@ -5,8 +5,8 @@ Idempotent (an existing payment account is kept). If the stand-in is not reachab
 
 from billing_portal.common.exceptions import ApplicationError
 
-from . import services
-from .models import PaymentAccount
+from . import services, stripe_gateway
+from .models import PaymentAccount, PaymentMethod
 
 PAYERS = {
     "beta": ("Beta Systems Accounting", "billing@beta.example"),
@@ -25,9 +25,13 @@ def seed(*, tenants, users, stdout):
             try:
                 services.payment_account_link(tenant=tenant, stripe_customer_id=account.stripe_customer_id)
                 continue
-            except ApplicationError:
+            except stripe_gateway.StripeObjectMissing:
                 # The stand-in keeps state in memory: after a restart the old customer is gone; make a new one.
+                PaymentMethod.objects.filter(tenant=tenant).delete()
                 account.delete()
+            except ApplicationError as exc:
+                stdout.write(f"  warning: could not check the Stripe customer of {slug} ({exc.message})")
+                continue
         try:
             account = services.payment_account_create(tenant=tenant, name=name, email=email)
         except ApplicationError as exc:

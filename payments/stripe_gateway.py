@@ -137,6 +137,11 @@ def _client() -> stripe.StripeClient:
     return stripe.StripeClient(settings.STRIPE_SECRET_KEY, **kwargs)
 
 
+def _plain(obj) -> dict:
+    """stripe-python objects are not dicts (v15+): convert to plain, nested dicts."""
+    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
 def _opts(idempotency_key: str | None) -> dict:
     return {"idempotency_key": idempotency_key} if idempotency_key else {}
 
@@ -145,6 +150,7 @@ def _opts(idempotency_key: str | None) -> dict:
 
 
 def _customer(obj) -> dict:
+    obj = _plain(obj)
     settings_ = obj.get("invoice_settings") or {}
     return {
         "id": obj["id"],
@@ -190,6 +196,7 @@ def customer_update(*, customer_id: str, idempotency_key: str, name=None, email=
 
 
 def _payment_method(obj) -> dict:
+    obj = _plain(obj)
     card = obj.get("card") or {}
     return {
         "id": obj["id"],
@@ -208,12 +215,13 @@ def setup_intent_create(*, customer_id: str, idempotency_key: str) -> dict:
             params={"customer": customer_id, "usage": "off_session", "payment_method_types": ["card"]},
             options=_opts(idempotency_key),
         )
+    obj = _plain(obj)
     return {"id": obj["id"], "client_secret": obj["client_secret"], "status": obj["status"]}
 
 
 def setup_intent_retrieve(*, setup_intent_id: str) -> dict:
     with _Call("setup intent retrieve"):
-        obj = _client().v1.setup_intents.retrieve(setup_intent_id)
+        obj = _plain(_client().v1.setup_intents.retrieve(setup_intent_id))
     return {
         "id": obj["id"], "status": obj["status"], "customer": obj.get("customer"),
         "payment_method": obj.get("payment_method"),
@@ -260,6 +268,7 @@ _PI_STATUS = {
 
 
 def _payment_intent(obj) -> dict:
+    obj = _plain(obj)
     error = obj.get("last_payment_error") or {}
     return {
         "id": obj["id"],
@@ -303,7 +312,7 @@ def charge_off_session(*, customer_id: str, payment_method_id: str, amount_minor
         error = _translate(exc)
         pi = getattr(getattr(exc, "error", None), "payment_intent", None)
         if pi is not None:
-            error.extra["payment_intent"] = pi.get("id")
+            error.extra["payment_intent"] = _plain(pi).get("id")
         logger.warning("Stripe off-session charge failed: %s (%s)", type(exc).__name__, getattr(exc, "code", ""))
         raise error from exc
     return _payment_intent(obj)
@@ -346,7 +355,7 @@ def webhook_event_construct(*, payload: bytes, signature_header: str | None) -> 
         raise WebhookSignatureInvalid(f"Bad Stripe signature: {exc.user_message or 'verification failed'}") from None
     except ValueError:
         raise WebhookSignatureInvalid("The webhook body is not valid JSON.") from None
-    data = event.to_dict() if hasattr(event, "to_dict") else dict(event)
+    data = _plain(event)
     if not data.get("id") or not data.get("type"):
         raise WebhookSignatureInvalid("The webhook body is not a Stripe event.")
     return data
