@@ -22,6 +22,7 @@ from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import CURRENCY_CHOICES
 
 logger = logging.getLogger(__name__)
+logging.getLogger("stripe").setLevel(logging.WARNING)  # its INFO lines log every request URL
 
 STRIPE_API_VERSION = "2026-10-28.endive"
 SUPPORTED_CURRENCIES = {code for code, _label in CURRENCY_CHOICES}
