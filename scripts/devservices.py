@@ -160,8 +160,9 @@ def ensure_redis() -> str:
 
 def ensure_stripe_standin() -> dict[str, str]:
     """Start localstripe on loopback (in memory) unless a Stripe endpoint is configured."""
-    if os.environ.get("STRIPE_API_BASE") or os.environ.get("STRIPE_SECRET_KEY", "").startswith("sk_live"):
-        return {}
+    configured_key = os.environ.get("STRIPE_SECRET_KEY", "")
+    if os.environ.get("STRIPE_API_BASE") or (configured_key and configured_key != "sk_test_localstripe"):
+        return {}  # a Stripe endpoint or a real (live or test-mode) key is configured: no stand-in
     runner = ROOT / "scripts" / "localstripe_server.py"
     if not runner.exists():
         return {}
@@ -179,8 +180,8 @@ def ensure_stripe_standin() -> dict[str, str]:
     log(f"Stripe: local stand-in (localstripe) on {base}")
     return {
         "STRIPE_API_BASE": base,
-        "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY") or "sk_test_localstripe",
-        "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY") or "pk_test_localstripe",
+        "STRIPE_SECRET_KEY": "sk_test_localstripe",
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_localstripe",
         # The stand-in signs its webhooks with this secret once scripts/run.py registers the portal's URL.
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET") or "whsec_" + secrets.token_hex(16),
     }
