@@ -5,6 +5,7 @@ from accounts import member_views
 from accounts import views as account_views
 from billing_portal.common import admin_login
 from billing_portal.common import views as common_views
+from payments import webhooks as payment_webhooks
 
 admin_login.install(admin.site)
 
@@ -25,4 +26,5 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", common_views.healthz, name="healthz"),
+    path("stripe/webhook/", payment_webhooks.stripe_webhook, name="stripe_webhook"),
 ]

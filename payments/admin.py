@@ -1,13 +1,158 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import redirect
 
-from .models import Credit, PaymentAccount
+from billing_portal.common.exceptions import ApplicationError
+
+from . import services
+from .models import Credit, Payment, PaymentAccount, PaymentMethod, PaymentSettings, StripeEvent
+
+
+class PaymentAccountAdminForm(forms.ModelForm):
+    """Sales-led flow: leave the Stripe customer ID empty to create a customer at Stripe, or enter one to link it."""
+
+    stripe_customer_id = forms.CharField(
+        label="Payment account ID (Stripe customer)", required=False,
+        help_text="Leave empty to create a new Stripe customer from the name and e-mail below; "
+                  "enter an existing cus_… ID to link it (its name and e-mail are read from Stripe).",
+    )
+    name = forms.CharField(label="Payer name", required=False)
+    email = forms.EmailField(label="Payer e-mail address", required=False)
+
+    class Meta:
+        model = PaymentAccount
+        fields = ["tenant", "stripe_customer_id", "name", "email"]
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk:
+            if not data.get("name") or not data.get("email"):
+                raise forms.ValidationError("Enter the payer name and e-mail address.")
+        elif data.get("stripe_customer_id"):
+            if not data["stripe_customer_id"].startswith("cus_"):
+                self.add_error("stripe_customer_id", "A Stripe customer ID starts with 'cus_'.")
+        elif not data.get("name") or not data.get("email"):
+            raise forms.ValidationError("Enter a Stripe customer ID to link, or the payer name and e-mail to create one.")
+        return data
 
 
 @admin.register(PaymentAccount)
 class PaymentAccountAdmin(admin.ModelAdmin):
+    form = PaymentAccountAdminForm
     list_display = ["stripe_customer_id", "tenant", "name", "email", "created_at"]
     search_fields = ["stripe_customer_id", "tenant__name", "name", "email"]
     autocomplete_fields = ["tenant"]
+    actions = ["sync_cards_from_stripe"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["tenant", "stripe_customer_id"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        """Writes go through services: creating or linking talks to Stripe first."""
+        data = form.cleaned_data
+        try:
+            if change:
+                services.payment_account_update(account=obj, name=data["name"], email=data["email"])
+            elif data.get("stripe_customer_id"):
+                account = services.payment_account_link(tenant=data["tenant"], stripe_customer_id=data["stripe_customer_id"])
+                obj.pk = account.pk
+            else:
+                account = services.payment_account_create(tenant=data["tenant"], name=data["name"], email=data["email"])
+                obj.pk = account.pk
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+    def add_view(self, request, form_url="", extra_context=None):
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except forms.ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return redirect(request.get_full_path())
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        try:
+            return super().change_view(request, object_id, form_url, extra_context)
+        except forms.ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return redirect(request.get_full_path())
+
+    @admin.action(description="Refresh cards from Stripe")
+    def sync_cards_from_stripe(self, request, queryset):
+        for account in queryset.select_related("tenant"):
+            try:
+                services.payment_methods_sync(tenant=account.tenant)
+            except ApplicationError as exc:
+                self.message_user(request, f"{account.tenant}: {exc.message}", messages.ERROR)
+        self.message_user(request, "Cards refreshed from Stripe.")
+
+
+@admin.register(PaymentSettings)
+class PaymentSettingsAdmin(admin.ModelAdmin):
+    """Billing information entered by ops (sales-led): payment method and billing address."""
+
+    list_display = ["tenant", "method", "billing_address", "updated_at"]
+    autocomplete_fields = ["tenant"]
+
+    def save_model(self, request, obj, form, change):
+        try:
+            services.payment_method_choose(tenant=obj.tenant, method=obj.method, billing_address=obj.billing_address)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+
+
+@admin.register(PaymentMethod)
+class PaymentMethodAdmin(admin.ModelAdmin):
+    list_display = ["tenant", "brand", "last4", "exp_month", "exp_year", "is_default", "stripe_payment_method_id"]
+    search_fields = ["tenant__name", "stripe_payment_method_id", "last4"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    list_display = ["idempotency_key", "tenant", "amount_minor", "currency", "status", "stripe_payment_intent_id",
+                    "created_at"]
+    list_filter = ["status", "currency"]
+    search_fields = ["idempotency_key", "stripe_payment_intent_id", "tenant__name"]
+    actions = ["refresh_from_stripe"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Refresh status from Stripe")
+    def refresh_from_stripe(self, request, queryset):
+        for payment in queryset:
+            try:
+                services.payment_refresh_from_stripe(payment=payment)
+            except ApplicationError as exc:
+                self.message_user(request, f"{payment}: {exc.message}", messages.ERROR)
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(admin.ModelAdmin):
+    list_display = ["stripe_event_id", "type", "status", "attempts", "received_at", "processed_at"]
+    list_filter = ["status", "type"]
+    search_fields = ["stripe_event_id", "type"]
+    readonly_fields = ["stripe_event_id", "type", "stripe_created", "status", "attempts", "received_at",
+                       "processed_at", "traceback", "raw_body"]
+    actions = ["reprocess"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Reprocess selected events")
+    def reprocess(self, request, queryset):
+        results = [services.stripe_event_process(event=event).status for event in queryset]
+        failed = results.count(StripeEvent.Status.FAILED)
+        self.message_user(request, f"Reprocessed {len(results)} event(s); {failed} failed.",
+                          messages.WARNING if failed else messages.SUCCESS)
 
 
 @admin.register(Credit)
@@ -26,3 +171,4 @@ class CreditAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+

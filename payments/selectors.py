@@ -1,8 +1,9 @@
 from django.db.models import F, Q, Sum
+from django.shortcuts import get_object_or_404
 
 from billing_portal.common import clock
 
-from .models import Credit, PaymentAccount
+from .models import Credit, PaymentAccount, PaymentMethod, PaymentSettings
 
 
 def payment_account_get(*, tenant) -> PaymentAccount | None:
@@ -10,8 +11,45 @@ def payment_account_get(*, tenant) -> PaymentAccount | None:
 
 
 def payment_account_dashboard(*, tenant) -> dict:
-    """Context for the dashboard's payment-account panel. Creating an account (Stripe) comes with the payments issue."""
-    return {"payment_account": payment_account_get(tenant=tenant), "payment_account_enabled": False}
+    """Context for the dashboard's payment-account panel (`payment_account` is also used by the license panel)."""
+    from .forms import PaymentAccountForm
+
+    account = payment_account_get(tenant=tenant)
+    return {
+        "payment_account": account,
+        "payment_account_enabled": True,
+        "payment_account_form": None if account else PaymentAccountForm(),
+    }
+
+
+def payment_method_default(*, tenant) -> PaymentMethod | None:
+    return PaymentMethod.objects.filter(tenant=tenant, is_default=True).first()
+
+
+def payment_method_get(*, tenant, pk) -> PaymentMethod:
+    return get_object_or_404(PaymentMethod, tenant=tenant, pk=pk)
+
+
+def payment_settings_get(*, tenant) -> PaymentSettings:
+    return PaymentSettings.objects.filter(tenant=tenant).first() or PaymentSettings(tenant=tenant)
+
+
+def bank_transfer_unavailable_reason(*, tenant) -> str:
+    """Why invoice payment (bank transfer) cannot be chosen, or "" when it can."""
+    if (tenant.country or "").upper() != "JP":
+        return "Invoice payment (bank transfer) is only available to customers in Japan."
+    return ""
+
+
+def payment_management(*, tenant) -> dict:
+    """Context for the "Payment management" section of the billing-information page."""
+    return {
+        "payment_account": payment_account_get(tenant=tenant),
+        "cards": list(PaymentMethod.objects.filter(tenant=tenant)),
+        "default_card": payment_method_default(tenant=tenant),
+        "payment_settings": payment_settings_get(tenant=tenant),
+        "bank_transfer_reason": bank_transfer_unavailable_reason(tenant=tenant),
+    }
 
 
 def credit_balance(*, tenant, at=None) -> int:

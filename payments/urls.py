@@ -1,3 +1,17 @@
 """Tenant-scoped pages of this app, mounted under /t/<tenant_slug>/. Wrap each view with accounts.permissions.tenant_view."""
 
-urlpatterns = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("billing/", views.billing_information, name="billing_information"),
+    path("billing/payment-account/create/", views.payment_account_create, name="payment_account_create"),
+    path("billing/customer-portal/", views.customer_portal, name="customer_portal"),
+    path("billing/stripe-portal-standin/", views.stripe_portal_standin, name="stripe_portal_standin"),
+    path("billing/card/register/", views.card_register, name="card_register"),
+    path("billing/card/setup-intent/", views.card_setup_intent, name="card_setup_intent"),
+    path("billing/card/complete/", views.card_setup_complete, name="card_setup_complete"),
+    path("billing/card/<int:pk>/remove/", views.card_remove, name="card_remove"),
+    path("billing/payment-method/", views.payment_method_choose, name="payment_method_choose"),
+]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -159,13 +160,14 @@ def ensure_redis() -> str:
 
 def ensure_stripe_standin() -> dict[str, str]:
     """Start localstripe on loopback (in memory) unless a Stripe endpoint is configured."""
-    if os.environ.get("STRIPE_API_BASE") or os.environ.get("STRIPE_SECRET_KEY", "").startswith("sk_live"):
-        return {}
+    configured_key = os.environ.get("STRIPE_SECRET_KEY", "")
+    if os.environ.get("STRIPE_API_BASE") or (configured_key and configured_key != "sk_test_localstripe"):
+        return {}  # a Stripe endpoint or a real (live or test-mode) key is configured: no stand-in
     runner = ROOT / "scripts" / "localstripe_server.py"
     if not runner.exists():
         return {}
     port = free_port()
-    spawn([sys.executable, str(runner), "--port", str(port)], stdout=subprocess.DEVNULL)
+    spawn([sys.executable, str(runner), "--host", "127.0.0.1", "--port", str(port), "--quiet"], stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -178,9 +180,29 @@ def ensure_stripe_standin() -> dict[str, str]:
     log(f"Stripe: local stand-in (localstripe) on {base}")
     return {
         "STRIPE_API_BASE": base,
-        "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY") or "sk_test_localstripe",
-        "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY") or "pk_test_localstripe",
+        "STRIPE_SECRET_KEY": "sk_test_localstripe",
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_localstripe",
+        # The stand-in signs its webhooks with this secret once scripts/run.py registers the portal's URL.
+        "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET") or "whsec_" + secrets.token_hex(16),
     }
+
+
+def register_stripe_webhook(env: dict[str, str], portal_base_url: str) -> None:
+    """Point the stand-in's webhooks at the portal (only when we started the stand-in)."""
+    base = env.get("STRIPE_API_BASE", "")
+    if not base.startswith("http://127.0.0.1:") or not env.get("STRIPE_WEBHOOK_SECRET"):
+        return
+    import urllib.parse
+    import urllib.request
+
+    data = urllib.parse.urlencode(
+        {"url": f"{portal_base_url}/stripe/webhook/", "secret": env["STRIPE_WEBHOOK_SECRET"]}
+    ).encode()
+    try:
+        urllib.request.urlopen(f"{base}/_config/webhooks/portal", data=data, timeout=5)  # noqa: S310
+        log(f"Stripe: stand-in webhooks go to {portal_base_url}/stripe/webhook/")
+    except OSError as exc:
+        log(f"Stripe: could not register the webhook with the stand-in: {exc}")
 
 
 def service_environment(database: str) -> dict[str, str]:

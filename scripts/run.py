@@ -54,6 +54,7 @@ def main() -> int:
             break
         except OSError:
             time.sleep(0.2)
+    devservices.register_stripe_webhook(env, env["PORTAL_BASE_URL"])
     print(
         f"\n  Billing portal is running at {url}\n"
         f"  Django admin: {url}admin/  (Celery logs in .var/log/)\n"

@@ -10,6 +10,9 @@ import devservices  # noqa: E402
 
 
 def main() -> int:
+    # Tests always talk to the local Stripe stand-in, never to a Stripe account configured in the shell.
+    for name in ("STRIPE_API_BASE", "STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET"):
+        os.environ.pop(name, None)
     env = dict(os.environ)
     env.update(devservices.service_environment("billing_portal"))
     env["DJANGO_SETTINGS_MODULE"] = "billing_portal.settings.test"

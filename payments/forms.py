@@ -1,0 +1,29 @@
+from django import forms
+
+from .models import PaymentMethodType
+
+
+class PaymentAccountForm(forms.Form):
+    name = forms.CharField(label="Payer name", max_length=200)
+    email = forms.EmailField(label="Payer e-mail address", help_text="Receipts and payment notices from Stripe go here.")
+
+
+class PaymentMethodChoiceForm(forms.Form):
+    method = forms.ChoiceField(label="Payment method", choices=PaymentMethodType.choices, widget=forms.RadioSelect)
+    billing_address = forms.CharField(
+        label="Billing address", max_length=300, required=False,
+        help_text="Required for invoice payment (bank transfer); printed on invoices.",
+    )
+
+    def __init__(self, *args, bank_transfer_reason="", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.bank_transfer_reason = bank_transfer_reason
+
+    def clean(self):
+        data = super().clean()
+        if data.get("method") == PaymentMethodType.BANK_TRANSFER:
+            if self.bank_transfer_reason:
+                self.add_error("method", self.bank_transfer_reason)
+            elif not (data.get("billing_address") or "").strip():
+                self.add_error("billing_address", "Invoice payment needs a billing address.")
+        return data

@@ -1,0 +1,151 @@
+"""Payment pages: thin views over payments.services / payments.selectors."""
+
+import secrets
+
+from django.contrib import messages
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES
+from accounts.permissions import tenant_view
+from billing_portal.common.exceptions import ApplicationError
+
+from . import selectors, services, stripe_gateway
+from .forms import PaymentAccountForm, PaymentMethodChoiceForm
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_http_methods(["GET", "POST"])
+def payment_account_create(request):
+    tenant = request.tenant
+    if selectors.payment_account_get(tenant=tenant):
+        return redirect("billing_dashboard", tenant_slug=tenant.slug)
+    form = PaymentAccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.payment_account_create(tenant=tenant, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error(exc.extra.get("field"), exc.message)
+        else:
+            messages.success(request, "Payment account created.")
+            return redirect("billing_dashboard", tenant_slug=tenant.slug)
+    return render(request, "payments/payment_account_create.html", {"tenant": tenant, "form": form})
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_POST
+def customer_portal(request):
+    """ "Check payment information (Stripe)": a Stripe customer-portal session (or the stand-in page)."""
+    tenant = request.tenant
+    return_url = request.build_absolute_uri(reverse("billing_dashboard", kwargs={"tenant_slug": tenant.slug}))
+    try:
+        url = services.customer_portal_url(tenant=tenant, return_url=return_url)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("billing_dashboard", tenant_slug=tenant.slug)
+    return redirect(url)
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+def stripe_portal_standin(request):
+    """Local substitute for Stripe's customer portal; exists only while talking to the stand-in."""
+    if not stripe_gateway.is_standin():
+        raise Http404("Only available with the local Stripe stand-in.")
+    tenant = request.tenant
+    account = selectors.payment_account_get(tenant=tenant)
+    customer, error = None, ""
+    if account is not None:
+        try:
+            customer = stripe_gateway.customer_retrieve(customer_id=account.stripe_customer_id)
+        except ApplicationError as exc:
+            error = exc.message
+    return render(request, "payments/stripe_portal_standin.html", {
+        "tenant": tenant, "account": account, "customer": customer, "error": error,
+        **selectors.payment_management(tenant=tenant),
+    })
+
+
+@tenant_view(BILLING_VIEW_ROLES)
+def billing_information(request):
+    tenant = request.tenant
+    context = {"tenant": tenant, **selectors.payment_management(tenant=tenant)}
+    settings_ = context["payment_settings"]
+    context["method_form"] = PaymentMethodChoiceForm(
+        initial={"method": settings_.method, "billing_address": settings_.billing_address or tenant.address},
+        bank_transfer_reason=context["bank_transfer_reason"],
+    )
+    return render(request, "payments/billing_information.html", context)
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+def card_register(request):
+    tenant = request.tenant
+    if selectors.payment_account_get(tenant=tenant) is None:
+        messages.error(request, "Create a payment account first.")
+        return redirect("billing_dashboard", tenant_slug=tenant.slug)
+    return render(request, "payments/card_register.html", {
+        "tenant": tenant, "stripe_js_url": stripe_gateway.js_url(),
+        "stripe_publishable_key": stripe_gateway.publishable_key(), "attempt": secrets.token_hex(8),
+        "default_card": selectors.payment_method_default(tenant=tenant),
+    })
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_POST
+def card_setup_intent(request):
+    """JSON for Stripe Elements: the SetupIntent's client secret (never card data)."""
+    attempt = (request.POST.get("attempt") or "")[:32] or secrets.token_hex(8)
+    try:
+        intent = services.card_setup_start(tenant=request.tenant, attempt=attempt)
+    except ApplicationError as exc:
+        return JsonResponse({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
+    return JsonResponse({"client_secret": intent["client_secret"]})
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_POST
+def card_setup_complete(request):
+    tenant = request.tenant
+    try:
+        card = services.card_setup_complete(tenant=tenant, setup_intent_id=request.POST.get("setup_intent", ""))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("card_register", tenant_slug=tenant.slug)
+    messages.success(request, f"Card registered: {card.brand.title()} ending in {card.last4}." if card else "Card registered.")
+    return redirect("billing_information", tenant_slug=tenant.slug)
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_http_methods(["GET", "POST"])
+def card_remove(request, pk):
+    tenant = request.tenant
+    card = selectors.payment_method_get(tenant=tenant, pk=pk)
+    if request.method == "POST":
+        try:
+            services.card_remove(tenant=tenant, payment_method=card)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Card ending in {card.last4} removed.")
+        return redirect("billing_information", tenant_slug=tenant.slug)
+    return render(request, "payments/card_remove.html", {"tenant": tenant, "card": card})
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_POST
+def payment_method_choose(request):
+    tenant = request.tenant
+    context = {"tenant": tenant, **selectors.payment_management(tenant=tenant)}
+    form = PaymentMethodChoiceForm(request.POST, bank_transfer_reason=context["bank_transfer_reason"])
+    if form.is_valid():
+        try:
+            services.payment_method_choose(tenant=tenant, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error(exc.extra.get("field"), exc.message)
+        else:
+            messages.success(request, "Payment method saved.")
+            return redirect("billing_information", tenant_slug=tenant.slug)
+    context["method_form"] = form
+    return render(request, "payments/billing_information.html", context, status=400)

@@ -1,0 +1,79 @@
+"""Helpers for payments tests: real stand-in objects, signed webhook deliveries."""
+
+import hashlib
+import hmac
+import json
+import time
+
+from django.conf import settings
+
+from payments import services
+from payments.models import PaymentMethod
+
+WEBHOOK_SECRET = "whsec_test_payments"  # noqa: S105 - test value
+
+VISA = "4242424242424242"
+DECLINED = "4000000000000002"
+CHARGE_FAILS = "4000000000000341"
+NEEDS_3DS = "4000002500003155"
+
+
+def account_for(tenant, name="Pat Payer", email="pat@example.test"):
+    return services.payment_account_create(tenant=tenant, name=name, email=email)
+
+
+def confirm_setup_intent(client_secret, number=VISA, exp_month=12, exp_year=2030):
+    """What Stripe.js does in the browser: confirm the SetupIntent with card data (publishable key only)."""
+    import urllib.error
+    import urllib.request
+
+    seti = client_secret.split("_secret_")[0]
+    body = json.dumps({
+        "key": settings.STRIPE_PUBLISHABLE_KEY, "client_secret": client_secret,
+        "payment_method_data": {"type": "card", "card": {"number": number, "exp_month": str(exp_month),
+                                                          "exp_year": str(exp_year), "cvc": "123"}},
+    }).encode()
+    request = urllib.request.Request(f"{settings.STRIPE_API_BASE}/v1/setup_intents/{seti}/confirm", data=body,
+                                     method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def card_for(tenant, number=VISA, **kwargs):
+    """Register a card the way the page does (SetupIntent → confirm → complete)."""
+    intent = services.card_setup_start(tenant=tenant, attempt=f"t{time.monotonic_ns()}")
+    status, body = confirm_setup_intent(intent["client_secret"], number=number, **kwargs)
+    assert status == 200, body
+    return services.card_setup_complete(tenant=tenant, setup_intent_id=intent["id"])
+
+
+def local_card(tenant, last4="4242", pm_id=None):
+    """A card summary row only (no Stripe object), for pages that just list it."""
+    return PaymentMethod.objects.create(
+        tenant=tenant, stripe_payment_method_id=pm_id or f"pm_local_{tenant.pk}_{last4}", brand="visa",
+        last4=last4, exp_month=12, exp_year=2030,
+    )
+
+
+def signed(payload: dict | bytes, *, secret=WEBHOOK_SECRET, timestamp=None) -> tuple[bytes, str]:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    signature = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return body, f"t={timestamp},v1={signature}"
+
+
+_counter = [0]
+
+
+def event(type_, obj, event_id=None):
+    _counter[0] += 1
+    return {"id": event_id or f"evt_test_{time.monotonic_ns()}_{_counter[0]}", "object": "event", "type": type_,
+            "created": int(time.time()), "data": {"object": obj}, "livemode": False, "api_version": "2026-10-28"}
+
+
+def deliver(client, payload, **kwargs):
+    body, header = signed(payload, **kwargs)
+    return client.post("/stripe/webhook/", data=body, content_type="application/json", HTTP_STRIPE_SIGNATURE=header)
