@@ -48,12 +48,6 @@ def test_a_declined_card_is_refused_and_nothing_is_stored(owner_client, tenant):
     assert not PaymentMethod.objects.exists()
 
 
-def test_the_card_page_shows_a_readable_decline_message(owner_client, tenant):
-    account_for(tenant)
-    page = owner_client.get(url("card_register", tenant)).content.decode()
-    assert "Your card was declined. Please use a different card" in page
-
-
 def test_setup_intent_of_another_tenant_is_refused(owner_client, tenant, other_tenant):
     account_for(tenant)
     account_for(other_tenant, email="other@example.test")
