@@ -208,3 +208,7 @@ CONTENT_SECURITY_POLICY = {
     "base-uri": ["'self'"],
     "object-src": ["'none'"],
 }
+
+# Consumption tax applied to invoices (exclusive), rounded once per invoice. Japan: 10%.
+BILLING_TAX_RATE = env("BILLING_TAX_RATE", "0.10")
+BILLING_TAX_LABEL = env("BILLING_TAX_LABEL", "Consumption tax")
