@@ -211,3 +211,21 @@ def credit_code_redeem(*, tenant, code: str, actor=None) -> Credit:
         data={"credit": credit_code.name, "amount": format_money(credit_code.amount, credit_code.currency)},
     )
     return credit
+
+
+@transaction.atomic
+def invoice_mark_paid_by_transfer(*, invoice, actor=None) -> Invoice:
+    """Ops confirm a bank transfer arrived. Pending bank-transfer invoices only; a paid one is left as it is."""
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.status == Invoice.Status.SUCCESSFUL:
+        return invoice
+    if invoice.payment_method != Invoice.PaymentMethod.BANK_TRANSFER:
+        raise ApplicationError("Only invoices paid by bank transfer are marked paid by hand.", code="not_bank_transfer")
+    if invoice.status != Invoice.Status.PENDING:
+        raise ApplicationError(f"The invoice is {invoice.get_status_display().lower()}.", code="not_pending")
+    invoice.status = Invoice.Status.SUCCESSFUL
+    invoice.paid_at = clock.now()
+    invoice.save(update_fields=["status", "paid_at"])
+    audit_record(action="invoice.paid", tenant=invoice.tenant, actor=actor,
+                 data={"number": invoice.number, "method": "bank_transfer", "amount": invoice.payment_amount})
+    return invoice
