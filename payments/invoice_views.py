@@ -41,9 +41,7 @@ def credit_code_register(request):
     )
     if not allowed:
         messages.error(request, "Too many credit-code attempts. Wait 15 minutes and try again.")
-        response = target
-        response.status_code = 302
-        return response
+        return target
     try:
         credit = credit_code_redeem(tenant=tenant, code=form.cleaned_data["code"], actor=request.user)
     except ApplicationError as exc:
