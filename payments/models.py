@@ -150,3 +150,152 @@ class StripeEvent(models.Model):
 
     def __str__(self):
         return f"{self.type} {self.stripe_event_id}"
+
+
+class CreditCode(models.Model):
+    """A credit code issued by ops. A tenant redeems it once; `redemption_limit` caps how many tenants may."""
+
+    name = models.CharField(max_length=200, help_text="Shown to the customer as the credit's name.")
+    code = models.CharField(max_length=32, unique=True, editable=False)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    amount = models.PositiveBigIntegerField("amount (minor units)")
+    expires_at = models.DateTimeField("expiration date")
+    redemption_limit = models.PositiveIntegerField(default=1)
+    redeemed_count = models.PositiveIntegerField(default=0, editable=False)
+    created_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(redeemed_count__lte=F("redemption_limit")), name="credit_code_within_limit"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="credit_code_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.code[:4]}…)"
+
+
+class CreditRedemption(models.Model):
+    """A tenant's redemption of a credit code (one per tenant and code, enforced by the database)."""
+
+    credit_code = models.ForeignKey(CreditCode, on_delete=models.PROTECT, related_name="redemptions")
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="credit_redemptions")
+    credit = models.OneToOneField(Credit, on_delete=models.PROTECT, related_name="redemption")
+    redeemed_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, related_name="+")
+    redeemed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["credit_code", "tenant"], name="uniq_redemption_per_tenant")]
+
+    def __str__(self):
+        return f"{self.credit_code} → {self.tenant}"
+
+
+class Invoice(models.Model):
+    """An issued invoice. Seller and buyer details and every line are copied in; issued invoices are never edited
+    (corrections are credit notes). Amounts are minor units of `currency`."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCESSFUL = "successful", "Successful"
+        FAILED = "failed", "Failed"
+        VOID = "void", "Void"
+
+    class Kind(models.TextChoices):
+        MONTHLY = "monthly", "Monthly invoice"
+        PRORATION = "proration", "Plan change (immediate)"
+        CREDIT_NOTE = "credit_note", "Credit note"
+
+    class PaymentMethod(models.TextChoices):
+        CARD = "card", "Card"
+        BANK_TRANSFER = "bank_transfer", "Invoice (bank transfer)"
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="invoices")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MONTHLY)
+    number = models.CharField(max_length=32)
+    receipt_id = models.CharField("receipt ID", max_length=32, unique=True)
+    source_key = models.CharField(
+        max_length=200, unique=True, help_text="What this invoice is for (e.g. monthly-<tenant>-2026-04); issues once."
+    )
+    period_start = models.DateTimeField(null=True, blank=True)
+    period_end = models.DateTimeField(null=True, blank=True)
+    billing_date = models.DateField()
+    issued_at = models.DateTimeField()
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    usage_amount = models.BigIntegerField("usage amount")
+    credit_applied = models.BigIntegerField("credit", default=0)
+    determined_amount = models.BigIntegerField("determined amount")
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=4)
+    tax_amount = models.BigIntegerField("tax")
+    payment_amount = models.BigIntegerField("payment amount")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    payment_method = models.CharField(max_length=16, choices=PaymentMethod.choices, default=PaymentMethod.CARD)
+    paid_at = models.DateTimeField("payment date", null=True, blank=True)
+    seller_name = models.CharField(max_length=200)
+    seller_address = models.CharField(max_length=300)
+    buyer_name = models.CharField(max_length=200)
+    buyer_address = models.CharField(max_length=300, blank=True)
+    buyer_email = models.EmailField(blank=True)
+
+    class Meta:
+        ordering = ["-billing_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "number"], name="uniq_invoice_number_per_tenant"),
+            models.UniqueConstraint(
+                fields=["tenant", "period_start"], condition=Q(kind="monthly"), name="uniq_invoice_period"
+            ),
+            models.CheckConstraint(
+                condition=Q(determined_amount=F("usage_amount") - F("credit_applied")), name="invoice_determined"
+            ),
+            models.CheckConstraint(
+                condition=Q(payment_amount=F("determined_amount") + F("tax_amount")), name="invoice_payment_total"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.number} ({self.tenant})"
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField()
+    description = models.CharField(max_length=300)
+    quantity = models.DecimalField(max_digits=20, decimal_places=4, default=1)
+    unit_amount = models.BigIntegerField("unit price (minor units)", null=True, blank=True)
+    amount = models.BigIntegerField("amount (minor units)")
+
+    class Meta:
+        ordering = ["invoice", "position"]
+        constraints = [models.UniqueConstraint(fields=["invoice", "position"], name="uniq_invoice_line_position")]
+
+    def __str__(self):
+        return self.description
+
+
+class CreditApplication(models.Model):
+    """How much of which credit an invoice consumed."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_applications")
+    credit = models.ForeignKey(Credit, on_delete=models.PROTECT, related_name="applications")
+    amount = models.PositiveBigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["invoice", "credit"], name="uniq_credit_per_invoice")]
+
+    def __str__(self):
+        return f"{self.credit} on {self.invoice}"
+
+
+class InvoiceNumberSequence(models.Model):
+    """Gap-free invoice numbers per tenant and year: the row is locked while a number is taken."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
+    year = models.PositiveIntegerField()
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "year"], name="uniq_invoice_sequence")]
+
+    def __str__(self):
+        return f"{self.tenant} {self.year}: {self.last_number}"

@@ -214,3 +214,7 @@ CELERY_BEAT_SCHEDULE["licenses-roll-over"] = {
     "task": "licenses.tasks.licenses_roll_over_due",
     "schedule": 15 * 60,
 }
+
+# Consumption tax applied to invoices (exclusive), rounded once per invoice. Japan: 10%.
+BILLING_TAX_RATE = env("BILLING_TAX_RATE", "0.10")
+BILLING_TAX_LABEL = env("BILLING_TAX_LABEL", "Consumption tax")
