@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import invoice_views, views
 
 urlpatterns = [
     path("billing/", views.billing_information, name="billing_information"),
@@ -14,4 +14,6 @@ urlpatterns = [
     path("billing/card/complete/", views.card_setup_complete, name="card_setup_complete"),
     path("billing/card/<int:pk>/remove/", views.card_remove, name="card_remove"),
     path("billing/payment-method/", views.payment_method_choose, name="payment_method_choose"),
+    path("billing/credits/register/", invoice_views.credit_code_register, name="credit_code_register"),
+    path("billing/receipts/<str:receipt_id>.pdf", invoice_views.receipt_download, name="receipt_download"),
 ]

@@ -14,6 +14,7 @@ from billing_portal.common.exceptions import ApplicationError
 
 from . import selectors, services, stripe_gateway
 from .forms import PaymentAccountForm, PaymentMethodChoiceForm
+from .invoice_selectors import credit_history, invoice_list
 
 
 @tenant_view(BILLING_EDIT_ROLES)
@@ -70,7 +71,13 @@ def stripe_portal_standin(request):
 @tenant_view(BILLING_VIEW_ROLES)
 def billing_information(request):
     tenant = request.tenant
-    context = {"tenant": tenant, **selectors.payment_management(tenant=tenant)}
+    context = {
+        "tenant": tenant,
+        **selectors.payment_management(tenant=tenant),
+        **credit_history(tenant=tenant),
+        "invoices": invoice_list(tenant=tenant),
+        "credit_code_input": request.session.pop("credit_code_input", ""),
+    }
     settings_ = context["payment_settings"]
     context["method_form"] = PaymentMethodChoiceForm(
         initial={"method": settings_.method, "billing_address": settings_.billing_address or tenant.address},
