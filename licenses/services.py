@@ -111,6 +111,10 @@ def _record_proration(*, tenant, change: PlanChange, preview: dict, proration_be
         )
         for description, amount in lines
     )
+    if billing == ProrationItem.Billing.IMMEDIATE:
+        from payments.tasks import bill_plan_change
+
+        transaction.on_commit(lambda: bill_plan_change.delay(tenant.pk))
 
 
 @transaction.atomic

@@ -3,8 +3,8 @@
 from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect
-from django.views.decorators.http import require_POST
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import BILLING_EDIT_ROLES
 from accounts.permissions import tenant_view
@@ -12,9 +12,12 @@ from billing_portal.common import ratelimit
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
 
+from . import stripe_gateway
 from .invoice_selectors import invoice_get_by_receipt
 from .invoicing import credit_code_redeem
+from .models import Invoice, Payment
 from .receipts import receipt_pdf
+from .services import payment_refresh_from_stripe
 
 # At most this many credit-code attempts per tenant (and per user) in the window: codes cannot be guessed online.
 CREDIT_CODE_ATTEMPTS = 5
@@ -62,3 +65,35 @@ def receipt_download(request, receipt_id):
     response = HttpResponse(receipt_pdf(invoice=invoice), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="receipt-{invoice.receipt_id}.pdf"'
     return response
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_http_methods(["GET", "POST"])
+def invoice_pay(request, receipt_id):
+    """Finish a payment the bank wants the customer to confirm (3-D Secure), linked from the failure e-mail."""
+    tenant = request.tenant
+    invoice = invoice_get_by_receipt(tenant=tenant, receipt_id=receipt_id)
+    if invoice is None:
+        raise Http404("No such invoice.")
+    payment = invoice.payments.filter(status=Payment.Status.REQUIRES_ACTION).exclude(stripe_payment_intent_id="").last()
+    if request.method == "POST" and payment is not None:
+        try:
+            payment = payment_refresh_from_stripe(payment=payment)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            if payment.status == Payment.Status.SUCCESSFUL:
+                messages.success(request, f"Thank you: invoice {invoice.number} is paid.")
+                return redirect("billing_information", tenant_slug=tenant.slug)
+            messages.error(request, payment.failure_message or "The payment is not complete yet.")
+        return redirect("invoice_pay", tenant_slug=tenant.slug, receipt_id=receipt_id)
+    client_secret = ""
+    if payment is not None and invoice.status != Invoice.Status.SUCCESSFUL:
+        try:
+            client_secret = stripe_gateway.payment_intent_client_secret(payment_intent_id=payment.stripe_payment_intent_id)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+    return render(request, "payments/invoice_pay.html", {
+        "tenant": tenant, "invoice": invoice, "client_secret": client_secret,
+        "stripe_js_url": stripe_gateway.js_url(), "stripe_publishable_key": stripe_gateway.publishable_key(),
+    })

@@ -109,6 +109,9 @@ class Payment(models.Model):
         REQUIRES_ACTION = "requires_action", "Requires action"
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="payments")
+    invoice = models.ForeignKey(
+        "payments.Invoice", on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
     amount_minor = models.PositiveBigIntegerField("amount (minor units)")
     currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
     idempotency_key = models.CharField(max_length=200, unique=True)
@@ -237,6 +240,10 @@ class Invoice(models.Model):
     buyer_name = models.CharField(max_length=200)
     buyer_address = models.CharField(max_length=300, blank=True)
     buyer_email = models.EmailField(blank=True)
+    attempt_count = models.PositiveSmallIntegerField("charge attempts", default=0)
+    next_attempt_at = models.DateTimeField(
+        "next charge attempt", null=True, blank=True, help_text="When the card is charged next (cards only)."
+    )
 
     class Meta:
         ordering = ["-billing_date", "-id"]

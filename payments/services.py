@@ -239,7 +239,7 @@ def payment_method_choose(*, tenant, method: str, billing_address: str = "") -> 
 
 
 def payment_charge_off_session(*, tenant, amount_minor: int, currency: str, idempotency_key: str,
-                               description: str = "") -> Payment:
+                               description: str = "", invoice=None) -> Payment:
     """Charge the tenant's default card once per `idempotency_key` (e.g. `invoice-12-attempt-1`).
 
     The Payment row is committed before Stripe is called; calling again with the same key returns the row
@@ -252,7 +252,7 @@ def payment_charge_off_session(*, tenant, amount_minor: int, currency: str, idem
         with transaction.atomic():
             payment = Payment.objects.create(
                 tenant=tenant, amount_minor=amount_minor, currency=currency, idempotency_key=idempotency_key,
-                description=description,
+                description=description, invoice=invoice,
             )
     except IntegrityError:
         payment = Payment.objects.get(idempotency_key=idempotency_key)
@@ -302,7 +302,9 @@ def payment_refresh_from_stripe(*, payment: Payment) -> Payment:
     if not payment.stripe_payment_intent_id:
         return payment
     intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=payment.stripe_payment_intent_id)
-    return _payment_set(payment, status=intent["status"], failure_message=intent["failure_message"])
+    payment = _payment_set(payment, status=intent["status"], failure_message=intent["failure_message"])
+    _settle_invoice(payment)
+    return payment
 
 
 # --- webhooks --------------------------------------------------------------------------------------------
@@ -363,7 +365,17 @@ def _on_payment_intent(obj):
     if payment is None:
         return
     intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=obj["id"])
-    _payment_set(payment, status=intent["status"], failure_message=intent["failure_message"], intent_id=obj["id"])
+    payment = _payment_set(payment, status=intent["status"], failure_message=intent["failure_message"],
+                           intent_id=obj["id"])
+    _settle_invoice(payment)
+
+
+def _settle_invoice(payment: Payment) -> None:
+    """A payment that succeeded outside the charge run (3-D Secure finished, webhook, reconcile) pays its invoice."""
+    if payment.invoice_id and payment.status == Payment.Status.SUCCESSFUL:
+        from .billing_cycle import invoice_paid_by_payment
+
+        invoice_paid_by_payment(payment=payment)
 
 
 def _on_setup_intent(obj):

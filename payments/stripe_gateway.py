@@ -325,6 +325,13 @@ def payment_intent_retrieve(*, payment_intent_id: str) -> dict:
     return _payment_intent(obj)
 
 
+def payment_intent_client_secret(*, payment_intent_id: str) -> str:
+    """For the customer to finish an authentication-required payment in the browser (Stripe.js)."""
+    with _Call("payment intent retrieve"):
+        obj = _client().v1.payment_intents.retrieve(payment_intent_id)
+    return _plain(obj)["client_secret"]
+
+
 # --- customer portal -------------------------------------------------------------------------------------
 
 

@@ -180,6 +180,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
 
 # Absolute base URL used in e-mails (links to invitations, receipts, payment pages).
@@ -218,3 +219,7 @@ CELERY_BEAT_SCHEDULE["licenses-roll-over"] = {
 # Consumption tax applied to invoices (exclusive), rounded once per invoice. Japan: 10%.
 BILLING_TAX_RATE = env("BILLING_TAX_RATE", "0.10")
 BILLING_TAX_LABEL = env("BILLING_TAX_LABEL", "Consumption tax")
+# Billing cycle: invoices from the 1st and charges from the 5th, each in the tenant's time zone (hourly ticks;
+# every step is idempotent, so a late or repeated tick does no harm).
+CELERY_BEAT_SCHEDULE["billing-cycle"] = {"task": "payments.tasks.billing_cycle_tick", "schedule": 60 * 60}
+CELERY_BEAT_SCHEDULE["charge-due-invoices"] = {"task": "payments.tasks.charge_due_tick", "schedule": 60 * 60}

@@ -15,4 +15,5 @@ def _invoice(tenant):
 SAMPLES = {
     "card_remove": lambda tenant: {"pk": local_card(tenant).pk},
     "receipt_download": _invoice,
+    "invoice_pay": _invoice,
 }

@@ -1,0 +1,37 @@
+"""Charge every card invoice due by the end of --date (default: now): the 5th's charges and the retries.
+
+Idempotent: an invoice already paid is skipped, an attempt already made is not made again.
+"""
+
+import datetime
+from collections import Counter
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from billing_portal.common import clock
+from payments import billing_cycle
+
+
+class Command(BaseCommand):
+    help = "Charge card invoices due by the end of --date (YYYY-MM-DD), idempotently."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--date", help="Charge what is due by the end of this day (UTC); default now.")
+        parser.add_argument("--no-progress", action="store_true", help="Do not draw a progress bar.")
+
+    def handle(self, *args, date=None, no_progress=False, **options):
+        if date:
+            try:
+                day = datetime.date.fromisoformat(date)
+            except ValueError:
+                raise CommandError(f"--date must be YYYY-MM-DD, not {date!r}.") from None
+            at = datetime.datetime.combine(day, datetime.time.max, tzinfo=datetime.UTC)
+        else:
+            at = clock.now()
+        invoices = list(billing_cycle.invoices_due_for_charge(at=at))
+        outcomes = Counter()
+        for invoice in tqdm(invoices, desc="Charging", unit="invoice", disable=no_progress):
+            outcomes[billing_cycle.invoice_charge(invoice=invoice, at=at)] += 1
+        summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items())) or "nothing due"
+        self.stdout.write(f"Charged invoices due by {at:%Y-%m-%d %H:%M} UTC: {summary}.")

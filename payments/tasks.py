@@ -1,0 +1,45 @@
+"""Celery tasks of the billing cycle: thin, take ids, call one service. Beat fans out one task per tenant/invoice."""
+
+from zoneinfo import ZoneInfo
+
+from celery import shared_task
+
+from accounts.models import Tenant
+from billing_portal.common import clock
+
+from . import billing_cycle
+from .models import Invoice
+
+
+@shared_task
+def billing_cycle_tick():
+    """Hourly: every tenant whose month (in its time zone) has begun without its invoice gets one."""
+    for tenant_id in billing_cycle.tenants_to_invoice(at=clock.now()):
+        monthly_invoice_for_tenant.delay(tenant_id)
+
+
+@shared_task(acks_late=True)
+def monthly_invoice_for_tenant(tenant_id: int):
+    tenant = Tenant.objects.get(pk=tenant_id)
+    local = clock.now().astimezone(ZoneInfo(tenant.time_zone))
+    billing_cycle.monthly_invoice_issue(tenant=tenant, year=local.year, month=local.month)
+
+
+@shared_task
+def charge_due_tick():
+    """Hourly: card invoices whose charge date (the 5th, or a retry date) has come."""
+    for invoice_id in billing_cycle.invoices_due_for_charge(at=clock.now()).values_list("pk", flat=True):
+        charge_invoice.delay(invoice_id)
+
+
+@shared_task(acks_late=True)
+def charge_invoice(invoice_id: int):
+    billing_cycle.invoice_charge(invoice=Invoice.objects.get(pk=invoice_id))
+
+
+@shared_task(acks_late=True)
+def bill_plan_change(tenant_id: int):
+    """A purchase or an always_invoice change: invoice the difference and charge it now."""
+    for invoice in billing_cycle.immediate_invoices_issue(tenant=Tenant.objects.get(pk=tenant_id)):
+        if invoice.next_attempt_at is not None:
+            charge_invoice.delay(invoice.pk)
