@@ -70,3 +70,35 @@ def membership_add(*, tenant: Tenant, user, role: str = Role.MEMBER) -> Membersh
             return Membership.objects.create(tenant=tenant, user=user, role=role)
     except IntegrityError:
         raise ApplicationError(f"{user} is already a member of {tenant.name}.", code="already_member") from None
+
+
+def api_key_create(*, tenant: Tenant, name: str, created_by) -> tuple:
+    """A new API key for one tenant. Returns (key, raw key); only the hash is stored, show the raw key once."""
+
+    from .models import ApiKey, hash_api_key
+
+    name = (name or "").strip()
+    if not name:
+        raise ApplicationError("Give the API key a name.", code="name_required")
+    raw = ApiKey.generate_raw_key()
+    key = ApiKey.objects.create(
+        name=name, scope=ApiKey.Scope.TENANT, tenant=tenant, prefix=raw[: 3 + ApiKey.PREFIX_LENGTH],
+        key_hash=hash_api_key(raw), created_by=created_by,
+    )
+    return key, raw
+
+
+def api_key_revoke(*, tenant: Tenant, key_id: int):
+    """Revoke one of the tenant's keys (idempotent); a key of another tenant is not found."""
+    from billing_portal.common import clock
+
+    from .models import ApiKey
+
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().filter(tenant=tenant, pk=key_id).first()
+        if key is None:
+            raise ApplicationError("No such API key.", code="not_found", status=404)
+        if key.revoked_at is None:
+            key.revoked_at = clock.now()
+            key.save(update_fields=["revoked_at"])
+    return key
