@@ -39,7 +39,10 @@ def _parse_instant(value):
 
 
 def auth_events_validate(*, tenant, events) -> tuple[list, list, list, list]:
-    """Check every event; raise ApplicationError (400) listing each bad event, or return the columns."""
+    """Check every event; raise ApplicationError (400) listing each bad event, or return the columns.
+
+    An id repeated within the batch keeps its first event only.
+    """
     if not isinstance(events, list):
         raise ApplicationError("'events' must be a list of events.", code="invalid_events")
     if len(events) > MAX_EVENTS_PER_REQUEST:
@@ -50,6 +53,7 @@ def auth_events_validate(*, tenant, events) -> tuple[list, list, list, list]:
     known_rps = set(RelyingParty.objects.filter(tenant=tenant).values_list("rp_id", flat=True))
     latest_allowed = clock.now() + MAX_FUTURE
     ids, rps, users, instants = [], [], [], []
+    seen = set()
     errors = []
 
     def bad(index, event_id, field, message):
@@ -81,7 +85,10 @@ def auth_events_validate(*, tenant, events) -> tuple[list, list, list, list]:
         elif instant > latest_allowed:
             bad(index, event_id, "occurred_at", "The timestamp is more than 5 minutes in the future.")
             ok = False
+        if ok and event_id in seen:
+            continue  # repeated in the batch: the first one counts, the others are duplicates
         if ok:
+            seen.add(event_id)
             ids.append(event_id)
             rps.append(rp)
             users.append(user_id)
@@ -154,7 +161,7 @@ def auth_events_ingest(*, tenant, events) -> dict:
     global _INGEST_SQL
     ids, rps, users, instants = auth_events_validate(tenant=tenant, events=events)
     if not ids:
-        return {"accepted": 0, "duplicates": 0}
+        return {"accepted": 0, "duplicates": len(events)}
     if _INGEST_SQL is None:
         _INGEST_SQL = _ingest_sql()
     with transaction.atomic():
@@ -167,7 +174,7 @@ def auth_events_ingest(*, tenant, events) -> dict:
             accepted, grown = cursor.fetchone()
         if grown:
             _mau_alert_check(tenant=tenant, grown=grown)
-    return {"accepted": accepted, "duplicates": len(ids) - accepted}
+    return {"accepted": accepted, "duplicates": len(events) - accepted}
 
 
 # --- MAU alert ---------------------------------------------------------------------------------------------
