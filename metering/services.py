@@ -217,7 +217,7 @@ def mau_alert_notify(*, alert_id: int) -> MauAlert:
     from django.template.loader import render_to_string
 
     with transaction.atomic():
-        alert = MauAlert.objects.select_for_update().select_related("tenant__representative").get(pk=alert_id)
+        alert = MauAlert.objects.select_for_update(of=("self",)).select_related("tenant__representative").get(pk=alert_id)
         if alert.notified_at is not None:
             return alert
         representative = alert.tenant.representative
@@ -290,26 +290,36 @@ def meter_reading_put(
     if rp_id and not RelyingParty.objects.filter(tenant=tenant, rp_id=rp_id).exists():
         raise ApplicationError(f"Unknown RP {rp_id!r}: register it first.", code="unknown_rp")
     table = MeterReading._meta.db_table
-    initial, update = {
-        "add": (count, f"{table}.count + EXCLUDED.count"),
-        "sub": (-count, f"{table}.count - %(count)s"),
-        "direct": (count, "EXCLUDED.count"),
-    }[method]
-    sql = f"""
-        INSERT INTO {table} (tenant_id, unit_id, rp_id, timestamp, count, updated_at)
-        VALUES (%(tenant)s, %(unit)s, %(rp)s, %(ts)s, %(initial)s, %(now)s)
-        ON CONFLICT (tenant_id, unit_id, rp_id, timestamp) DO UPDATE SET count = {update}, updated_at = EXCLUDED.updated_at
-        RETURNING id"""  # noqa: S608 - table name from model meta, values are parameters
-    params = {"tenant": tenant.pk, "unit": unit.pk, "rp": rp_id, "ts": timestamp, "initial": initial,
-              "count": count, "now": clock.now()}
+    params = {"tenant": tenant.pk, "unit": unit.pk, "rp": rp_id, "ts": timestamp, "count": count, "now": clock.now()}
+    if method == "sub":
+        # Only an existing count can go down; a CHECK constraint keeps it from going below zero.
+        sql = f"""
+            UPDATE {table} SET count = count - %(count)s, updated_at = %(now)s
+            WHERE tenant_id = %(tenant)s AND unit_id = %(unit)s AND rp_id = %(rp)s AND timestamp = %(ts)s
+            RETURNING id"""  # noqa: S608 - table name from model meta, values are parameters
+    else:
+        update = f"{table}.count + EXCLUDED.count" if method == "add" else "EXCLUDED.count"
+        sql = f"""
+            INSERT INTO {table} (tenant_id, unit_id, rp_id, timestamp, count, updated_at)
+            VALUES (%(tenant)s, %(unit)s, %(rp)s, %(ts)s, %(count)s, %(now)s)
+            ON CONFLICT (tenant_id, unit_id, rp_id, timestamp)
+            DO UPDATE SET count = {update}, updated_at = EXCLUDED.updated_at
+            RETURNING id"""  # noqa: S608 - table name from model meta, values are parameters
+    negative = Conflict(
+        f"Subtracting {count} would take {unit.unit_name} below zero at that timestamp.", code="negative_count"
+    )
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, params)
-            pk = cursor.fetchone()[0]
+            row = cursor.fetchone()
     except IntegrityError:
-        raise Conflict(
-            f"Subtracting {count} would take {unit.unit_name} below zero at that timestamp.", code="negative_count"
-        ) from None
+        raise negative from None
+    if row is None:
+        if count:
+            raise negative
+        return meter_reading_put(tenant=tenant, unit_name=unit_name, timestamp=timestamp, method="add", count=0,
+                                 rp_id=rp_id)
+    pk = row[0]
     return MeterReading.objects.select_related("unit").get(pk=pk)
 
 
