@@ -18,6 +18,9 @@ run: install  ## app + demo data on http://127.0.0.1:8000
 test: install  ## the whole test suite against real PostgreSQL and Redis
 	$(PY) scripts/test.py $(ARGS)
 
+bench: install  ## ingest benchmark (scale with BENCH_EVENTS, BENCH_USERS, BENCH_TENANTS, BENCH_CLIENTS)
+	$(PY) bench/run.py
+
 lint: install
 	$(VENV)/bin/ruff check .
 

@@ -157,7 +157,8 @@ def invitation_create(*, tenant: Tenant, email: str, role: str, invited_by) -> t
     accept_path = reverse("invitation_accept", args=[token])
     transaction.on_commit(
         lambda: send_templated_mail(
-            name="invitation", to=[email], context={"invitation": invitation, "accept_path": accept_path}
+            name="invitation", to=[email], context={"invitation": invitation, "accept_path": accept_path},
+            time_zone=tenant.time_zone,
         )
     )
     return invitation, token
@@ -249,3 +250,33 @@ def end_user_register(*, tenant: Tenant, user_id: str, display_name: str = ""):
             "Update the license to register more."
         )
     return EndUser.objects.create(tenant=tenant, user_id=user_id, display_name=display_name.strip())
+def api_key_create(*, tenant: Tenant, name: str, created_by) -> tuple:
+    """A new API key for one tenant. Returns (key, raw key); only the hash is stored, show the raw key once."""
+
+    from .models import ApiKey, hash_api_key
+
+    name = (name or "").strip()
+    if not name:
+        raise ApplicationError("Give the API key a name.", code="name_required")
+    raw = ApiKey.generate_raw_key()
+    key = ApiKey.objects.create(
+        name=name, scope=ApiKey.Scope.TENANT, tenant=tenant, prefix=raw[: 3 + ApiKey.PREFIX_LENGTH],
+        key_hash=hash_api_key(raw), created_by=created_by,
+    )
+    return key, raw
+
+
+def api_key_revoke(*, tenant: Tenant, key_id: int):
+    """Revoke one of the tenant's keys (idempotent); a key of another tenant is not found."""
+    from billing_portal.common import clock
+
+    from .models import ApiKey
+
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().filter(tenant=tenant, pk=key_id).first()
+        if key is None:
+            raise ApplicationError("No such API key.", code="not_found", status=404)
+        if key.revoked_at is None:
+            key.revoked_at = clock.now()
+            key.save(update_fields=["revoked_at"])
+    return key

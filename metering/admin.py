@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import MeteringUnit
+from .models import MauAlert, MauAlertSetting, MauCounter, MeteringUnit, MeterReading
 
 
 @admin.register(MeteringUnit)
@@ -8,3 +8,45 @@ class MeteringUnitAdmin(admin.ModelAdmin):
     list_display = ["unit_name", "display_name", "aggregation", "created_at"]
     list_filter = ["aggregation"]
     search_fields = ["unit_name", "display_name"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Written only by the metering services (ingest, meter API); ops can look."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MauCounter)
+class MauCounterAdmin(ReadOnlyAdmin):
+    list_display = ["tenant", "month", "rp_id", "mau", "events"]
+    list_filter = ["month"]
+    search_fields = ["tenant__slug", "tenant__name", "rp_id"]
+    list_select_related = ["tenant"]
+
+
+@admin.register(MeterReading)
+class MeterReadingAdmin(ReadOnlyAdmin):
+    list_display = ["tenant", "unit", "rp_id", "timestamp", "count"]
+    list_filter = ["unit"]
+    search_fields = ["tenant__slug", "rp_id"]
+    list_select_related = ["tenant", "unit"]
+
+
+@admin.register(MauAlertSetting)
+class MauAlertSettingAdmin(admin.ModelAdmin):
+    list_display = ["tenant", "notify_representative", "threshold", "updated_at"]
+    search_fields = ["tenant__slug", "tenant__name"]
+
+
+@admin.register(MauAlert)
+class MauAlertAdmin(ReadOnlyAdmin):
+    list_display = ["tenant", "month", "threshold", "mau_at_alert", "notified_to", "notified_at"]
+    list_filter = ["month"]
+    search_fields = ["tenant__slug", "tenant__name"]

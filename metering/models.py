@@ -20,3 +20,135 @@ class MeteringUnit(models.Model):
 
     def __str__(self):
         return self.display_name or self.unit_name
+
+
+class AuthEvent(models.Model):
+    """One authentication event as received by the ingest API. Idempotent by (tenant, event_id).
+
+    `month` is the first day of the calendar month of `occurred_at` in the tenant's time zone.
+    """
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
+    event_id = models.CharField(max_length=200)
+    rp_id = models.CharField("RP ID", max_length=255)
+    user_id = models.CharField("user ID", max_length=255)
+    occurred_at = models.DateTimeField()
+    month = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "event_id"], name="uniq_auth_event_per_tenant")]
+
+    def __str__(self):
+        return self.event_id
+
+
+class MauFirstSeen(models.Model):
+    """A user's first authentication in a tenant-month: one row per (tenant, month, user)."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
+    month = models.DateField()
+    user_id = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "month", "user_id"], name="uniq_mau_first_seen")
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} in {self.month:%Y-%m}"
+
+
+class MauRpFirstSeen(models.Model):
+    """A user's first authentication at one RP in a tenant-month: one row per (tenant, rp, month, user)."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
+    rp_id = models.CharField(max_length=255)
+    month = models.DateField()
+    user_id = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "rp_id", "month", "user_id"], name="uniq_mau_rp_first_seen")
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} at {self.rp_id} in {self.month:%Y-%m}"
+
+
+class MauCounter(models.Model):
+    """Maintained MAU per tenant-month: rp_id "" is the whole tenant, otherwise one RP.
+
+    `mau` is bumped by the number of new first-seen rows in the same transaction; `events` by new events.
+    """
+
+    TENANT_TOTAL = ""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
+    month = models.DateField()
+    rp_id = models.CharField(max_length=255, blank=True)
+    mau = models.BigIntegerField(default=0)
+    events = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["month", "rp_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "month", "rp_id"], name="uniq_mau_counter")
+        ]
+
+    def __str__(self):
+        return f"MAU {self.mau} in {self.month:%Y-%m} {self.rp_id or '(all RPs)'}"
+
+
+class MeterReading(models.Model):
+    """A metering unit's count at one timestamp (SaaSus style: add, sub or direct at a timestamp).
+
+    `rp_id` names the channel the usage belongs to ("" when not per channel).
+    """
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="meter_readings")
+    unit = models.ForeignKey(MeteringUnit, on_delete=models.PROTECT, related_name="readings")
+    rp_id = models.CharField("RP ID", max_length=255, blank=True, default="")
+    timestamp = models.DateTimeField()
+    count = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["timestamp"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "unit", "rp_id", "timestamp"], name="uniq_meter_reading"),
+            models.CheckConstraint(condition=models.Q(count__gte=0), name="meter_reading_count_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.unit_id} = {self.count} at {self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+
+class MauAlertSetting(models.Model):
+    """MAU exceeded alert settings of a tenant."""
+
+    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, related_name="mau_alert_setting")
+    notify_representative = models.BooleanField("notify representative", default=False)
+    threshold = models.PositiveIntegerField("MAU threshold", null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"MAU alert of {self.tenant}"
+
+
+class MauAlert(models.Model):
+    """The tenant's MAU crossed its threshold in a month: at most one per (tenant, month), one e-mail."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="mau_alerts")
+    month = models.DateField()
+    threshold = models.PositiveIntegerField()
+    mau_at_alert = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    notified_to = models.EmailField(blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-month"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "month"], name="uniq_mau_alert_per_month")]
+
+    def __str__(self):
+        return f"{self.tenant} {self.month:%Y-%m}"

@@ -107,9 +107,8 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
         )
         ProrationItem.objects.filter(pk__in=[item.pk for item in pending]).update(status=ProrationItem.Status.INVOICED)
         if invoice.status == Invoice.Status.PENDING and invoice.payment_method == Invoice.PaymentMethod.CARD:
-            Invoice.objects.filter(pk=invoice.pk).update(
-                next_attempt_at=start.replace(day=CHARGE_DAY)
-            )
+            Invoice.objects.filter(pk=invoice.pk).update(next_attempt_at=start.replace(day=CHARGE_DAY))
+            invoice.refresh_from_db()
         transaction.on_commit(lambda: notify_invoice_issued(invoice=invoice))
     return invoice
 
@@ -144,6 +143,7 @@ def immediate_invoices_issue(*, tenant) -> list[Invoice]:
             )
             if invoice.status == Invoice.Status.PENDING and invoice.payment_method == Invoice.PaymentMethod.CARD:
                 Invoice.objects.filter(pk=invoice.pk, next_attempt_at__isnull=True).update(next_attempt_at=now)
+                invoice.refresh_from_db()
             transaction.on_commit(lambda invoice=invoice: notify_invoice_issued(invoice=invoice))
             invoices.append(invoice)
     return invoices

@@ -16,21 +16,21 @@ def _billing_path(invoice) -> str:
 
 def notify_invoice_issued(*, invoice) -> None:
     send_templated_mail(
-        name="invoice_issued", to=_recipients(invoice.tenant),
+        name="invoice_issued", to=_recipients(invoice.tenant), time_zone=invoice.tenant.time_zone,
         context={"invoice": invoice, "billing_path": _billing_path(invoice)},
     )
 
 
 def notify_payment_succeeded(*, invoice) -> None:
     send_templated_mail(
-        name="payment_succeeded", to=_recipients(invoice.tenant),
+        name="payment_succeeded", to=_recipients(invoice.tenant), time_zone=invoice.tenant.time_zone,
         context={"invoice": invoice, "receipt_path": reverse("receipt_download", args=[invoice.tenant.slug, invoice.receipt_id])},
     )
 
 
 def notify_payment_failed(*, invoice, reason: str, next_attempt_at=None, action_path: str | None = None) -> None:
     send_templated_mail(
-        name="payment_failed", to=_recipients(invoice.tenant),
+        name="payment_failed", to=_recipients(invoice.tenant), time_zone=invoice.tenant.time_zone,
         context={"invoice": invoice, "reason": reason, "next_attempt_at": next_attempt_at,
                  "action_path": action_path, "billing_path": _billing_path(invoice)},
     )

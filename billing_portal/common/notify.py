@@ -3,16 +3,23 @@
 `templates/emails/<name>_subject.txt`, `<name>.txt` and `<name>.html` are rendered with the same context.
 """
 
+from zoneinfo import ZoneInfo
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 
-def send_templated_mail(*, name: str, to: list[str], context: dict) -> None:
+def send_templated_mail(*, name: str, to: list[str], context: dict, time_zone: str | None = None) -> None:
+    """Dates in the message are shown in `time_zone` (the tenant's), else in UTC."""
+    if not to:
+        return
     context = {"site_url": getattr(settings, "PORTAL_BASE_URL", ""), **context}
-    subject = " ".join(render_to_string(f"emails/{name}_subject.txt", context).split())
-    text = render_to_string(f"emails/{name}.txt", context)
-    html = render_to_string(f"emails/{name}.html", context)
+    with timezone.override(ZoneInfo(time_zone) if time_zone else None):
+        subject = " ".join(render_to_string(f"emails/{name}_subject.txt", context).split())
+        text = render_to_string(f"emails/{name}.txt", context)
+        html = render_to_string(f"emails/{name}.html", context)
     message = EmailMultiAlternatives(subject=subject, body=text, to=to)
     message.attach_alternative(html, "text/html")
     message.send()

@@ -1,0 +1,290 @@
+"""`make bench`: ingest throughput through the real HTTP endpoint vs PostgreSQL's raw COPY, and MAU read latency.
+
+Starts PostgreSQL/Redis like `make test` (database `billing_portal_bench`), gunicorn on 127.0.0.1, creates
+BENCH_TENANTS tenants with BENCH_USERS distinct users (Zipf-like: tenant 0 is the largest), then BENCH_CLIENTS
+client processes post BENCH_EVENTS events in batches of BENCH_BATCH to POST /api/v1/tenants/<t>/auth-events
+(every BENCH_REPLAY_EVERY-th request replays an earlier batch). Afterwards it checks the MAU counters against a
+brute-force recount, COPYs the same events into an index-free table as the ceiling, and times MAU reads.
+
+Full size: BENCH_TENANTS=100 BENCH_USERS=1000000 BENCH_EVENTS=10000000 (the defaults). Scale down with e.g.
+BENCH_EVENTS=500000 BENCH_USERS=100000. Loopback only; every loop is bounded by the event count.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing as mp
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT))
+
+import devservices  # noqa: E402
+
+TENANTS = int(os.environ.get("BENCH_TENANTS", "100"))
+USERS = int(os.environ.get("BENCH_USERS", "1000000"))
+EVENTS = int(os.environ.get("BENCH_EVENTS", "10000000"))
+BATCH = int(os.environ.get("BENCH_BATCH", "5000"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "6"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 2) + 1)))
+REPLAY_EVERY = int(os.environ.get("BENCH_REPLAY_EVERY", "50"))
+RPS = ["login.example.com", "shop.example.com", "app.example.com"]
+SLUG = "bench-{:03d}"
+
+
+def user_ranges() -> list[tuple[int, int]]:
+    """Distinct users per tenant, Zipf-like (weight 1/(i+1)), every tenant at least one: [(first, count)]."""
+    weights = [1 / (i + 1) for i in range(TENANTS)]
+    total = sum(weights)
+    counts = [max(1, int(USERS * w / total)) for w in weights]
+    counts[0] += USERS - sum(counts)
+    ranges, first = [], 0
+    for c in counts:
+        ranges.append((first, c))
+        first += c
+    return ranges
+
+
+def batch_events(request_no: int, ranges, start: datetime) -> tuple[int, list[tuple[str, str, str, str]]]:
+    """The request's tenant and events (id, rp, user, ISO time); deterministic from the request number."""
+    if REPLAY_EVERY and request_no % REPLAY_EVERY == REPLAY_EVERY - 1:
+        request_no -= REPLAY_EVERY // 2  # a replay of an earlier request: all duplicates
+    rng = random.Random(request_no)  # noqa: S311 - load generation
+    tenant = rng.choices(range(TENANTS), weights=[c for _, c in ranges])[0]
+    first, count = ranges[tenant]
+    span = int((datetime.now(UTC) - start).total_seconds()) - 60
+    events = [
+        (
+            f"r{request_no}-{i}", RPS[rng.randrange(3)], f"user-{first + rng.randrange(count)}",
+            (start + timedelta(seconds=rng.randrange(span))).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        for i in range(BATCH)
+    ]
+    return tenant, events
+
+
+def body_of(events) -> bytes:
+    return (
+        '{"events":['
+        + ",".join(f'{{"id":"{e}","rp":"{r}","user_id":"{u}","occurred_at":"{t}"}}' for e, r, u, t in events)
+        + "]}"
+    ).encode()
+
+
+def client(worker: int, port: int, key: str, ranges, start: datetime, requests: int, out: mp.Queue):
+    latencies, accepted, duplicates, errors = [], 0, 0, 0
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    for request_no in range(worker, requests, CLIENTS):
+        tenant, events = batch_events(request_no, ranges, start)
+        body = body_of(events)
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        t0 = time.perf_counter()
+        try:
+            conn.request("POST", f"/api/v1/tenants/{SLUG.format(tenant)}/auth-events", body, headers)
+            response = conn.getresponse()
+            payload = response.read()
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            errors += 1
+            continue
+        latencies.append(time.perf_counter() - t0)
+        if response.status != 200:
+            errors += 1
+            print(f"  HTTP {response.status}: {payload[:300]!r}", flush=True)
+            continue
+        result = json.loads(payload)
+        accepted += result["accepted"]
+        duplicates += result["duplicates"]
+    out.put((latencies, accepted, duplicates, errors))
+
+
+def setup_django(env):
+    os.environ.update(env)
+    import django
+
+    django.setup()
+
+
+def prepare(start):
+    from django.core.management import call_command
+    from django.db import connection
+
+    from accounts.models import ApiKey, RelyingParty, Tenant, hash_api_key
+    from accounts.services import tenant_create
+
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE metering_authevent, metering_maufirstseen, metering_maurpfirstseen, metering_maucounter"
+        )
+    from django.contrib.auth import get_user_model
+
+    owner, _ = get_user_model().objects.get_or_create(email="bench-owner@bench.invalid")
+    for i in range(TENANTS):
+        tenant = Tenant.objects.filter(slug=SLUG.format(i)).first() or tenant_create(
+            owner=owner, name=f"Bench tenant {i}", slug=SLUG.format(i)
+        )
+        for rp in RPS:
+            RelyingParty.objects.get_or_create(tenant=tenant, rp_id=rp)
+    raw = ApiKey.generate_raw_key()
+    ApiKey.objects.create(name="bench", scope=ApiKey.Scope.PLATFORM, prefix=raw[:11], key_hash=hash_api_key(raw))
+    return raw
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def copy_ceiling(ranges, start, requests) -> tuple[float, int]:
+    """COPY the same events into an index-free table; returns (seconds spent in COPY, rows)."""
+    from django.db import connection
+
+    from accounts.models import Tenant
+
+    ids = dict(Tenant.objects.filter(slug__startswith="bench-").values_list("slug", "pk"))
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_copy_ceiling")
+        cursor.execute(
+            "CREATE TABLE bench_copy_ceiling (tenant_id bigint, event_id text, rp_id text, user_id text,"
+            " occurred_at timestamptz)"
+        )
+        raw = cursor.cursor  # psycopg 3 cursor
+        spent, rows = 0.0, 0
+        with raw.copy("COPY bench_copy_ceiling FROM STDIN") as copy:
+            for request_no in range(requests):
+                tenant, events = batch_events(request_no, ranges, start)
+                tid = ids[SLUG.format(tenant)]
+                chunk = "".join(f"{tid}\t{e}\t{r}\t{u}\t{t}\n" for e, r, u, t in events).encode()
+                t0 = time.perf_counter()
+                copy.write(chunk)
+                spent += time.perf_counter() - t0
+                rows += len(events)
+            t0 = time.perf_counter()
+        spent += time.perf_counter() - t0
+        cursor.execute("DROP TABLE bench_copy_ceiling")
+    return spent, rows
+
+
+def check_exact() -> tuple[bool, int]:
+    """Counters vs a brute-force recount over the stored raw events (tenant totals and per RP)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            WITH recount AS (
+                SELECT tenant_id, month, '' AS rp_id, count(DISTINCT user_id) AS mau FROM metering_authevent
+                GROUP BY tenant_id, month
+                UNION ALL
+                SELECT tenant_id, month, rp_id, count(DISTINCT user_id) FROM metering_authevent
+                GROUP BY tenant_id, month, rp_id
+            )
+            SELECT count(*) FILTER (WHERE c.mau IS DISTINCT FROM r.mau), count(*)
+            FROM recount r FULL JOIN metering_maucounter c USING (tenant_id, month, rp_id)
+        """)
+        mismatches, rows = cursor.fetchone()
+    return mismatches == 0, rows
+
+
+def mau_read_latency(iterations=2000):
+    from accounts.models import Tenant
+    from billing_portal.common import clock
+    from metering.selectors import mau_count
+
+    tenant = Tenant.objects.get(slug=SLUG.format(0))
+    year, month = clock.month_of(clock.now(), tenant.time_zone)
+    mau_count(tenant=tenant, year=year, month=month)
+    times = []
+    for _ in range(iterations):
+        t0 = time.perf_counter()
+        mau = mau_count(tenant=tenant, year=year, month=month)
+        times.append(time.perf_counter() - t0)
+    return mau, times
+
+
+def main() -> int:
+    env = {
+        "DATABASE_URL": devservices.ensure_postgres("billing_portal_bench"),
+        "REDIS_URL": devservices.ensure_redis(),
+        "DJANGO_SETTINGS_MODULE": "billing_portal.settings.production",
+        "DJANGO_SECRET_KEY": "bench-only-not-secret",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "DATABASE_CONN_MAX_AGE": "600",
+    }
+    setup_django(env)
+    # Events fall in the last ~40 days: this month and the one before (month boundaries included).
+    start = datetime.now(UTC) - timedelta(days=40)
+    key = prepare(start)
+    requests = max(1, EVENTS // BATCH)
+    ranges = user_ranges()
+    print(f"bench: {TENANTS} tenants, {USERS:,} distinct users, {requests * BATCH:,} events in {requests:,} requests "
+          f"of {BATCH:,}; {CLIENTS} clients, {WORKERS} gunicorn workers, {os.cpu_count()} CPUs", flush=True)
+
+    port = devservices.free_port()
+    log = open(ROOT / ".var" / "bench-gunicorn.log", "w")  # noqa: SIM115
+    server = devservices.spawn(
+        [sys.executable, "-m", "gunicorn", "billing_portal.wsgi", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
+         "--worker-class", "gthread", "--threads", "1", "--keep-alive", "30", "--timeout", "120"],
+        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+    )
+    for _ in range(100):
+        try:
+            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
+            break
+        except OSError:
+            time.sleep(0.2)
+    time.sleep(1)
+
+    out = mp.Queue()
+    procs = [mp.Process(target=client, args=(w, port, key, ranges, start, requests, out)) for w in range(CLIENTS)]
+    t0 = time.perf_counter()
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    wall = time.perf_counter() - t0
+    for p in procs:
+        p.join()
+    server.terminate()
+    server.wait(30)
+
+    latencies = [x for r in results for x in r[0]]
+    accepted = sum(r[1] for r in results)
+    duplicates = sum(r[2] for r in results)
+    errors = sum(r[3] for r in results)
+    sent = accepted + duplicates
+    rate = sent / wall
+    exact, counter_rows = check_exact()
+    copy_seconds, copy_rows = copy_ceiling(ranges, start, requests)
+    copy_rate = copy_rows / copy_seconds
+    mau, reads = mau_read_latency()
+
+    print("\n=== ingest through POST /api/v1/tenants/<t>/auth-events (gunicorn, loopback) ===")
+    print(f"events sent        {sent:,} ({accepted:,} new, {duplicates:,} duplicates/replays), errors {errors}")
+    print(f"wall time          {wall:.1f} s")
+    print(f"throughput         {rate:,.0f} events/s  ({len(latencies) / wall:.1f} requests/s)")
+    if latencies:
+        print(f"request latency    p50 {percentile(latencies, 50) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms "
+              f"(batch of {BATCH:,})")
+    print(f"exact MAU          {'yes' if exact else 'NO'}: counters = brute-force recount over {counter_rows:,} tenant/RP-months")
+    print("\n=== ceiling: PostgreSQL COPY of the same events into an index-free table ===")
+    print(f"COPY rate          {copy_rate:,.0f} rows/s ({copy_rows:,} rows in {copy_seconds:.1f} s)")
+    print(f"ratio              HTTP ingest = {rate / copy_rate:.1%} of raw COPY")
+    print("\n=== MAU read for the largest tenant (bench-000, this month) ===")
+    print(f"MAU {mau:,}; read p50 {statistics.median(reads) * 1000:.3f} ms, p99 {percentile(reads, 99) * 1000:.3f} ms "
+          f"over {len(reads)} reads")
+    return 0 if exact and not errors else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,331 @@
+"""Writes of the metering app: authentication-event ingest with exact MAU, meter readings, MAU alerts."""
+
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, connection, transaction
+
+from accounts.models import RelyingParty
+from billing_portal.common import clock
+from billing_portal.common.exceptions import ApplicationError, Conflict, NotFound
+
+from .models import (
+    AuthEvent,
+    MauAlert,
+    MauAlertSetting,
+    MauCounter,
+    MauFirstSeen,
+    MauRpFirstSeen,
+    MeteringUnit,
+    MeterReading,
+)
+
+MAX_EVENTS_PER_REQUEST = 10_000
+MAX_FUTURE = timedelta(minutes=5)
+MAX_ERRORS_REPORTED = 1000
+
+# --- authentication events → exact MAU ---------------------------------------------------------------------
+
+
+def _parse_instant(value):
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if instant.tzinfo is None:
+        return None
+    return instant
+
+
+def auth_events_validate(*, tenant, events) -> tuple[list, list, list, list]:
+    """Check every event; raise ApplicationError (400) listing each bad event, or return the columns.
+
+    An id repeated within the batch keeps its first event only.
+    """
+    if not isinstance(events, list):
+        raise ApplicationError("'events' must be a list of events.", code="invalid_events")
+    if len(events) > MAX_EVENTS_PER_REQUEST:
+        raise ApplicationError(
+            f"At most {MAX_EVENTS_PER_REQUEST:,} events per request; this one has {len(events):,}.",
+            code="too_many_events",
+        )
+    known_rps = set(RelyingParty.objects.filter(tenant=tenant).values_list("rp_id", flat=True))
+    latest_allowed = clock.now() + MAX_FUTURE
+    ids, rps, users, instants = [], [], [], []
+    seen = set()
+    errors = []
+
+    def bad(index, event_id, field, message):
+        errors.append({"index": index, "id": event_id, "field": field, "message": message})
+
+    for index, event in enumerate(events):
+        if not isinstance(event, dict):
+            bad(index, None, None, "An event must be a JSON object.")
+            continue
+        event_id = event.get("id")
+        if isinstance(event_id, int) and not isinstance(event_id, bool):
+            event_id = str(event_id)
+        ok = True
+        if not isinstance(event_id, str) or not event_id or len(event_id) > 200:
+            bad(index, event.get("id"), "id", "Missing or invalid event id (a string of 1 to 200 characters).")
+            ok = False
+        rp = event.get("rp")
+        if not isinstance(rp, str) or rp not in known_rps:
+            bad(index, event_id, "rp", f"Unknown RP {rp!r}: register it first.")
+            ok = False
+        user_id = event.get("user_id")
+        if not isinstance(user_id, str) or not user_id or len(user_id) > 255:
+            bad(index, event_id, "user_id", "Missing user_id (a string of 1 to 255 characters).")
+            ok = False
+        instant = _parse_instant(event.get("occurred_at"))
+        if instant is None:
+            bad(index, event_id, "occurred_at", "Bad timestamp: use ISO 8601 with a time zone, e.g. 2026-11-01T09:30:00Z.")
+            ok = False
+        elif instant > latest_allowed:
+            bad(index, event_id, "occurred_at", "The timestamp is more than 5 minutes in the future.")
+            ok = False
+        if ok and event_id in seen:
+            continue  # repeated in the batch: the first one counts, the others are duplicates
+        if ok:
+            seen.add(event_id)
+            ids.append(event_id)
+            rps.append(rp)
+            users.append(user_id)
+            instants.append(instant)
+    if errors:
+        raise ApplicationError(
+            f"{len(errors)} problem(s) in {len(events)} events; nothing was stored.",
+            code="invalid_events",
+            extra={"errors": errors[:MAX_ERRORS_REPORTED], "error_count": len(errors)},
+        )
+    return ids, rps, users, instants
+
+
+def _ingest_sql() -> str:
+    t = {m.__name__: m._meta.db_table for m in (AuthEvent, MauFirstSeen, MauRpFirstSeen, MauCounter)}
+    # One statement. Every INSERT reads a sorted input, so concurrent requests take their row locks in the same
+    # order (table by table, key by key) and cannot deadlock; ON CONFLICT DO NOTHING RETURNING yields only the
+    # rows this request created, so counters grow by exactly the number of new first-seen rows.
+    return f"""
+WITH input AS (
+    SELECT e, r, u, o FROM unnest(%(ids)s::text[], %(rps)s::text[], %(users)s::text[], %(instants)s::timestamptz[])
+        AS x(e, r, u, o)
+), new_events AS (
+    INSERT INTO {t["AuthEvent"]} (tenant_id, event_id, rp_id, user_id, occurred_at, month)
+    SELECT %(tenant)s, e, r, u, o, date_trunc('month', o AT TIME ZONE %(tz)s)::date FROM input ORDER BY e
+    ON CONFLICT (tenant_id, event_id) DO NOTHING
+    RETURNING rp_id, user_id, month
+), new_users AS (
+    INSERT INTO {t["MauFirstSeen"]} (tenant_id, month, user_id)
+    SELECT DISTINCT %(tenant)s, month, user_id FROM new_events ORDER BY 2, 3
+    ON CONFLICT (tenant_id, month, user_id) DO NOTHING
+    RETURNING month
+), new_rp_users AS (
+    INSERT INTO {t["MauRpFirstSeen"]} (tenant_id, rp_id, month, user_id)
+    SELECT DISTINCT %(tenant)s, rp_id, month, user_id FROM new_events ORDER BY 2, 3, 4
+    ON CONFLICT (tenant_id, rp_id, month, user_id) DO NOTHING
+    RETURNING rp_id, month
+), deltas AS (
+    SELECT month, rp_id, sum(mau) AS mau, sum(events) AS events FROM (
+        SELECT month, '' AS rp_id, count(*) AS mau, 0 AS events FROM new_users GROUP BY month
+        UNION ALL
+        SELECT month, '', 0, count(*) FROM new_events GROUP BY month
+        UNION ALL
+        SELECT month, rp_id, count(*), 0 FROM new_rp_users GROUP BY month, rp_id
+        UNION ALL
+        SELECT month, rp_id, 0, count(*) FROM new_events GROUP BY month, rp_id
+    ) d GROUP BY month, rp_id
+), bumped AS (
+    INSERT INTO {t["MauCounter"]} (tenant_id, month, rp_id, mau, events)
+    SELECT %(tenant)s, month, rp_id, mau, events FROM deltas ORDER BY month, rp_id
+    ON CONFLICT (tenant_id, month, rp_id)
+    DO UPDATE SET mau = {t["MauCounter"]}.mau + EXCLUDED.mau, events = {t["MauCounter"]}.events + EXCLUDED.events
+    RETURNING month, rp_id, mau
+)
+SELECT (SELECT count(*) FROM new_events),
+       (SELECT coalesce(json_agg(json_build_array(b.month, b.mau)), '[]'::json)
+          FROM bumped b JOIN deltas d ON d.month = b.month AND d.rp_id = b.rp_id
+         WHERE b.rp_id = '' AND d.mau > 0)
+"""  # noqa: S608 - table names come from model meta, values are parameters
+
+
+_INGEST_SQL = None
+
+
+def auth_events_ingest(*, tenant, events) -> dict:
+    """Store a batch of authentication events, all or nothing, and keep MAU exact.
+
+    Returns {"accepted": new events, "duplicates": events already stored (or repeated in the batch)}.
+    """
+    global _INGEST_SQL
+    ids, rps, users, instants = auth_events_validate(tenant=tenant, events=events)
+    if not ids:
+        return {"accepted": 0, "duplicates": len(events)}
+    if _INGEST_SQL is None:
+        _INGEST_SQL = _ingest_sql()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _INGEST_SQL,
+                {"ids": ids, "rps": rps, "users": users, "instants": instants, "tenant": tenant.pk,
+                 "tz": tenant.time_zone},
+            )
+            accepted, grown = cursor.fetchone()
+        if grown:
+            _mau_alert_check(tenant=tenant, grown=grown)
+    return {"accepted": accepted, "duplicates": len(events) - accepted}
+
+
+# --- MAU alert ---------------------------------------------------------------------------------------------
+
+
+def _mau_alert_check(*, tenant, grown) -> None:
+    """After MAU grew: raise this month's alert once when the MAU has reached the threshold."""
+    setting = MauAlertSetting.objects.filter(tenant=tenant).first()
+    if setting is None or not setting.notify_representative or not setting.threshold:
+        return
+    year, month = clock.month_of(clock.now(), tenant.time_zone)
+    current = f"{year:04d}-{month:02d}-01"
+    for month_start, mau in grown:
+        if month_start == current and mau >= setting.threshold:
+            mau_alert_raise(tenant=tenant, year=year, month=month, mau=mau, threshold=setting.threshold)
+
+
+def mau_alert_raise(*, tenant, year: int, month: int, mau: int, threshold: int) -> MauAlert | None:
+    """Record the month's alert (unique per tenant-month) and e-mail the representative after commit.
+
+    Returns the new alert, or None when this month's alert already exists.
+    """
+    from .tasks import mau_alert_notify_task
+
+    try:
+        with transaction.atomic():
+            alert = MauAlert.objects.create(
+                tenant=tenant, month=datetime(year, month, 1).date(), threshold=threshold, mau_at_alert=mau  # noqa: DTZ001
+            )
+    except IntegrityError:
+        return None
+    transaction.on_commit(lambda: mau_alert_notify_task.delay(alert.pk))
+    return alert
+
+
+def mau_alert_notify(*, alert_id: int) -> MauAlert:
+    """Send the month's MAU exceeded e-mail to the representative, once."""
+    from django.conf import settings
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+
+    with transaction.atomic():
+        alert = MauAlert.objects.select_for_update(of=("self",)).select_related("tenant__representative").get(pk=alert_id)
+        if alert.notified_at is not None:
+            return alert
+        representative = alert.tenant.representative
+        if representative is None or not representative.email:
+            return alert
+        context = {"alert": alert, "tenant": alert.tenant, "representative": representative}
+        send_mail(
+            subject=f"MAU exceeded alert: {alert.tenant.name} reached {alert.mau_at_alert:,} MAU in {alert.month:%Y-%m}",
+            message=render_to_string("metering/email/mau_alert.txt", context),
+            html_message=render_to_string("metering/email/mau_alert.html", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[representative.email],
+        )
+        alert.notified_to = representative.email
+        alert.notified_at = clock.now()
+        alert.save(update_fields=["notified_to", "notified_at"])
+    return alert
+
+
+def mau_alert_setting_update(*, tenant, notify_representative: bool, threshold: int | None) -> MauAlertSetting:
+    if notify_representative and not threshold:
+        raise ApplicationError("Enter a MAU threshold to be notified about.", code="threshold_required")
+    if threshold is not None and threshold < 1:
+        raise ApplicationError("The MAU threshold must be at least 1.", code="bad_threshold")
+    with transaction.atomic():
+        setting, _ = MauAlertSetting.objects.select_for_update().get_or_create(tenant=tenant)
+        setting.notify_representative = notify_representative
+        setting.threshold = threshold
+        setting.save()
+        if notify_representative:
+            from .selectors import mau_count
+
+            year, month = clock.month_of(clock.now(), tenant.time_zone)
+            mau = mau_count(tenant=tenant, year=year, month=month)
+            if mau >= threshold:
+                mau_alert_raise(tenant=tenant, year=year, month=month, mau=mau, threshold=threshold)
+    return setting
+
+
+# --- meter readings (SaaSus-style metering units) -----------------------------------------------------------
+
+
+def metering_unit_get(*, unit_name: str) -> MeteringUnit:
+    unit = MeteringUnit.objects.filter(unit_name=unit_name).first()
+    if unit is None:
+        raise NotFound(f"No metering unit {unit_name!r}.")
+    return unit
+
+
+def instant_from_unix(value) -> datetime:
+    try:
+        seconds = int(value)
+        return datetime.fromtimestamp(seconds, tz=clock.now().tzinfo)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise ApplicationError(f"Bad timestamp {value!r}: use Unix seconds.", code="bad_timestamp") from None
+
+
+METHODS = ("add", "sub", "direct")
+
+
+def meter_reading_put(
+    *, tenant, unit_name: str, timestamp: datetime, method: str, count, rp_id: str = ""
+) -> MeterReading:
+    """Add to, subtract from or set the unit's count at a timestamp (race-free upsert)."""
+    unit = metering_unit_get(unit_name=unit_name)
+    if method not in METHODS:
+        raise ApplicationError(f"'method' must be one of {', '.join(METHODS)}.", code="bad_method")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ApplicationError("'count' must be a whole number ≥ 0.", code="bad_count")
+    if rp_id and not RelyingParty.objects.filter(tenant=tenant, rp_id=rp_id).exists():
+        raise ApplicationError(f"Unknown RP {rp_id!r}: register it first.", code="unknown_rp")
+    table = MeterReading._meta.db_table
+    params = {"tenant": tenant.pk, "unit": unit.pk, "rp": rp_id, "ts": timestamp, "count": count, "now": clock.now()}
+    if method == "sub":
+        # Only an existing count can go down; a CHECK constraint keeps it from going below zero.
+        sql = f"""
+            UPDATE {table} SET count = count - %(count)s, updated_at = %(now)s
+            WHERE tenant_id = %(tenant)s AND unit_id = %(unit)s AND rp_id = %(rp)s AND timestamp = %(ts)s
+            RETURNING id"""  # noqa: S608 - table name from model meta, values are parameters
+    else:
+        update = f"{table}.count + EXCLUDED.count" if method == "add" else "EXCLUDED.count"
+        sql = f"""
+            INSERT INTO {table} (tenant_id, unit_id, rp_id, timestamp, count, updated_at)
+            VALUES (%(tenant)s, %(unit)s, %(rp)s, %(ts)s, %(count)s, %(now)s)
+            ON CONFLICT (tenant_id, unit_id, rp_id, timestamp)
+            DO UPDATE SET count = {update}, updated_at = EXCLUDED.updated_at
+            RETURNING id"""  # noqa: S608 - table name from model meta, values are parameters
+    negative = Conflict(
+        f"Subtracting {count} would take {unit.unit_name} below zero at that timestamp.", code="negative_count"
+    )
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    except IntegrityError:
+        raise negative from None
+    if row is None:
+        if count:
+            raise negative
+        return meter_reading_put(tenant=tenant, unit_name=unit_name, timestamp=timestamp, method="add", count=0,
+                                 rp_id=rp_id)
+    pk = row[0]
+    return MeterReading.objects.select_related("unit").get(pk=pk)
+
+
+def meter_reading_delete(*, tenant, unit_name: str, timestamp: datetime, rp_id: str = "") -> int:
+    unit = metering_unit_get(unit_name=unit_name)
+    deleted, _ = MeterReading.objects.filter(tenant=tenant, unit=unit, rp_id=rp_id, timestamp=timestamp).delete()
+    if not deleted:
+        raise NotFound(f"No {unit.unit_name} count at that timestamp.")
+    return deleted
