@@ -6,6 +6,7 @@ from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError, Conflict, LimitExceeded
 
 from .models import License, Plan, PlanChange, PlanReservation, ProrationBehavior, ProrationItem
+from .notifications import license_event
 from .selectors import (
     free_plan_get,
     limits_violations,
@@ -146,6 +147,8 @@ def license_purchase(*, tenant, plan: Plan, actor=None, source=PlanChange.Source
     license.save()
     _record_proration(tenant=tenant, change=change, preview=preview,
                       proration_behavior=ProrationBehavior.ALWAYS_INVOICE, now=now)
+    license_event(tenant=tenant, action="license.purchased", actor=actor, plan=plan, when=now,
+                  data={"change": change.pk, "amount": change.difference_amount, "currency": change.currency})
     return change
 
 
@@ -189,6 +192,9 @@ def license_change_now(
         status=PlanReservation.Status.CANCELLED
     )
     _record_proration(tenant=tenant, change=change, preview=preview, proration_behavior=proration_behavior, now=now)
+    license_event(tenant=tenant, action="license.changed", actor=actor, plan=plan, when=now,
+                  data={"change": change.pk, "from": change.from_plan.name, "proration_behavior": proration_behavior,
+                        "difference": change.difference_amount, "currency": change.currency})
     return change
 
 
@@ -209,10 +215,13 @@ def license_reserve_change(*, tenant, plan: Plan, actor=None, source=PlanChange.
     PlanReservation.objects.filter(tenant=tenant, status=PlanReservation.Status.PENDING).update(
         status=PlanReservation.Status.CANCELLED
     )
-    return PlanReservation.objects.create(
+    reservation = PlanReservation.objects.create(
         tenant=tenant, plan=plan, effective_at=license.current_period_end, source=source, actor=actor,
         created_at=now,
     )
+    license_event(tenant=tenant, action="license.reservation_set", actor=actor, plan=plan,
+                  when=reservation.effective_at, data={"from": license.plan.name})
+    return reservation
 
 
 @transaction.atomic
@@ -224,6 +233,7 @@ def license_reservation_cancel(*, tenant, actor=None) -> PlanReservation:
         raise Conflict("There is no reserved license change to cancel.", code="no_reservation")
     reservation.status = PlanReservation.Status.CANCELLED
     reservation.save(update_fields=["status"])
+    license_event(tenant=tenant, action="license.reservation_cancelled", actor=actor, plan=reservation.plan)
     return reservation
 
 
@@ -240,6 +250,8 @@ def license_cancel(*, tenant, actor=None) -> License:
     PlanReservation.objects.filter(tenant=tenant, status=PlanReservation.Status.PENDING).update(
         status=PlanReservation.Status.CANCELLED
     )
+    license_event(tenant=tenant, action="license.cancelled", actor=actor, plan=license.plan,
+                  when=license.current_period_end)
     return license
 
 
@@ -255,6 +267,7 @@ def license_resume(*, tenant, actor=None) -> License:
         raise Conflict("This license has already ended.", code="license_ended")
     license.auto_renew = True
     license.save(update_fields=["auto_renew", "updated_at"])
+    license_event(tenant=tenant, action="license.resumed", actor=actor, plan=license.plan)
     return license
 
 
@@ -274,6 +287,8 @@ def licenses_roll_over(*, tenant, at=None) -> License:
                 tenant=tenant, from_plan=license.plan, to_plan=free, kind=PlanChange.Kind.EXPIRY,
                 effective_at=boundary, source=PlanChange.Source.SYSTEM, currency=tenant.currency, created_at=at,
             )
+            license_event(tenant=tenant, action="license.expired", plan=free, when=boundary,
+                          data={"from": license.plan.name})
             license.plan = free
             license.started_at = boundary
             license.current_period_start = boundary
@@ -293,6 +308,8 @@ def licenses_roll_over(*, tenant, at=None) -> License:
             )
             reservation.status = PlanReservation.Status.APPLIED
             reservation.save(update_fields=["status"])
+            license_event(tenant=tenant, action="license.changed", actor=reservation.actor, plan=reservation.plan,
+                          when=boundary, data={"from": license.plan.name, "reserved": True})
             license.plan = reservation.plan
         license.current_period_start, license.current_period_end = period_bounds(
             tenant=tenant, at=boundary, interval=license.plan.interval

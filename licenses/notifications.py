@@ -1,0 +1,21 @@
+"""Audit entries and e-mails for license changes. Called by the services inside their transaction; the e-mail
+goes out after commit to the representative and the payment administrator."""
+
+from django.db import transaction
+
+from accounts.audit import audit_record
+from billing_portal.common.notify import send_templated_mail
+
+
+def license_event(*, tenant, action: str, actor=None, plan=None, when=None, data: dict | None = None) -> None:
+    payload = {**(data or {})}
+    if plan is not None:
+        payload.setdefault("plan", plan.name)
+    if when is not None:
+        payload.setdefault("when", when.isoformat())
+    audit_record(action=action, tenant=tenant, actor=actor, data=payload)
+    recipients = sorted({u.email for u in (tenant.representative, tenant.payment_administrator) if u is not None})
+    context = {"tenant": tenant, "action": action, "plan": plan, "when": when, "actor": actor}
+    transaction.on_commit(lambda: send_templated_mail(
+        name="license_event", to=recipients, context=context, time_zone=tenant.time_zone,
+    ))
