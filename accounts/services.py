@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.text import slugify
 
 from billing_portal.common import clock
-from billing_portal.common.exceptions import ApplicationError
+from billing_portal.common.exceptions import ApplicationError, Conflict
 from billing_portal.common.notify import send_templated_mail
 
 from .audit import audit_record
@@ -280,3 +280,48 @@ def api_key_revoke(*, tenant: Tenant, key_id: int):
             key.revoked_at = clock.now()
             key.save(update_fields=["revoked_at"])
     return key
+
+
+def tenant_unsubscribe(*, tenant: Tenant, actor) -> Tenant:
+    """Unsubscribe a Free tenant: delete everything it registered (members' access, RPs, end users, metering data,
+    API keys, invitations, payment account and cards; the Stripe customer too) and anonymise the tenant row.
+    Invoices and payments stay, as the law requires. Only the representative may do this."""
+    from django.apps import apps
+
+    from licenses.models import PlanReservation, ProrationItem
+    from licenses.selectors import license_get
+    from payments.services import payments_data_close
+
+    from .models import ApiKey, EndUser, RelyingParty
+
+    if actor is None or tenant.representative_id != actor.pk:
+        raise ApplicationError("Only the representative can unsubscribe.", code="not_representative", status=403)
+    license = license_get(tenant=tenant)
+    if license is not None and not license.plan.is_free:
+        raise Conflict(
+            "Customers with a paid license unsubscribe through us: please contact the operator.", code="paid_license"
+        )
+    counts = payments_data_close(tenant=tenant)
+    with transaction.atomic():
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        for model in apps.get_app_config("metering").get_models():
+            if any(f.name == "tenant" for f in model._meta.fields):
+                counts[model._meta.model_name] = model.objects.filter(tenant=tenant).delete()[0]
+        counts["relying_parties"] = RelyingParty.objects.filter(tenant=tenant).delete()[0]
+        counts["end_users"] = EndUser.objects.filter(tenant=tenant).delete()[0]
+        counts["api_keys"] = ApiKey.objects.filter(tenant=tenant).delete()[0]
+        counts["invitations"] = Invitation.objects.filter(tenant=tenant).delete()[0]
+        PlanReservation.objects.filter(tenant=tenant).delete()
+        ProrationItem.objects.filter(tenant=tenant, status=ProrationItem.Status.PENDING).delete()
+        counts["members"] = Membership.objects.filter(tenant=tenant).delete()[0]
+        former_name = tenant.name
+        tenant.name = f"Closed customer #{tenant.pk}"
+        tenant.address = ""
+        tenant.phone = ""
+        tenant.representative = None
+        tenant.payment_administrator = None
+        tenant.status = Tenant.Status.CLOSED
+        tenant.save()
+        audit_record(action="tenant.unsubscribed", tenant=tenant, actor=actor,
+                     data={"former_name": former_name, **{k: v for k, v in counts.items() if v}})
+    return tenant

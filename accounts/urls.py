@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import member_views, views
+from . import contract_views, member_views, views
 
 urlpatterns = [
     path("", views.tenant_home, name="tenant_home"),
@@ -18,4 +18,7 @@ urlpatterns = [
     path("members/<int:membership_id>/role/", member_views.member_role_change, name="member_role_change"),
     path("members/<int:membership_id>/remove/", member_views.member_remove, name="member_remove"),
     path("audit-log/", member_views.audit_log, name="audit_log"),
+    path("contract/", contract_views.contract, name="contract"),
+    path("contract/cancel/", contract_views.contract_cancel, name="contract_cancel"),
+    path("contract/unsubscribe/", contract_views.unsubscribe, name="unsubscribe"),
 ]

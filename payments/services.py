@@ -463,3 +463,26 @@ def stripe_reconcile(*, fix: bool = False) -> dict:
             if fix:
                 _payment_set(payment, status=intent["status"], failure_message=intent["failure_message"])
     return {"accounts": len(accounts), "payments": len(payments), "drift": drift, "errors": errors}
+
+
+def payments_data_close(*, tenant) -> dict:
+    """Unsubscribe, payments side: delete the Stripe customer, then the tenant's payment account, cards, settings and
+    unused credits. Invoices, payments and the credits they used are kept (the law requires the records);
+    invoices lose the payer's e-mail address. Stripe first: if it fails, nothing local is deleted."""
+    account = PaymentAccount.objects.filter(tenant=tenant).first()
+    if account is not None:
+        stripe_gateway.customer_delete(customer_id=account.stripe_customer_id)
+    from .models import CreditApplication, CreditRedemption, Invoice, PaymentSettings
+
+    with transaction.atomic():
+        used = set(CreditApplication.objects.filter(credit__tenant=tenant).values_list("credit_id", flat=True))
+        unused_credits = Credit.objects.filter(tenant=tenant).exclude(pk__in=used)
+        CreditRedemption.objects.filter(tenant=tenant, credit__in=unused_credits).delete()
+        counts = {
+            "cards": PaymentMethod.objects.filter(tenant=tenant).delete()[0],
+            "payment_settings": PaymentSettings.objects.filter(tenant=tenant).delete()[0],
+            "payment_account": PaymentAccount.objects.filter(tenant=tenant).delete()[0],
+            "credits": unused_credits.delete()[0],
+        }
+        Invoice.objects.filter(tenant=tenant).update(buyer_email="")
+    return counts

@@ -177,6 +177,15 @@ def customer_retrieve(*, customer_id: str) -> dict:
     return _customer(obj)
 
 
+def customer_delete(*, customer_id: str) -> None:
+    """Delete the customer at Stripe (unsubscribe). Already gone counts as done."""
+    try:
+        with _Call("customer delete"):
+            _client().v1.customers.delete(customer_id)
+    except StripeObjectMissing:
+        return
+
+
 def customer_update(*, customer_id: str, idempotency_key: str, name=None, email=None,
                     default_payment_method: str | None = None, clear_default_payment_method=False) -> dict:
     params: dict = {}

@@ -3,7 +3,12 @@ from django.core import mail
 
 from accounts.models import AuditEntry
 from licenses.selectors import plan_get
-from licenses.services import license_cancel, license_reservation_cancel, license_reserve_change, license_resume
+from licenses.services import (
+    license_cancel,
+    license_reservation_cancel,
+    license_reserve_change,
+    license_resume,
+)
 from tests.licenses.conftest import jst
 
 

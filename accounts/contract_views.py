@@ -1,0 +1,130 @@
+"""Contract details: contract cancellation (owner: terms ticked, review, confirm) and unsubscribe (representative)."""
+
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from billing_portal.common.exceptions import ApplicationError
+from licenses.selectors import license_get
+from licenses.services import license_cancel
+
+from .models import BILLING_VIEW_ROLES, Role
+from .permissions import tenant_view
+from .services import tenant_unsubscribe
+
+OWNER_ONLY = frozenset({Role.OWNER})
+
+
+class CancellationForm(forms.Form):
+    def __init__(self, *args, terms, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, text in terms:
+            self.fields[name] = forms.BooleanField(
+                label=text, required=True, error_messages={"required": "Tick this box to agree."}
+            )
+
+
+class UnsubscribeForm(forms.Form):
+    confirm_name = forms.CharField(label="Type the customer name to confirm")
+
+    def __init__(self, *args, tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tenant = tenant
+
+    def clean_confirm_name(self):
+        value = self.cleaned_data["confirm_name"].strip()
+        if value != self.tenant.name:
+            raise forms.ValidationError(f"Type “{self.tenant.name}” exactly to confirm.")
+        return value
+
+
+def _local_text(instant, tenant) -> str:
+    return f"{instant.astimezone(ZoneInfo(tenant.time_zone)):%Y-%m-%d %H:%M %Z}" if instant else ""
+
+
+def _terms(tenant):
+    license = license_get(tenant=tenant)
+    from licenses.selectors import free_plan_get
+
+    free = free_plan_get(currency=tenant.currency)
+    end_text = _local_text(license.current_period_end, tenant) or "the end of the current period"
+    return license, [
+        ("no_renewal", f"The license will not renew. Service continues until {end_text}; after that the tenant is "
+                       "on the Free license."),
+        ("no_refund", "Fees already invoiced, including those of the current period, are not refunded."),
+        ("free_limits", f"On the Free license at most {free.max_rps} RP(s) and {free.max_users:,} users can be "
+                        "registered; registrations above these limits stop working."),
+        ("open_invoices", "Invoices already issued remain due and are charged as usual."),
+    ]
+
+
+@tenant_view(BILLING_VIEW_ROLES)
+def contract(request):
+    tenant = request.tenant
+    license, terms = _terms(tenant)
+    return render(request, "accounts/contract.html", {
+        "tenant": tenant, "license": license, "form": CancellationForm(terms=terms),
+        "is_owner": request.membership.role == Role.OWNER,
+        "is_representative": tenant.representative_id == request.user.pk,
+    })
+
+
+@tenant_view(OWNER_ONLY)
+@require_POST
+def contract_cancel(request):
+    """Step 1 (review) when the terms are ticked; step 2 (`confirm`) cancels."""
+    tenant = request.tenant
+    license, terms = _terms(tenant)
+    form = CancellationForm(request.POST, terms=terms)
+    if license.plan.is_free:
+        messages.error(request, "There is no paid contract to cancel. To stop using the service, unsubscribe.")
+        return redirect("contract", tenant_slug=tenant.slug)
+    if not form.is_valid():
+        return render(request, "accounts/contract.html", {
+            "tenant": tenant, "license": license, "form": form, "is_owner": True,
+            "is_representative": tenant.representative_id == request.user.pk,
+        }, status=400)
+    if request.POST.get("step") != "confirm":
+        return render(request, "accounts/contract_review.html", {"tenant": tenant, "license": license,
+                                                                 "form": form, "terms": terms})
+    try:
+        license = license_cancel(tenant=tenant, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, f"The contract is cancelled. Service continues until {_local_text(license.current_period_end, tenant)}."
+        )
+    return redirect("billing_dashboard", tenant_slug=tenant.slug)
+
+
+@tenant_view(BILLING_VIEW_ROLES)
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request):
+    tenant = request.tenant
+    is_representative = tenant.representative_id == request.user.pk
+    if request.method == "POST" and not is_representative:
+        raise PermissionDenied("Only the representative can unsubscribe.")
+    license = license_get(tenant=tenant)
+    form = UnsubscribeForm(request.POST or None, tenant=tenant)
+    if request.method == "POST" and not license.plan.is_free:
+        messages.error(request, "Customers with a paid license unsubscribe through us: please contact the operator.")
+        return redirect("unsubscribe", tenant_slug=tenant.slug)
+    if request.method == "POST" and form.is_valid():
+        try:
+            tenant_unsubscribe(tenant=tenant, actor=request.user)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            name = form.cleaned_data["confirm_name"]
+            logout(request)
+            messages.success(request, f"{name} has been unsubscribed and its registered information deleted.")
+            return redirect("account_login")
+    return render(request, "accounts/unsubscribe.html", {
+        "tenant": tenant, "license": license, "form": form, "is_representative": is_representative,
+    })
