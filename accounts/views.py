@@ -7,6 +7,7 @@ from django.views.decorators.http import require_http_methods
 
 from billing_portal.common.exceptions import ApplicationError
 from licenses.selectors import license_dashboard, license_get
+from payments.invoice_selectors import upcoming_invoice_preview
 from payments.selectors import payment_account_dashboard
 
 from .forms import CustomerForm, MemberChoiceForm
@@ -56,6 +57,7 @@ def billing_dashboard(request):
     context = {"tenant": tenant}
     context.update(payment_account_dashboard(tenant=tenant))
     context.update(license_dashboard(tenant=tenant))
+    context["upcoming"] = upcoming_invoice_preview(tenant=tenant)
     return render(request, "accounts/billing_dashboard.html", context)
 
 

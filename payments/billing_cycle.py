@@ -59,6 +59,23 @@ def _as_invoice_line(line: dict) -> dict:
             "unit_amount": line["unit_amount"]}
 
 
+def monthly_lines(*, tenant, year: int, month: int, new_plan, last_plan, pending) -> list[dict]:
+    """The lines of the invoice of (year, month): the new period's fixed fees, the last period's usage and MAU
+    overage (priced by the plan in effect at its end), then the prorations waiting for this invoice."""
+    last_year, last_month = previous_month(year, month)
+    lines = []
+    if not new_plan.is_free:
+        lines += plan_invoice_lines(new_plan, fixed=True, metered=False)
+    if not last_plan.is_free:
+        lines += plan_invoice_lines(
+            last_plan, fixed=False, metered=True,
+            usage=meter_counts_month(tenant=tenant, year=last_year, month=last_month),
+            mau=mau_count(tenant=tenant, year=last_year, month=last_month),
+        )
+    lines = [_as_invoice_line(line) for line in lines]
+    return lines + [{"description": item.description, "amount": item.amount_minor} for item in pending]
+
+
 def monthly_source_key(tenant, year: int, month: int) -> str:
     return f"monthly-{tenant.pk}-{year:04d}-{month:02d}"
 
@@ -77,26 +94,16 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
         existing = Invoice.objects.filter(source_key=monthly_source_key(tenant, year, month)).first()
         if existing is not None:
             return existing
-        new_plan = plan_at(tenant=tenant, at=start)
-        last_plan = plan_at(tenant=tenant, at=start - timedelta(microseconds=1))
-        last_year, last_month = previous_month(year, month)
-        lines = []
-        if not new_plan.is_free:
-            lines += plan_invoice_lines(new_plan, fixed=True, metered=False)
-        if not last_plan.is_free:
-            lines += plan_invoice_lines(
-                last_plan, fixed=False, metered=True,
-                usage=meter_counts_month(tenant=tenant, year=last_year, month=last_month),
-                mau=mau_count(tenant=tenant, year=last_year, month=last_month),
-            )
-        lines = [_as_invoice_line(line) for line in lines]
         pending = list(
             ProrationItem.objects.select_for_update()
             .filter(tenant=tenant, status=ProrationItem.Status.PENDING, billing=ProrationItem.Billing.NEXT_INVOICE,
                     created_at__lt=start)
             .order_by("created_at", "pk")
         )
-        lines += [{"description": item.description, "amount": item.amount_minor} for item in pending]
+        lines = monthly_lines(
+            tenant=tenant, year=year, month=month, new_plan=plan_at(tenant=tenant, at=start),
+            last_plan=plan_at(tenant=tenant, at=start - timedelta(microseconds=1)), pending=pending,
+        )
         if not lines:
             return None
         end = _month_start(*((year + 1, 1) if month == 12 else (year, month + 1)), tenant.time_zone)

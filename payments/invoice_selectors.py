@@ -20,3 +20,57 @@ def credit_history(*, tenant):
         c.amount_available for c in credits if c.currency == tenant.currency and (c.expires_at is None or c.expires_at > now)
     )
     return {"credits": credits, "credit_available": available, "now": now}
+
+
+def upcoming_invoice_preview(*, tenant, at=None) -> dict:
+    """What the next monthly invoice would be if the month ended now: next period's fixed fee (after a reserved
+    change or a cancellation), this month's usage so far, prorations waiting, credits, tax. Writes nothing."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from licenses.models import ProrationItem
+    from licenses.selectors import free_plan_get, license_get, pending_reservation_get
+
+    from .billing_cycle import monthly_lines
+    from .invoicing import compute_totals, credits_in_application_order, tax_rate
+
+    at = at or clock.now()
+    local = at.astimezone(ZoneInfo(tenant.time_zone))
+    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+    license = license_get(tenant=tenant)
+    current = license.plan
+    reservation = pending_reservation_get(tenant=tenant)
+    if not current.is_free and not license.auto_renew:
+        next_plan = free_plan_get(currency=tenant.currency)
+    elif reservation is not None:
+        next_plan = reservation.plan
+    else:
+        next_plan = current
+    pending = list(ProrationItem.objects.filter(
+        tenant=tenant, status=ProrationItem.Status.PENDING, billing=ProrationItem.Billing.NEXT_INVOICE,
+    ).order_by("created_at", "pk"))
+    lines = monthly_lines(tenant=tenant, year=year, month=month, new_plan=next_plan, last_plan=current,
+                          pending=pending)
+    totals = compute_totals(line_amounts=[line["amount"] for line in lines],
+                            credits=credits_in_application_order(tenant=tenant, at=at), rate=tax_rate())
+    return {
+        "billing_date": datetime(year, month, 1, tzinfo=ZoneInfo(tenant.time_zone)).date(),
+        "currency": tenant.currency, "plan": next_plan, "lines": lines,
+        "usage_amount": totals.usage_amount, "credit_applied": totals.credit_applied,
+        "determined_amount": totals.determined_amount, "tax_amount": totals.tax_amount,
+        "payment_amount": totals.payment_amount,
+    }
+
+
+def invoice_api_summary(invoice) -> dict:
+    return {
+        "number": invoice.number, "receipt_id": invoice.receipt_id, "kind": invoice.kind,
+        "billing_date": invoice.billing_date.isoformat(), "currency": invoice.currency,
+        "usage_amount": invoice.usage_amount, "credit_applied": invoice.credit_applied,
+        "determined_amount": invoice.determined_amount, "tax_amount": invoice.tax_amount,
+        "payment_amount": invoice.payment_amount, "status": invoice.status,
+        "payment_method": invoice.payment_method,
+        "paid_at": invoice.paid_at.isoformat() if invoice.paid_at else None,
+        "lines": [{"description": line.description, "quantity": str(line.quantity.normalize()),
+                   "unit_amount": line.unit_amount, "amount": line.amount} for line in invoice.lines.all()],
+    }
