@@ -3,6 +3,7 @@ invoices. Every step is idempotent: invoices by their unique `source_key`, charg
 idempotency key (`invoice-<id>-attempt-<n>`), committed before Stripe is called."""
 
 import logging
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,17 +13,24 @@ from django.db.models import Q
 from accounts.audit import audit_record
 from accounts.models import Tenant
 from billing_portal.common import clock
-from licenses.models import License, PlanChange, ProrationItem
+from licenses.models import License, Plan, PlanChange, ProrationItem
 from licenses.pricing import plan_invoice_lines
 from licenses.services import licenses_roll_over
 from metering.selectors import mau_count, meter_counts_month
 
 from .invoicing import invoice_issue
 from .models import Invoice, Payment, PaymentMethodType, PaymentSettings
-from .notifications import notify_invoice_issued, notify_payment_failed, notify_payment_succeeded
+from .notifications import notify_payment_failed, notify_payment_succeeded
 from .services import payment_charge_off_session
 
 logger = logging.getLogger(__name__)
+
+
+def _email_invoice_issued_after_commit(invoice_id: int) -> None:
+    """The e-mail goes out from a worker once the invoice is committed (not on the invoicing path)."""
+    from .tasks import send_invoice_issued_email
+
+    transaction.on_commit(lambda: send_invoice_issued_email.delay(invoice_id))
 
 CHARGE_DAY = 5  # cards are charged on the 5th of the billing month (tenant's time zone)
 RETRY_AFTER_DAYS = (3, 5, 7)  # after a failed charge: again 3, 5 and 7 days after the first failure
@@ -36,15 +44,39 @@ def previous_month(year: int, month: int) -> tuple[int, int]:
     return (year - 1, 12) if month == 1 else (year, month - 1)
 
 
+PLAN_CACHE_SECONDS = 60
+_plan_cache: dict[int, tuple[float, object]] = {}
+
+
+def priced_plan(plan_id: int):
+    """The plan with its menus, units, tiers and metering units loaded: the catalogue changes rarely, so each
+    worker keeps it for PLAN_CACHE_SECONDS instead of reading it again for every tenant."""
+    hit = _plan_cache.get(plan_id)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    plan = Plan.objects.prefetch_related("menus__units__tiers", "menus__units__metering_unit").get(pk=plan_id)
+    _plan_cache[plan_id] = (time.monotonic() + PLAN_CACHE_SECONDS, plan)
+    return plan
+
+
+def plans_at(*, tenant, instants) -> list:
+    """The plan in effect at each instant, from the plan history (the license's plan when nothing changed)."""
+    changes = list(PlanChange.objects.filter(tenant=tenant).order_by("effective_at", "pk")
+                   .values_list("effective_at", "from_plan_id", "to_plan_id"))
+    plan_ids = []
+    for at in instants:
+        before = [to_plan for effective_at, _from, to_plan in changes if effective_at <= at]
+        if before:
+            plan_ids.append(before[-1])
+        elif changes:
+            plan_ids.append(changes[0][1])
+        else:
+            plan_ids.append(License.objects.values_list("plan_id", flat=True).get(tenant=tenant))
+    return [priced_plan(plan_id) for plan_id in plan_ids]
+
+
 def plan_at(*, tenant, at):
-    """The plan in effect at an instant, from the plan history (the license's plan when nothing changed)."""
-    change = PlanChange.objects.filter(tenant=tenant, effective_at__lte=at).order_by("-effective_at", "-pk").first()
-    if change is not None:
-        return change.to_plan
-    first = PlanChange.objects.filter(tenant=tenant).order_by("effective_at", "pk").first()
-    if first is not None:
-        return first.from_plan
-    return License.objects.select_related("plan").get(tenant=tenant).plan
+    return plans_at(tenant=tenant, instants=[at])[0]
 
 
 def _payment_method(tenant) -> str:
@@ -88,35 +120,34 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
     if existing is not None:
         return existing
     start = _month_start(year, month, tenant.time_zone)
-    licenses_roll_over(tenant=tenant, at=start)
-    with transaction.atomic():
+    with transaction.atomic():  # one transaction (one commit) per tenant: roll-over, invoice, prorations
         tenant = Tenant.objects.select_for_update(of=("self",)).get(pk=tenant.pk)
         existing = Invoice.objects.filter(source_key=monthly_source_key(tenant, year, month)).first()
         if existing is not None:
             return existing
+        licenses_roll_over(tenant=tenant, at=start)
         pending = list(
             ProrationItem.objects.select_for_update()
             .filter(tenant=tenant, status=ProrationItem.Status.PENDING, billing=ProrationItem.Billing.NEXT_INVOICE,
                     created_at__lt=start)
             .order_by("created_at", "pk")
         )
-        lines = monthly_lines(
-            tenant=tenant, year=year, month=month, new_plan=plan_at(tenant=tenant, at=start),
-            last_plan=plan_at(tenant=tenant, at=start - timedelta(microseconds=1)), pending=pending,
-        )
+        new_plan, last_plan = plans_at(tenant=tenant, instants=[start, start - timedelta(microseconds=1)])
+        lines = monthly_lines(tenant=tenant, year=year, month=month, new_plan=new_plan, last_plan=last_plan,
+                              pending=pending)
         if not lines:
             return None
         end = _month_start(*((year + 1, 1) if month == 12 else (year, month + 1)), tenant.time_zone)
         invoice = invoice_issue(
             tenant=tenant, kind=Invoice.Kind.MONTHLY, source_key=monthly_source_key(tenant, year, month),
             lines=lines, billing_date=start.date(), period_start=start, period_end=end,
-            payment_method=_payment_method(tenant),
+            payment_method=_payment_method(tenant), charge_at=start.replace(day=CHARGE_DAY), tenant_locked=True,
         )
-        ProrationItem.objects.filter(pk__in=[item.pk for item in pending]).update(status=ProrationItem.Status.INVOICED)
-        if invoice.status == Invoice.Status.PENDING and invoice.payment_method == Invoice.PaymentMethod.CARD:
-            Invoice.objects.filter(pk=invoice.pk).update(next_attempt_at=start.replace(day=CHARGE_DAY))
-            invoice.refresh_from_db()
-        transaction.on_commit(lambda: notify_invoice_issued(invoice=invoice))
+        if pending:
+            ProrationItem.objects.filter(pk__in=[item.pk for item in pending]).update(
+                status=ProrationItem.Status.INVOICED
+            )
+        _email_invoice_issued_after_commit(invoice.pk)
     return invoice
 
 
@@ -143,15 +174,12 @@ def immediate_invoices_issue(*, tenant) -> list[Invoice]:
                 tenant=tenant, kind=Invoice.Kind.PRORATION, source_key=f"plan-change-{change_id}",
                 lines=[{"description": item.description, "amount": item.amount_minor} for item in items],
                 billing_date=now.astimezone(ZoneInfo(tenant.time_zone)).date(),
-                payment_method=_payment_method(tenant),
+                payment_method=_payment_method(tenant), charge_at=now,
             )
             ProrationItem.objects.filter(pk__in=[item.pk for item in items]).update(
                 status=ProrationItem.Status.INVOICED
             )
-            if invoice.status == Invoice.Status.PENDING and invoice.payment_method == Invoice.PaymentMethod.CARD:
-                Invoice.objects.filter(pk=invoice.pk, next_attempt_at__isnull=True).update(next_attempt_at=now)
-                invoice.refresh_from_db()
-            transaction.on_commit(lambda invoice=invoice: notify_invoice_issued(invoice=invoice))
+            _email_invoice_issued_after_commit(invoice.pk)
             invoices.append(invoice)
     return invoices
 

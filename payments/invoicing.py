@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 
 from accounts.audit import audit_record
@@ -82,30 +82,42 @@ def credits_in_application_order(*, tenant, at, lock=False):
 
 
 def _next_number(*, tenant, year: int) -> str:
-    sequence, _ = InvoiceNumberSequence.objects.get_or_create(tenant=tenant, year=year)
-    sequence = InvoiceNumberSequence.objects.select_for_update().get(pk=sequence.pk)
-    sequence.last_number += 1
-    sequence.save(update_fields=["last_number"])
-    return f"{year}-{sequence.last_number:05d}"
+    """Take the next number of the tenant's year in one statement; the row stays locked until the invoice commits,
+    and a rolled-back invoice gives its number back (no gaps)."""
+    table = InvoiceNumberSequence._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (tenant_id, year, last_number) VALUES (%s, %s, 1) "  # noqa: S608 - table name is ours
+            "ON CONFLICT (tenant_id, year) DO UPDATE SET last_number = " + table + ".last_number + 1 "
+            "RETURNING last_number",
+            [tenant.pk, year],
+        )
+        number = cursor.fetchone()[0]
+    return f"{year}-{number:05d}"
 
 
 def invoice_issue(
     *, tenant, kind, source_key, lines, billing_date, period_start=None, period_end=None, apply_credits=True,
-    payment_method=Invoice.PaymentMethod.CARD,
+    payment_method=Invoice.PaymentMethod.CARD, charge_at=None, tenant_locked=False,
 ) -> Invoice:
     """Issue one invoice for `source_key` (e.g. 'monthly-<tenant id>-2026-04'); a second call returns the first.
 
     `lines` are dicts with description, amount and optionally quantity and unit_amount (zero-amount lines are kept).
+    A card invoice left to pay is charged from `charge_at`. `tenant_locked`: the caller already holds the tenant's
+    row lock in this transaction and has checked that the invoice does not exist.
     """
-    existing = Invoice.objects.filter(source_key=source_key).first()
-    if existing is not None:
-        return existing
+    if not tenant_locked:
+        existing = Invoice.objects.filter(source_key=source_key).first()
+        if existing is not None:
+            return existing
     try:
         with transaction.atomic():
-            tenant = Tenant.objects.select_for_update(of=("self",)).select_related("payment_administrator").get(pk=tenant.pk)
-            existing = Invoice.objects.filter(source_key=source_key).first()
-            if existing is not None:
-                return existing
+            if not tenant_locked:
+                tenant = (Tenant.objects.select_for_update(of=("self",)).select_related("payment_administrator")
+                          .get(pk=tenant.pk))
+                existing = Invoice.objects.filter(source_key=source_key).first()
+                if existing is not None:
+                    return existing
             now = clock.now()
             credits = credits_in_application_order(tenant=tenant, at=now, lock=True) if apply_credits else []
             rate = tax_rate()
@@ -120,6 +132,8 @@ def invoice_issue(
                 payment_amount=totals.payment_amount,
                 status=Invoice.Status.SUCCESSFUL if totals.payment_amount == 0 else Invoice.Status.PENDING,
                 paid_at=now if totals.payment_amount == 0 else None,
+                next_attempt_at=(charge_at if totals.payment_amount and payment_method == Invoice.PaymentMethod.CARD
+                                 else None),
                 payment_method=payment_method,
                 seller_name=settings.SELLER_NAME, seller_address=settings.SELLER_ADDRESS,
                 buyer_name=tenant.name, buyer_address=tenant.address,

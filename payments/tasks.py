@@ -43,3 +43,10 @@ def bill_plan_change(tenant_id: int):
     for invoice in billing_cycle.immediate_invoices_issue(tenant=Tenant.objects.get(pk=tenant_id)):
         if invoice.next_attempt_at is not None:
             charge_invoice.delay(invoice.pk)
+
+
+@shared_task
+def send_invoice_issued_email(invoice_id: int):
+    from .notifications import notify_invoice_issued
+
+    notify_invoice_issued(invoice=Invoice.objects.select_related("tenant__payment_administrator").get(pk=invoice_id))

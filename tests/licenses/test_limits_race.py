@@ -11,7 +11,7 @@ from billing_portal.common.exceptions import LimitExceeded
 from tests.factories import TenantFactory
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keep the seeded plans for later tests
+@pytest.mark.django_db(transaction=True)  # seeded plans are restored by tests/conftest.py
 def test_concurrent_rp_registrations_never_exceed_the_limit():
     tenant = TenantFactory()  # Free: at most 1 RP
     barrier = threading.Barrier(6)
