@@ -13,6 +13,7 @@ from accounts.permissions import tenant_view
 from billing_portal.common.exceptions import ApplicationError
 
 from . import selectors, services, stripe_gateway
+from .billing_details import billing_details, months_for_selection
 from .forms import PaymentAccountForm, PaymentMethodChoiceForm
 from .invoice_selectors import credit_history, invoice_list
 
@@ -71,8 +72,21 @@ def stripe_portal_standin(request):
 @tenant_view(BILLING_VIEW_ROLES)
 def billing_information(request):
     tenant = request.tenant
+    months = months_for_selection(tenant=tenant)
+    year, month = months[0]
+    chosen = request.GET.get("period", "")
+    if chosen:
+        try:
+            year, month = (int(part) for part in chosen.split("-"))
+            if (year, month) not in months:
+                raise ValueError
+        except ValueError:
+            messages.error(request, "Choose one of the listed months.")
+            year, month = months[0]
     context = {
         "tenant": tenant,
+        "details": billing_details(tenant=tenant, year=year, month=month),
+        "detail_months": months,
         **selectors.payment_management(tenant=tenant),
         **credit_history(tenant=tenant),
         "invoices": invoice_list(tenant=tenant),
