@@ -69,8 +69,9 @@ def stripe_portal_standin(request):
     })
 
 
-@tenant_view(BILLING_VIEW_ROLES)
-def billing_information(request):
+def _billing_information_context(request, *, method_form=None) -> dict:
+    """Everything the billing-information page shows: billing details, credits, payment history, payment
+    management. `method_form` replaces the payment-method form (to show its errors)."""
     tenant = request.tenant
     months = months_for_selection(tenant=tenant)
     year, month = months[0]
@@ -93,11 +94,16 @@ def billing_information(request):
         "credit_code_input": request.session.pop("credit_code_input", ""),
     }
     settings_ = context["payment_settings"]
-    context["method_form"] = PaymentMethodChoiceForm(
+    context["method_form"] = method_form or PaymentMethodChoiceForm(
         initial={"method": settings_.method, "billing_address": settings_.billing_address or tenant.address},
         bank_transfer_reason=context["bank_transfer_reason"],
     )
-    return render(request, "payments/billing_information.html", context)
+    return context
+
+
+@tenant_view(BILLING_VIEW_ROLES)
+def billing_information(request):
+    return render(request, "payments/billing_information.html", _billing_information_context(request))
 
 
 @tenant_view(BILLING_EDIT_ROLES)
@@ -158,8 +164,9 @@ def card_remove(request, pk):
 @require_POST
 def payment_method_choose(request):
     tenant = request.tenant
-    context = {"tenant": tenant, **selectors.payment_management(tenant=tenant)}
-    form = PaymentMethodChoiceForm(request.POST, bank_transfer_reason=context["bank_transfer_reason"])
+    form = PaymentMethodChoiceForm(
+        request.POST, bank_transfer_reason=selectors.payment_management(tenant=tenant)["bank_transfer_reason"]
+    )
     if form.is_valid():
         try:
             services.payment_method_choose(tenant=tenant, **form.cleaned_data)
@@ -168,5 +175,5 @@ def payment_method_choose(request):
         else:
             messages.success(request, "Payment method saved.")
             return redirect("billing_information", tenant_slug=tenant.slug)
-    context["method_form"] = form
-    return render(request, "payments/billing_information.html", context, status=400)
+    return render(request, "payments/billing_information.html",
+                  _billing_information_context(request, method_form=form), status=400)
