@@ -48,3 +48,12 @@ def test_invoice_list_and_receipt_through_the_api(client, tenant, other_tenant):
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     foreign = api(client, f"/api/v1/tenants/{other_tenant.slug}/invoices/{invoice.receipt_id}/receipt.pdf")
     assert foreign.status_code == 404 and json.loads(foreign.content)["error"]["code"] == "not_found"
+
+
+def test_preview_shows_a_zero_quantity_as_zero(owner_client, tenant):
+    buy(tenant, "business", jst(2027, 3, 1))
+    with time_machine.travel(jst(2027, 3, 5), tick=False):
+        owner_client.force_login(tenant.representative)
+        page = owner_client.get(reverse("billing_dashboard", args=[tenant.slug])).content.decode()
+    overage_row = page.split("MAU overage")[1].split("</tr>")[0]
+    assert '<td class="num">0</td>' in overage_row
