@@ -1,12 +1,12 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 
 from billing_portal.common.exceptions import ApplicationError
 
 from . import services
-from .invoicing import credit_code_issue, format_code, invoice_mark_paid_by_transfer
+from .invoicing import credit_code_issue, credit_note_issue, format_code, invoice_mark_paid_by_transfer
 from .models import (
     Credit,
     CreditCode,
@@ -231,6 +231,11 @@ class CreditCodeAdmin(admin.ModelAdmin):
         return False
 
 
+class CreditNoteForm(forms.Form):
+    amount = forms.IntegerField(label="Amount to credit, before tax (minor units)", min_value=1)
+    reason = forms.CharField(label="Reason (printed on the credit note)", max_length=200)
+
+
 class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
     extra = 0
@@ -254,13 +259,56 @@ class InvoiceAdmin(admin.ModelAdmin):
     actions = ["mark_bank_transfer_paid"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Invoice._meta.fields]
+        return ["credit_note_link", *[f.name for f in Invoice._meta.fields]]
 
     def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_urls(self):
+        from django.urls import path
+
+        return [
+            path("<int:invoice_id>/credit-note/", self.admin_site.admin_view(self.credit_note_view),
+                 name="payments_invoice_credit_note"),
+            *super().get_urls(),
+        ]
+
+    def credit_note_view(self, request, invoice_id):
+        from django.shortcuts import get_object_or_404, redirect
+        from django.template.response import TemplateResponse
+        from django.urls import reverse
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        invoice = get_object_or_404(Invoice, pk=invoice_id)
+        form = CreditNoteForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                note = credit_note_issue(invoice=invoice, amount=form.cleaned_data["amount"],
+                                         reason=form.cleaned_data["reason"], actor=request.user)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(request, f"Credit note {note.number} issued; the amount is credited to the "
+                                           "customer's next invoice.", messages.SUCCESS)
+                return redirect(reverse("admin:payments_invoice_change", args=[note.pk]))
+        return TemplateResponse(request, "admin/payments/credit_note.html", {
+            **self.admin_site.each_context(request), "title": f"Credit note for invoice {invoice.number}",
+            "invoice": invoice, "form": form, "opts": self.model._meta,
+        })
+
+    @admin.display(description="correction")
+    def credit_note_link(self, obj):
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        if obj is None or obj.kind == Invoice.Kind.CREDIT_NOTE:
+            return "—"
+        return format_html('<a class="button" href="{}">Issue a credit note…</a>',
+                           reverse("admin:payments_invoice_credit_note", args=[obj.pk]))
 
     @admin.action(description="Mark selected bank-transfer invoices as paid")
     def mark_bank_transfer_paid(self, request, queryset):

@@ -243,3 +243,44 @@ def invoice_mark_paid_by_transfer(*, invoice, actor=None) -> Invoice:
     audit_record(action="invoice.paid", tenant=invoice.tenant, actor=actor,
                  data={"number": invoice.number, "method": "bank_transfer", "amount": invoice.payment_amount})
     return invoice
+
+
+@transaction.atomic
+def credit_note_issue(*, invoice, amount: int, reason: str, actor=None) -> Invoice:
+    """Correct an issued invoice without editing it: a credit note (negative amounts, same tax rate) that refers
+    to it, and the same amount (before tax) as tenant credit for the next invoice."""
+    invoice = Invoice.objects.select_for_update().select_related("tenant").get(pk=invoice.pk)
+    if invoice.kind == Invoice.Kind.CREDIT_NOTE:
+        raise ApplicationError("A credit note cannot itself be credited.", code="credit_note")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError("Say why the invoice is corrected; the reason is printed on the credit note.",
+                               code="reason_required")
+    credited = -sum(Invoice.objects.filter(source_key__startswith=f"credit-note-{invoice.pk}-")
+                    .values_list("usage_amount", flat=True))
+    if amount <= 0 or amount > invoice.usage_amount - credited:
+        raise ApplicationError(
+            f"The amount must be between 1 and {format_money(invoice.usage_amount - credited, invoice.currency)} "
+            "(the invoice's usage amount not yet credited).", code="bad_amount",
+        )
+    tenant = Tenant.objects.select_for_update(of=("self",)).get(pk=invoice.tenant_id)
+    now = clock.now()
+    sequence = Invoice.objects.filter(source_key__startswith=f"credit-note-{invoice.pk}-").count() + 1
+    tax = round_minor(Decimal(amount) * invoice.tax_rate)
+    note = Invoice.objects.create(
+        tenant=tenant, kind=Invoice.Kind.CREDIT_NOTE, source_key=f"credit-note-{invoice.pk}-{sequence}",
+        number=_next_number(tenant=tenant, year=now.year),
+        receipt_id="C" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(15)),
+        billing_date=now.date(), issued_at=now, currency=invoice.currency, usage_amount=-amount, credit_applied=0,
+        determined_amount=-amount, tax_rate=invoice.tax_rate, tax_amount=-tax, payment_amount=-(amount + tax),
+        status=Invoice.Status.SUCCESSFUL, paid_at=now, payment_method=invoice.payment_method,
+        seller_name=invoice.seller_name, seller_address=invoice.seller_address, buyer_name=invoice.buyer_name,
+        buyer_address=invoice.buyer_address, buyer_email=invoice.buyer_email,
+    )
+    InvoiceLine.objects.create(invoice=note, position=1, amount=-amount,
+                               description=f"Correction of invoice {invoice.number}: {reason}")
+    credit_grant(tenant=tenant, name=f"Credit note {note.number}", amount_minor=amount, currency=invoice.currency,
+                 source=Credit.Source.MANUAL, source_key=f"credit-note-{note.pk}")
+    audit_record(action="invoice.credit_note", tenant=tenant, actor=actor,
+                 data={"invoice": invoice.number, "credit_note": note.number, "amount": amount, "reason": reason})
+    return note
