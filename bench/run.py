@@ -125,7 +125,8 @@ def prepare(start):
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE metering_authevent, metering_maufirstseen, metering_maurpfirstseen, metering_maucounter"
+            "TRUNCATE metering_authevent, metering_maufirstseen, metering_maurpfirstseen, metering_maucounter,"
+            " metering_dailyactivefirstseen, metering_dailyactivecounter"
         )
     from django.contrib.auth import get_user_model
 
@@ -200,7 +201,17 @@ def check_exact() -> tuple[bool, int]:
             FROM recount r FULL JOIN metering_maucounter c USING (tenant_id, month, rp_id)
         """)
         mismatches, rows = cursor.fetchone()
-    return mismatches == 0, rows
+        cursor.execute("""
+            WITH recount AS (
+                SELECT e.tenant_id, (e.occurred_at AT TIME ZONE t.time_zone)::date AS day,
+                       count(DISTINCT e.user_id) AS dau
+                FROM metering_authevent e JOIN accounts_tenant t ON t.id = e.tenant_id GROUP BY 1, 2
+            )
+            SELECT count(*) FILTER (WHERE c.dau IS DISTINCT FROM r.dau), count(*)
+            FROM recount r FULL JOIN metering_dailyactivecounter c USING (tenant_id, day)
+        """)
+        day_mismatches, day_rows = cursor.fetchone()
+    return mismatches == 0 and day_mismatches == 0, rows + day_rows
 
 
 def mau_read_latency(iterations=2000):
@@ -283,7 +294,7 @@ def main() -> int:
     if latencies:
         print(f"request latency    p50 {percentile(latencies, 50) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms "
               f"(batch of {BATCH:,})")
-    print(f"exact MAU          {'yes' if exact else 'NO'}: counters = brute-force recount over {counter_rows:,} tenant/RP-months")
+    print(f"exact MAU          {'yes' if exact else 'NO'}: MAU and daily-active counters = brute-force recount over {counter_rows:,} tenant/RP-months and tenant-days")
     print("\n=== ceiling: PostgreSQL COPY of the same events into an index-free table ===")
     print(f"COPY rate          {copy_rate:,.0f} rows/s ({copy_rows:,} rows in {copy_seconds:.1f} s)")
     print(f"ratio              HTTP ingest = {rate / copy_rate:.1%} of raw COPY")
