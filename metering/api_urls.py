@@ -8,6 +8,7 @@ urlpatterns = [
     path("auth-events", api_views.auth_events, name="api_auth_events"),
     path("mau", api_views.mau, name="api_mau"),
     path("usage", api_views.usage, name="api_usage"),
+    path("daily-actives", api_views.daily_actives, name="api_daily_actives"),
     path("units/date/<str:day>", api_views.units_date, name="api_units_date"),
     path("units/month/<str:month>", api_views.units_month, name="api_units_month"),
     path("units/<slug:unit>/timestamp/<str:timestamp>", api_views.unit_at_timestamp, name="api_unit_timestamp"),

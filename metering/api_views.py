@@ -132,3 +132,12 @@ def usage(request, tenant):
     month = request.GET.get("month")
     year, mon = parse_month(month) if month else clock.month_of(clock.now(), tenant.time_zone)
     return {"month": f"{year:04d}-{mon:02d}", "channels": selectors.usage_by_channel(tenant=tenant, year=year, month=mon)}
+
+
+@api_view(["GET"])
+def daily_actives(request, tenant):
+    """Exact daily active users per day, `?from=YYYY-MM-DD&to=YYYY-MM-DD` (at most 366 days)."""
+    start, end = parse_date(request.GET.get("from")), parse_date(request.GET.get("to"))
+    if not 0 <= (end - start).days <= 365:
+        raise ApplicationError("'to' must be on or after 'from', at most 366 days.", code="bad_range")
+    return {"days": [{"date": d.isoformat(), "dau": n} for d, n in selectors.daily_actives(tenant=tenant, start=start, end=end)]}

@@ -18,8 +18,13 @@ def seed(*, tenants, users, stdout):
         MeteringUnit.objects.get_or_create(
             unit_name=unit_name, defaults={"display_name": display_name, "aggregation": aggregation}
         )
+    from licenses.selectors import license_get
+
     for index, (slug, tenant) in enumerate(sorted(tenants.items())):
-        for rp in DEMO_RPS:
+        license = license_get(tenant=tenant)
+        limit = getattr(getattr(license, "plan", None), "max_rps", None)
+        rps = DEMO_RPS[: min(len(DEMO_RPS), limit or len(DEMO_RPS))]  # stay within the license's max RPs
+        for rp in rps:
             RelyingParty.objects.get_or_create(tenant=tenant, rp_id=rp, defaults={"name": rp.split(".")[0].title()})
         if AuthEvent.objects.filter(tenant=tenant).exists():
             continue
@@ -32,7 +37,7 @@ def seed(*, tenants, users, stdout):
             for n in range(int(rng.randint(4, 8) * growth * (index + 1))):
                 events.append({
                     "id": f"demo-{slug}-{days_ago}-{n}",
-                    "rp": rng.choice(DEMO_RPS[: 1 + (n % 3)]),
+                    "rp": rng.choice(rps[: 1 + (n % len(rps))]),
                     "user_id": f"user-{rng.randint(1, int(60 * growth * (index + 1)))}",
                     "occurred_at": when.isoformat(),
                 })
@@ -40,7 +45,7 @@ def seed(*, tenants, users, stdout):
             auth_events_ingest(tenant=tenant, events=events[start : start + 5000])
         for days_ago in range(0, 60, 5):
             when = (now - timedelta(days=days_ago)).replace(microsecond=0)
-            for rp in DEMO_RPS[:2]:
+            for rp in rps[:2]:
                 meter_reading_put(tenant=tenant, unit_name="api_calls", timestamp=when, method="add",
                                   count=rng.randint(100, 900), rp_id=rp)
                 meter_reading_put(tenant=tenant, unit_name="disk_bytes", timestamp=when, method="direct",

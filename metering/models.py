@@ -99,6 +99,35 @@ class MauCounter(models.Model):
         return f"MAU {self.mau} in {self.month:%Y-%m} {self.rp_id or '(all RPs)'}"
 
 
+class DailyActiveFirstSeen(models.Model):
+    """A user's first authentication on a calendar day (tenant's time zone): one row per (tenant, day, user)."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    user_id = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "day", "user_id"], name="uniq_daily_active")]
+
+    def __str__(self):
+        return f"{self.user_id} on {self.day}"
+
+
+class DailyActiveCounter(models.Model):
+    """Exact daily active users of a tenant (for graphs), bumped by the number of new daily first-seen rows."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    dau = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["day"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "day"], name="uniq_daily_active_counter")]
+
+    def __str__(self):
+        return f"DAU {self.dau} on {self.day}"
+
+
 class MeterReading(models.Model):
     """A metering unit's count at one timestamp (SaaSus style: add, sub or direct at a timestamp).
 

@@ -8,7 +8,7 @@ from django.db.models import Sum
 
 from billing_portal.common import clock
 
-from .models import MauAlert, MauAlertSetting, MauCounter, MeteringUnit, MeterReading
+from .models import DailyActiveCounter, MauAlert, MauAlertSetting, MauCounter, MeteringUnit, MeterReading
 
 
 def _month_start(year: int, month: int) -> date:
@@ -58,6 +58,15 @@ def mau_history(*, tenant, months: int) -> dict:
         "total": [values.get((s, ""), 0) for s in starts],
         "by_rp": {rp: [values.get((s, rp), 0) for s in starts] for rp in rps},
     }
+
+
+def daily_actives(*, tenant, start: date, end: date) -> list[tuple[date, int]]:
+    """Exact daily active users for each day in [start, end] (tenant's time zone), zero-filled, for graphs."""
+    counts = dict(
+        DailyActiveCounter.objects.filter(tenant=tenant, day__gte=start, day__lte=end).values_list("day", "dau")
+    )
+    days = (end - start).days + 1
+    return [(start + timedelta(days=i), counts.get(start + timedelta(days=i), 0)) for i in range(max(days, 0))]
 
 
 def mau_alert_setting_get(*, tenant) -> MauAlertSetting:

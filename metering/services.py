@@ -10,6 +10,8 @@ from billing_portal.common.exceptions import ApplicationError, Conflict, NotFoun
 
 from .models import (
     AuthEvent,
+    DailyActiveCounter,
+    DailyActiveFirstSeen,
     MauAlert,
     MauAlertSetting,
     MauCounter,
@@ -103,7 +105,10 @@ def auth_events_validate(*, tenant, events) -> tuple[list, list, list, list]:
 
 
 def _ingest_sql() -> str:
-    t = {m.__name__: m._meta.db_table for m in (AuthEvent, MauFirstSeen, MauRpFirstSeen, MauCounter)}
+    t = {
+        m.__name__: m._meta.db_table
+        for m in (AuthEvent, MauFirstSeen, MauRpFirstSeen, MauCounter, DailyActiveFirstSeen, DailyActiveCounter)
+    }
     # One statement. Every INSERT reads a sorted input, so concurrent requests take their row locks in the same
     # order (table by table, key by key) and cannot deadlock; ON CONFLICT DO NOTHING RETURNING yields only the
     # rows this request created, so counters grow by exactly the number of new first-seen rows.
@@ -115,7 +120,7 @@ WITH input AS (
     INSERT INTO {t["AuthEvent"]} (tenant_id, event_id, rp_id, user_id, occurred_at, month)
     SELECT %(tenant)s, e, r, u, o, date_trunc('month', o AT TIME ZONE %(tz)s)::date FROM input ORDER BY e
     ON CONFLICT (tenant_id, event_id) DO NOTHING
-    RETURNING rp_id, user_id, month
+    RETURNING rp_id, user_id, month, (occurred_at AT TIME ZONE %(tz)s)::date AS day
 ), new_users AS (
     INSERT INTO {t["MauFirstSeen"]} (tenant_id, month, user_id)
     SELECT DISTINCT %(tenant)s, month, user_id FROM new_events ORDER BY 2, 3
@@ -126,6 +131,16 @@ WITH input AS (
     SELECT DISTINCT %(tenant)s, rp_id, month, user_id FROM new_events ORDER BY 2, 3, 4
     ON CONFLICT (tenant_id, rp_id, month, user_id) DO NOTHING
     RETURNING rp_id, month
+), new_day_users AS (
+    INSERT INTO {t["DailyActiveFirstSeen"]} (tenant_id, day, user_id)
+    SELECT DISTINCT %(tenant)s, day, user_id FROM new_events ORDER BY 2, 3
+    ON CONFLICT (tenant_id, day, user_id) DO NOTHING
+    RETURNING day
+), day_bumped AS (
+    INSERT INTO {t["DailyActiveCounter"]} (tenant_id, day, dau)
+    SELECT %(tenant)s, day, count(*) FROM new_day_users GROUP BY day ORDER BY day
+    ON CONFLICT (tenant_id, day) DO UPDATE SET dau = {t["DailyActiveCounter"]}.dau + EXCLUDED.dau
+    RETURNING day
 ), deltas AS (
     SELECT month, rp_id, sum(mau) AS mau, sum(events) AS events FROM (
         SELECT month, '' AS rp_id, count(*) AS mau, 0 AS events FROM new_users GROUP BY month

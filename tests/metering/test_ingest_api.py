@@ -61,6 +61,13 @@ def test_month_is_the_tenants_calendar_month_tokyo_vs_utc(client, api, tenant):
     boundary = [event("b1", "carol", "2026-10-31T15:30:00Z"), event("b2", "dave", "2026-10-31T14:59:59Z")]
     assert post(client, tenant, api, boundary).status_code == 200
     assert post(client, utc_tenant, utc_key, boundary).status_code == 200
+    days = client.get(f"/api/v1/tenants/{tenant.slug}/daily-actives?from=2026-10-31&to=2026-11-01", **auth(api))
+    assert days.json() == {"days": [{"date": "2026-10-31", "dau": 1}, {"date": "2026-11-01", "dau": 1}]}
+    days = client.get(f"/api/v1/tenants/{utc_tenant.slug}/daily-actives?from=2026-10-31&to=2026-11-01",
+                      **auth(utc_key))
+    assert days.json() == {"days": [{"date": "2026-10-31", "dau": 2}, {"date": "2026-11-01", "dau": 0}]}
+    bad = client.get(f"/api/v1/tenants/{tenant.slug}/daily-actives?from=2026-11-02&to=2026-11-01", **auth(api))
+    assert bad.json()["error"]["code"] == "bad_range"
     assert mau_count(tenant=tenant, year=2026, month=11) == 1  # Tokyo: carol in November
     assert mau_count(tenant=tenant, year=2026, month=10) == 1  # dave still October
     assert mau_count(tenant=utc_tenant, year=2026, month=11) == 0

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metering.models import AuthEvent, MauCounter, MauFirstSeen
-from metering.selectors import mau_by_rp, mau_count
+from metering.selectors import daily_actives, mau_by_rp, mau_count
 from metering.services import auth_events_ingest
 from tests.factories import TenantFactory
 from tests.metering.factories import make_rps
@@ -24,7 +24,7 @@ NOW = "2026-06-01T00:00:00Z"
 
 def brute_force(events, tz_name):
     """{(year, month): set(users)} and {(year, month, rp): set(users)} from unique event ids (first wins)."""
-    seen, total, per_rp = set(), defaultdict(set), defaultdict(set)
+    seen, total, per_rp, per_day = set(), defaultdict(set), defaultdict(set), defaultdict(set)
     for e in events:
         if e["id"] in seen:
             continue
@@ -32,11 +32,12 @@ def brute_force(events, tz_name):
         local = datetime.fromisoformat(e["occurred_at"]).astimezone(ZoneInfo(tz_name))
         total[(local.year, local.month)].add(e["user_id"])
         per_rp[(local.year, local.month, e["rp"])].add(e["user_id"])
-    return total, per_rp
+        per_day[local.date()].add(e["user_id"])
+    return total, per_rp, per_day
 
 
 def assert_counters_match(tenant, events):
-    total, per_rp = brute_force(events, tenant.time_zone)
+    total, per_rp, per_day = brute_force(events, tenant.time_zone)
     months = {(y, m) for (y, m) in total} | {(2026, 2)}
     for y, m in months:
         assert mau_count(tenant=tenant, year=y, month=m) == len(total.get((y, m), ()))
@@ -44,6 +45,12 @@ def assert_counters_match(tenant, events):
         assert mau_by_rp(tenant=tenant, year=y, month=m) == expected
         for rp in RPS:
             assert mau_count(tenant=tenant, year=y, month=m, rp_id=rp) == len(per_rp.get((y, m, rp), ()))
+    if per_day:
+        first, last = min(per_day), max(per_day)
+        assert daily_actives(tenant=tenant, start=first, end=last) == [
+            (first + timedelta(days=i), len(per_day.get(first + timedelta(days=i), ())))
+            for i in range((last - first).days + 1)
+        ]
     # The first-seen table agrees with the counter too.
     assert MauFirstSeen.objects.filter(tenant=tenant).count() == sum(len(v) for v in total.values())
 

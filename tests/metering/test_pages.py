@@ -114,3 +114,28 @@ def test_owner_creates_key_shown_once_and_revokes_it(owner_client, tenant, clien
 def test_billing_admin_cannot_manage_keys(client, tenant, billing_admin):
     client.force_login(billing_admin)
     assert client.get(reverse("metering_api_keys", args=[tenant.slug])).status_code == 403
+
+
+@time_machine.travel(NOW, tick=False)
+def test_saving_a_threshold_below_this_months_mau_alerts_at_once_and_task_is_idempotent(
+    tenant, owner, django_capture_on_commit_callbacks
+):
+    from metering.services import mau_alert_notify, mau_alert_setting_update
+
+    make_rps(tenant, "login.example.com")
+    ingest(tenant, ["a", "b", "c"])
+    with django_capture_on_commit_callbacks(execute=True):
+        mau_alert_setting_update(tenant=tenant, notify_representative=True, threshold=2)
+    assert len(mail.outbox) == 1
+    alert = MauAlert.objects.get(tenant=tenant)
+    assert (alert.mau_at_alert, alert.threshold, alert.notified_to) == (3, 2, owner.email)
+    mau_alert_notify(alert_id=alert.pk)  # a redelivered task sends nothing more
+    with django_capture_on_commit_callbacks(execute=True):
+        mau_alert_setting_update(tenant=tenant, notify_representative=True, threshold=1)
+    assert len(mail.outbox) == 1
+    # Next month: a new alert and a new e-mail.
+    with time_machine.travel("2026-12-02T03:00:00Z", tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            ingest(tenant, ["a"], prefix="dec", when="2026-12-02T00:00:00Z")
+        assert len(mail.outbox) == 2
+        assert "2026-12" in mail.outbox[1].subject
