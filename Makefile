@@ -18,8 +18,9 @@ run: install  ## app + demo data on http://127.0.0.1:8000
 test: install  ## the whole test suite against real PostgreSQL and Redis
 	$(PY) scripts/test.py $(ARGS)
 
-bench: install  ## ingest benchmark (scale with BENCH_EVENTS, BENCH_USERS, BENCH_TENANTS, BENCH_CLIENTS)
+bench: install  ## ingest (BENCH_EVENTS, BENCH_USERS, BENCH_TENANTS, BENCH_CLIENTS) and invoicing (BENCH_INVOICE_TENANTS)
 	$(PY) bench/run.py
+	$(PY) bench/invoicing.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -271,14 +271,19 @@ def license_resume(*, tenant, actor=None) -> License:
     return license
 
 
-@transaction.atomic
-def licenses_roll_over(*, tenant, at=None) -> License:
+def licenses_roll_over(*, tenant, at=None, license=None) -> License:
     """Bring the license to the period containing `at`: renew, apply a due reservation, or fall back to Free.
 
-    Idempotent: a period that has already been rolled over is not touched again.
+    Idempotent: a period that has already been rolled over is not touched again. `license`: the caller already
+    holds the tenant's and the license's row locks in its transaction (the billing cycle).
     """
-    at = at or clock.now()
-    license = _lock_license(tenant)
+    with transaction.atomic(savepoint=license is None):
+        return _roll_over(tenant=tenant, at=at or clock.now(), license=license or _lock_license(tenant))
+
+
+def _roll_over(*, tenant, at, license) -> License:
+    if license.current_period_end is None or license.current_period_end > at:
+        return license
     while license.current_period_end is not None and license.current_period_end <= at:
         boundary = license.current_period_end
         if not license.auto_renew:

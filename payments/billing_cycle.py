@@ -14,7 +14,7 @@ from accounts.audit import audit_record
 from accounts.models import Tenant
 from billing_portal.common import clock
 from licenses.models import License, Plan, PlanChange, ProrationItem
-from licenses.pricing import plan_invoice_lines
+from licenses.pricing import plan_invoice_lines, plan_units
 from licenses.services import licenses_roll_over
 from metering.selectors import mau_count, meter_counts_month
 
@@ -80,7 +80,10 @@ def plan_at(*, tenant, at):
 
 
 def _payment_method(tenant) -> str:
-    settings_ = PaymentSettings.objects.filter(tenant=tenant).first()
+    try:
+        settings_ = tenant.payment_settings
+    except PaymentSettings.DoesNotExist:
+        settings_ = None
     if settings_ and settings_.method == PaymentMethodType.BANK_TRANSFER:
         return Invoice.PaymentMethod.BANK_TRANSFER
     return Invoice.PaymentMethod.CARD
@@ -99,10 +102,12 @@ def monthly_lines(*, tenant, year: int, month: int, new_plan, last_plan, pending
     if not new_plan.is_free:
         lines += plan_invoice_lines(new_plan, fixed=True, metered=False)
     if not last_plan.is_free:
+        metered_units = any(unit.type != "fixed" for unit in plan_units(last_plan))
+        has_overage = last_plan.max_mau is not None and last_plan.mau_overage_unit_amount
         lines += plan_invoice_lines(
             last_plan, fixed=False, metered=True,
-            usage=meter_counts_month(tenant=tenant, year=last_year, month=last_month),
-            mau=mau_count(tenant=tenant, year=last_year, month=last_month),
+            usage=meter_counts_month(tenant=tenant, year=last_year, month=last_month) if metered_units else {},
+            mau=mau_count(tenant=tenant, year=last_year, month=last_month) if has_overage else 0,
         )
     lines = [_as_invoice_line(line) for line in lines]
     return lines + [{"description": item.description, "amount": item.amount_minor} for item in pending]
@@ -116,16 +121,20 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
     """The invoice of the period starting on the 1st of (year, month) in the tenant's time zone: fixed fees for
     the new period, usage and MAU overage of the last one, pending prorations, then credits and tax.
     Returns None when there is nothing to bill (Free before and after, nothing pending)."""
-    existing = Invoice.objects.filter(source_key=monthly_source_key(tenant, year, month)).first()
-    if existing is not None:
-        return existing
     start = _month_start(year, month, tenant.time_zone)
     with transaction.atomic():  # one transaction (one commit) per tenant: roll-over, invoice, prorations
-        tenant = Tenant.objects.select_for_update(of=("self",)).get(pk=tenant.pk)
+        # One statement locks the tenant and its license (in the order the license services use) and loads
+        # what the invoice needs about the tenant.
+        license = (
+            License.objects.select_for_update(of=("self", "tenant"))
+            .select_related("tenant", "plan", "tenant__payment_settings", "tenant__payment_administrator")
+            .get(tenant_id=tenant.pk)
+        )
+        tenant = license.tenant
         existing = Invoice.objects.filter(source_key=monthly_source_key(tenant, year, month)).first()
         if existing is not None:
             return existing
-        licenses_roll_over(tenant=tenant, at=start)
+        licenses_roll_over(tenant=tenant, at=start, license=license)
         pending = list(
             ProrationItem.objects.select_for_update()
             .filter(tenant=tenant, status=ProrationItem.Status.PENDING, billing=ProrationItem.Billing.NEXT_INVOICE,

@@ -111,7 +111,7 @@ def invoice_issue(
         if existing is not None:
             return existing
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=not tenant_locked):
             if not tenant_locked:
                 tenant = (Tenant.objects.select_for_update(of=("self",)).select_related("payment_administrator")
                           .get(pk=tenant.pk))
