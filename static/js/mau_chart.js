@@ -26,3 +26,9 @@
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw); else draw();
 })();
+
+// Changing the period reloads the panel (no inline handler: the Content-Security-Policy forbids them).
+(function () {
+  const select = document.getElementById("mau-months");
+  if (select) { select.addEventListener("change", function () { select.form.submit(); }); }
+})();
