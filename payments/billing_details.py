@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from billing_portal.common import clock
 from licenses.models import PricingUnit
 from licenses.pricing import plan_fixed_amount, plan_units, unit_line
+from metering.models import MeteringUnit
 from metering.selectors import mau_count, usage_by_channel
 
 from .billing_cycle import plan_at
@@ -34,7 +35,7 @@ def billing_details(*, tenant, year: int, month: int) -> dict:
     plan = plan_at(tenant=tenant, at=min(end, now) - timedelta(microseconds=1))
     priced = {u.metering_unit.unit_name: u for u in plan_units(plan)
               if u.type != PricingUnit.Type.FIXED and u.metering_unit_id}
-    names = {u.metering_unit.unit_name: u.metering_unit.display_name for u in plan_units(plan) if u.metering_unit_id}
+    names = dict(MeteringUnit.objects.values_list("unit_name", "display_name"))
     channels = []
     usage_fee_total = 0
     for rp_id, usage in usage_by_channel(tenant=tenant, year=year, month=month).items():

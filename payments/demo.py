@@ -1,12 +1,16 @@
 """Demo state for `make run`: Stripe stand-in customers for beta, gamma and delta (states 2–4); acme has none.
 
-Idempotent (an existing payment account is kept). If the stand-in is not reachable, prints a warning.
+Idempotent (an existing payment account is kept). If the stand-in is not reachable, prints a warning. gamma and
+delta (paid licenses) also get the stand-in's test Visa card, so their invoices are charged.
 """
 
 from billing_portal.common.exceptions import ApplicationError
 
 from . import services, stripe_gateway
 from .models import PaymentAccount, PaymentMethod
+
+# Tenants with a paid license in the demo get the stand-in's test Visa card, so their invoices are charged.
+DEMO_CARDS = ("gamma", "delta")
 
 PAYERS = {
     "beta": ("Beta Systems Accounting", "billing@beta.example"),
@@ -49,3 +53,34 @@ def seed(*, tenants, users, stdout):
             stdout.write(f"  warning: no Stripe customer for {slug} ({exc.message})")
             continue
         stdout.write(f"  payment account {account.stripe_customer_id} for {slug}")
+    for slug in DEMO_CARDS:
+        tenant = tenants.get(slug)
+        if tenant is not None and PaymentAccount.objects.filter(tenant=tenant).exists():
+            _demo_card(tenant, stdout)
+
+
+def _demo_card(tenant, stdout) -> None:
+    """Register 4242 4242 4242 4242 the way Stripe.js would, against the local stand-in only."""
+    import json
+    import urllib.request
+
+    from django.conf import settings
+
+    if not stripe_gateway.is_standin() or PaymentMethod.objects.filter(tenant=tenant).exists():
+        return
+    try:
+        intent = services.card_setup_start(tenant=tenant, attempt="demo")
+        body = json.dumps({
+            "key": settings.STRIPE_PUBLISHABLE_KEY, "client_secret": intent["client_secret"],
+            "payment_method_data": {"type": "card", "card": {"number": "4242424242424242", "exp_month": "12",
+                                                              "exp_year": "2030", "cvc": "123"}},
+        }).encode()
+        request = urllib.request.Request(  # noqa: S310 - the loopback stand-in only
+            f"{settings.STRIPE_API_BASE.rstrip('/')}/v1/setup_intents/{intent['id']}/confirm", data=body, method="POST"
+        )
+        urllib.request.urlopen(request, timeout=5)  # noqa: S310 - the loopback stand-in only
+        card = services.card_setup_complete(tenant=tenant, setup_intent_id=intent["id"])
+    except (ApplicationError, OSError) as exc:
+        stdout.write(f"  warning: no demo card for {tenant.slug} ({exc})")
+        return
+    stdout.write(f"  demo card {card.brand} •••• {card.last4} for {tenant.slug}")
