@@ -2,6 +2,8 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils import timezone
 
+from billing_portal.common.admin import ReadOnlyAdmin
+
 from .models import (
     ApiKey,
     AuditEntry,
@@ -125,7 +127,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     """The audit log is append-only: nobody adds, edits or deletes entries here."""
 
     list_display = ["created_at", "tenant", "actor_label", "action"]
@@ -133,15 +135,6 @@ class AuditEntryAdmin(admin.ModelAdmin):
     search_fields = ["tenant__name", "actor_label", "action"]
     date_hierarchy = "created_at"
     readonly_fields = ["created_at", "tenant", "actor", "actor_label", "action", "data"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Invitation)

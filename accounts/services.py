@@ -208,48 +208,42 @@ def _license_limit(tenant: Tenant, field: str):
     return (license.plan, getattr(license.plan, field)) if license else (None, None)
 
 
+def _register_within_limit(*, tenant: Tenant, model, field: str, value: str, limit_field: str, what: str, extra: dict):
+    """Register one RP or end user; the tenant row is locked so concurrent registrations cannot pass the limit."""
+    from billing_portal.common.exceptions import LimitExceeded
+
+    value = (value or "").strip()
+    if not value:
+        raise ApplicationError(f"Enter a{'n' if what == 'RP' else ''} {what} ID.", code=f"bad_{field}")
+    Tenant.objects.select_for_update().get(pk=tenant.pk)  # serialise registrations of this tenant
+    if model.objects.filter(tenant=tenant, **{field: value}).exists():
+        raise ApplicationError(f"The {what} {value} is already registered.", code="already_registered", status=409)
+    plan, limit = _license_limit(tenant, limit_field)
+    if limit is not None and model.objects.filter(tenant=tenant).count() >= limit:
+        raise LimitExceeded(
+            f"The {plan.name} license allows at most {limit:,} registered {what}s. Update the license to register more."
+        )
+    return model.objects.create(tenant=tenant, **{field: value}, **extra)
+
+
 @transaction.atomic
 def relying_party_register(*, tenant: Tenant, rp_id: str, name: str = ""):
     """Register an RP; beyond the license's maximum number of RPs → LimitExceeded (409 limit_exceeded)."""
-    from billing_portal.common.exceptions import LimitExceeded
-
     from .models import RelyingParty
 
-    rp_id = (rp_id or "").strip()
-    if not rp_id:
-        raise ApplicationError("Enter an RP ID.", code="bad_rp_id")
-    Tenant.objects.select_for_update().get(pk=tenant.pk)  # serialise registrations of this tenant
-    if RelyingParty.objects.filter(tenant=tenant, rp_id=rp_id).exists():
-        raise ApplicationError(f"The RP {rp_id} is already registered.", code="already_registered", status=409)
-    plan, limit = _license_limit(tenant, "max_rps")
-    if limit is not None and RelyingParty.objects.filter(tenant=tenant).count() >= limit:
-        raise LimitExceeded(
-            f"The {plan.name} license allows at most {limit:,} registered RPs. "
-            "Update the license to register more."
-        )
-    return RelyingParty.objects.create(tenant=tenant, rp_id=rp_id, name=name.strip())
+    return _register_within_limit(tenant=tenant, model=RelyingParty, field="rp_id", value=rp_id,
+                                  limit_field="max_rps", what="RP", extra={"name": name.strip()})
 
 
 @transaction.atomic
 def end_user_register(*, tenant: Tenant, user_id: str, display_name: str = ""):
     """Register an end user; beyond the license's maximum number of users → LimitExceeded (409 limit_exceeded)."""
-    from billing_portal.common.exceptions import LimitExceeded
-
     from .models import EndUser
 
-    user_id = (user_id or "").strip()
-    if not user_id:
-        raise ApplicationError("Enter a user ID.", code="bad_user_id")
-    Tenant.objects.select_for_update().get(pk=tenant.pk)  # serialise registrations of this tenant
-    if EndUser.objects.filter(tenant=tenant, user_id=user_id).exists():
-        raise ApplicationError(f"The user {user_id} is already registered.", code="already_registered", status=409)
-    plan, limit = _license_limit(tenant, "max_users")
-    if limit is not None and EndUser.objects.filter(tenant=tenant).count() >= limit:
-        raise LimitExceeded(
-            f"The {plan.name} license allows at most {limit:,} registered users. "
-            "Update the license to register more."
-        )
-    return EndUser.objects.create(tenant=tenant, user_id=user_id, display_name=display_name.strip())
+    return _register_within_limit(tenant=tenant, model=EndUser, field="user_id", value=user_id,
+                                  limit_field="max_users", what="user", extra={"display_name": display_name.strip()})
+
+
 def api_key_create(*, tenant: Tenant, name: str, created_by) -> tuple:
     """A new API key for one tenant. Returns (key, raw key); only the hash is stored, show the raw key once."""
 

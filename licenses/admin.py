@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from billing_portal.common.admin import ReadOnlyAdmin
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
 
@@ -170,20 +171,11 @@ class LicenseAdmin(admin.ModelAdmin):
 
 
 @admin.register(PlanChange)
-class PlanChangeAdmin(admin.ModelAdmin):
+class PlanChangeAdmin(ReadOnlyAdmin):
     list_display = ["tenant", "kind", "from_plan", "to_plan", "effective_at", "proration_behavior", "source",
                     "difference_amount", "currency"]
     list_filter = ["kind", "source", "proration_behavior"]
     search_fields = ["tenant__name", "tenant__slug"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PlanReservation)

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from billing_portal.common.admin import ReadOnlyAdmin
+
 from .models import MauAlert, MauAlertSetting, MauCounter, MeteringUnit, MeterReading
 
 
@@ -8,19 +10,6 @@ class MeteringUnitAdmin(admin.ModelAdmin):
     list_display = ["unit_name", "display_name", "aggregation", "created_at"]
     list_filter = ["aggregation"]
     search_fields = ["unit_name", "display_name"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Written only by the metering services (ingest, meter API); ops can look."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(MauCounter)

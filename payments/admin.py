@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 
+from billing_portal.common.admin import ReadOnlyAdmin
 from billing_portal.common.exceptions import ApplicationError
 
 from . import services
@@ -168,21 +169,12 @@ class StripeEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(Credit)
-class CreditAdmin(admin.ModelAdmin):
+class CreditAdmin(ReadOnlyAdmin):
     """Credits are history: read-only here; they are granted by services (codes, prorations)."""
 
     list_display = ["name", "tenant", "source", "currency", "amount_charged", "amount_used", "expires_at", "registered_at"]
     list_filter = ["source", "currency"]
     search_fields = ["name", "tenant__name", "source_key"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class CreditCodeForm(forms.ModelForm):
