@@ -227,9 +227,7 @@ def mau_alert_raise(*, tenant, year: int, month: int, mau: int, threshold: int) 
 
 def mau_alert_notify(*, alert_id: int) -> MauAlert:
     """Send the month's MAU exceeded e-mail to the representative, once."""
-    from django.conf import settings
-    from django.core.mail import send_mail
-    from django.template.loader import render_to_string
+    from billing_portal.common.notify import send_templated_mail
 
     with transaction.atomic():
         alert = MauAlert.objects.select_for_update(of=("self",)).select_related("tenant__representative").get(pk=alert_id)
@@ -239,13 +237,8 @@ def mau_alert_notify(*, alert_id: int) -> MauAlert:
         if representative is None or not representative.email:
             return alert
         context = {"alert": alert, "tenant": alert.tenant, "representative": representative}
-        send_mail(
-            subject=f"MAU exceeded alert: {alert.tenant.name} reached {alert.mau_at_alert:,} MAU in {alert.month:%Y-%m}",
-            message=render_to_string("metering/email/mau_alert.txt", context),
-            html_message=render_to_string("metering/email/mau_alert.html", context),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=[representative.email],
-        )
+        send_templated_mail(name="mau_alert", to=[representative.email], context=context,
+                            time_zone=alert.tenant.time_zone)
         alert.notified_to = representative.email
         alert.notified_at = clock.now()
         alert.save(update_fields=["notified_to", "notified_at"])
