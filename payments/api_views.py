@@ -1,4 +1,3 @@
-from django.http import HttpResponse
 
 from billing_portal.common.api import api_view
 from billing_portal.common.exceptions import NotFound
@@ -9,7 +8,7 @@ from .invoice_selectors import (
     invoice_list,
     upcoming_invoice_preview,
 )
-from .receipts import receipt_pdf
+from .receipts import receipt_response
 
 
 @api_view(["GET"])
@@ -34,6 +33,4 @@ def invoice_receipt(request, tenant, receipt_id):
     invoice = invoice_get_by_receipt(tenant=tenant, receipt_id=receipt_id)
     if invoice is None:
         raise NotFound(f"No invoice {receipt_id!r}.")
-    response = HttpResponse(receipt_pdf(invoice=invoice), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="receipt-{invoice.receipt_id}.pdf"'
-    return response
+    return receipt_response(invoice=invoice)

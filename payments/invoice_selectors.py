@@ -2,6 +2,7 @@
 from billing_portal.common import clock
 
 from .models import Credit, Invoice
+from .selectors import credit_balance
 
 
 def invoice_list(*, tenant):
@@ -16,10 +17,7 @@ def credit_history(*, tenant):
     """Every credit of the tenant (newest first) and the total still available now."""
     now = clock.now()
     credits = list(Credit.objects.filter(tenant=tenant).order_by("-registered_at", "-id"))
-    available = sum(
-        c.amount_available for c in credits if c.currency == tenant.currency and (c.expires_at is None or c.expires_at > now)
-    )
-    return {"credits": credits, "credit_available": available, "now": now}
+    return {"credits": credits, "credit_available": credit_balance(tenant=tenant, at=now), "now": now}
 
 
 def upcoming_invoice_preview(*, tenant, at=None) -> dict:

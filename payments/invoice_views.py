@@ -2,7 +2,7 @@
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -16,7 +16,7 @@ from . import stripe_gateway
 from .invoice_selectors import invoice_get_by_receipt
 from .invoicing import credit_code_redeem
 from .models import Invoice, Payment
-from .receipts import receipt_pdf
+from .receipts import receipt_response
 from .services import payment_refresh_from_stripe
 
 # At most this many credit-code attempts per tenant (and per user) in the window: codes cannot be guessed online.
@@ -62,9 +62,7 @@ def receipt_download(request, receipt_id):
     invoice = invoice_get_by_receipt(tenant=request.tenant, receipt_id=receipt_id)
     if invoice is None:
         raise Http404("No such receipt.")
-    response = HttpResponse(receipt_pdf(invoice=invoice), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="receipt-{invoice.receipt_id}.pdf"'
-    return response
+    return receipt_response(invoice=invoice)
 
 
 @tenant_view(BILLING_EDIT_ROLES)

@@ -1,6 +1,7 @@
 """Receipt PDFs (WeasyPrint). Everything the document needs is inside the HTML: the renderer fetches nothing,
 from the network or the disk, and every user-entered text is escaped by the template engine."""
 
+from django.http import HttpResponse
 from django.template.loader import render_to_string
 from weasyprint import HTML
 
@@ -25,3 +26,10 @@ def receipt_html(*, invoice) -> str:
 
 def receipt_pdf(*, invoice) -> bytes:
     return HTML(string=receipt_html(invoice=invoice), base_url=None, url_fetcher=refuse_fetch).write_pdf()
+
+
+def receipt_response(*, invoice) -> HttpResponse:
+    """The receipt as a PDF download (portal page and operator API)."""
+    response = HttpResponse(receipt_pdf(invoice=invoice), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="receipt-{invoice.receipt_id}.pdf"'
+    return response
