@@ -4,7 +4,7 @@ idempotency key (`invoice-<id>-attempt-<n>`), committed before Stripe is called.
 
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -34,10 +34,6 @@ def _email_invoice_issued_after_commit(invoice_id: int) -> None:
 
 CHARGE_DAY = 5  # cards are charged on the 5th of the billing month (tenant's time zone)
 RETRY_AFTER_DAYS = (3, 5, 7)  # after a failed charge: again 3, 5 and 7 days after the first failure
-
-
-def _month_start(year: int, month: int, tz: str) -> datetime:
-    return datetime(year, month, 1, tzinfo=ZoneInfo(tz))
 
 
 def previous_month(year: int, month: int) -> tuple[int, int]:
@@ -121,7 +117,7 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
     """The invoice of the period starting on the 1st of (year, month) in the tenant's time zone: fixed fees for
     the new period, usage and MAU overage of the last one, pending prorations, then credits and tax.
     Returns None when there is nothing to bill (Free before and after, nothing pending)."""
-    start = _month_start(year, month, tenant.time_zone)
+    start, end = clock.month_bounds(year, month, tenant.time_zone)
     with transaction.atomic():  # one transaction (one commit) per tenant: roll-over, invoice, prorations
         # One statement locks the tenant and its license (in the order the license services use) and loads
         # what the invoice needs about the tenant.
@@ -146,11 +142,11 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
                               pending=pending)
         if not lines:
             return None
-        end = _month_start(*((year + 1, 1) if month == 12 else (year, month + 1)), tenant.time_zone)
         invoice = invoice_issue(
             tenant=tenant, kind=Invoice.Kind.MONTHLY, source_key=monthly_source_key(tenant, year, month),
-            lines=lines, billing_date=start.date(), period_start=start, period_end=end,
-            payment_method=_payment_method(tenant), charge_at=start.replace(day=CHARGE_DAY), tenant_locked=True,
+            lines=lines, billing_date=date(year, month, 1), period_start=start, period_end=end,
+            payment_method=_payment_method(tenant), tenant_locked=True,
+            charge_at=datetime(year, month, CHARGE_DAY, tzinfo=ZoneInfo(tenant.time_zone)),
         )
         if pending:
             ProrationItem.objects.filter(pk__in=[item.pk for item in pending]).update(

@@ -1,6 +1,6 @@
 """Billing details (reads): a month's usage per channel (RP) and service with the fees the plan puts on it."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from billing_portal.common import clock
@@ -28,9 +28,7 @@ def months_for_selection(*, tenant, count: int = 12) -> list[tuple[int, int]]:
 
 
 def billing_details(*, tenant, year: int, month: int) -> dict:
-    tz = ZoneInfo(tenant.time_zone)
-    start = datetime(year, month, 1, tzinfo=tz)
-    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=tz)
+    start, end = clock.month_bounds(year, month, tenant.time_zone)
     now = clock.now()
     plan = plan_at(tenant=tenant, at=min(end, now) - timedelta(microseconds=1))
     priced = {u.metering_unit.unit_name: u for u in plan_units(plan)

@@ -23,7 +23,7 @@ def credit_history(*, tenant):
 def upcoming_invoice_preview(*, tenant, at=None) -> dict:
     """What the next monthly invoice would be if the month ended now: next period's fixed fee (after a reserved
     change or a cancellation), this month's usage so far, prorations waiting, credits, tax. Writes nothing."""
-    from datetime import datetime
+    from datetime import date
     from zoneinfo import ZoneInfo
 
     from licenses.models import ProrationItem
@@ -52,7 +52,7 @@ def upcoming_invoice_preview(*, tenant, at=None) -> dict:
     totals = compute_totals(line_amounts=[line["amount"] for line in lines],
                             credits=credits_in_application_order(tenant=tenant, at=at), rate=tax_rate())
     return {
-        "billing_date": datetime(year, month, 1, tzinfo=ZoneInfo(tenant.time_zone)).date(),
+        "billing_date": date(year, month, 1),
         "currency": tenant.currency, "plan": next_plan, "lines": lines,
         "usage_amount": totals.usage_amount, "credit_applied": totals.credit_applied,
         "determined_amount": totals.determined_amount, "tax_amount": totals.tax_amount,

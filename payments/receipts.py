@@ -1,8 +1,11 @@
 """Receipt PDFs (WeasyPrint). Everything the document needs is inside the HTML: the renderer fetches nothing,
 from the network or the disk, and every user-entered text is escaped by the template engine."""
 
+from zoneinfo import ZoneInfo
+
 from django.http import HttpResponse
 from django.template.loader import render_to_string
+from django.utils import timezone
 from weasyprint import HTML
 
 
@@ -15,13 +18,15 @@ def refuse_fetch(url, *args, **kwargs):
 
 
 def receipt_html(*, invoice) -> str:
+    """Dates (period, payment date) are printed in the customer's time zone."""
     lines = list(invoice.lines.all())
     applications = list(invoice.credit_applications.select_related("credit"))
-    return render_to_string(
-        "payments/receipt.html",
-        {"invoice": invoice, "lines": lines, "credit_applications": applications,
-         "tax_percent": (invoice.tax_rate * 100).normalize()},
-    )
+    with timezone.override(ZoneInfo(invoice.tenant.time_zone)):
+        return render_to_string(
+            "payments/receipt.html",
+            {"invoice": invoice, "lines": lines, "credit_applications": applications,
+             "tax_percent": (invoice.tax_rate * 100).normalize()},
+        )
 
 
 def receipt_pdf(*, invoice) -> bytes:

@@ -198,3 +198,11 @@ def test_receipt_escapes_user_text_and_fetches_nothing(tenant):
         pdf = receipts.receipt_pdf(invoice=invoice)
     fetch.assert_not_called()
     assert "Evil & Co" in " ".join(pdf_text(pdf).split())  # shown as text
+
+
+def test_receipt_prints_the_period_in_the_customer_time_zone(tenant):
+    from billing_portal.common.clock import month_bounds
+
+    start, end = month_bounds(2026, 4, "Asia/Tokyo")  # stored in UTC: 31 Mar 15:00 – 30 Apr 15:00
+    invoice = issue(tenant, period_start=start, period_end=end)
+    assert "2026-04-01 – 2026-05-01" in pdf_text(receipts.receipt_pdf(invoice=invoice))
