@@ -157,7 +157,8 @@ class LicenseAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 plan_change(tenant=tenant, plan=form.cleaned_data["plan"], when=form.cleaned_data["when"],
-                            proration_behavior="always_invoice", actor=request.user, source=PlanChange.Source.ADMIN)
+                            proration_behavior="always_invoice", actor=request.user, source=PlanChange.Source.ADMIN,
+                            by_operator=True)
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
             else:

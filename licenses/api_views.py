@@ -1,5 +1,6 @@
 """Operator API for licenses and limits. Thin: parse, call one service, answer JSON."""
 
+from accounts.models import ApiKey
 from accounts.services import end_user_register, relying_party_register
 from billing_portal.common.api import api_view
 from billing_portal.common.exceptions import ApplicationError
@@ -34,7 +35,8 @@ def plan_update(request, tenant):
     when = data.get("when", "now")
     plan = selectors.plan_get(code=code, currency=tenant.currency)
     result = services.plan_change(
-        tenant=tenant, plan=plan, when=when, proration_behavior=behavior, source=PlanChange.Source.API
+        tenant=tenant, plan=plan, when=when, proration_behavior=behavior, source=PlanChange.Source.API,
+        by_operator=request.api_key.scope == ApiKey.Scope.PLATFORM,
     )
     body = {"result": result["result"], **selectors.license_api_detail(tenant=tenant)}
     change = result.get("change")

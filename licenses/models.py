@@ -61,6 +61,11 @@ class License(models.Model):
     current_period_start = models.DateTimeField()
     current_period_end = models.DateTimeField(null=True, blank=True, help_text="Empty for Free (no end date).")
     auto_renew = models.BooleanField(default=True)
+    billed_plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="The plan whose fixed fee has been billed for the current period (empty on Free). A change "
+                  "without proration keeps it, so a later downgrade credits only what was actually billed.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):

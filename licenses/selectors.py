@@ -15,7 +15,7 @@ def free_plan_get(*, currency: str) -> Plan:
 
 
 def license_get(*, tenant) -> License | None:
-    return License.objects.select_related("plan").filter(tenant=tenant).first()
+    return License.objects.select_related("plan", "billed_plan").filter(tenant=tenant).first()
 
 
 def _plans_with_units():
@@ -100,18 +100,22 @@ def plan_change_preview(*, tenant, plan: Plan, at: datetime | None = None) -> di
     at = at or clock.now()
     license = license_get(tenant=tenant)
     current = license.plan
-    old_amount = 0 if current.is_free else plan_fixed_amount(current)
+    current_amount = 0 if current.is_free else plan_fixed_amount(current)
     new_amount = plan_fixed_amount(plan)
     if plan.pk == current.pk:
         kind = "same"
     elif current.is_free:
         kind = PlanChange.Kind.PURCHASE
-    elif new_amount < old_amount:
+    elif new_amount < current_amount:
         kind = PlanChange.Kind.DOWNGRADE
-    elif new_amount > old_amount:
+    elif new_amount > current_amount:
         kind = PlanChange.Kind.UPGRADE
     else:
         kind = PlanChange.Kind.CHANGE
+    # The unused part is that of the plan actually billed for this period (normally the current plan; the
+    # previous one after an operator's change without proration), so credit never exceeds what was billed.
+    billed = None if current.is_free else (license.billed_plan or current)
+    old_amount = 0 if billed is None or billed.is_free else plan_fixed_amount(billed)
     if current.is_free or license.current_period_end is None:
         start, end = period_bounds(tenant=tenant, at=at, interval=plan.interval)
     else:
@@ -125,9 +129,11 @@ def plan_change_preview(*, tenant, plan: Plan, at: datetime | None = None) -> di
     return {
         "kind": kind,
         "current_plan": current,
+        "billed_plan": billed,
         "plan": plan,
         "currency": plan.currency,
         "old_amount": old_amount,
+        "current_amount": current_amount,
         "new_amount": new_amount,
         "period_start": start,
         "period_end": end,

@@ -64,11 +64,20 @@ def _check_limits(*, tenant, plan: Plan) -> None:
         )
 
 
-def _check_behavior(proration_behavior: str) -> None:
+def _check_behavior(proration_behavior: str, *, by_operator: bool) -> None:
+    """Tenants (portal pages, tenant-scoped API keys) pay a change when they make it: `always_invoice` only.
+    Deferring the bill (`create_prorations`) or waiving it (`none`) is the operator's decision (platform API
+    keys, staff in admin)."""
     if proration_behavior not in ProrationBehavior.values:
         raise ApplicationError(
             f"proration_behavior must be one of {', '.join(ProrationBehavior.values)}.",
             code="bad_proration_behavior",
+        )
+    if proration_behavior != ProrationBehavior.ALWAYS_INVOICE and not by_operator:
+        raise ApplicationError(
+            "Only the operator can defer or waive the proration of a plan change; tenants' changes are "
+            "invoiced at once (proration_behavior always_invoice).",
+            code="proration_behavior_forbidden", status=403,
         )
 
 
@@ -102,8 +111,8 @@ def _record_proration(*, tenant, change: PlanChange, preview: dict, proration_be
     )
     period = _period_label(preview["period_start"], preview["period_end"], tenant)
     lines = []
-    if change.kind != PlanChange.Kind.PURCHASE:
-        lines.append((f"Unused time on {change.from_plan.name} ({period})", change.unused_amount))
+    if change.kind != PlanChange.Kind.PURCHASE and change.unused_amount:
+        lines.append((f"Unused time on {preview['billed_plan'].name} ({period})", change.unused_amount))
     lines.append((f"Remaining time on {change.to_plan.name} ({period})", change.remaining_amount))
     ProrationItem.objects.bulk_create(
         ProrationItem(
@@ -113,9 +122,12 @@ def _record_proration(*, tenant, change: PlanChange, preview: dict, proration_be
         for description, amount in lines
     )
     if billing == ProrationItem.Billing.IMMEDIATE:
+        # The pending items are the record of what to bill; the task only bills them sooner (the sweeper
+        # bills them if the message is lost).
+        from billing_portal.common.queue import enqueue_on_commit
         from payments.tasks import bill_plan_change
 
-        transaction.on_commit(lambda: bill_plan_change.delay(tenant.pk))
+        enqueue_on_commit(bill_plan_change, tenant.pk)
 
 
 @transaction.atomic
@@ -140,6 +152,7 @@ def license_purchase(*, tenant, plan: Plan, actor=None, source=PlanChange.Source
         created_at=now,
     )
     license.plan = plan
+    license.billed_plan = plan
     license.started_at = now
     license.current_period_start = preview["period_start"]
     license.current_period_end = preview["period_end"]
@@ -154,14 +167,17 @@ def license_purchase(*, tenant, plan: Plan, actor=None, source=PlanChange.Source
 
 @transaction.atomic
 def license_change_now(
-    *, tenant, plan: Plan, proration_behavior: str, actor=None, source=PlanChange.Source.PORTAL
+    *, tenant, plan: Plan, proration_behavior: str, actor=None, source=PlanChange.Source.PORTAL,
+    by_operator: bool = False,
 ) -> PlanChange:
     """Change a paid license's plan at once, prorated by the second for the rest of the period.
 
     A positive difference becomes proration items (`always_invoice`: invoiced at once; `create_prorations`: with
-    the next invoice); a negative one (a downgrade now) becomes tenant credit. `none`: no proration.
+    the next invoice); a negative one (a downgrade now) becomes tenant credit. `none` (operator only): no
+    proration, and the plan billed for the period stays what it was, so that a later downgrade credits only the
+    unused part of what was actually billed (`License.billed_plan`).
     """
-    _check_behavior(proration_behavior)
+    _check_behavior(proration_behavior, by_operator=by_operator)
     _check_plan(tenant=tenant, plan=plan)
     license = _lock_license(tenant)
     if license.plan.is_free:
@@ -186,8 +202,10 @@ def license_change_now(
         created_at=now,
     )
     license.plan = plan
+    if prorated:
+        license.billed_plan = plan
     license.auto_renew = True
-    license.save(update_fields=["plan", "auto_renew", "updated_at"])
+    license.save(update_fields=["plan", "billed_plan", "auto_renew", "updated_at"])
     PlanReservation.objects.filter(tenant=tenant, status=PlanReservation.Status.PENDING).update(
         status=PlanReservation.Status.CANCELLED
     )
@@ -295,6 +313,7 @@ def _roll_over(*, tenant, at, license) -> License:
             license_event(tenant=tenant, action="license.expired", plan=free, when=boundary,
                           data={"from": license.plan.name})
             license.plan = free
+            license.billed_plan = None
             license.started_at = boundary
             license.current_period_start = boundary
             license.current_period_end = None
@@ -319,6 +338,7 @@ def _roll_over(*, tenant, at, license) -> License:
         license.current_period_start, license.current_period_end = period_bounds(
             tenant=tenant, at=boundary, interval=license.plan.interval
         )
+        license.billed_plan = license.plan  # the new period's fixed fee is on its monthly invoice
     license.save()
     return license
 
@@ -329,20 +349,23 @@ def _cheaper(a: Plan, b: Plan) -> bool:
     return plan_fixed_amount(a) < plan_fixed_amount(b)
 
 
-def plan_change(*, tenant, plan: Plan, when: str, proration_behavior: str | None, actor=None, source) -> dict:
-    """One entry point for the API and the ops console: purchase, change now, or reserve for the next period."""
+def plan_change(*, tenant, plan: Plan, when: str, proration_behavior: str | None, actor=None, source,
+                by_operator: bool = False) -> dict:
+    """One entry point for the API and the ops console: purchase, change now, or reserve for the next period.
+    `by_operator`: the caller is the operator (platform API key, staff), who alone may defer or waive proration."""
     from .selectors import license_get
 
     if when not in ("now", "next_period"):
         raise ApplicationError("when must be 'now' or 'next_period'.", code="bad_when")
     behavior = proration_behavior or ProrationBehavior.ALWAYS_INVOICE
-    _check_behavior(behavior)
+    _check_behavior(behavior, by_operator=by_operator)
     current = license_get(tenant=tenant)
     if current.plan.is_free:
         return {"result": "purchased", "change": license_purchase(tenant=tenant, plan=plan, actor=actor, source=source)}
     if when == "now":
         return {"result": "changed", "change": license_change_now(
-            tenant=tenant, plan=plan, proration_behavior=behavior, actor=actor, source=source)}
+            tenant=tenant, plan=plan, proration_behavior=behavior, actor=actor, source=source,
+            by_operator=by_operator)}
     return {"result": "reserved", "reservation": license_reserve_change(
         tenant=tenant, plan=plan, actor=actor, source=source)}
 

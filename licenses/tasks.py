@@ -1,5 +1,6 @@
 from celery import shared_task
-from django.db import transaction
+
+from billing_portal.common.queue import enqueue_on_commit
 
 
 @shared_task
@@ -25,5 +26,5 @@ def licenses_roll_over_due() -> int:
         License.objects.filter(current_period_end__lte=clock.now()).values_list("tenant_id", flat=True)
     )
     for tenant_id in tenant_ids:
-        transaction.on_commit(lambda tid=tenant_id: licenses_roll_over_tenant.delay(tid))
+        enqueue_on_commit(licenses_roll_over_tenant, tenant_id)
     return len(tenant_ids)

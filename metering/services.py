@@ -7,6 +7,7 @@ from django.db import IntegrityError, connection, transaction
 from accounts.models import RelyingParty
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError, Conflict, NotFound
+from billing_portal.common.queue import enqueue_on_commit
 
 from .models import (
     AuthEvent,
@@ -221,7 +222,7 @@ def mau_alert_raise(*, tenant, year: int, month: int, mau: int, threshold: int) 
             )
     except IntegrityError:
         return None
-    transaction.on_commit(lambda: mau_alert_notify_task.delay(alert.pk))
+    enqueue_on_commit(mau_alert_notify_task, alert.pk)
     return alert
 
 

@@ -4,6 +4,7 @@ idempotency key (`invoice-<id>-attempt-<n>`), committed before Stripe is called.
 
 import logging
 import time
+from collections import Counter
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,15 +14,17 @@ from django.db.models import Q
 from accounts.audit import audit_record
 from accounts.models import Tenant
 from billing_portal.common import clock
+from billing_portal.common.queue import enqueue_on_commit
 from licenses.models import License, Plan, PlanChange, ProrationItem
 from licenses.pricing import plan_invoice_lines, plan_units
 from licenses.services import licenses_roll_over
 from metering.selectors import mau_count, meter_counts_month
 
 from .invoicing import invoice_issue
-from .models import Invoice, Payment, PaymentMethodType, PaymentSettings
+from .models import Invoice, Payment, PaymentMethodType, PaymentSettings, StripeEvent
 from .notifications import notify_payment_failed, notify_payment_succeeded
-from .services import payment_charge_off_session
+from .services import PaymentMismatch, payment_attempt_create, payment_lock_for_send, payment_send
+from .stripe_gateway import PaymentGatewayError
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +33,7 @@ def _email_invoice_issued_after_commit(invoice_id: int) -> None:
     """The e-mail goes out from a worker once the invoice is committed (not on the invoicing path)."""
     from .tasks import send_invoice_issued_email
 
-    transaction.on_commit(lambda: send_invoice_issued_email.delay(invoice_id))
+    enqueue_on_commit(send_invoice_issued_email, invoice_id)
 
 CHARGE_DAY = 5  # cards are charged on the 5th of the billing month (tenant's time zone)
 RETRY_AFTER_DAYS = (3, 5, 7)  # after a failed charge: again 3, 5 and 7 days after the first failure
@@ -211,7 +214,8 @@ class ChargeOutcome:
     PAID = "paid"
     FAILED = "failed"
     ACTION_REQUIRED = "action_required"
-    BLOCKED = "blocked"  # an earlier attempt's outcome is unknown: reconcile before trying again
+    IN_FLIGHT = "in_flight"  # another process is charging this invoice right now
+    UNKNOWN = "unknown"  # Stripe could not be reached: the attempt stays pending and the sweeper resumes it
     SKIPPED = "skipped"
 
 
@@ -224,88 +228,174 @@ def invoices_due_for_charge(*, at):
 
 
 def invoice_charge(*, invoice, at=None) -> str:
-    """Charge one card invoice off-session, exactly once per attempt.
+    """Charge one card invoice off-session: at most one charge, however many runs, retries and crashes.
 
-    The attempt's Payment row (key `invoice-<id>-attempt-<n>`) is committed, under the invoice's row lock, before
-    Stripe is called: a task that is retried or runs twice finds it and does not charge again. A Payment still
-    pending (Stripe unreachable mid-call, outcome unknown) blocks further attempts until it is reconciled.
+    Under the invoice's row lock: an invoice with a successful attempt is paid (never charged again); one with a
+    pending attempt (a run killed mid-call, Stripe unreachable) resumes that attempt with its own idempotency
+    key; otherwise, when due, attempt n+1 (`invoice-<id>-attempt-<n>`) is committed before Stripe hears of it.
+    The database allows one live attempt per invoice. Stripe is then called holding the attempt's row lock,
+    and the outcome and the invoice's bookkeeping are committed together.
     """
     at = at or clock.now()
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().select_related("tenant").get(pk=invoice.pk)
-        if (invoice.status not in (Invoice.Status.PENDING, Invoice.Status.FAILED)
-                or invoice.payment_method != Invoice.PaymentMethod.CARD
-                or invoice.next_attempt_at is None or invoice.next_attempt_at > at):
+        invoice = Invoice.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=invoice.pk)
+        if invoice.status in (Invoice.Status.SUCCESSFUL, Invoice.Status.VOID) or (
+                invoice.payment_method != Invoice.PaymentMethod.CARD):
             return ChargeOutcome.SKIPPED
-        if invoice.payments.filter(status=Payment.Status.PENDING).exists():
-            return ChargeOutcome.BLOCKED
-        invoice.attempt_count += 1
-        invoice.save(update_fields=["attempt_count"])
-        key = f"invoice-{invoice.pk}-attempt-{invoice.attempt_count}"
-        # The attempt exists (and blocks any concurrent run) before Stripe is called.
-        Payment.objects.create(
-            tenant=invoice.tenant, invoice=invoice, amount_minor=invoice.payment_amount, currency=invoice.currency,
-            idempotency_key=key, description=f"Invoice {invoice.number}",
+        live = invoice.payments.filter(status__in=Payment.LIVE_STATUSES).first()
+        if live is not None and live.status == Payment.Status.SUCCESSFUL:
+            _mark_paid(invoice, payment=live)
+            return ChargeOutcome.PAID
+        if live is not None and live.status == Payment.Status.REQUIRES_ACTION:
+            return ChargeOutcome.ACTION_REQUIRED  # the customer confirms it with their bank (3-D Secure page)
+        if live is not None:
+            payment, resume = live, True
+        else:
+            if (invoice.status not in (Invoice.Status.PENDING, Invoice.Status.FAILED)
+                    or invoice.next_attempt_at is None or invoice.next_attempt_at > at or invoice.payment_amount <= 0):
+                return ChargeOutcome.SKIPPED
+            invoice.attempt_count += 1
+            invoice.save(update_fields=["attempt_count"])
+            payment, _created = payment_attempt_create(
+                tenant=invoice.tenant, amount_minor=invoice.payment_amount, currency=invoice.currency,
+                idempotency_key=f"invoice-{invoice.pk}-attempt-{invoice.attempt_count}",
+                description=f"Invoice {invoice.number}", invoice=invoice,
+            )
+            resume = False
+    return payment_attempt_finish(payment=payment, resume=resume, at=at)
+
+
+_OUTCOME_OF_STATUS = {
+    Payment.Status.SUCCESSFUL: ChargeOutcome.PAID, Payment.Status.FAILED: ChargeOutcome.FAILED,
+    Payment.Status.REQUIRES_ACTION: ChargeOutcome.ACTION_REQUIRED, Payment.Status.PENDING: ChargeOutcome.UNKNOWN,
+}
+
+
+def payment_attempt_finish(*, payment, resume: bool, at=None) -> str:
+    """Send (or resume) a pending attempt and settle its invoice in the same transaction as the outcome."""
+    at = at or clock.now()
+    try:
+        with transaction.atomic():
+            locked = payment_lock_for_send(payment=payment)
+            if locked is None:
+                return ChargeOutcome.IN_FLIGHT
+            before = locked.status
+            locked = payment_send(payment=locked, resume=resume)
+            if locked.invoice_id is None:
+                return _OUTCOME_OF_STATUS[locked.status]
+            return payment_settle_invoice(payment=locked, previous_status=before, at=at)
+    except PaymentGatewayError as exc:
+        logger.warning("Charging %s: outcome unknown (%s); the sweeper resumes it", payment.idempotency_key,
+                       exc.message)
+        return ChargeOutcome.UNKNOWN
+
+
+def _mark_paid(invoice, *, payment) -> None:
+    """Within the caller's transaction and the invoice's row lock: the invoice is paid (once), by this payment."""
+    if payment.amount_minor != invoice.payment_amount or payment.currency != invoice.currency:
+        raise PaymentMismatch(
+            f"Payment {payment.idempotency_key} is {payment.amount_minor} {payment.currency}, but invoice "
+            f"{invoice.number} is {invoice.payment_amount} {invoice.currency}."
         )
-    payment = payment_charge_off_session(
-        tenant=invoice.tenant, amount_minor=invoice.payment_amount, currency=invoice.currency,
-        idempotency_key=key, description=f"Invoice {invoice.number}", invoice=invoice,
-    )
-    return _record_charge_result(invoice=invoice, payment=payment, at=at)
-
-
-def _mark_paid(invoice, *, at) -> None:
-    """Within the caller's transaction and row lock: the invoice is paid (once)."""
     invoice.status = Invoice.Status.SUCCESSFUL
-    invoice.paid_at = at
+    invoice.paid_at = clock.now()
     invoice.next_attempt_at = None
     invoice.save(update_fields=["status", "paid_at", "next_attempt_at"])
     audit_record(action="invoice.paid", tenant=invoice.tenant,
                  data={"number": invoice.number, "method": "card", "amount": invoice.payment_amount,
-                       "attempt": invoice.attempt_count})
+                       "attempt": invoice.attempt_count, "payment": payment.idempotency_key})
     transaction.on_commit(lambda: notify_payment_succeeded(invoice=invoice))
 
 
-def invoice_paid_by_payment(*, payment) -> Invoice:
-    with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().select_related("tenant").get(pk=payment.invoice_id)
-        if invoice.status != Invoice.Status.SUCCESSFUL and payment.status == Payment.Status.SUCCESSFUL:
-            _mark_paid(invoice, at=clock.now())
-    return invoice
+def payment_settle_invoice(*, payment, previous_status: str, at=None) -> str:
+    """Within the transaction that changed the attempt's status (charge run, sweeper, webhook, 3-D Secure page):
+    the invoice follows. Successful → paid; a pending attempt that failed or needs authentication → the
+    invoice failed, with its next retry and the e-mail. Anything else changes nothing."""
+    at = at or clock.now()
+    invoice = Invoice.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=payment.invoice_id)
+    if payment.status == Payment.Status.SUCCESSFUL:
+        if invoice.status != Invoice.Status.SUCCESSFUL:
+            _mark_paid(invoice, payment=payment)
+        return ChargeOutcome.PAID
+    if invoice.status == Invoice.Status.SUCCESSFUL:
+        return ChargeOutcome.PAID
+    if payment.status == Payment.Status.PENDING:
+        return ChargeOutcome.UNKNOWN
+    if previous_status != Payment.Status.PENDING:
+        return ChargeOutcome.ACTION_REQUIRED if payment.status == Payment.Status.REQUIRES_ACTION else ChargeOutcome.FAILED
+    retries_done = invoice.attempt_count - 1
+    first_failure = invoice.payments.order_by("created_at").values_list("created_at", flat=True).first() or clock.now()
+    if payment.status == Payment.Status.REQUIRES_ACTION:
+        # The customer must confirm with their bank; automatic retries would fail the same way.
+        next_at = None
+    elif retries_done < len(RETRY_AFTER_DAYS):
+        next_at = first_failure + timedelta(days=RETRY_AFTER_DAYS[retries_done])
+    else:
+        next_at = None
+    invoice.status = Invoice.Status.FAILED
+    invoice.next_attempt_at = next_at
+    invoice.save(update_fields=["status", "next_attempt_at"])
+    audit_record(action="invoice.payment_failed", tenant=invoice.tenant,
+                 data={"number": invoice.number, "attempt": invoice.attempt_count,
+                       "reason": payment.failure_message, "next_attempt_at": next_at.isoformat() if next_at else None})
+    action_path = None
+    if payment.status == Payment.Status.REQUIRES_ACTION:
+        from django.urls import reverse
+
+        action_path = reverse("invoice_pay", args=[invoice.tenant.slug, invoice.receipt_id])
+    reason = payment.failure_message or "The payment failed."
+    transaction.on_commit(lambda: notify_payment_failed(
+        invoice=invoice, reason=reason, next_attempt_at=next_at, action_path=action_path,
+    ))
+    return ChargeOutcome.ACTION_REQUIRED if action_path else ChargeOutcome.FAILED
 
 
-def _record_charge_result(*, invoice, payment, at) -> str:
-    with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().select_related("tenant").get(pk=invoice.pk)
-        if invoice.status == Invoice.Status.SUCCESSFUL:
-            return ChargeOutcome.PAID
-        if payment.status == Payment.Status.SUCCESSFUL:
-            _mark_paid(invoice, at=clock.now())
-            return ChargeOutcome.PAID
-        if payment.status == Payment.Status.PENDING:
-            return ChargeOutcome.BLOCKED
-        retries_done = invoice.attempt_count - 1
-        first_failure = invoice.payments.order_by("created_at").values_list("created_at", flat=True).first() or clock.now()
-        if payment.status == Payment.Status.REQUIRES_ACTION:
-            # The customer must confirm with their bank; automatic retries would fail the same way.
-            next_at = None
-        elif retries_done < len(RETRY_AFTER_DAYS):
-            next_at = first_failure + timedelta(days=RETRY_AFTER_DAYS[retries_done])
-        else:
-            next_at = None
-        invoice.status = Invoice.Status.FAILED
-        invoice.next_attempt_at = next_at
-        invoice.save(update_fields=["status", "next_attempt_at"])
-        audit_record(action="invoice.payment_failed", tenant=invoice.tenant,
-                     data={"number": invoice.number, "attempt": invoice.attempt_count,
-                           "reason": payment.failure_message, "next_attempt_at": next_at.isoformat() if next_at else None})
-        action_path = None
-        if payment.status == Payment.Status.REQUIRES_ACTION:
-            from django.urls import reverse
+def invoices_charge_due(*, at=None, progress=None) -> Counter:
+    """One charge run (`charge_due_invoices`, the hourly tick, the sweeper): every card invoice due by `at`."""
+    at = at or clock.now()
+    invoices = list(invoices_due_for_charge(at=at))
+    outcomes = Counter()
+    for invoice in progress(invoices) if progress else invoices:
+        outcomes[invoice_charge(invoice=invoice, at=at)] += 1
+    return outcomes
 
-            action_path = reverse("invoice_pay", args=[invoice.tenant.slug, invoice.receipt_id])
-        transaction.on_commit(lambda: notify_payment_failed(
-            invoice=invoice, reason=payment.failure_message or "The payment failed.", next_attempt_at=next_at,
-            action_path=action_path,
-        ))
-        return ChargeOutcome.ACTION_REQUIRED if action_path else ChargeOutcome.FAILED
+
+# --- the sweeper ---------------------------------------------------------------------------------------------
+
+WEBHOOK_REPROCESS_ATTEMPTS = 5
+
+
+def payments_sweep(*, at=None) -> Counter:
+    """Finish whatever a crash, an outage or a lost queue message left behind (beat, every few minutes; safe to
+    run at any time and concurrently with everything else, since each step is idempotent under its row locks):
+
+    1. plan changes to be invoiced at once whose task never ran (the broker was down, the worker died);
+    2. attempts whose outcome is unknown (a process killed while charging, Stripe unreachable): looked up at
+       Stripe by their metadata, or sent again with their own idempotency key, and their invoice settled;
+    3. successful attempts whose invoice is not marked paid (repair; the charge path commits both together);
+    4. card invoices due for a charge or a retry;
+    5. Stripe webhooks whose processing failed, up to WEBHOOK_REPROCESS_ATTEMPTS times.
+    """
+    from .services import stripe_event_process
+
+    at = at or clock.now()
+    report = Counter()
+    tenant_ids = (ProrationItem.objects.filter(status=ProrationItem.Status.PENDING,
+                                               billing=ProrationItem.Billing.IMMEDIATE)
+                  .values_list("tenant_id", flat=True).distinct())
+    for tenant in Tenant.objects.filter(pk__in=list(tenant_ids)):
+        report["invoices_issued"] += len(immediate_invoices_issue(tenant=tenant))
+    for payment in Payment.objects.filter(status=Payment.Status.PENDING).order_by("pk"):
+        report[f"resumed_{payment_attempt_finish(payment=payment, resume=True, at=at)}"] += 1
+    for payment in Payment.objects.filter(status=Payment.Status.SUCCESSFUL,
+                                          invoice__status__in=[Invoice.Status.PENDING, Invoice.Status.FAILED]):
+        with transaction.atomic():
+            locked = Payment.objects.select_for_update().get(pk=payment.pk)
+            payment_settle_invoice(payment=locked, previous_status=locked.status, at=at)
+        report["repaired_paid"] += 1
+    for outcome, count in invoices_charge_due(at=at).items():
+        report[f"charged_{outcome}"] += count
+    for event in StripeEvent.objects.filter(status=StripeEvent.Status.FAILED,
+                                            attempts__lt=WEBHOOK_REPROCESS_ATTEMPTS).order_by("received_at"):
+        report[f"webhook_{stripe_event_process(event=event).status}"] += 1
+    return report

@@ -100,13 +100,20 @@ class PaymentMethod(models.Model):
 
 
 class Payment(models.Model):
-    """One attempt to collect money through Stripe. The row is committed before Stripe is called."""
+    """One attempt to collect money through Stripe. The row is committed before Stripe is called, and Stripe is
+    called only while the row is locked (`payments.services.payment_send`), so a killed process leaves it
+    pending for the sweeper, never half-known.
+
+    An invoice has at most one *live* attempt (pending, requires action or successful), enforced by the
+    database: a second charge of the same invoice cannot even be recorded."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SUCCESSFUL = "successful", "Successful"
         FAILED = "failed", "Failed"
         REQUIRES_ACTION = "requires_action", "Requires action"
+
+    LIVE_STATUSES = (Status.PENDING, Status.REQUIRES_ACTION, Status.SUCCESSFUL)
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="payments")
     invoice = models.ForeignKey(
@@ -117,6 +124,10 @@ class Payment(models.Model):
     idempotency_key = models.CharField(max_length=200, unique=True)
     description = models.CharField(max_length=200, blank=True)
     stripe_payment_intent_id = models.CharField("Stripe PaymentIntent ID", max_length=255, blank=True, db_index=True)
+    stripe_payment_method_id = models.CharField(
+        "Stripe payment method ID", max_length=255, blank=True,
+        help_text="The card this attempt charges: a resumed attempt sends exactly what the first call sent.",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     failure_message = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -124,6 +135,12 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["tenant", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice"], condition=Q(status__in=["pending", "requires_action", "successful"]),
+                name="uniq_live_payment_per_invoice",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.idempotency_key} ({self.get_status_display()})"
@@ -136,6 +153,7 @@ class StripeEvent(models.Model):
         RECEIVED = "received", "Received"
         PROCESSED = "processed", "Processed"
         IGNORED = "ignored", "Ignored (type not handled)"
+        FLAGGED = "flagged", "Flagged for ops (does not match our records)"
         FAILED = "failed", "Failed"
 
     stripe_event_id = models.CharField("Stripe event ID", max_length=255, unique=True)
@@ -144,6 +162,7 @@ class StripeEvent(models.Model):
     raw_body = models.TextField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
     traceback = models.TextField(blank=True)
+    flag_reason = models.TextField(blank=True, help_text="Why the event was not applied (flagged events).")
     attempts = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField()
     processed_at = models.DateTimeField(null=True, blank=True)

@@ -5,6 +5,7 @@ import traceback as traceback_module
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
@@ -243,33 +244,84 @@ def payment_charge_off_session(*, tenant, amount_minor: int, currency: str, idem
     """Charge the tenant's default card once per `idempotency_key` (e.g. `invoice-12-attempt-1`).
 
     The Payment row is committed before Stripe is called; calling again with the same key returns the row
-    (and only retries the Stripe call if the first attempt never reached a result). Never raises for a
-    decline: the Payment comes back `failed` / `requires_action` with a readable `failure_message`.
+    (and, when the first call's outcome is unknown, finds out what became of it: see `payment_send`). Never
+    raises for a decline: the Payment comes back `failed` / `requires_action` with a readable `failure_message`.
+    Raises StripeUnavailable when Stripe cannot be reached (the row stays pending and is safe to retry).
     """
     if currency != tenant.currency:
         raise ApplicationError(f"{tenant.name} is billed in {tenant.currency}, not {currency}.", code="wrong_currency")
+    payment, created = payment_attempt_create(
+        tenant=tenant, amount_minor=amount_minor, currency=currency, idempotency_key=idempotency_key,
+        description=description, invoice=invoice,
+    )
+    if payment.status != Payment.Status.PENDING:
+        return payment
+    with transaction.atomic():
+        locked = payment_lock_for_send(payment=payment)
+        if locked is None:  # another process is talking to Stripe about it right now
+            return payment
+        return payment_send(payment=locked, resume=not created)
+
+
+def payment_attempt_create(*, tenant, amount_minor: int, currency: str, idempotency_key: str,
+                           description: str = "", invoice=None) -> tuple[Payment, bool]:
+    """The attempt row, committed before Stripe hears of it: (payment, created). The same key returns the
+    existing row. The card is fixed now, so that a resumed attempt sends Stripe the very same request."""
+    card = PaymentMethod.objects.filter(tenant=tenant, is_default=True).first()
     try:
         with transaction.atomic():
-            payment = Payment.objects.create(
+            return Payment.objects.create(
                 tenant=tenant, amount_minor=amount_minor, currency=currency, idempotency_key=idempotency_key,
                 description=description, invoice=invoice,
-            )
+                stripe_payment_method_id=card.stripe_payment_method_id if card else "",
+            ), True
     except IntegrityError:
-        payment = Payment.objects.get(idempotency_key=idempotency_key)
+        payment = Payment.objects.filter(idempotency_key=idempotency_key).first()
+        if payment is None:  # not the key: the invoice already has a live attempt
+            raise ApplicationError("This invoice already has a payment in progress or completed.",
+                                   code="payment_in_progress", status=409) from None
         if payment.tenant_id != tenant.pk:
             raise
-        if payment.status != Payment.Status.PENDING or payment.stripe_payment_intent_id:
-            return payment
-    account = PaymentAccount.objects.filter(tenant=tenant).first()
-    card = PaymentMethod.objects.filter(tenant=tenant, is_default=True).first()
-    if account is None or card is None:
+        return payment, False
+
+
+def payment_lock_for_send(*, payment: Payment) -> Payment | None:
+    """Within the caller's transaction: lock the attempt for a Stripe call, or None when another process holds
+    it (that process is calling Stripe; PostgreSQL releases the lock if it dies)."""
+    return (Payment.objects.select_for_update(skip_locked=True, of=("self",)).select_related("tenant")
+            .filter(pk=payment.pk).first())
+
+
+def payment_send(*, payment: Payment, resume: bool) -> Payment:
+    """Within the caller's transaction and the attempt's row lock (`payment_lock_for_send`): send a pending
+    attempt to Stripe, or find out what became of it, and record the outcome.
+
+    `resume` (the attempt existed before this call: a retried task, a second run, the sweeper): first look the
+    PaymentIntent up by the metadata the first call sent (Stripe's list is consistent, its replay of an
+    idempotency key lasts only 24 hours); only when Stripe has none is the charge sent, with the same key and
+    parameters, which Stripe answers with the first result if the first call did reach it after all.
+    Stripe unreachable propagates (StripeUnavailable): nothing is recorded and the attempt stays pending.
+    """
+    if payment.status != Payment.Status.PENDING:
+        return payment
+    if payment.stripe_payment_intent_id or resume:
+        intent = _payment_intent_of(payment)
+        if intent is not None:
+            _payment_check_intent(payment, intent)
+            return _payment_set(payment, status=intent["status"], failure_message=intent["failure_message"],
+                                intent_id=intent["id"])
+    account = PaymentAccount.objects.filter(tenant=payment.tenant).first()
+    if account is None:
+        return _payment_set(payment, status=Payment.Status.FAILED,
+                            failure_message="No payment account exists for this tenant.")
+    if not payment.stripe_payment_method_id:
         return _payment_set(payment, status=Payment.Status.FAILED,
                             failure_message="No card is registered for this payment account.")
     try:
         intent = stripe_gateway.charge_off_session(
-            customer_id=account.stripe_customer_id, payment_method_id=card.stripe_payment_method_id,
-            amount_minor=amount_minor, currency=currency, idempotency_key=idempotency_key,
-            metadata={"tenant": tenant.slug, "payment": str(payment.pk)},
+            customer_id=account.stripe_customer_id, payment_method_id=payment.stripe_payment_method_id,
+            amount_minor=payment.amount_minor, currency=payment.currency, idempotency_key=payment.idempotency_key,
+            metadata=payment_metadata(payment),
         )
     except stripe_gateway.AuthenticationRequired as exc:
         return _payment_set(payment, status=Payment.Status.REQUIRES_ACTION, failure_message=exc.message,
@@ -277,34 +329,98 @@ def payment_charge_off_session(*, tenant, amount_minor: int, currency: str, idem
     except stripe_gateway.CardDeclined as exc:
         return _payment_set(payment, status=Payment.Status.FAILED, failure_message=exc.message,
                             intent_id=exc.extra.get("payment_intent", ""))
-    # Stripe unreachable etc. propagate: the row stays pending and the same key can be retried safely.
     return _payment_set(payment, status=intent["status"], failure_message=intent["failure_message"],
                         intent_id=intent["id"])
+
+
+def payment_metadata(payment: Payment) -> dict:
+    """What the portal tells Stripe about an attempt; webhooks and lookups are checked against it."""
+    return {"tenant": payment.tenant.slug, "payment": str(payment.pk), "invoice": str(payment.invoice_id or "")}
 
 
 _FINAL = {Payment.Status.SUCCESSFUL}
 
 
 def _payment_set(payment: Payment, *, status: str, failure_message: str = "", intent_id: str = "") -> Payment:
-    """The one transition function for Payment.status: locked, and a successful payment stays successful."""
+    """The one transition function for Payment.status: locked, and a successful payment stays successful.
+    (A late success of an attempt whose invoice has since been paid by another one cannot be recorded: the
+    live-attempt constraint refuses it, and the caller flags it for ops.)"""
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        payment = Payment.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=payment.pk)
         if intent_id and not payment.stripe_payment_intent_id:
             payment.stripe_payment_intent_id = intent_id
         if payment.status not in _FINAL:
             payment.status = status
             payment.failure_message = failure_message if status != Payment.Status.SUCCESSFUL else ""
-        payment.save()
+        try:
+            with transaction.atomic():
+                payment.save()
+        except IntegrityError:
+            raise PaymentMismatch(
+                f"Payment {payment.idempotency_key} became {status} at Stripe, but its invoice already has another "
+                "live or successful payment: the customer may have been charged twice. Refund one in Stripe."
+            ) from None
     return payment
 
 
 def payment_refresh_from_stripe(*, payment: Payment) -> Payment:
-    if not payment.stripe_payment_intent_id:
-        return payment
-    intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=payment.stripe_payment_intent_id)
-    payment = _payment_set(payment, status=intent["status"], failure_message=intent["failure_message"])
-    _settle_invoice(payment)
-    return payment
+    """Ask Stripe what became of an attempt (admin, the 3-D Secure page) and settle its invoice: an attempt
+    without a PaymentIntent id is looked up by its metadata, or sent again with its own key."""
+    from .billing_cycle import payment_settle_invoice
+
+    with transaction.atomic():
+        locked = payment_lock_for_send(payment=payment)
+        if locked is None:
+            raise ApplicationError("This payment is being processed right now; try again in a minute.",
+                                   code="payment_in_flight", status=409)
+        before = locked.status
+        if before == Payment.Status.PENDING:
+            locked = payment_send(payment=locked, resume=True)
+        elif before != Payment.Status.SUCCESSFUL and locked.stripe_payment_intent_id:
+            intent = _payment_intent_of(locked)
+            _payment_check_intent(locked, intent)
+            locked = _payment_set(locked, status=intent["status"], failure_message=intent["failure_message"])
+        if locked.invoice_id:
+            payment_settle_invoice(payment=locked, previous_status=before)
+    return locked
+
+
+def _payment_intent_of(payment: Payment) -> dict | None:
+    """The attempt's PaymentIntent at Stripe (by id, or by the metadata sent), None when Stripe has none."""
+    if payment.stripe_payment_intent_id:
+        return stripe_gateway.payment_intent_retrieve(payment_intent_id=payment.stripe_payment_intent_id)
+    account = PaymentAccount.objects.filter(tenant_id=payment.tenant_id).first()
+    if account is None:
+        return None
+    return stripe_gateway.payment_intent_find(
+        customer_id=account.stripe_customer_id, metadata={"payment": str(payment.pk)},
+        created_since=int(payment.created_at.timestamp()) - 300,
+    )
+
+
+class PaymentMismatch(ApplicationError):
+    """A PaymentIntent that does not match the attempt it claims to be: never applied, flagged for ops."""
+
+    default_code = "payment_mismatch"
+    default_status = 409
+
+
+def _payment_check_intent(payment: Payment, intent: dict) -> None:
+    account = PaymentAccount.objects.filter(tenant_id=payment.tenant_id).first()
+    problems = []
+    if intent["amount"] != payment.amount_minor:
+        problems.append(f"amount {intent['amount']} != {payment.amount_minor}")
+    if intent["currency"] != payment.currency:
+        problems.append(f"currency {intent['currency']} != {payment.currency}")
+    if account is None or intent["customer"] != account.stripe_customer_id:
+        problems.append(f"customer {intent['customer']} is not this tenant's payment account")
+    if (intent.get("metadata") or {}).get("payment") != str(payment.pk):
+        problems.append(f"metadata payment {(intent.get('metadata') or {}).get('payment')!r} != {payment.pk}")
+    if payment.stripe_payment_intent_id and intent["id"] != payment.stripe_payment_intent_id:
+        problems.append(f"PaymentIntent {intent['id']} is not the attempt's {payment.stripe_payment_intent_id}")
+    if problems:
+        raise PaymentMismatch(f"PaymentIntent {intent['id']} does not match payment {payment.idempotency_key}: "
+                              + "; ".join(problems) + ".")
 
 
 # --- webhooks --------------------------------------------------------------------------------------------
@@ -328,9 +444,14 @@ def stripe_event_receive(*, payload: bytes, signature_header: str | None) -> Str
 
 def stripe_event_process(*, event: StripeEvent) -> StripeEvent:
     """Process (or reprocess) a stored event. Handlers re-read the current state from Stripe, so the order
-    events arrive in does not matter and running one twice changes nothing."""
+    events arrive in does not matter and running one twice changes nothing.
+
+    An event that contradicts our records (a PaymentIntent whose amount, currency, customer or metadata is not
+    the attempt's) changes nothing and is kept as `flagged` for ops; one whose handler fails is kept as
+    `failed` with its traceback, and the sweeper processes it again."""
     data = json.loads(event.raw_body)
     handler = _HANDLERS.get(event.type)
+    reason, tb = "", ""
     try:
         if handler is None:
             status = StripeEvent.Status.IGNORED
@@ -338,12 +459,14 @@ def stripe_event_process(*, event: StripeEvent) -> StripeEvent:
             with transaction.atomic():
                 handler(data["data"]["object"])
             status = StripeEvent.Status.PROCESSED
-        tb = ""
+    except PaymentMismatch as exc:
+        logger.error("Stripe event %s (%s) flagged: %s", event.stripe_event_id, event.type, exc.message)
+        status, reason = StripeEvent.Status.FLAGGED, exc.message
     except Exception:  # noqa: BLE001 - any failure is kept with its traceback for reprocessing
         logger.exception("Stripe event %s (%s) failed", event.stripe_event_id, event.type)
         status, tb = StripeEvent.Status.FAILED, traceback_module.format_exc()
     StripeEvent.objects.filter(pk=event.pk).update(
-        status=status, traceback=tb, attempts=event.attempts + 1,
+        status=status, traceback=tb, flag_reason=reason, attempts=event.attempts + 1,
         processed_at=clock.now() if status != StripeEvent.Status.FAILED else None,
     )
     event.refresh_from_db()
@@ -356,26 +479,25 @@ def _tenant_for_customer(customer_id):
 
 
 def _on_payment_intent(obj):
+    """A PaymentIntent changed at Stripe: apply it to its attempt, and settle the invoice in the same
+    transaction, only if it is exactly the attempt we sent (PaymentMismatch otherwise)."""
+    from .billing_cycle import payment_settle_invoice
+
     payment = Payment.objects.filter(stripe_payment_intent_id=obj["id"]).first()
     if payment is None:
         payment_pk = (obj.get("metadata") or {}).get("payment")
         payment = Payment.objects.filter(pk=payment_pk).first() if str(payment_pk or "").isdigit() else None
-        if payment is not None and payment.tenant != _tenant_for_customer(obj.get("customer")):
-            payment = None
     if payment is None:
-        return
+        return  # not a PaymentIntent of the portal's (made in the Stripe dashboard, say)
     intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=obj["id"])
-    payment = _payment_set(payment, status=intent["status"], failure_message=intent["failure_message"],
-                           intent_id=obj["id"])
-    _settle_invoice(payment)
-
-
-def _settle_invoice(payment: Payment) -> None:
-    """A payment that succeeded outside the charge run (3-D Secure finished, webhook, reconcile) pays its invoice."""
-    if payment.invoice_id and payment.status == Payment.Status.SUCCESSFUL:
-        from .billing_cycle import invoice_paid_by_payment
-
-        invoice_paid_by_payment(payment=payment)
+    # Waits while a charge of this attempt is in flight; then sees what that charge recorded.
+    locked = Payment.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=payment.pk)
+    _payment_check_intent(locked, intent)
+    before = locked.status
+    locked = _payment_set(locked, status=intent["status"], failure_message=intent["failure_message"],
+                          intent_id=intent["id"])
+    if locked.invoice_id:
+        payment_settle_invoice(payment=locked, previous_status=before)
 
 
 def _on_setup_intent(obj):
@@ -451,17 +573,25 @@ def stripe_reconcile(*, fix: bool = False) -> dict:
                 payment_methods_sync(tenant=tenant, default_id=customer["default_payment_method"])
         except ApplicationError as exc:
             errors.append(f"{tenant.slug}: {exc.message}")
-    payments = list(Payment.objects.exclude(stripe_payment_intent_id="").exclude(status=Payment.Status.SUCCESSFUL))
+    # Unfinished attempts, with or without a PaymentIntent id (one killed before Stripe answered has none: it
+    # is found by its metadata). With `fix`, the attempt and its invoice are brought in line.
+    payments = list(Payment.objects.select_related("tenant").filter(
+        Q(status=Payment.Status.PENDING) | (~Q(stripe_payment_intent_id="") & ~Q(status=Payment.Status.SUCCESSFUL))
+    ))
     for payment in payments:
         try:
-            intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=payment.stripe_payment_intent_id)
+            intent = _payment_intent_of(payment)
         except ApplicationError as exc:
             errors.append(f"payment {payment.idempotency_key}: {exc.message}")
             continue
-        if intent["status"] != payment.status:
-            drift.append(f"payment {payment.idempotency_key}: {payment.status} locally, {intent['status']} at Stripe")
+        remote = intent["status"] if intent else "not at Stripe"
+        if remote != payment.status:
+            drift.append(f"payment {payment.idempotency_key}: {payment.status} locally, {remote} at Stripe")
             if fix:
-                _payment_set(payment, status=intent["status"], failure_message=intent["failure_message"])
+                try:
+                    payment_refresh_from_stripe(payment=payment)
+                except ApplicationError as exc:
+                    errors.append(f"payment {payment.idempotency_key}: {exc.message}")
     return {"accounts": len(accounts), "payments": len(payments), "drift": drift, "errors": errors}
 
 

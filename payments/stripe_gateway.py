@@ -11,6 +11,7 @@ Functions return plain dicts (the parts of Stripe objects the portal uses).
 
 from __future__ import annotations
 
+import json
 import logging
 from urllib.parse import urlsplit
 
@@ -65,6 +66,12 @@ class StripeObjectMissing(ApplicationError):
 class WebhookSignatureInvalid(ApplicationError):
     default_code = "bad_signature"
     default_status = 400
+
+
+class WebhookBodyInvalid(WebhookSignatureInvalid):
+    """Signed, but not a Stripe event (answered 400 like a bad signature, with its own code)."""
+
+    default_code = "bad_body"
 
 
 def _translate(exc: stripe.StripeError) -> ApplicationError:
@@ -328,6 +335,21 @@ def charge_off_session(*, customer_id: str, payment_method_id: str, amount_minor
     return _payment_intent(obj)
 
 
+def payment_intent_find(*, customer_id: str, metadata: dict, created_since: int) -> dict | None:
+    """The PaymentIntent of this customer, created since `created_since` (unix), whose metadata contains
+    `metadata`: how a charge whose answer was lost (process killed, network cut) is found again. The list
+    endpoint is read directly (search can lag behind by a minute), newest first."""
+    params = {"customer": customer_id, "created": {"gte": created_since}, "limit": 100}
+    with _Call("payment intent list"):
+        page = _client().v1.payment_intents.list(params=params)
+    for obj in page.auto_paging_iter():
+        found = _plain(obj)
+        found_metadata = found.get("metadata") or {}
+        if all(found_metadata.get(key) == value for key, value in metadata.items()):
+            return _payment_intent(found)
+    return None
+
+
 def payment_intent_retrieve(*, payment_intent_id: str) -> dict:
     with _Call("payment intent retrieve"):
         obj = _client().v1.payment_intents.retrieve(payment_intent_id)
@@ -360,19 +382,29 @@ def billing_portal_url(*, customer_id: str, tenant_slug: str, return_url: str) -
 
 
 def webhook_event_construct(*, payload: bytes, signature_header: str | None) -> dict:
-    """Verify the Stripe-Signature header on the raw body (5-minute tolerance) and parse the event."""
+    """Verify the Stripe-Signature header on the raw body (5-minute tolerance), then parse the event.
+
+    Anything that is not a Stripe event object (`id` and `type` strings, `data.object` an object) is refused as
+    an invalid body (400), whatever JSON it is: an array, a string, an event without its object."""
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:
         raise WebhookSignatureInvalid("STRIPE_WEBHOOK_SECRET is not set; webhooks cannot be verified.")
     if not signature_header:
         raise WebhookSignatureInvalid("Missing Stripe-Signature header.")
     try:
-        event = stripe.Webhook.construct_event(payload, signature_header, secret, tolerance=300)
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WebhookBodyInvalid("The webhook body is not UTF-8.") from None
+    try:
+        stripe.WebhookSignature.verify_header(text, signature_header, secret, tolerance=300)
     except stripe.SignatureVerificationError as exc:
         raise WebhookSignatureInvalid(f"Bad Stripe signature: {exc.user_message or 'verification failed'}") from None
+    try:
+        data = json.loads(text)
     except ValueError:
-        raise WebhookSignatureInvalid("The webhook body is not valid JSON.") from None
-    data = _plain(event)
-    if not data.get("id") or not data.get("type"):
-        raise WebhookSignatureInvalid("The webhook body is not a Stripe event.")
+        raise WebhookBodyInvalid("The webhook body is not valid JSON.") from None
+    if (not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]
+            or not isinstance(data.get("type"), str) or not data["type"]
+            or not isinstance(data.get("data"), dict) or not isinstance(data["data"].get("object"), dict)):
+        raise WebhookBodyInvalid("The webhook body is not a Stripe event object.")
     return data

@@ -6,6 +6,7 @@ from celery import shared_task
 
 from accounts.models import Tenant
 from billing_portal.common import clock
+from billing_portal.common.queue import enqueue
 
 from . import billing_cycle
 from .models import Invoice
@@ -15,7 +16,7 @@ from .models import Invoice
 def billing_cycle_tick():
     """Hourly: every tenant whose month (in its time zone) has begun without its invoice gets one."""
     for tenant_id in billing_cycle.tenants_to_invoice(at=clock.now()):
-        monthly_invoice_for_tenant.delay(tenant_id)
+        enqueue(monthly_invoice_for_tenant, tenant_id)
 
 
 @shared_task(acks_late=True)
@@ -29,7 +30,7 @@ def monthly_invoice_for_tenant(tenant_id: int):
 def charge_due_tick():
     """Hourly: card invoices whose charge date (the 5th, or a retry date) has come."""
     for invoice_id in billing_cycle.invoices_due_for_charge(at=clock.now()).values_list("pk", flat=True):
-        charge_invoice.delay(invoice_id)
+        enqueue(charge_invoice, invoice_id)
 
 
 @shared_task(acks_late=True)
@@ -42,7 +43,14 @@ def bill_plan_change(tenant_id: int):
     """A purchase or an always_invoice change: invoice the difference and charge it now."""
     for invoice in billing_cycle.immediate_invoices_issue(tenant=Tenant.objects.get(pk=tenant_id)):
         if invoice.next_attempt_at is not None:
-            charge_invoice.delay(invoice.pk)
+            enqueue(charge_invoice, invoice.pk)
+
+
+@shared_task
+def payments_sweep_tick():
+    """Every 5 minutes: finish what a crash, an outage or a lost message left (see billing_cycle.payments_sweep)."""
+    report = billing_cycle.payments_sweep(at=clock.now())
+    return dict(report)
 
 
 @shared_task

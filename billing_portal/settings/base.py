@@ -223,3 +223,6 @@ BILLING_TAX_LABEL = env("BILLING_TAX_LABEL", "Consumption tax")
 # every step is idempotent, so a late or repeated tick does no harm).
 CELERY_BEAT_SCHEDULE["billing-cycle"] = {"task": "payments.tasks.billing_cycle_tick", "schedule": 60 * 60}
 CELERY_BEAT_SCHEDULE["charge-due-invoices"] = {"task": "payments.tasks.charge_due_tick", "schedule": 60 * 60}
+# Finishes what a crash, a Redis outage or a lost message left: unbilled plan changes, charges whose outcome is
+# unknown, failed webhooks (payments.billing_cycle.payments_sweep).
+CELERY_BEAT_SCHEDULE["payments-sweep"] = {"task": "payments.tasks.payments_sweep_tick", "schedule": 5 * 60}

@@ -60,14 +60,14 @@ def test_reference_upgrade_always_invoice(paid_tenant):
 def test_create_prorations_waits_for_the_next_invoice(paid_tenant):
     with time_machine.travel(jst(2027, 3, 22), tick=False):
         change = license_change_now(
-            tenant=paid_tenant, plan=plan(paid_tenant, "business"), proration_behavior="create_prorations"
+            tenant=paid_tenant, plan=plan(paid_tenant, "business"), proration_behavior="create_prorations", by_operator=True
         )
     assert set(ProrationItem.objects.filter(plan_change=change).values_list("billing", flat=True)) == {"next_invoice"}
 
 
 def test_none_changes_the_plan_without_proration(paid_tenant):
     with time_machine.travel(jst(2027, 3, 22), tick=False):
-        change = license_change_now(tenant=paid_tenant, plan=plan(paid_tenant, "business"), proration_behavior="none")
+        change = license_change_now(tenant=paid_tenant, plan=plan(paid_tenant, "business"), proration_behavior="none", by_operator=True)
     assert change.difference_amount == 0
     assert not ProrationItem.objects.filter(plan_change=change).exists()
 
@@ -91,11 +91,11 @@ def test_bad_behavior_and_same_plan_and_wrong_currency_are_refused(paid_tenant):
         license_change_now(tenant=paid_tenant, plan=plan(paid_tenant, "business"), proration_behavior="sometimes")
     assert exc.value.code == "bad_proration_behavior"
     with pytest.raises(ApplicationError) as exc:
-        license_change_now(tenant=paid_tenant, plan=plan(paid_tenant, "starter"), proration_behavior="none")
+        license_change_now(tenant=paid_tenant, plan=plan(paid_tenant, "starter"), proration_behavior="none", by_operator=True)
     assert exc.value.code == "same_plan"
     with pytest.raises(ApplicationError) as exc:
         license_change_now(tenant=paid_tenant, plan=plan_get(code="business", currency="USD"),
-                           proration_behavior="none")
+                           proration_behavior="none", by_operator=True)
     assert exc.value.code == "wrong_currency"
 
 
@@ -159,7 +159,7 @@ def test_downgrade_that_would_exceed_limits_is_refused_with_the_reason(tenant):
         license_reserve_change(tenant=tenant, plan=plan(tenant, "starter"))
     assert exc.value.code == "limit_exceeded" and exc.value.status == 409
     with pytest.raises(LimitExceeded):
-        license_change_now(tenant=tenant, plan=plan(tenant, "starter"), proration_behavior="none")
+        license_change_now(tenant=tenant, plan=plan(tenant, "starter"), proration_behavior="none", by_operator=True)
 
 
 def test_usd_tenant_purchase_in_cents():

@@ -96,3 +96,27 @@ def attach_card_directly(tenant, number, last4=None):
                                          idempotency_key=f"attach-{pm_id}")
     return PaymentMethod.objects.create(tenant=tenant, stripe_payment_method_id=pm_id, brand="visa",
                                         last4=last4 or number[-4:], exp_month=12, exp_year=2030, is_default=True)
+
+
+def stripe_intents(tenant) -> list[dict]:
+    """Every PaymentIntent of the tenant's Stripe customer, as the stand-in holds them (the truth about charges)."""
+    from payments import stripe_gateway
+
+    account = tenant.payment_account
+    page = stripe_gateway._client().v1.payment_intents.list(
+        params={"customer": account.stripe_customer_id, "limit": 100}
+    )
+    return [stripe_gateway._payment_intent(obj) for obj in page.auto_paging_iter()]
+
+
+def charges_per_invoice(tenant) -> dict[str, int]:
+    """How many times Stripe actually charged each invoice of the tenant: {invoice id: succeeded intents}."""
+    from collections import Counter
+
+    from payments.models import Payment
+
+    def invoice_of(pi):
+        payment = Payment.objects.filter(pk=pi["metadata"].get("payment") or 0).first()
+        return str(payment.invoice_id) if payment else pi["metadata"].get("invoice")
+
+    return dict(Counter(invoice_of(pi) for pi in stripe_intents(tenant) if pi["status"] == "successful"))

@@ -81,7 +81,7 @@ def test_three_months_of_billing(django_capture_on_commit_callbacks):
         # 22 March (10 days left): upgrade with create_prorations: nothing billed now.
         traveller.move_to(tokyo(2026, 3, 22))
         with run(execute=True):
-            license_change_now(tenant=tenant, plan=business, proration_behavior="create_prorations")
+            license_change_now(tenant=tenant, plan=business, proration_behavior="create_prorations", by_operator=True)
         assert sorted(ProrationItem.objects.filter(tenant=tenant, status="pending").values_list("amount_minor", flat=True)) == [-8_064, 9_032]
         assert Invoice.objects.filter(tenant=tenant).count() == 1
 
@@ -143,7 +143,7 @@ def test_three_months_of_billing(django_capture_on_commit_callbacks):
         # 15 April: proration none; 20 April: reserve a downgrade; 22 April: a credit code.
         traveller.move_to(tokyo(2026, 4, 15))
         with run(execute=True):
-            license_change_now(tenant=tenant, plan=business, proration_behavior="none")
+            license_change_now(tenant=tenant, plan=business, proration_behavior="none", by_operator=True)
         assert Invoice.objects.filter(tenant=tenant).count() == 3
         traveller.move_to(tokyo(2026, 4, 20))
         license_reserve_change(tenant=tenant, plan=starter)

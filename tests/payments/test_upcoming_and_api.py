@@ -21,7 +21,7 @@ def test_upcoming_invoice_reflects_the_reservation_prorations_and_credit(client,
     buy(tenant, "starter", jst(2027, 3, 1))
     with time_machine.travel(jst(2027, 3, 22), tick=False):
         license_change_now(tenant=tenant, plan=plan_get(code="business", currency="JPY"),
-                           proration_behavior="create_prorations")
+                           proration_behavior="create_prorations", by_operator=True)
         license_reserve_change(tenant=tenant, plan=plan_get(code="starter", currency="JPY"))
         credit_grant(tenant=tenant, name="Goodwill", amount_minor=1_000, currency="JPY", source="manual",
                      source_key="gw")

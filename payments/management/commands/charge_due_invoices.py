@@ -4,7 +4,6 @@ Idempotent: an invoice already paid is skipped, an attempt already made is not m
 """
 
 import datetime
-from collections import Counter
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -29,9 +28,8 @@ class Command(BaseCommand):
             at = datetime.datetime.combine(day, datetime.time.max, tzinfo=datetime.UTC)
         else:
             at = clock.now()
-        invoices = list(billing_cycle.invoices_due_for_charge(at=at))
-        outcomes = Counter()
-        for invoice in tqdm(invoices, desc="Charging", unit="invoice", disable=no_progress):
-            outcomes[billing_cycle.invoice_charge(invoice=invoice, at=at)] += 1
+        outcomes = billing_cycle.invoices_charge_due(
+            at=at, progress=lambda invoices: tqdm(invoices, desc="Charging", unit="invoice", disable=no_progress),
+        )
         summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items())) or "nothing due"
         self.stdout.write(f"Charged invoices due by {at:%Y-%m-%d %H:%M} UTC: {summary}.")
