@@ -393,7 +393,7 @@ def payments_sweep(*, at=None) -> Counter:
             locked = Payment.objects.select_for_update().get(pk=payment.pk)
             payment_settle_invoice(payment=locked, previous_status=locked.status, at=at)
         report["repaired_paid"] += 1
-    for outcome, count in invoices_charge_due(at=at).items():
+    for outcome, count in invoices_charge_due(at=max(at, clock.now())).items():  # incl. those just issued
         report[f"charged_{outcome}"] += count
     for event in StripeEvent.objects.filter(status=StripeEvent.Status.FAILED,
                                             attempts__lt=WEBHOOK_REPROCESS_ATTEMPTS).order_by("received_at"):

@@ -483,13 +483,13 @@ def _on_payment_intent(obj):
     transaction, only if it is exactly the attempt we sent (PaymentMismatch otherwise)."""
     from .billing_cycle import payment_settle_invoice
 
-    payment = Payment.objects.filter(stripe_payment_intent_id=obj["id"]).first()
+    intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=obj["id"])  # Stripe's state, not the body's
+    payment = Payment.objects.filter(stripe_payment_intent_id=intent["id"]).first()
     if payment is None:
-        payment_pk = (obj.get("metadata") or {}).get("payment")
+        payment_pk = intent["metadata"].get("payment")
         payment = Payment.objects.filter(pk=payment_pk).first() if str(payment_pk or "").isdigit() else None
     if payment is None:
         return  # not a PaymentIntent of the portal's (made in the Stripe dashboard, say)
-    intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=obj["id"])
     # Waits while a charge of this attempt is in flight; then sees what that charge recorded.
     locked = Payment.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=payment.pk)
     _payment_check_intent(locked, intent)

@@ -1,4 +1,5 @@
-"""Stripe webhook endpoint (not tenant-scoped): CSRF-exempt, non-atomic; the service verifies and stores."""
+"""Stripe webhook endpoint (not tenant-scoped): CSRF-exempt, non-atomic; the service verifies and stores.
+Answers 400 for a bad signature or a body that is not a Stripe event, 200 once the event is stored."""
 
 from django.db import transaction
 from django.http import JsonResponse
@@ -19,6 +20,6 @@ def stripe_webhook(request):
         )
     except WebhookSignatureInvalid as exc:
         return JsonResponse({"error": {"code": exc.code, "message": exc.message}}, status=400)
-    # A failed event is kept with its traceback; a non-2xx answer makes Stripe retry it later.
-    return JsonResponse({"id": event.stripe_event_id, "status": event.status},
-                        status=500 if event.status == event.Status.FAILED else 200)
+    # Stored means received: 200 whatever the outcome. A flagged event (not matching our records) waits for ops;
+    # a failed one keeps its traceback and the sweeper (payments_sweep) processes it again.
+    return JsonResponse({"id": event.stripe_event_id, "status": event.status})

@@ -1,10 +1,11 @@
 import time
+from unittest import mock
 
 import pytest
 from django.urls import reverse
 
 from payments import services, stripe_gateway
-from payments.models import Payment, PaymentAccount, PaymentMethod, StripeEvent
+from payments.models import Invoice, Payment, PaymentAccount, PaymentMethod, StripeEvent
 from tests.payments.factories import account_for, card_for, deliver, event, signed
 
 
@@ -104,7 +105,7 @@ def test_failure_keeps_the_traceback_and_admin_reprocesses(client, account, monk
     monkeypatch.setattr(stripe_gateway, "customer_retrieve", broken)
     stripe_gateway_real = monkeypatch  # undo below
     response = deliver(client, event("customer.updated", _customer_obj(account)))
-    assert response.status_code == 500
+    assert response.status_code == 200 and response.json()["status"] == "failed"  # stored; never a 500
     stored = StripeEvent.objects.get()
     assert stored.status == "failed" and "RuntimeError: database hiccup" in stored.traceback
 
@@ -116,3 +117,88 @@ def test_failure_keeps_the_traceback_and_admin_reprocesses(client, account, monk
     stored.refresh_from_db()
     assert stored.status == "processed" and stored.traceback == "" and stored.attempts == 2
     assert PaymentAccount.objects.get().name == "After Fix"
+
+
+def test_a_failed_event_is_processed_again_by_the_sweeper(client, account, monkeypatch):
+    from payments.billing_cycle import payments_sweep
+
+    monkeypatch.setattr(stripe_gateway, "customer_retrieve", lambda **kw: (_ for _ in ()).throw(RuntimeError("x")))
+    deliver(client, event("customer.updated", _customer_obj(account)))
+    monkeypatch.undo()
+    stripe_gateway.customer_update(customer_id=account.stripe_customer_id, name="Swept", idempotency_key="t4")
+    assert payments_sweep()["webhook_processed"] == 1
+    assert StripeEvent.objects.get().status == "processed" and PaymentAccount.objects.get().name == "Swept"
+
+
+@pytest.mark.parametrize("body", [b"[]", b"[1, 2]", b'"evt"', b"null", b'{"id": "evt_1", "type": "x"}',
+                                  b'{"id": "evt_1", "type": "x", "data": []}', b'{"id": 5, "type": "x", "data": {}}'])
+def test_a_signed_body_that_is_not_a_stripe_event_is_400_not_500(client, account, body):
+    body, header = signed(body)
+    response = client.post("/stripe/webhook/", data=body, content_type="application/json",
+                           HTTP_STRIPE_SIGNATURE=header)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_body"
+    assert not StripeEvent.objects.exists()
+
+
+def _invoice_with_pending_attempt(tenant, amount=1_000):
+    """A ¥1,100 (tax included) card invoice whose attempt has been sent (or not) but not answered."""
+    from payments.billing_cycle import ChargeOutcome, invoice_charge
+    from tests.payments.test_exactly_once import due_invoice
+
+    invoice = due_invoice(tenant, amount=amount)
+    with mock.patch.object(stripe_gateway, "charge_off_session",
+                           side_effect=stripe_gateway.StripeUnavailable("cut")):
+        assert invoice_charge(invoice=invoice) == ChargeOutcome.UNKNOWN
+    return invoice, invoice.payments.get()
+
+
+def _intent(account, *, amount, metadata, currency="jpy"):
+    """A PaymentIntent made at Stripe behind the portal's back (as a stranger with the API key could)."""
+    card = PaymentMethod.objects.get(tenant=account.tenant)
+    return stripe_gateway._client().v1.payment_intents.create(params={
+        "amount": amount, "currency": currency, "customer": account.stripe_customer_id,
+        "payment_method": card.stripe_payment_method_id, "confirm": True, "off_session": True,
+        "payment_method_types": ["card"], "metadata": metadata})
+
+
+def test_a_one_yen_payment_intent_does_not_pay_an_1100_yen_invoice(client, tenant, account):
+    card_for(tenant)
+    invoice, payment = _invoice_with_pending_attempt(tenant)
+    assert invoice.payment_amount == 1_100
+    fake = _intent(account, amount=1, metadata={"payment": str(payment.pk), "invoice": str(invoice.pk)})
+    response = deliver(client, event("payment_intent.succeeded", {"id": fake.id, "object": "payment_intent",
+                                                                  "customer": account.stripe_customer_id,
+                                                                  "metadata": {"payment": str(payment.pk)}}))
+    assert response.status_code == 200 and response.json()["status"] == "flagged"
+    stored = StripeEvent.objects.get()
+    assert "amount 1 != 1100" in stored.flag_reason
+    invoice.refresh_from_db()
+    payment.refresh_from_db()
+    assert invoice.status == Invoice.Status.PENDING and payment.status == Payment.Status.PENDING
+    assert payment.stripe_payment_intent_id == ""
+
+
+def test_another_customers_payment_intent_does_not_pay_the_invoice(client, tenant, account):
+    from tests.payments.test_exactly_once import paying_tenant
+
+    card_for(tenant)
+    invoice, payment = _invoice_with_pending_attempt(tenant)
+    stranger = paying_tenant()
+    fake = _intent(stranger.payment_account, amount=1_100, metadata={"payment": str(payment.pk)})
+    response = deliver(client, event("payment_intent.succeeded", {"id": fake.id, "object": "payment_intent"}))
+    assert response.status_code == 200 and response.json()["status"] == "flagged"
+    assert "customer" in StripeEvent.objects.get().flag_reason
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.PENDING
+
+
+def test_the_matching_payment_intent_pays_the_invoice_in_the_same_transaction(client, tenant, account):
+    card_for(tenant)
+    invoice, payment = _invoice_with_pending_attempt(tenant)
+    real = _intent(account, amount=1_100, metadata={"payment": str(payment.pk), "invoice": str(invoice.pk)})
+    response = deliver(client, event("payment_intent.succeeded", {"id": real.id, "object": "payment_intent"}))
+    assert response.json()["status"] == "processed"
+    invoice.refresh_from_db()
+    payment.refresh_from_db()
+    assert invoice.status == Invoice.Status.SUCCESSFUL and payment.status == Payment.Status.SUCCESSFUL
+    assert payment.stripe_payment_intent_id == real.id
