@@ -150,11 +150,11 @@ class PaymentAdmin(admin.ModelAdmin):
 
 @admin.register(StripeEvent)
 class StripeEventAdmin(admin.ModelAdmin):
-    list_display = ["stripe_event_id", "type", "status", "attempts", "received_at", "processed_at"]
+    list_display = ["stripe_event_id", "type", "status", "flag_reason", "attempts", "received_at", "processed_at"]
     list_filter = ["status", "type"]
     search_fields = ["stripe_event_id", "type"]
-    readonly_fields = ["stripe_event_id", "type", "stripe_created", "status", "attempts", "received_at",
-                       "processed_at", "traceback", "raw_body"]
+    readonly_fields = ["stripe_event_id", "type", "stripe_created", "status", "flag_reason", "attempts",
+                       "received_at", "processed_at", "traceback", "raw_body"]
     actions = ["reprocess"]
 
     def has_add_permission(self, request):

@@ -102,9 +102,12 @@ def payment_account_link(*, tenant, stripe_customer_id: str) -> PaymentAccount:
 def payment_account_update(*, account: PaymentAccount, name: str, email: str) -> PaymentAccount:
     """Change payer name / e-mail at Stripe, then locally."""
     name, email = _clean_payer(name, email)
+    # The key names this edit (the account's last change), not the values: going back to an earlier name within
+    # Stripe's 24 hours must reach Stripe, not replay the first request.
+    version = int(account.updated_at.timestamp() * 1_000_000)
     stripe_gateway.customer_update(
         customer_id=account.stripe_customer_id, name=name, email=email,
-        idempotency_key=f"customer-{account.stripe_customer_id}-update-{name}-{email}"[:255],
+        idempotency_key=f"customer-{account.stripe_customer_id}-update-{version}-{name}-{email}"[:255],
     )
     PaymentAccount.objects.filter(pk=account.pk).update(name=name, email=email, updated_at=clock.now())
     account.refresh_from_db()

@@ -89,3 +89,41 @@ def test_demo_seed_warns_when_stripe_is_down(db, settings):
     seed(tenants={"beta": TenantFactory(slug="beta")}, users={}, stdout=out)
     assert "warning: no Stripe customer for beta" in out.getvalue()
     assert not PaymentAccount.objects.exists()
+
+
+def test_admin_refresh_finishes_an_attempt_that_never_got_a_payment_intent_id(admin_client, tenant):
+    from unittest import mock
+
+    from payments.billing_cycle import invoice_charge
+    from payments.models import Invoice, Payment
+    from tests.payments.factories import charges_per_invoice
+    from tests.payments.test_exactly_once import due_invoice
+
+    account_for(tenant)
+    card_for(tenant)
+    invoice = due_invoice(tenant)
+    real = stripe_gateway.charge_off_session
+
+    def charged_then_cut(**kwargs):
+        real(**kwargs)
+        raise stripe_gateway.StripeUnavailable("cut")
+
+    with mock.patch.object(stripe_gateway, "charge_off_session", side_effect=charged_then_cut):
+        invoice_charge(invoice=invoice)
+    payment = Payment.objects.get(invoice=invoice)
+    assert payment.stripe_payment_intent_id == ""
+    admin_client.post(reverse("admin:payments_payment_changelist"),
+                      {"action": "refresh_from_stripe", "_selected_action": [payment.pk]})
+    payment.refresh_from_db()
+    invoice.refresh_from_db()
+    assert payment.status == Payment.Status.SUCCESSFUL and invoice.status == Invoice.Status.SUCCESSFUL
+    assert charges_per_invoice(tenant) == {str(invoice.pk): 1}
+
+
+def test_changing_the_payer_name_back_reaches_stripe(tenant):
+    from payments.services import payment_account_update
+
+    account = account_for(tenant, name="First")
+    account = payment_account_update(account=account, name="Second", email=account.email)
+    account = payment_account_update(account=account, name="First", email=account.email)
+    assert stripe_gateway.customer_retrieve(customer_id=account.stripe_customer_id)["name"] == "First"
