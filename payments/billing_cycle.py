@@ -374,7 +374,7 @@ def payments_sweep(*, at=None) -> Counter:
        Stripe by their metadata, or sent again with their own idempotency key, and their invoice settled;
     3. successful attempts whose invoice is not marked paid (repair; the charge path commits both together);
     4. card invoices due for a charge or a retry;
-    5. Stripe webhooks whose processing failed, up to WEBHOOK_REPROCESS_ATTEMPTS times.
+    5. Stripe webhooks whose processing failed (up to WEBHOOK_REPROCESS_ATTEMPTS times) or never finished.
     """
     from .services import stripe_event_process
 
@@ -395,7 +395,12 @@ def payments_sweep(*, at=None) -> Counter:
         report["repaired_paid"] += 1
     for outcome, count in invoices_charge_due(at=max(at, clock.now())).items():  # incl. those just issued
         report[f"charged_{outcome}"] += count
-    for event in StripeEvent.objects.filter(status=StripeEvent.Status.FAILED,
-                                            attempts__lt=WEBHOOK_REPROCESS_ATTEMPTS).order_by("received_at"):
+    # Failed ones, and ones stored but never processed (the web process died mid-way) after a minute.
+    stale = at - timedelta(minutes=1)
+    events = StripeEvent.objects.filter(
+        Q(status=StripeEvent.Status.FAILED, attempts__lt=WEBHOOK_REPROCESS_ATTEMPTS)
+        | Q(status=StripeEvent.Status.RECEIVED, received_at__lt=stale)
+    ).order_by("received_at")
+    for event in events:
         report[f"webhook_{stripe_event_process(event=event).status}"] += 1
     return report

@@ -4,6 +4,7 @@ from unittest import mock
 import pytest
 from django.urls import reverse
 
+from billing_portal.common import clock
 from payments import services, stripe_gateway
 from payments.models import Invoice, Payment, PaymentAccount, PaymentMethod, StripeEvent
 from tests.payments.factories import account_for, card_for, deliver, event, signed
@@ -202,3 +203,16 @@ def test_the_matching_payment_intent_pays_the_invoice_in_the_same_transaction(cl
     payment.refresh_from_db()
     assert invoice.status == Invoice.Status.SUCCESSFUL and payment.status == Payment.Status.SUCCESSFUL
     assert payment.stripe_payment_intent_id == real.id
+
+
+def test_an_event_stored_but_never_processed_is_processed_by_the_sweeper(client, account):
+    from datetime import timedelta
+
+    from payments.billing_cycle import payments_sweep
+
+    body, _header = signed(event("customer.updated", _customer_obj(account)))
+    stored = StripeEvent.objects.create(stripe_event_id="evt_died", type="customer.updated", raw_body=body.decode(),
+                                        received_at=clock.now() - timedelta(minutes=5))  # the web worker died here
+    assert payments_sweep()["webhook_processed"] == 1
+    stored.refresh_from_db()
+    assert stored.status == "processed"
