@@ -11,12 +11,14 @@ from .invoicing import credit_code_issue, credit_note_issue, format_code, invoic
 from .models import (
     Credit,
     CreditCode,
+    Dispute,
     Invoice,
     InvoiceLine,
     Payment,
     PaymentAccount,
     PaymentMethod,
     PaymentSettings,
+    Refund,
     StripeEvent,
 )
 
@@ -228,6 +230,38 @@ class CreditNoteForm(forms.Form):
     reason = forms.CharField(label="Reason (printed on the credit note)", max_length=200)
 
 
+class RefundForm(forms.Form):
+    amount = forms.IntegerField(label="Amount to refund, tax included (minor units)", min_value=1, required=False,
+                                help_text="Leave empty to refund everything not yet refunded.")
+    reason = forms.CharField(label="Reason (printed on the credit note)", max_length=200)
+
+
+class ReissueForm(forms.Form):
+    lines = forms.CharField(
+        label="Corrected lines", widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
+        help_text="One line per row: description | amount in minor units (before tax). Negative amounts are "
+                  "allowed for discounts; the total must not be negative.",
+    )
+    reason = forms.CharField(label="Reason", max_length=200)
+
+    def clean_lines(self):
+        parsed = []
+        for number, row in enumerate(self.cleaned_data["lines"].splitlines(), start=1):
+            if not row.strip():
+                continue
+            description, sep, amount = row.rpartition("|")
+            try:
+                value = int(amount.strip().replace(",", ""))
+            except ValueError:
+                value = None
+            if not sep or not description.strip() or value is None or abs(value) >= 10**15:
+                raise forms.ValidationError(f"Row {number}: write “description | amount” with a whole amount.")
+            parsed.append({"description": description.strip(), "amount": value})
+        if not parsed:
+            raise forms.ValidationError("Give at least one line.")
+        return parsed
+
+
 class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
     extra = 0
@@ -265,6 +299,10 @@ class InvoiceAdmin(admin.ModelAdmin):
         return [
             path("<int:invoice_id>/credit-note/", self.admin_site.admin_view(self.credit_note_view),
                  name="payments_invoice_credit_note"),
+            path("<int:invoice_id>/refund/", self.admin_site.admin_view(self.refund_view),
+                 name="payments_invoice_refund"),
+            path("<int:invoice_id>/reissue/", self.admin_site.admin_view(self.reissue_view),
+                 name="payments_invoice_reissue"),
             *super().get_urls(),
         ]
 
@@ -292,15 +330,77 @@ class InvoiceAdmin(admin.ModelAdmin):
             "invoice": invoice, "form": form, "opts": self.model._meta,
         })
 
+    def _correction_view(self, request, invoice_id, *, form_class, template, title, act, initial=None,
+                         context=None):
+        """One shape for the correction pages: a form, one service call, a message, back to the result."""
+        from django.shortcuts import get_object_or_404, redirect
+        from django.template.response import TemplateResponse
+        from django.urls import reverse
+
+        if not self.has_view_permission(request) or not request.user.has_perm("payments.change_invoice"):
+            raise PermissionDenied
+        invoice = get_object_or_404(Invoice, pk=invoice_id)
+        form = form_class(request.POST or None, initial=initial(invoice) if initial else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                target, message = act(invoice, form.cleaned_data)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(request, message, messages.SUCCESS if "failed" not in message else messages.ERROR)
+                return redirect(reverse("admin:payments_invoice_change", args=[target.pk]))
+        return TemplateResponse(request, template, {
+            **self.admin_site.each_context(request), "title": title.format(number=invoice.number),
+            "invoice": invoice, "form": form, "opts": self.model._meta, **(context(invoice) if context else {}),
+        })
+
+    def refund_view(self, request, invoice_id):
+        from .corrections import refund_request, refundable_amount
+
+        def act(invoice, data):
+            refund = refund_request(invoice=invoice, amount_minor=data["amount"], reason=data["reason"],
+                                    actor=request.user)
+            if refund.status == refund.Status.SUCCEEDED:
+                return invoice, f"Refunded {refund.amount_minor} {refund.currency}; credit note {refund.credit_note.number}."
+            if refund.status == refund.Status.FAILED:
+                return invoice, f"The refund failed: {refund.failure_message}"
+            return invoice, "The refund was sent; Stripe has not confirmed it yet (the sweeper finishes it)."
+
+        return self._correction_view(request, invoice_id, form_class=RefundForm, template="admin/payments/refund.html",
+                                     title="Refund invoice {number}", act=act,
+                                     context=lambda invoice: {"refundable": refundable_amount(invoice)})
+
+    def reissue_view(self, request, invoice_id):
+        from .corrections import invoice_reissue
+
+        def act(invoice, data):
+            new = invoice_reissue(invoice=invoice, lines=data["lines"], reason=data["reason"], actor=request.user)
+            return new, f"Invoice {invoice.number} is void; its replacement is {new.number}."
+
+        def initial(invoice):
+            return {"lines": "\n".join(f"{line.description} | {line.amount}" for line in invoice.lines.all())}
+
+        return self._correction_view(request, invoice_id, form_class=ReissueForm, template="admin/payments/reissue.html",
+                                     title="Reissue invoice {number}", act=act, initial=initial)
+
     @admin.display(description="correction")
     def credit_note_link(self, obj):
         from django.urls import reverse
-        from django.utils.html import format_html
+        from django.utils.html import format_html, format_html_join
 
         if obj is None or obj.kind == Invoice.Kind.CREDIT_NOTE:
             return "—"
-        return format_html('<a class="button" href="{}">Issue a credit note…</a>',
-                           reverse("admin:payments_invoice_credit_note", args=[obj.pk]))
+        links = [("admin:payments_invoice_credit_note", "Issue a credit note…")]
+        if obj.status == Invoice.Status.SUCCESSFUL and obj.payment_method == Invoice.PaymentMethod.CARD:
+            links.append(("admin:payments_invoice_refund", "Refund…"))
+        if obj.status in (Invoice.Status.PENDING, Invoice.Status.FAILED):
+            links.append(("admin:payments_invoice_reissue", "Void and reissue…"))
+        html = format_html_join(" ", '<a class="button" href="{}">{}</a>',
+                                ((reverse(name, args=[obj.pk]), label) for name, label in links))
+        if obj.replaced_by_id:
+            html = format_html('{} Replaced by <a href="{}">{}</a>.', html,
+                               reverse("admin:payments_invoice_change", args=[obj.replaced_by_id]), obj.replaced_by)
+        return html
 
     @admin.action(description="Mark selected bank-transfer invoices as paid")
     def mark_bank_transfer_paid(self, request, queryset):
@@ -315,3 +415,23 @@ class InvoiceAdmin(admin.ModelAdmin):
             self.message_user(request, f"Marked {done} invoice(s) as paid.", messages.SUCCESS)
         for line in refused:
             self.message_user(request, line, messages.ERROR)
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    """Refunds are made from the invoice ("Refund…"); here they are history."""
+
+    list_display = ["idempotency_key", "tenant", "invoice", "amount_minor", "currency", "status", "stripe_refund_id",
+                    "credit_note", "created_at"]
+    list_filter = ["status", "currency"]
+    search_fields = ["idempotency_key", "stripe_refund_id", "tenant__name", "invoice__number"]
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdmin):
+    """Disputes as Stripe reports them (respond in the Stripe dashboard)."""
+
+    list_display = ["stripe_dispute_id", "tenant", "invoice", "amount_minor", "currency", "reason", "status",
+                    "opened_at"]
+    list_filter = ["status", "reason"]
+    search_fields = ["stripe_dispute_id", "tenant__name", "invoice__number"]

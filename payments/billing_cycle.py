@@ -374,7 +374,8 @@ def payments_sweep(*, at=None) -> Counter:
        Stripe by their metadata, or sent again with their own idempotency key, and their invoice settled;
     3. successful attempts whose invoice is not marked paid (repair; the charge path commits both together);
     4. card invoices due for a charge or a retry;
-    5. Stripe webhooks whose processing failed (up to WEBHOOK_REPROCESS_ATTEMPTS times) or never finished.
+    5. refunds whose answer was lost, sent again with their own key;
+    6. Stripe webhooks whose processing failed (up to WEBHOOK_REPROCESS_ATTEMPTS times) or never finished.
     """
     from .services import stripe_event_process
 
@@ -395,6 +396,9 @@ def payments_sweep(*, at=None) -> Counter:
         report["repaired_paid"] += 1
     for outcome, count in invoices_charge_due(at=max(at, clock.now())).items():  # incl. those just issued
         report[f"charged_{outcome}"] += count
+    from .corrections import refunds_resume
+
+    report["refunds_resent"] += refunds_resume()
     # Failed ones, and ones stored but never processed (the web process died mid-way) after a minute.
     stale = at - timedelta(minutes=1)
     events = StripeEvent.objects.filter(

@@ -6,7 +6,7 @@ from .selectors import credit_balance
 
 
 def invoice_list(*, tenant):
-    return Invoice.objects.filter(tenant=tenant).order_by("-billing_date", "-id")
+    return Invoice.objects.filter(tenant=tenant).select_related("replaced_by").order_by("-billing_date", "-id")
 
 
 def invoice_get_by_receipt(*, tenant, receipt_id: str) -> Invoice | None:

@@ -246,9 +246,12 @@ def invoice_mark_paid_by_transfer(*, invoice, actor=None) -> Invoice:
 
 
 @transaction.atomic
-def credit_note_issue(*, invoice, amount: int, reason: str, actor=None) -> Invoice:
+def credit_note_issue(*, invoice, amount: int, reason: str, actor=None, refund=None) -> Invoice:
     """Correct an issued invoice without editing it: a credit note (negative amounts, same tax rate) that refers
-    to it, and the same amount (before tax) as tenant credit for the next invoice."""
+    to it, and the same amount (before tax) as tenant credit for the next invoice.
+
+    `refund` (payments.corrections): the money went back to the card instead, so no credit is granted and the
+    note carries exactly the refund's tax."""
     invoice = Invoice.objects.select_for_update().select_related("tenant").get(pk=invoice.pk)
     if invoice.kind == Invoice.Kind.CREDIT_NOTE:
         raise ApplicationError("A credit note cannot itself be credited.", code="credit_note")
@@ -266,7 +269,7 @@ def credit_note_issue(*, invoice, amount: int, reason: str, actor=None) -> Invoi
     tenant = Tenant.objects.select_for_update(of=("self",)).get(pk=invoice.tenant_id)
     now = clock.now()
     sequence = Invoice.objects.filter(source_key__startswith=f"credit-note-{invoice.pk}-").count() + 1
-    tax = round_minor(Decimal(amount) * invoice.tax_rate)
+    tax = refund.tax_minor if refund is not None else round_minor(Decimal(amount) * invoice.tax_rate)
     note = Invoice.objects.create(
         tenant=tenant, kind=Invoice.Kind.CREDIT_NOTE, source_key=f"credit-note-{invoice.pk}-{sequence}",
         number=_next_number(tenant=tenant, year=now.year),
@@ -278,9 +281,12 @@ def credit_note_issue(*, invoice, amount: int, reason: str, actor=None) -> Invoi
         buyer_address=invoice.buyer_address, buyer_email=invoice.buyer_email,
     )
     InvoiceLine.objects.create(invoice=note, position=1, amount=-amount,
-                               description=f"Correction of invoice {invoice.number}: {reason}")
-    credit_grant(tenant=tenant, name=f"Credit note {note.number}", amount_minor=amount, currency=invoice.currency,
-                 source=Credit.Source.MANUAL, source_key=f"credit-note-{note.pk}")
+                               description=f"{'Refund' if refund is not None else 'Correction'} of invoice "
+                                           f"{invoice.number}: {reason}")
+    if refund is None:
+        credit_grant(tenant=tenant, name=f"Credit note {note.number}", amount_minor=amount, currency=invoice.currency,
+                     source=Credit.Source.MANUAL, source_key=f"credit-note-{note.pk}")
     audit_record(action="invoice.credit_note", tenant=tenant, actor=actor,
-                 data={"invoice": invoice.number, "credit_note": note.number, "amount": amount, "reason": reason})
+                 data={"invoice": invoice.number, "credit_note": note.number, "amount": amount, "reason": reason,
+                       "refund": refund.idempotency_key if refund is not None else None})
     return note

@@ -263,13 +263,26 @@ class Invoice(models.Model):
     next_attempt_at = models.DateTimeField(
         "next charge attempt", null=True, blank=True, help_text="When the card is charged next (cards only)."
     )
+    refunded_amount = models.BigIntegerField(
+        "refunded (minor units)", default=0, help_text="Money returned to the card (tax included), by refunds."
+    )
+    replaced_by = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaces",
+        help_text="A void invoice's corrected replacement (reissue).",
+    )
+    disputed = models.BooleanField(default=False, help_text="The customer's bank has opened a dispute (chargeback).")
 
     class Meta:
         ordering = ["-billing_date", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "number"], name="uniq_invoice_number_per_tenant"),
             models.UniqueConstraint(
-                fields=["tenant", "period_start"], condition=Q(kind="monthly"), name="uniq_invoice_period"
+                fields=["tenant", "period_start"], condition=Q(kind="monthly") & ~Q(status="void"),
+                name="uniq_invoice_period",
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & (Q(refunded_amount=0) | Q(refunded_amount__lte=F("payment_amount"))),
+                name="invoice_refund_within_paid",
             ),
             models.CheckConstraint(
                 condition=Q(determined_amount=F("usage_amount") - F("credit_applied")), name="invoice_determined"
@@ -281,6 +294,15 @@ class Invoice(models.Model):
 
     def __str__(self):
         return f"{self.number} ({self.tenant})"
+
+    @property
+    def display_status(self) -> str:
+        """What the payment history says: refunds show over the paid status."""
+        if self.refunded_amount and self.refunded_amount >= self.payment_amount:
+            return "Refunded"
+        if self.refunded_amount:
+            return "Partially refunded"
+        return self.get_status_display()
 
 
 class InvoiceLine(models.Model):
@@ -325,3 +347,61 @@ class InvoiceNumberSequence(models.Model):
 
     def __str__(self):
         return f"{self.tenant} {self.year}: {self.last_number}"
+
+
+class Refund(models.Model):
+    """Money returned to the card for a paid invoice (ops, in admin; or made in the Stripe dashboard and learnt
+    from the `charge.refunded` webhook). Recorded with a credit note for its pre-tax part. The row is committed
+    before Stripe is called, under the invoice's row lock, so the sum of refunds can never exceed what was paid."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="refunds")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="refunds")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount_minor = models.PositiveBigIntegerField("amount (minor units, tax included)")
+    tax_minor = models.PositiveBigIntegerField("of which tax (minor units)")
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    reason = models.CharField(max_length=300)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    stripe_refund_id = models.CharField("Stripe refund ID", max_length=255, unique=True, null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    failure_message = models.TextField(blank=True)
+    credit_note = models.OneToOneField(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_minor__gt=0) & Q(tax_minor__lte=F("amount_minor")),
+                                   name="refund_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.idempotency_key} ({self.get_status_display()})"
+
+
+class Dispute(models.Model):
+    """A dispute (chargeback) the customer's bank opened on a charge, as Stripe reports it."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="disputes")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="disputes")
+    stripe_dispute_id = models.CharField("Stripe dispute ID", max_length=255, unique=True)
+    stripe_payment_intent_id = models.CharField(max_length=255, blank=True)
+    amount_minor = models.BigIntegerField("amount (minor units)")
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=40, help_text="Stripe's dispute status (needs_response, won, lost, …).")
+    opened_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+
+    def __str__(self):
+        return f"{self.stripe_dispute_id} ({self.status})"

@@ -34,3 +34,17 @@ def notify_payment_failed(*, invoice, reason: str, next_attempt_at=None, action_
         context={"invoice": invoice, "reason": reason, "next_attempt_at": next_attempt_at,
                  "action_path": action_path, "billing_path": _billing_path(invoice)},
     )
+
+
+def notify_refunded(*, invoice, refund) -> None:
+    send_templated_mail(
+        name="refunded", to=_recipients(invoice.tenant), time_zone=invoice.tenant.time_zone,
+        context={"invoice": invoice, "refund": refund, "billing_path": _billing_path(invoice)},
+    )
+
+
+def notify_dispute_opened(*, invoice, dispute) -> None:
+    send_templated_mail(
+        name="dispute_opened", to=_recipients(invoice.tenant), time_zone=invoice.tenant.time_zone,
+        context={"invoice": invoice, "dispute": dispute, "billing_path": _billing_path(invoice)},
+    )

@@ -529,7 +529,25 @@ def _on_customer_updated(obj):
     payment_methods_sync(tenant=account.tenant, default_id=customer["default_payment_method"])
 
 
+def _on_charge_refunded(obj):
+    from .corrections import on_charge_refunded
+
+    on_charge_refunded(obj)
+
+
+def _on_dispute(obj):
+    from .corrections import on_dispute
+
+    on_dispute(obj)
+
+
 _HANDLERS = {
+    "charge.refunded": _on_charge_refunded,
+    "charge.dispute.created": _on_dispute,
+    "charge.dispute.updated": _on_dispute,
+    "charge.dispute.closed": _on_dispute,
+    "charge.dispute.funds_withdrawn": _on_dispute,
+    "charge.dispute.funds_reinstated": _on_dispute,
     "payment_intent.succeeded": _on_payment_intent,
     "payment_intent.payment_failed": _on_payment_intent,
     "setup_intent.succeeded": _on_setup_intent,

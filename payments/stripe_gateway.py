@@ -363,6 +363,60 @@ def payment_intent_client_secret(*, payment_intent_id: str) -> str:
     return _plain(obj)["client_secret"]
 
 
+# --- refunds and disputes --------------------------------------------------------------------------------
+
+
+class RefundRefused(ApplicationError):
+    """Stripe refused the refund itself (more than is left on the charge, a failed charge): nothing moved."""
+
+    default_code = "refund_refused"
+    default_status = 409
+
+
+def _refund(obj) -> dict:
+    obj = _plain(obj)
+    return {
+        "id": obj["id"], "status": obj.get("status") or "pending", "amount": obj.get("amount"),
+        "currency": (obj.get("currency") or "").upper(), "metadata": dict(obj.get("metadata") or {}),
+    }
+
+
+def refund_create(*, payment_intent_id: str, amount_minor: int, idempotency_key: str, metadata: dict) -> dict:
+    """Refund part or all of a PaymentIntent's charge (minor units, tax included). The same key never refunds
+    twice (Stripe replays the first answer)."""
+    if not isinstance(amount_minor, int) or amount_minor <= 0:
+        raise ApplicationError("A refund must be a positive whole amount in minor units.", code="bad_amount")
+    try:
+        obj = _client().v1.refunds.create(
+            params={"payment_intent": payment_intent_id, "amount": amount_minor, "metadata": metadata},
+            options=_opts(idempotency_key),
+        )
+    except stripe.InvalidRequestError as exc:
+        if getattr(exc, "http_status", None) == 400 and not isinstance(exc, stripe.IdempotencyError):
+            logger.warning("Stripe refused a refund: %s", getattr(exc, "code", ""))
+            raise RefundRefused(f"Stripe refused the refund: {exc.user_message or 'invalid request'}") from exc
+        raise _translate(exc) from exc
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+    return _refund(obj)
+
+
+def refunds_list(*, payment_intent_id: str) -> list[dict]:
+    with _Call("refund list"):
+        page = _client().v1.refunds.list(params={"payment_intent": payment_intent_id, "limit": 100})
+    return [_refund(obj) for obj in page.auto_paging_iter()]
+
+
+def dispute_retrieve(*, dispute_id: str) -> dict:
+    with _Call("dispute retrieve"):
+        obj = _plain(_client().v1.disputes.retrieve(dispute_id))
+    return {
+        "id": obj["id"], "charge": obj.get("charge"), "payment_intent": obj.get("payment_intent"),
+        "amount": obj.get("amount"), "currency": (obj.get("currency") or "").upper(),
+        "reason": obj.get("reason") or "", "status": obj.get("status") or "",
+    }
+
+
 # --- customer portal -------------------------------------------------------------------------------------
 
 

@@ -17,6 +17,12 @@ makes it behave as Stripe documents (https://docs.stripe.com/api/idempotent_requ
   scoped by the secret key that sent them.
 - `GET /v1/payment_intents` accepts the `customer` and `created[gte|gt|lte|lt]` filters Stripe documents, so
   a charge whose answer was lost can be found again by the metadata the portal sent.
+- Refunds: a refund larger than what is left unrefunded on the charge is refused (400 `amount_too_large`, as
+  Stripe does), and each refund sends `charge.refunded` to the registered webhooks.
+- Disputes, which localstripe lacks, exist here as a clearly named stand-in: `POST /_standin/disputes` with
+  `charge` (or `payment_intent`), `amount`, `reason` opens one and sends `charge.dispute.created`;
+  `POST /_standin/disputes/<id>/close` with `status` (won|lost) closes it and sends `charge.dispute.closed`.
+  `GET /v1/disputes/<id>` reads one as Stripe's API does. (Real Stripe opens test disputes with test cards.)
 
     python scripts/localstripe_server.py --host 127.0.0.1 --port 8420
 """
@@ -123,6 +129,82 @@ def _payment_intent_list_filters() -> None:
     resources.PaymentIntent._api_list_all = classmethod(_api_list_all)
 
 
+def _refunds_as_stripe_does() -> None:
+    """Stripe refuses a refund beyond the charge's unrefunded amount and tells webhooks about every refund."""
+    from localstripe.webhooks import schedule_webhook
+
+    base_init = resources.Refund.__init__
+
+    def __init__(self, charge=None, payment_intent=None, amount=None, metadata=None, **kwargs):
+        charge_id = charge
+        if charge_id is None and isinstance(payment_intent, str):
+            intent = resources.store.get("payment_intent:" + payment_intent)
+            charge_id = intent.latest_charge.id if intent is not None and intent.latest_charge else None
+        charge_obj = resources.store.get("charge:" + charge_id) if isinstance(charge_id, str) else None
+        requested = resources.try_convert_to_int(amount)
+        if charge_obj is not None:
+            left = charge_obj.amount - charge_obj.amount_refunded
+            if (requested if requested is not None else left) > left or left <= 0:
+                raise UserError(400, f"Refund amount ({requested}) is greater than unrefunded amount on charge ({left})",
+                                contents={"code": "amount_too_large" if left > 0 else "charge_already_refunded"})
+        base_init(self, charge=charge, payment_intent=payment_intent, amount=amount, metadata=metadata, **kwargs)
+        if charge_obj is not None:
+            schedule_webhook(resources.Event("charge.refunded", charge_obj))
+
+    resources.Refund.__init__ = __init__
+
+
+class Dispute(resources.StripeObject):
+    """Stand-in only: localstripe has no disputes. Shaped like Stripe's Dispute object."""
+
+    object = "dispute"
+    _id_prefix = "dp_"
+
+    def __init__(self, charge=None, amount=None, reason="fraudulent"):
+        charge_obj = resources.Charge._api_retrieve(charge)
+        super().__init__()
+        self.charge = charge_obj.id
+        self.payment_intent = getattr(charge_obj, "payment_intent", None)
+        self.amount = resources.try_convert_to_int(amount) or charge_obj.amount
+        self.currency = charge_obj.currency
+        self.reason = reason
+        self.status = "needs_response"
+        self.metadata = {}
+
+
+async def _standin_dispute_open(request):
+    data = await server.get_post_data(request) or {}
+    charge = data.get("charge")
+    if not charge and data.get("payment_intent"):
+        intent = resources.PaymentIntent._api_retrieve(data["payment_intent"])
+        charge = intent.latest_charge.id if intent.latest_charge else None
+    if not charge:
+        raise UserError(400, "Expected charge or payment_intent")
+    dispute = Dispute(charge=charge, amount=data.get("amount"), reason=data.get("reason") or "fraudulent")
+    from localstripe.webhooks import schedule_webhook
+
+    schedule_webhook(resources.Event("charge.dispute.created", dispute))
+    return server.json_response(dispute._export())
+
+
+async def _standin_dispute_close(request):
+    data = await server.get_post_data(request) or {}
+    dispute = Dispute._api_retrieve(request.match_info["id"])
+    if data.get("status") not in ("won", "lost"):
+        raise UserError(400, "status must be won or lost")
+    dispute.status = data["status"]
+    from localstripe.webhooks import schedule_webhook
+
+    schedule_webhook(resources.Event("charge.dispute.closed", dispute))
+    return server.json_response(dispute._export())
+
+
+def _dispute_routes() -> None:
+    server.app.router.add_post("/_standin/disputes", _standin_dispute_open)
+    server.app.router.add_post("/_standin/disputes/{id}/close", _standin_dispute_close)
+    server.app.router.add_get("/v1/disputes/{id}", server.api_retrieve(Dispute, "/v1/disputes/{id}"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -131,6 +213,8 @@ def main() -> None:
     args = parser.parse_args()
     _in_memory_only()
     _payment_intent_list_filters()
+    _refunds_as_stripe_does()
+    _dispute_routes()
     # Outermost after localstripe's error middleware, so the saved response is the one the client gets.
     server.app.middlewares.insert(1, idempotency_middleware)
     logger = logging.getLogger("aiohttp.access")

@@ -95,7 +95,7 @@ def test_setup_intent_succeeded_adds_the_card(client, tenant, account):
 
 
 def test_unknown_event_types_are_stored_as_ignored(client, account):
-    response = deliver(client, event("charge.refunded", {"id": "ch_1", "object": "charge"}))
+    response = deliver(client, event("invoice.finalized", {"id": "in_1", "object": "invoice"}))
     assert response.status_code == 200 and StripeEvent.objects.get().status == "ignored"
 
 
