@@ -88,9 +88,10 @@ def _payment_method(tenant) -> str:
     return Invoice.PaymentMethod.CARD
 
 
-def _as_invoice_line(line: dict) -> dict:
+def _as_invoice_line(line: dict, category: str) -> dict:
+    """`category` (license | support | usage) says which discounts apply to the line (payments.discounts)."""
     return {"description": line["description"], "amount": line["amount_minor"], "quantity": line["quantity"],
-            "unit_amount": line["unit_amount"]}
+            "unit_amount": line["unit_amount"], "category": category}
 
 
 def monthly_lines(*, tenant, year: int, month: int, new_plan, last_plan, pending) -> list[dict]:
@@ -99,17 +100,18 @@ def monthly_lines(*, tenant, year: int, month: int, new_plan, last_plan, pending
     last_year, last_month = previous_month(year, month)
     lines = []
     if not new_plan.is_free:
-        lines += plan_invoice_lines(new_plan, fixed=True, metered=False)
+        lines += [_as_invoice_line(line, "license")
+                  for line in plan_invoice_lines(new_plan, fixed=True, metered=False)]
     if not last_plan.is_free:
         metered_units = any(unit.type != "fixed" for unit in plan_units(last_plan))
         has_overage = last_plan.max_mau is not None and last_plan.mau_overage_unit_amount
-        lines += plan_invoice_lines(
+        lines += [_as_invoice_line(line, "usage") for line in plan_invoice_lines(
             last_plan, fixed=False, metered=True,
             usage=meter_counts_month(tenant=tenant, year=last_year, month=last_month) if metered_units else {},
             mau=mau_count(tenant=tenant, year=last_year, month=last_month) if has_overage else 0,
-        )
-    lines = [_as_invoice_line(line) for line in lines]
-    return lines + [{"description": item.description, "amount": item.amount_minor} for item in pending]
+        )]
+    return lines + [{"description": item.description, "amount": item.amount_minor, "category": "license"}
+                    for item in pending]
 
 
 def monthly_source_key(tenant, year: int, month: int) -> str:
@@ -149,7 +151,7 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
             tenant=tenant, kind=Invoice.Kind.MONTHLY, source_key=monthly_source_key(tenant, year, month),
             lines=lines, billing_date=date(year, month, 1), period_start=start, period_end=end,
             payment_method=_payment_method(tenant), tenant_locked=True,
-            charge_at=datetime(year, month, CHARGE_DAY, tzinfo=ZoneInfo(tenant.time_zone)),
+            charge_at=datetime(year, month, CHARGE_DAY, tzinfo=ZoneInfo(tenant.time_zone)), discount_plan=new_plan,
         )
         if pending:
             ProrationItem.objects.filter(pk__in=[item.pk for item in pending]).update(
@@ -171,18 +173,21 @@ def immediate_invoices_issue(*, tenant) -> list[Invoice]:
     for change_id in sorted(set(change_ids)):
         with transaction.atomic():
             items = list(
-                ProrationItem.objects.select_for_update()
+                ProrationItem.objects.select_for_update(of=("self",)).select_related("plan_change__to_plan")
                 .filter(tenant=tenant, plan_change_id=change_id, status=ProrationItem.Status.PENDING,
                         billing=ProrationItem.Billing.IMMEDIATE).order_by("pk")
             )
             if not items:
                 continue
             now = clock.now()
+            change = items[0].plan_change
             invoice = invoice_issue(
                 tenant=tenant, kind=Invoice.Kind.PRORATION, source_key=f"plan-change-{change_id}",
-                lines=[{"description": item.description, "amount": item.amount_minor} for item in items],
+                lines=[{"description": item.description, "amount": item.amount_minor, "category": "license"}
+                       for item in items],
                 billing_date=now.astimezone(ZoneInfo(tenant.time_zone)).date(),
                 payment_method=_payment_method(tenant), charge_at=now,
+                discount_plan=change.to_plan, discount_fraction=_period_fraction(change),
             )
             ProrationItem.objects.filter(pk__in=[item.pk for item in items]).update(
                 status=ProrationItem.Status.INVOICED
@@ -190,6 +195,16 @@ def immediate_invoices_issue(*, tenant) -> list[Invoice]:
             _email_invoice_issued_after_commit(invoice.pk)
             invoices.append(invoice)
     return invoices
+
+
+def _period_fraction(change):
+    """The part of the period a plan change's invoice covers (its remaining line over the plan's price)."""
+    from decimal import Decimal
+
+    from licenses.pricing import plan_fixed_amount
+
+    price = plan_fixed_amount(change.to_plan)
+    return Decimal(change.remaining_amount) / Decimal(price) if price else None
 
 
 def tenants_to_invoice(*, at) -> list[int]:

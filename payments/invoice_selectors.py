@@ -30,6 +30,7 @@ def upcoming_invoice_preview(*, tenant, at=None) -> dict:
     from licenses.selectors import free_plan_get, license_get, pending_reservation_get
 
     from .billing_cycle import monthly_lines
+    from .discounts import discount_lines
     from .invoicing import compute_totals, credits_in_application_order, tax_rate
 
     at = at or clock.now()
@@ -49,6 +50,8 @@ def upcoming_invoice_preview(*, tenant, at=None) -> dict:
     ).order_by("created_at", "pk"))
     lines = monthly_lines(tenant=tenant, year=year, month=month, new_plan=next_plan, last_plan=current,
                           pending=pending)
+    lines += [line for _discount, line in discount_lines(tenant=tenant, lines=lines, billing_date=date(year, month, 1),
+                                                         plan=next_plan)]
     totals = compute_totals(line_amounts=[line["amount"] for line in lines],
                             credits=credits_in_application_order(tenant=tenant, at=at), rate=tax_rate())
     return {

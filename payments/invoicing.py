@@ -15,6 +15,7 @@ from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money, round_minor
 
+from .discounts import discount_lines, discounts_record
 from .models import (
     Credit,
     CreditApplication,
@@ -98,13 +99,16 @@ def _next_number(*, tenant, year: int) -> str:
 
 def invoice_issue(
     *, tenant, kind, source_key, lines, billing_date, period_start=None, period_end=None, apply_credits=True,
-    payment_method=Invoice.PaymentMethod.CARD, charge_at=None, tenant_locked=False,
+    payment_method=Invoice.PaymentMethod.CARD, charge_at=None, tenant_locked=False, discount_plan=None,
+    discount_fraction=None,
 ) -> Invoice:
     """Issue one invoice for `source_key` (e.g. 'monthly-<tenant id>-2026-04'); a second call returns the first.
 
     `lines` are dicts with description, amount and optionally quantity and unit_amount (zero-amount lines are kept).
     A card invoice left to pay is charged from `charge_at`. `tenant_locked`: the caller already holds the tenant's
-    row lock in this transaction and has checked that the invoice does not exist.
+    row lock in this transaction and has checked that the invoice does not exist. `discount_plan`: the tenant's
+    discounts apply (lines carry a `category`), for this plan; `discount_fraction` prorates fixed-amount ones
+    (payments.discounts: discounts, then credits, then tax).
     """
     if not tenant_locked:
         existing = Invoice.objects.filter(source_key=source_key).first()
@@ -119,6 +123,11 @@ def invoice_issue(
                 if existing is not None:
                     return existing
             now = clock.now()
+            applied = []
+            if discount_plan is not None:
+                applied = discount_lines(tenant=tenant, lines=lines, billing_date=billing_date, plan=discount_plan,
+                                         fraction=discount_fraction)
+                lines = [*lines, *(line for _discount, line in applied)]
             credits = credits_in_application_order(tenant=tenant, at=now, lock=True) if apply_credits else []
             rate = tax_rate()
             totals = compute_totals(line_amounts=[line["amount"] for line in lines], credits=credits, rate=rate)
@@ -146,6 +155,7 @@ def invoice_issue(
                 )
                 for i, line in enumerate(lines, start=1)
             )
+            discounts_record(invoice=invoice, applied=applied)
             for credit, amount in totals.allocations:
                 CreditApplication.objects.create(invoice=invoice, credit=credit, amount=amount)
                 Credit.objects.filter(pk=credit.pk).update(amount_used=F("amount_used") + amount)

@@ -405,3 +405,114 @@ class Dispute(models.Model):
 
     def __str__(self):
         return f"{self.stripe_dispute_id} ({self.status})"
+
+
+class Coupon(models.Model):
+    """A discount ops create: percent or fixed amount off (fixed amounts are bound to a currency), on license
+    fees, usage or everything, once / for N months / forever. Attached to a tenant by ops (sales-led) or redeemed
+    by a tenant owner with its promotion code (self-serve)."""
+
+    class Kind(models.TextChoices):
+        PERCENT = "percent", "Percent off"
+        AMOUNT = "amount", "Fixed amount off"
+
+    class AppliesTo(models.TextChoices):
+        LICENSE = "license", "License fees"
+        USAGE = "usage", "Usage (metered units, MAU overage)"
+        ALL = "all", "Everything"
+
+    class Duration(models.TextChoices):
+        ONCE = "once", "Once (the next invoice)"
+        REPEATING = "repeating", "For a number of months"
+        FOREVER = "forever", "Forever"
+
+    name = models.CharField(max_length=200, help_text="Shown on invoices as the discount's name.")
+    promotion_code = models.CharField(
+        max_length=32, unique=True, null=True, blank=True,
+        help_text="Leave empty for a coupon only ops attach. Tenants enter it on the plan or billing page.",
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PERCENT)
+    percent_off = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    amount_off = models.PositiveBigIntegerField("amount off (minor units)", null=True, blank=True)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, blank=True,
+                                help_text="Required for a fixed amount; a percent coupon works in any currency.")
+    applies_to = models.CharField(max_length=8, choices=AppliesTo.choices, default=AppliesTo.ALL)
+    duration = models.CharField(max_length=10, choices=Duration.choices, default=Duration.ONCE)
+    duration_months = models.PositiveSmallIntegerField(null=True, blank=True)
+    plans = models.ManyToManyField("licenses.Plan", blank=True, related_name="+",
+                                   help_text="Only for these plans (empty: every plan).")
+    redeem_by = models.DateTimeField(null=True, blank=True, help_text="No new redemptions after this.")
+    redemption_limit = models.PositiveIntegerField(null=True, blank=True)
+    redeemed_count = models.PositiveIntegerField(default=0, editable=False)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind="percent", percent_off__gt=0, percent_off__lte=100, amount_off__isnull=True)
+                           | (Q(kind="amount", amount_off__gt=0, percent_off__isnull=True) & ~Q(currency=""))),
+                name="coupon_kind_fields",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration="repeating", duration_months__gte=1) | (~Q(duration="repeating")
+                                                                            & Q(duration_months__isnull=True)),
+                name="coupon_duration_months",
+            ),
+            models.CheckConstraint(condition=Q(redemption_limit__isnull=True) | Q(redeemed_count__lte=F("redemption_limit")),
+                                   name="coupon_within_limit"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def summary(self) -> str:
+        from billing_portal.common.money import format_money
+
+        off = f"{self.percent_off.normalize():f}% off" if self.kind == self.Kind.PERCENT else (
+            f"{format_money(self.amount_off, self.currency)} off")
+        what = {"license": "license fees", "usage": "usage", "all": "everything"}[self.applies_to]
+        when = {"once": "on the next invoice", "forever": "on every invoice",
+                "repeating": f"for {self.duration_months} month{'s' if (self.duration_months or 0) > 1 else ''}"}
+        return f"{off} {what} {when[self.duration]}"
+
+
+class Discount(models.Model):
+    """A coupon attached to a tenant: it applies to the tenant's invoices from `starts_on` (the first billing
+    month), for the coupon's duration. One per tenant and coupon (the database says so)."""
+
+    class Source(models.TextChoices):
+        ADMIN = "admin", "Attached by ops"
+        PROMOTION_CODE = "promotion_code", "Promotion code"
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="discounts")
+    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="discounts")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    starts_on = models.DateField(help_text="The first billing date it applies to.")
+    ends_before = models.DateField(null=True, blank=True, help_text="Billing dates before this (repeating).")
+    used_once = models.BooleanField(default=False)
+    created_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant", "created_at"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "coupon"], name="uniq_discount_per_tenant")]
+
+    def __str__(self):
+        return f"{self.coupon} → {self.tenant}"
+
+
+class DiscountApplication(models.Model):
+    """The discount line an invoice got (idempotent per invoice and discount)."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="discount_applications")
+    discount = models.ForeignKey(Discount, on_delete=models.PROTECT, related_name="applications")
+    amount = models.PositiveBigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["invoice", "discount"], name="uniq_discount_per_invoice")]
+
+    def __str__(self):
+        return f"{self.discount} on {self.invoice}"
