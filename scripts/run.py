@@ -50,7 +50,7 @@ def main() -> int:
     }
     for _ in range(100):
         try:
-            urllib.request.urlopen(url + "healthz", timeout=1)  # noqa: S310
+            urllib.request.urlopen(url + "readyz", timeout=1)  # noqa: S310
             break
         except OSError:
             time.sleep(0.2)
