@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from billing_portal.common.exceptions import ApplicationError
 
 from .forms import InvitationForm, RoleForm
-from .models import BILLING_VIEW_ROLES, AuditEntry, Invitation, Membership, Role
+from .models import BILLING_VIEW_ROLES, OWNER_ONLY, AuditEntry, Invitation, Membership, Role
 from .permissions import tenant_view
 from .selectors import tenant_members
 from .services import (
@@ -18,8 +18,6 @@ from .services import (
     membership_change_role,
     membership_remove,
 )
-
-OWNER_ONLY = frozenset({Role.OWNER})
 
 
 def _members_page(request, *, invite_form=None, status=200):
