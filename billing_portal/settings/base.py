@@ -136,7 +136,18 @@ ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", "optional")
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
-ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+# Password sign-in is throttled by accounts.login_throttle (per account+address, per address, per account; a
+# browser that signed in before is not locked out by others). allauth's "login_failed" here only guards the
+# authenticator-code step (per user).
+ACCOUNT_RATE_LIMITS = {"login_failed": "5/5m/key"}
+LOGIN_THROTTLE = {
+    "pair": (int(env("LOGIN_THROTTLE_PAIR", "5")), 15 * 60),
+    "ip": (int(env("LOGIN_THROTTLE_IP", "30")), 15 * 60),
+    "account": (int(env("LOGIN_THROTTLE_ACCOUNT", "20")), 60 * 60),
+}
+# Reverse proxies whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated); empty: none.
+TRUSTED_PROXIES = env_list("DJANGO_TRUSTED_PROXIES", "")
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
