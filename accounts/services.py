@@ -187,17 +187,31 @@ def invitation_get_open(*, token: str) -> Invitation:
     return invitation
 
 
+def _require_invitee(invitation: Invitation, user) -> None:
+    """The link alone reveals nothing: whoever is not the invited address learns neither the tenant, the role nor
+    the address the invitation was sent to."""
+    if invitation.email.lower() != (user.email or "").lower():
+        raise ApplicationError(
+            f"This invitation was sent to a different e-mail address than the one you are signed in with "
+            f"({user.email}). Sign in with the address that received the invitation e-mail.",
+            code="wrong_user", status=403,
+        )
+
+
+def invitation_get_for_user(*, token: str, user) -> Invitation:
+    """The open invitation behind `token`, only for the invited user (else ApplicationError, no details)."""
+    invitation = invitation_get_open(token=token)
+    _require_invitee(invitation, user)
+    return invitation
+
+
 @transaction.atomic
 def invitation_accept(*, token: str, user) -> Membership:
     invitation = invitation_get_open(token=token)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.accepted_at is not None:
         raise ApplicationError("This invitation has already been accepted.", code="invitation_used", status=409)
-    if invitation.email.lower() != user.email.lower():
-        raise ApplicationError(
-            f"This invitation is for {invitation.email}; you are signed in as {user.email}.", code="wrong_user",
-            status=403,
-        )
+    _require_invitee(invitation, user)
     membership, created = Membership.objects.get_or_create(
         tenant=invitation.tenant, user=user, defaults={"role": invitation.role}
     )
