@@ -12,8 +12,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-run: install  ## app + demo data on http://127.0.0.1:8000
-	$(PY) scripts/run.py
+run: install  ## app + demo data on http://127.0.0.1:8000 (gunicorn + whitenoise; RELOAD=1 reloads on code changes)
+	RELOAD=$(RELOAD) $(PY) scripts/run.py
 
 test: install  ## the whole test suite against real PostgreSQL and Redis
 	$(PY) scripts/test.py $(ARGS)
