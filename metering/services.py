@@ -212,6 +212,8 @@ def mau_alert_raise(*, tenant, year: int, month: int, mau: int, threshold: int) 
 
     Returns the new alert, or None when this month's alert already exists.
     """
+    from billing_portal.common.tasks import enqueue_on_commit
+
     from .tasks import mau_alert_notify_task
 
     try:
@@ -221,7 +223,7 @@ def mau_alert_raise(*, tenant, year: int, month: int, mau: int, threshold: int) 
             )
     except IntegrityError:
         return None
-    transaction.on_commit(lambda: mau_alert_notify_task.delay(alert.pk))
+    enqueue_on_commit(mau_alert_notify_task, alert.pk)
     return alert
 
 

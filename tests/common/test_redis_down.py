@@ -96,3 +96,50 @@ def test_healthz_reports_stripe_unreachable(client, settings):
     assert response.status_code == 503
     assert response.json()["checks"]["stripe"]["status"] == "down"
     assert client.get("/readyz").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ingest_that_raises_the_mau_alert_answers_while_the_broker_is_down(client, caplog, mailoutbox):
+    """The alert's e-mail task cannot be queued: the request still answers 200 and the e-mail goes out inline."""
+    import json
+
+    import time_machine
+
+    from billing_portal.celery import app
+    from metering.models import MauAlert, MauAlertSetting
+    from tests.factories import TenantFactory
+    from tests.metering.factories import auth, event, make_api_key, make_rps
+
+    tenant = TenantFactory()
+    make_rps(tenant, "login.example.com")
+    raw = make_api_key(tenant=tenant)
+    MauAlertSetting.objects.update_or_create(tenant=tenant, defaults={"notify_representative": True, "threshold": 1})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    saved = {name: app.conf[name] for name in ("task_always_eager", "broker_url")}
+
+    def drop_connections():  # so the broker URL below (and the real one afterwards) is used afresh
+        if app._pool is not None:
+            app._pool.force_close_all()
+            app._pool = None
+        app.amqp._producer_pool = None
+
+    app.conf.task_always_eager = False
+    app.conf.broker_url = f"redis://127.0.0.1:{port}/0"
+    drop_connections()
+    try:
+        with time_machine.travel("2026-11-20T03:00:00Z", tick=False), caplog.at_level(logging.WARNING):
+            response = client.post(
+                f"/api/v1/tenants/{tenant.slug}/auth-events",
+                json.dumps({"events": [event("e1", "alice", "2026-11-02T10:00:00Z")]}),
+                content_type="application/json", **auth(raw),
+            )
+    finally:
+        app.conf.update(saved)
+        drop_connections()
+    assert response.status_code == 200, response.content
+    assert response.json()["accepted"] == 1
+    assert MauAlert.objects.get(tenant=tenant).notified_at is not None
+    assert any("broker unavailable" in r.getMessage() for r in caplog.records)
+    assert any("MAU" in m.subject for m in mailoutbox)
