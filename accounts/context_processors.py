@@ -1,4 +1,4 @@
-from .models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES
+from .models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES, OWNER_ONLY
 from .selectors import memberships_for_user
 
 
@@ -14,4 +14,5 @@ def tenant_context(request):
         "user_memberships": memberships_for_user(user=user),
         "can_view_billing": role in BILLING_VIEW_ROLES,
         "can_edit_billing": role in BILLING_EDIT_ROLES,
+        "is_tenant_owner": role in OWNER_ONLY,
     }

@@ -1,4 +1,5 @@
-"""Contract details: contract cancellation (owner: terms ticked, review, confirm) and unsubscribe (representative)."""
+"""Contract details: contract cancellation (owners: terms ticked, review, confirm; the only cancellation path) and
+unsubscribe (the representative, who must be an owner, confirming with the customer name and their password)."""
 
 from zoneinfo import ZoneInfo
 
@@ -13,11 +14,9 @@ from billing_portal.common.exceptions import ApplicationError
 from licenses.selectors import license_get
 from licenses.services import license_cancel
 
-from .models import BILLING_VIEW_ROLES, Role
+from .models import BILLING_VIEW_ROLES, OWNER_ONLY, Role
 from .permissions import tenant_view
 from .services import tenant_unsubscribe
-
-OWNER_ONLY = frozenset({Role.OWNER})
 
 
 class CancellationForm(forms.Form):
@@ -31,10 +30,25 @@ class CancellationForm(forms.Form):
 
 class UnsubscribeForm(forms.Form):
     confirm_name = forms.CharField(label="Type the customer name to confirm")
+    password = forms.CharField(
+        label="Your password", strip=False,
+        help_text="Enter your password again to confirm that it is you.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
 
-    def __init__(self, *args, tenant, **kwargs):
+    def __init__(self, *args, tenant, request, **kwargs):
         super().__init__(*args, **kwargs)
         self.tenant = tenant
+        self.request = request
+
+    def clean_password(self):
+        """Re-authentication, through allauth (so the sign-in throttle applies to guesses made here too)."""
+        from allauth.account.adapter import get_adapter
+
+        password = self.cleaned_data["password"]
+        if not get_adapter(self.request).reauthenticate(self.request.user, password):
+            raise forms.ValidationError("The password is not correct.")
+        return password
 
     def clean_confirm_name(self):
         value = self.cleaned_data["confirm_name"].strip()
@@ -108,10 +122,13 @@ def contract_cancel(request):
 def unsubscribe(request):
     tenant = request.tenant
     is_representative = tenant.representative_id == request.user.pk
+    is_owner = request.membership.role in OWNER_ONLY
     if request.method == "POST" and not is_representative:
         raise PermissionDenied("Only the representative can unsubscribe.")
+    if request.method == "POST" and not is_owner:
+        raise PermissionDenied("The representative must be an owner to unsubscribe.")
     license = license_get(tenant=tenant)
-    form = UnsubscribeForm(request.POST or None, tenant=tenant)
+    form = UnsubscribeForm(request.POST or None, tenant=tenant, request=request)
     if request.method == "POST" and not license.plan.is_free:
         messages.error(request, "Customers with a paid license unsubscribe through us: please contact the operator.")
         return redirect("unsubscribe", tenant_slug=tenant.slug)
@@ -127,4 +144,5 @@ def unsubscribe(request):
             return redirect("account_login")
     return render(request, "accounts/unsubscribe.html", {
         "tenant": tenant, "license": license, "form": form, "is_representative": is_representative,
+        "is_owner": is_owner,
     })

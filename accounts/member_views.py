@@ -8,18 +8,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 from billing_portal.common.exceptions import ApplicationError
 
 from .forms import InvitationForm, RoleForm
-from .models import BILLING_VIEW_ROLES, AuditEntry, Invitation, Membership, Role
+from .models import BILLING_VIEW_ROLES, OWNER_ONLY, AuditEntry, Invitation, Membership, Role
 from .permissions import tenant_view
 from .selectors import tenant_members
 from .services import (
     invitation_accept,
     invitation_create,
-    invitation_get_open,
+    invitation_get_for_user,
     membership_change_role,
     membership_remove,
 )
-
-OWNER_ONLY = frozenset({Role.OWNER})
 
 
 def _members_page(request, *, invite_form=None, status=200):
@@ -106,15 +104,15 @@ def audit_log(request):
 @require_http_methods(["GET", "POST"])
 def invitation_accept_view(request, token):
     try:
-        invitation = invitation_get_open(token=token)
+        invitation = invitation_get_for_user(token=token, user=request.user)
     except ApplicationError as exc:
-        return render(request, "accounts/invitation.html", {"error": exc.message}, status=exc.status)
+        return render(request, "accounts/invitation.html", {"error": exc.message, "error_code": exc.code},
+                      status=exc.status)
     if request.method == "POST":
         try:
             membership = invitation_accept(token=token, user=request.user)
         except ApplicationError as exc:
-            return render(request, "accounts/invitation.html", {"error": exc.message, "invitation": invitation},
-                          status=exc.status)
+            return render(request, "accounts/invitation.html", {"error": exc.message}, status=exc.status)
         messages.success(request, f"Welcome to {membership.tenant.name}.")
         return redirect("tenant_home", tenant_slug=membership.tenant.slug)
     return render(request, "accounts/invitation.html", {"invitation": invitation})

@@ -107,6 +107,9 @@ class Role(models.TextChoices):
 
 # Who may do what. Views name one of these sets rather than listing roles.
 BILLING_EDIT_ROLES = frozenset({Role.OWNER, Role.BILLING_ADMIN})
+# What only owners may do: members, audit log, API keys, changing the representative or the payment
+# administrator, cancelling the contract, unsubscribing (enforced by the views and by the services).
+OWNER_ONLY = frozenset({Role.OWNER})
 BILLING_VIEW_ROLES = frozenset({Role.OWNER, Role.BILLING_ADMIN, Role.MANAGER})
 ALL_ROLES = frozenset(Role)
 

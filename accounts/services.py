@@ -49,6 +49,14 @@ def tenant_update(*, tenant: Tenant, data: dict) -> Tenant:
     return tenant
 
 
+def require_owner(*, tenant: Tenant, actor, action: str) -> None:
+    """Owner-only actions (see models.OWNER_ONLY). `actor` None is the system itself (tasks, commands)."""
+    if actor is None:
+        return
+    if not Membership.objects.filter(tenant=tenant, user=actor, role=Role.OWNER).exists():
+        raise ApplicationError(f"Only an owner of {tenant.name} can {action}.", code="owner_required", status=403)
+
+
 def _require_member(tenant: Tenant, user, what: str):
     if user is None or not Membership.objects.filter(tenant=tenant, user=user).exists():
         raise ApplicationError(f"The {what} must be a member of {tenant.name}.", code="not_a_member")
@@ -56,6 +64,7 @@ def _require_member(tenant: Tenant, user, what: str):
 
 @transaction.atomic
 def _tenant_set_contact(*, tenant: Tenant, user, actor, field: str, label: str) -> Tenant:
+    require_owner(tenant=tenant, actor=actor, action=f"change the {label}")
     _require_member(tenant, user, label)
     previous = getattr(tenant, field)
     setattr(tenant, field, user)
@@ -178,17 +187,31 @@ def invitation_get_open(*, token: str) -> Invitation:
     return invitation
 
 
+def _require_invitee(invitation: Invitation, user) -> None:
+    """The link alone reveals nothing: whoever is not the invited address learns neither the tenant, the role nor
+    the address the invitation was sent to."""
+    if invitation.email.lower() != (user.email or "").lower():
+        raise ApplicationError(
+            f"This invitation was sent to a different e-mail address than the one you are signed in with "
+            f"({user.email}). Sign in with the address that received the invitation e-mail.",
+            code="wrong_user", status=403,
+        )
+
+
+def invitation_get_for_user(*, token: str, user) -> Invitation:
+    """The open invitation behind `token`, only for the invited user (else ApplicationError, no details)."""
+    invitation = invitation_get_open(token=token)
+    _require_invitee(invitation, user)
+    return invitation
+
+
 @transaction.atomic
 def invitation_accept(*, token: str, user) -> Membership:
     invitation = invitation_get_open(token=token)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.accepted_at is not None:
         raise ApplicationError("This invitation has already been accepted.", code="invitation_used", status=409)
-    if invitation.email.lower() != user.email.lower():
-        raise ApplicationError(
-            f"This invitation is for {invitation.email}; you are signed in as {user.email}.", code="wrong_user",
-            status=403,
-        )
+    _require_invitee(invitation, user)
     membership, created = Membership.objects.get_or_create(
         tenant=invitation.tenant, user=user, defaults={"role": invitation.role}
     )
@@ -279,7 +302,8 @@ def api_key_revoke(*, tenant: Tenant, key_id: int):
 def tenant_unsubscribe(*, tenant: Tenant, actor) -> Tenant:
     """Unsubscribe a Free tenant: delete everything it registered (members' access, RPs, end users, metering data,
     API keys, invitations, payment account and cards; the Stripe customer too) and anonymise the tenant row.
-    Invoices and payments stay, as the law requires. Only the representative may do this."""
+    Invoices and payments stay, as the law requires. Only the representative, and only while they are an owner,
+    may do this (the view also asks for their password again)."""
     from django.apps import apps
 
     from licenses.models import PlanReservation, ProrationItem
@@ -290,6 +314,7 @@ def tenant_unsubscribe(*, tenant: Tenant, actor) -> Tenant:
 
     if actor is None or tenant.representative_id != actor.pk:
         raise ApplicationError("Only the representative can unsubscribe.", code="not_representative", status=403)
+    require_owner(tenant=tenant, actor=actor, action="unsubscribe (the representative must be an owner)")
     license = license_get(tenant=tenant)
     if license is not None and not license.plan.is_free:
         raise Conflict(

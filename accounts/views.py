@@ -11,7 +11,7 @@ from payments.invoice_selectors import upcoming_invoice_preview
 from payments.selectors import payment_account_dashboard
 
 from .forms import CustomerForm, MemberChoiceForm
-from .models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES
+from .models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES, OWNER_ONLY
 from .permissions import CURRENT_TENANT_SESSION_KEY, tenant_view
 from .selectors import memberships_for_user
 from .services import tenant_set_payment_administrator, tenant_set_representative, tenant_update
@@ -106,7 +106,7 @@ def _member_change(request, *, attribute, label, service, title):
     )
 
 
-@tenant_view(BILLING_EDIT_ROLES)
+@tenant_view(OWNER_ONLY)
 @require_http_methods(["GET", "POST"])
 def representative_change(request):
     return _member_change(
@@ -118,7 +118,7 @@ def representative_change(request):
     )
 
 
-@tenant_view(BILLING_EDIT_ROLES)
+@tenant_view(OWNER_ONLY)
 @require_http_methods(["GET", "POST"])
 def payment_administrator_change(request):
     return _member_change(

@@ -258,7 +258,7 @@ def main() -> int:
     )
     for _ in range(100):
         try:
-            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/healthz")
+            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/readyz")
             break
         except OSError:
             time.sleep(0.2)

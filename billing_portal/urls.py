@@ -26,5 +26,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", common_views.healthz, name="healthz"),
+    path("readyz", common_views.readyz, name="readyz"),
     path("stripe/webhook/", payment_webhooks.stripe_webhook, name="stripe_webhook"),
 ]

@@ -257,7 +257,11 @@ def license_reservation_cancel(*, tenant, actor=None) -> PlanReservation:
 
 @transaction.atomic
 def license_cancel(*, tenant, actor=None) -> License:
-    """Stop auto-renewal: the paid license runs to its end date, then the tenant is on Free. Undoable."""
+    """Stop auto-renewal: the paid license runs to its end date, then the tenant is on Free. Undoable.
+    Owners only (contract page); `actor` None is the operator (admin, commands)."""
+    from accounts.services import require_owner
+
+    require_owner(tenant=tenant, actor=actor, action="cancel the contract")
     license = _lock_license(tenant)
     if license.plan.is_free:
         raise Conflict("The Free license has no end date and cannot be cancelled.", code="not_paid")

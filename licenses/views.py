@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
@@ -101,13 +102,11 @@ def _confirm_action(request, *, template, action, success, context=None):
     }, status=400 if error else 200)
 
 
-@tenant_view(BILLING_EDIT_ROLES)
-@require_http_methods(["GET", "POST"])
+@tenant_view(BILLING_VIEW_ROLES)
+@require_http_methods(["GET"])
 def license_cancel(request):
-    return _confirm_action(
-        request, template="licenses/license_cancel.html", action=services.license_cancel,
-        success="Auto-renewal is off. The license runs to its end date, then becomes Free.",
-    )
+    """One cancellation path: the contract page (owners; every term ticked, reviewed, confirmed)."""
+    return redirect(reverse("contract", args=[request.tenant.slug]) + "#cancel-h")
 
 
 @tenant_view(BILLING_EDIT_ROLES)

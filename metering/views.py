@@ -3,7 +3,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES, ApiKey, Role
+from accounts.models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES, OWNER_ONLY, ApiKey
 from accounts.permissions import tenant_view
 from accounts.services import api_key_create, api_key_revoke
 from billing_portal.common import clock
@@ -11,8 +11,6 @@ from billing_portal.common.exceptions import ApplicationError
 
 from . import selectors, services
 from .forms import ApiKeyCreateForm, MauAlertSettingForm
-
-OWNER_ONLY = frozenset({Role.OWNER})
 
 
 @tenant_view(BILLING_VIEW_ROLES)

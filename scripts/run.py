@@ -1,4 +1,5 @@
-"""`make run`: services, migrations, demo data, then web + Celery worker + beat until Ctrl-C."""
+"""`make run`: services, migrations, demo data, then web (gunicorn + whitenoise, as in production) + Celery worker
++ beat until Ctrl-C. `make run RELOAD=1` restarts the web workers when Python code changes (development)."""
 
 import os
 import signal
@@ -14,6 +15,16 @@ import devservices  # noqa: E402
 ROOT = devservices.ROOT
 
 
+def web_command(python: str, port: int, *, reload: bool = False, workers: int = 2) -> list[str]:
+    """gunicorn serving the WSGI app; static files come from whitenoise (middleware), as in production."""
+    command = [python, "-m", "gunicorn", "billing_portal.wsgi", "--bind", f"127.0.0.1:{port}",
+               "--workers", str(workers), "--worker-class", "gthread", "--threads", "4",
+               "--access-logfile", "-", "--graceful-timeout", "5"]
+    if reload:
+        command.append("--reload")  # templates reload anyway (DEBUG: no cached loader); static via finders
+    return command
+
+
 def main() -> int:
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "billing_portal.settings.local")
@@ -23,6 +34,8 @@ def main() -> int:
 
     subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, cwd=ROOT)  # noqa: S603
     subprocess.run([*manage, "seed_demo"], env=env, check=True, cwd=ROOT)  # noqa: S603
+    subprocess.run([*manage, "collectstatic", "--noinput", "--verbosity", "0"], env=env, check=True, cwd=ROOT)  # noqa: S603
+    reload = os.environ.get("RELOAD", "").strip().lower() in {"1", "true", "yes", "on"}
 
     port = int(os.environ.get("PORT", "8000"))
     try:
@@ -37,7 +50,7 @@ def main() -> int:
     logs = ROOT / ".var" / "log"
     logs.mkdir(parents=True, exist_ok=True)
     procs = {
-        "web": devservices.spawn([*manage, "runserver", f"127.0.0.1:{port}", "--noreload"], env=env, cwd=ROOT),
+        "web": devservices.spawn(web_command(python, port, reload=reload), env=env, cwd=ROOT),
         "worker": devservices.spawn(
             [python, "-m", "celery", "-A", "billing_portal", "worker", "--loglevel", "INFO", "--concurrency", "2"],
             env=env, cwd=ROOT, stdout=open(logs / "worker.log", "a"), stderr=subprocess.STDOUT,  # noqa: SIM115
@@ -50,7 +63,7 @@ def main() -> int:
     }
     for _ in range(100):
         try:
-            urllib.request.urlopen(url + "healthz", timeout=1)  # noqa: S310
+            urllib.request.urlopen(url + "readyz", timeout=1)  # noqa: S310
             break
         except OSError:
             time.sleep(0.2)
@@ -58,6 +71,7 @@ def main() -> int:
     print(
         f"\n  Billing portal is running at {url}\n"
         f"  Django admin: {url}admin/  (Celery logs in .var/log/)\n"
+        f"  Served by gunicorn + whitenoise{' with auto-reload' if reload else ' (make run RELOAD=1 reloads on code changes)'}.\n"
         "  Demo logins are listed above (password for all: demo-pass-2026).\n"
         "  Press Ctrl-C to stop everything started here.\n",
         flush=True,

@@ -31,5 +31,5 @@ def test_check_deploy_with_production_settings_reports_no_errors():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_healthz(client, db):
-    assert client.get("/healthz").json() == {"status": "ok"}
+def test_readyz(client, db):
+    assert client.get("/readyz").json()["ready"] is True

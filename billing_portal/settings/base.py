@@ -5,6 +5,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -94,13 +96,22 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
+# The cache (rate limits, API key last-use marker) fails open with a logged warning when Redis is down; sessions
+# are in the database. Short timeouts and one quick retry keep an outage from stalling requests.
+REDIS_TIMEOUT_SECONDS = float(env("REDIS_TIMEOUT_SECONDS", "0.5"))
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "billing_portal.common.cache.FailOpenRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", "bp"),
+        "OPTIONS": {
+            "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+            "socket_timeout": REDIS_TIMEOUT_SECONDS,
+            "retry": Retry(NoBackoff(), 1),
+        },
     }
 }
+SESSION_ENGINE = "django.contrib.sessions.backends.db"  # not the cache: sign-in must survive a Redis outage
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -125,7 +136,18 @@ ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", "optional")
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
-ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+# Password sign-in is throttled by accounts.login_throttle (per account+address, per address, per account; a
+# browser that signed in before is not locked out by others). allauth's "login_failed" here only guards the
+# authenticator-code step (per user).
+ACCOUNT_RATE_LIMITS = {"login_failed": "5/5m/key"}
+LOGIN_THROTTLE = {
+    "pair": (int(env("LOGIN_THROTTLE_PAIR", "5")), 15 * 60),
+    "ip": (int(env("LOGIN_THROTTLE_IP", "30")), 15 * 60),
+    "account": (int(env("LOGIN_THROTTLE_ACCOUNT", "20")), 60 * 60),
+}
+# Reverse proxies whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated); empty: none.
+TRUSTED_PROXIES = env_list("DJANGO_TRUSTED_PROXIES", "")
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
@@ -144,7 +166,7 @@ DEFAULT_CURRENCY = env("DEFAULT_CURRENCY", "JPY")
 DEFAULT_COUNTRY = env("DEFAULT_COUNTRY", "JP")
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

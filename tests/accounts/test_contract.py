@@ -5,6 +5,7 @@ from django.urls import reverse
 from accounts.models import ApiKey, AuditEntry, EndUser, Membership, RelyingParty, Tenant
 from payments.invoicing import invoice_issue
 from payments.models import Invoice, PaymentAccount
+from tests.factories import DEFAULT_PASSWORD
 from tests.licenses.conftest import buy, jst
 
 TERMS = {"no_renewal": "on", "no_refund": "on", "free_limits": "on", "open_invoices": "on"}
@@ -69,7 +70,7 @@ def test_free_tenant_unsubscribes_deleting_its_information_and_keeping_invoices(
     assert "exactly to confirm" in wrong.content.decode()
     assert Membership.objects.filter(tenant=tenant).exists()
 
-    response = owner_client.post(url, {"confirm_name": tenant.name}, follow=True)
+    response = owner_client.post(url, {"confirm_name": tenant.name, "password": DEFAULT_PASSWORD}, follow=True)
     assert "has been unsubscribed" in response.content.decode()
     tenant.refresh_from_db()
     assert tenant.status == Tenant.Status.CLOSED and tenant.name.startswith("Closed customer")

@@ -49,13 +49,35 @@ def test_invitation_for_someone_else_or_expired_is_refused(owner_client, client,
     client.force_login(UserFactory(email="intruder@example.test"))
     response = client.post(path)
     assert response.status_code == 403
-    assert "This invitation is for invitee@example.test" in response.content.decode()
+    assert "sent to a different e-mail address" in response.content.decode()
     client.force_login(UserFactory(email="invitee@example.test"))
     with time_machine.travel(clock.now() + timedelta(days=8)):
         response = client.get(path)
     assert response.status_code == 410
     assert "expired" in response.content.decode()
     assert not Membership.objects.filter(tenant=tenant, user__email="invitee@example.test").exists()
+
+
+def test_the_link_alone_reveals_nothing_to_someone_else(owner_client, tenant, owner,
+                                                         django_capture_on_commit_callbacks):
+    from django.test import Client
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _invite(owner_client, tenant, "invitee@example.test", "billing_admin")
+    path = _accept_path()
+    client = Client()  # another browser
+    client.force_login(UserFactory(email="holder-of-the-link@example.test"))
+    for response in (client.get(path), client.post(path)):
+        assert response.status_code == 403
+        page = response.content.decode()
+        assert "sent to a different e-mail address" in page
+        for secret in (tenant.name, "invitee@example.test", "Billing admin", "billing admin", owner.display_name):
+            assert secret not in page, secret
+    assert not Membership.objects.filter(tenant=tenant, user__email="holder-of-the-link@example.test").exists()
+    # The invitee sees what they need: who invites them, to which tenant, with which role.
+    client.force_login(UserFactory(email="invitee@example.test"))
+    page = client.get(path).content.decode()
+    assert f"Join {tenant.name}" in page and "billing admin" in page
 
 
 def test_bad_invitation_input_keeps_what_was_typed(owner_client, tenant, owner):

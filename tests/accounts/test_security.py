@@ -47,7 +47,7 @@ def test_pages_carry_a_content_security_policy(client, db):
 
 
 def test_failed_sign_ins_are_throttled(client, user, settings):
-    settings.ACCOUNT_RATE_LIMITS = {"login_failed": "3/m/ip,3/5m/key"}
+    settings.LOGIN_THROTTLE = {"pair": (3, 900)}
     for _ in range(3):
         response = client.post(reverse("account_login"), {"login": user.email, "password": "wrong"})
         assert response.status_code == 200

@@ -40,3 +40,27 @@ def test_customer_form_errors_keep_the_input(page, sign_in, tenant):
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Enter a phone number")).to_be_visible()
     expect(page.locator("input[name=address]")).to_have_value("Kept Address 9")
+
+
+def test_unsubscribe_asks_the_representative_to_re_enter_their_password(page, sign_in, tenant):
+    from tests.e2e.conftest import ARTIFACTS
+    from tests.factories import DEFAULT_PASSWORD
+
+    sign_in(tenant.representative)
+    page.goto(f"/t/{tenant.slug}/contract/")
+    page.get_by_role("link", name="Unsubscribe procedure").click()
+    page.fill("input[name=confirm_name]", tenant.name)
+    password = page.get_by_label("Your password")
+    expect(password).to_have_attribute("type", "password")
+    password.fill("not-my-password")
+    page.get_by_role("button", name="Unsubscribe and delete").click()
+    expect(page.get_by_text("The password is not correct.")).to_be_visible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "unsubscribe_reauthentication_wrong_password.png"), full_page=True)
+    assert Tenant.objects.get(pk=tenant.pk).status == Tenant.Status.ACTIVE
+
+    expect(page.locator("input[name=confirm_name]")).to_have_value(tenant.name)
+    page.get_by_label("Your password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Unsubscribe and delete").click()
+    expect(page.get_by_text(f"{tenant.name} has been unsubscribed")).to_be_visible()
+    assert Tenant.objects.get(pk=tenant.pk).status == Tenant.Status.CLOSED

@@ -169,10 +169,11 @@ def test_cancel_license_confirmation_then_undo(owner_client, tenant):
     buy(tenant, "business", jst(2027, 3, 1))
     with time_machine.travel(jst(2027, 3, 10), tick=False):
         owner_client.force_login(tenant.representative)  # sessions expire when travelling
-        url = reverse("license_cancel", args=[tenant.slug])
-        assert "then the tenant is on Free" in text(owner_client.get(url))
+        url = reverse("contract_cancel", args=[tenant.slug])
+        terms = {"no_renewal": "on", "no_refund": "on", "free_limits": "on", "open_invoices": "on"}
+        assert "Review the contract cancellation" in text(owner_client.post(url, terms))
         assert license_get(tenant=tenant).auto_renew
-        owner_client.post(url)
+        owner_client.post(url, {**terms, "step": "confirm"})
         assert not license_get(tenant=tenant).auto_renew
         owner_client.post(reverse("license_resume", args=[tenant.slug]))
     assert license_get(tenant=tenant).auto_renew
