@@ -127,7 +127,7 @@ def _record_proration(*, tenant, change: PlanChange, preview: dict, proration_be
         from billing_portal.common.queue import enqueue_on_commit
         from payments.tasks import bill_plan_change
 
-        enqueue_on_commit(bill_plan_change, tenant.pk)
+        enqueue_on_commit(bill_plan_change, tenant.pk, inline=False)
 
 
 @transaction.atomic

@@ -213,8 +213,6 @@ def mau_alert_raise(*, tenant, year: int, month: int, mau: int, threshold: int) 
 
     Returns the new alert, or None when this month's alert already exists.
     """
-    from billing_portal.common.tasks import enqueue_on_commit
-
     from .tasks import mau_alert_notify_task
 
     try:
