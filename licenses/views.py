@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -12,6 +13,7 @@ from accounts.permissions import tenant_view
 from accounts.services import end_user_register, relying_party_register
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
+from payments.discounts import coupon_attach
 from payments.selectors import payment_account_get
 
 from . import selectors, services
@@ -52,23 +54,17 @@ def license_change(request):
         messages.error(request, exc.message)
         return redirect("license_plans", tenant_slug=tenant.slug)
     preview = selectors.plan_change_preview(tenant=tenant, plan=plan)
+    promotion = _promotion_code_preview(request, tenant=tenant, plan=plan, preview=preview)
     error = None
-    if request.method == "POST":
+    if request.method == "POST" and promotion["error"]:
+        error = promotion["error"]
+    elif request.method == "POST":
         try:
-            if preview["kind"] == PlanChange.Kind.PURCHASE:
-                change = services.license_purchase(tenant=tenant, plan=plan, actor=request.user)
-                messages.success(request, f"You purchased the {plan.name} license. "
-                                 f"{format_money(change.difference_amount, change.currency)} will be invoiced now.")
-            elif preview["kind"] == PlanChange.Kind.DOWNGRADE:
-                reservation = services.license_reserve_change(tenant=tenant, plan=plan, actor=request.user)
-                messages.success(request, f"The license will change to {plan.name} on "
-                                 f"{timezone.localtime(reservation.effective_at):%Y-%m-%d}.")
-            else:
-                change = services.license_change_now(
-                    tenant=tenant, plan=plan, proration_behavior=ProrationBehavior.ALWAYS_INVOICE, actor=request.user
-                )
-                messages.success(request, f"The license is now {plan.name}. Difference invoiced now: "
-                                 f"{format_money(change.difference_amount, change.currency)}.")
+            with transaction.atomic():  # the promotion code is used only if the change is made
+                if promotion["coupon"] is not None:
+                    coupon_attach(tenant=tenant, coupon=promotion["coupon"], source="promotion_code", plan=plan,
+                                  actor=request.user)
+                _license_change_make(request, tenant=tenant, plan=plan, preview=preview)
         except ApplicationError as exc:
             error = exc.message
         else:
@@ -78,8 +74,51 @@ def license_change(request):
         "preview": preview,
         "plan": plan,
         "error": error,
+        "promotion": promotion,
         "payment_account": payment_account_get(tenant=tenant),
     }, status=400 if error else 200)
+
+
+def _promotion_code_preview(request, *, tenant, plan, preview) -> dict:
+    """The promotion code typed on the confirmation page: its coupon and what it takes off now, or its error."""
+    from decimal import Decimal
+
+    from payments.discounts import coupon_check, discount_preview, promotion_code_find
+
+    code = (request.POST.get("promotion_code") or request.GET.get("promotion_code") or "").strip()
+    result = {"code": code, "coupon": None, "error": None, "discount": 0, "payable": preview["difference"]}
+    if not code or preview["kind"] in ("same", PlanChange.Kind.DOWNGRADE):
+        return result
+    try:
+        coupon = promotion_code_find(code=code)
+        coupon_check(tenant=tenant, coupon=coupon, plan=plan)
+    except ApplicationError as exc:
+        result["error"] = exc.message
+        return result
+    lines = [{"amount": preview["unused"], "category": "license"}, {"amount": preview["remaining"], "category": "license"}]
+    fraction = Decimal(preview["remaining"]) / Decimal(preview["new_amount"]) if preview["new_amount"] else None
+    result["coupon"] = coupon
+    result["discount"] = discount_preview(tenant=tenant, coupon=coupon, lines=lines, plan=plan, fraction=fraction)
+    result["payable"] = preview["difference"] - result["discount"]
+    return result
+
+
+def _license_change_make(request, *, tenant, plan, preview) -> None:
+    """Make the confirmed change (purchase, reserved downgrade, or upgrade invoiced now) and say what happened."""
+    if preview["kind"] == PlanChange.Kind.PURCHASE:
+        change = services.license_purchase(tenant=tenant, plan=plan, actor=request.user)
+        messages.success(request, f"You purchased the {plan.name} license. "
+                         f"{format_money(change.difference_amount, change.currency)} will be invoiced now.")
+    elif preview["kind"] == PlanChange.Kind.DOWNGRADE:
+        reservation = services.license_reserve_change(tenant=tenant, plan=plan, actor=request.user)
+        messages.success(request, f"The license will change to {plan.name} on "
+                         f"{timezone.localtime(reservation.effective_at):%Y-%m-%d}.")
+    else:
+        change = services.license_change_now(
+            tenant=tenant, plan=plan, proration_behavior=ProrationBehavior.ALWAYS_INVOICE, actor=request.user
+        )
+        messages.success(request, f"The license is now {plan.name}. Difference invoiced now: "
+                         f"{format_money(change.difference_amount, change.currency)}.")
 
 
 def _confirm_action(request, *, template, action, success, context=None):

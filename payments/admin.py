@@ -9,8 +9,10 @@ from billing_portal.common.exceptions import ApplicationError
 from . import services
 from .invoicing import credit_code_issue, credit_note_issue, format_code, invoice_mark_paid_by_transfer
 from .models import (
+    Coupon,
     Credit,
     CreditCode,
+    Discount,
     Dispute,
     Invoice,
     InvoiceLine,
@@ -435,3 +437,99 @@ class DisputeAdmin(ReadOnlyAdmin):
                     "opened_at"]
     list_filter = ["status", "reason"]
     search_fields = ["stripe_dispute_id", "tenant__name", "invoice__number"]
+
+
+class CouponForm(forms.ModelForm):
+    class Meta:
+        model = Coupon
+        fields = ["name", "promotion_code", "kind", "percent_off", "amount_off", "currency", "applies_to", "duration",
+                  "duration_months", "plans", "redeem_by", "redemption_limit", "active"]
+        help_texts = {"amount_off": "In minor units: yen for JPY, cents for USD.",
+                      "percent_off": "1–100; 100 makes the invoices ¥0 (they are still issued)."}
+
+    def clean_promotion_code(self):
+        from .discounts import normalise_promotion_code
+
+        return normalise_promotion_code(self.cleaned_data.get("promotion_code") or "") or None
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("kind")
+        if kind == Coupon.Kind.PERCENT:
+            if data.get("percent_off") is None or not 0 < data["percent_off"] <= 100:
+                self.add_error("percent_off", "Enter a percentage from 0.01 to 100.")
+            data["amount_off"], data["currency"] = None, data.get("currency") or ""
+        elif kind == Coupon.Kind.AMOUNT:
+            if not data.get("amount_off"):
+                self.add_error("amount_off", "Enter the amount off in minor units.")
+            elif data["amount_off"] >= 10**12:
+                self.add_error("amount_off", "That amount is too large.")
+            if not data.get("currency"):
+                self.add_error("currency", "A fixed amount is in one currency: choose it.")
+            data["percent_off"] = None
+        if data.get("duration") == Coupon.Duration.REPEATING:
+            if not data.get("duration_months") or not 1 <= data["duration_months"] <= 120:
+                self.add_error("duration_months", "For how many months (1–120)?")
+        else:
+            data["duration_months"] = None
+        if data.get("redemption_limit") is not None and data["redemption_limit"] < 1:
+            self.add_error("redemption_limit", "At least 1, or leave empty for no limit.")
+        return data
+
+
+@admin.register(Coupon)
+class CouponAdmin(admin.ModelAdmin):
+    """Ops create coupons here; attach one to a tenant under Discounts, or publish its promotion code."""
+
+    form = CouponForm
+    list_display = ["name", "promotion_code", "summary", "redeemed_count", "redemption_limit", "redeem_by", "active"]
+    list_filter = ["kind", "applies_to", "duration", "active"]
+    search_fields = ["name", "promotion_code"]
+    filter_horizontal = ["plans"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A coupon in use keeps its terms; only its name, availability and limits change.
+        if obj is not None and obj.discounts.exists():
+            return ["kind", "percent_off", "amount_off", "currency", "applies_to", "duration", "duration_months",
+                    "redeemed_count"]
+        return ["redeemed_count"]
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is None or not obj.discounts.exists()
+
+
+class DiscountAdminForm(forms.ModelForm):
+    class Meta:
+        model = Discount
+        fields = ["tenant", "coupon"]
+
+
+@admin.register(Discount)
+class DiscountAdmin(admin.ModelAdmin):
+    """Sales-led: attach a coupon to a tenant (through the same service as a promotion code)."""
+
+    form = DiscountAdminForm
+    list_display = ["tenant", "coupon", "source", "starts_on", "ends_before", "used_once", "created_at"]
+    list_filter = ["source"]
+    search_fields = ["tenant__name", "coupon__name"]
+    autocomplete_fields = ["tenant"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["tenant", "coupon", "source", "starts_on", "ends_before", "used_once", "created_by"] if obj else []
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None
+
+    def save_model(self, request, obj, form, change):
+        from .discounts import coupon_attach
+
+        discount = coupon_attach(tenant=form.cleaned_data["tenant"], coupon=form.cleaned_data["coupon"],
+                                 source=Discount.Source.ADMIN, actor=request.user)
+        obj.pk = discount.pk
+
+    def add_view(self, request, form_url="", extra_context=None):
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return redirect(request.get_full_path())

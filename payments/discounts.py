@@ -167,3 +167,14 @@ def coupon_attach(*, tenant, coupon: Coupon, source: str, plan=None, actor=None)
         audit_record(action="discount.attached", tenant=tenant, actor=actor,
                      data={"coupon": coupon.name, "summary": coupon.summary, "source": source})
     return discount
+
+
+def discount_preview(*, tenant, coupon: Coupon, lines: list[dict], plan, fraction: Decimal | None = None) -> int:
+    """What `coupon` would take off an invoice of `lines` today, before anything is attached (confirmation pages)."""
+    from zoneinfo import ZoneInfo
+
+    today = clock.now().astimezone(ZoneInfo(tenant.time_zone)).date()
+    trial = Discount(tenant=tenant, coupon=coupon, source=Discount.Source.PROMOTION_CODE, starts_on=today)
+    applied = discount_lines(tenant=tenant, lines=lines, billing_date=today, plan=plan, fraction=fraction,
+                             discounts=[trial])
+    return -sum(line["amount"] for _discount, line in applied)

@@ -75,3 +75,20 @@ def invoice_api_summary(invoice) -> dict:
         "lines": [{"description": line.description, "quantity": str(line.quantity.normalize()),
                    "unit_amount": line.unit_amount, "amount": line.amount} for line in invoice.lines.all()],
     }
+
+
+def discounts_active(*, tenant) -> list:
+    """The tenant's discounts that still apply to a coming invoice (used-up and ended ones left out)."""
+    from zoneinfo import ZoneInfo
+
+    from .models import Coupon, Discount
+
+    today = clock.now().astimezone(ZoneInfo(tenant.time_zone)).date()
+    result = []
+    for discount in Discount.objects.filter(tenant=tenant).select_related("coupon").order_by("created_at"):
+        if discount.coupon.duration == Coupon.Duration.ONCE and discount.used_once:
+            continue
+        if discount.ends_before is not None and discount.ends_before <= today:
+            continue
+        result.append(discount)
+    return result

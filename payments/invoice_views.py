@@ -95,3 +95,38 @@ def invoice_pay(request, receipt_id):
         "tenant": tenant, "invoice": invoice, "client_secret": client_secret,
         "stripe_js_url": stripe_gateway.js_url(), "stripe_publishable_key": stripe_gateway.publishable_key(),
     })
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_http_methods(["GET", "POST"])
+def promotion_code_confirm(request):
+    """Promotion code from the billing page: GET shows what it gives (nothing changes), POST applies it."""
+    from .discounts import coupon_attach, coupon_check, promotion_code_find
+
+    tenant = request.tenant
+    code = (request.POST.get("promotion_code") or request.GET.get("promotion_code") or "").strip()[:40]
+    back = redirect("billing_information", tenant_slug=tenant.slug)
+    if not code:
+        messages.error(request, "Enter the promotion code you received.")
+        return back
+    if request.method == "GET" and not (
+        ratelimit.hit(f"promo:tenant:{tenant.pk}", limit=CREDIT_CODE_ATTEMPTS, window_seconds=CREDIT_CODE_WINDOW_SECONDS)
+        and ratelimit.hit(f"promo:user:{request.user.pk}", limit=CREDIT_CODE_ATTEMPTS,
+                          window_seconds=CREDIT_CODE_WINDOW_SECONDS)
+    ):
+        messages.error(request, "Too many promotion-code attempts. Wait 15 minutes and try again.")
+        return back
+    try:
+        coupon = promotion_code_find(code=code)
+        from licenses.selectors import license_get
+
+        coupon_check(tenant=tenant, coupon=coupon, plan=license_get(tenant=tenant).plan)
+        if request.method == "POST":
+            coupon_attach(tenant=tenant, coupon=coupon, source="promotion_code", actor=request.user)
+            messages.success(request, f"Promotion “{coupon.name}” applied: {coupon.summary}.")
+            return back
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        request.session["promotion_code_input"] = code
+        return back
+    return render(request, "payments/promotion_code_confirm.html", {"tenant": tenant, "coupon": coupon, "code": code})

@@ -503,6 +503,13 @@ class Discount(models.Model):
     def __str__(self):
         return f"{self.coupon} → {self.tenant}"
 
+    @property
+    def applies_through(self):
+        """The last billing month it applies to (a day in it), for people: `ends_before` is exclusive."""
+        from datetime import timedelta
+
+        return self.ends_before - timedelta(days=1) if self.ends_before else None
+
 
 class DiscountApplication(models.Model):
     """The discount line an invoice got (idempotent per invoice and discount)."""

@@ -15,6 +15,7 @@ urlpatterns = [
     path("billing/card/<int:pk>/remove/", views.card_remove, name="card_remove"),
     path("billing/payment-method/", views.payment_method_choose, name="payment_method_choose"),
     path("billing/credits/register/", invoice_views.credit_code_register, name="credit_code_register"),
+    path("billing/promotion-code/", invoice_views.promotion_code_confirm, name="promotion_code_confirm"),
     path("billing/receipts/<str:receipt_id>.pdf", invoice_views.receipt_download, name="receipt_download"),
     path("billing/invoices/<str:receipt_id>/pay/", invoice_views.invoice_pay, name="invoice_pay"),
 ]

@@ -15,7 +15,7 @@ from billing_portal.common.exceptions import ApplicationError
 from . import selectors, services, stripe_gateway
 from .billing_details import billing_details, months_for_selection
 from .forms import PaymentAccountForm, PaymentMethodChoiceForm
-from .invoice_selectors import credit_history, invoice_list
+from .invoice_selectors import credit_history, discounts_active, invoice_list
 
 
 @tenant_view(BILLING_EDIT_ROLES)
@@ -92,6 +92,8 @@ def _billing_information_context(request, *, method_form=None) -> dict:
         **credit_history(tenant=tenant),
         "invoices": invoice_list(tenant=tenant),
         "credit_code_input": request.session.pop("credit_code_input", ""),
+        "discounts": discounts_active(tenant=tenant),
+        "promotion_code_input": request.session.pop("promotion_code_input", ""),
     }
     settings_ = context["payment_settings"]
     context["method_form"] = method_form or PaymentMethodChoiceForm(
