@@ -297,7 +297,9 @@ class Invoice(models.Model):
 
     @property
     def display_status(self) -> str:
-        """What the payment history says: refunds show over the paid status."""
+        """What the payment history says: refunds show over the paid status; a credit note says what it is."""
+        if self.kind == self.Kind.CREDIT_NOTE:
+            return "Credit note"
         if self.refunded_amount and self.refunded_amount >= self.payment_amount:
             return "Refunded"
         if self.refunded_amount:
