@@ -15,7 +15,15 @@ def free_plan_get(*, currency: str) -> Plan:
 
 
 def license_get(*, tenant) -> License | None:
-    return License.objects.select_related("plan").filter(tenant=tenant).first()
+    """The tenant's license, never stale: a period that has ended is rolled over first (under the tenant's and the
+    license's row locks, see `licenses.services.licenses_roll_over`), so pages, the API and limits read the
+    period that is running now even before the 15-minute roll-over task has passed."""
+    license = License.objects.select_related("plan").filter(tenant=tenant).first()
+    if license is not None and license.current_period_end is not None and license.current_period_end <= clock.now():
+        from .services import licenses_roll_over
+
+        license = licenses_roll_over(tenant=tenant)
+    return license
 
 
 def _plans_with_units():

@@ -32,12 +32,17 @@ def license_start_free(*, tenant) -> License:
     return license
 
 
-def _lock_license(tenant) -> License:
-    """Lock the tenant row first (as RP / end-user registration does), then the license: limits stay race-safe."""
+def _lock_license(tenant, *, at=None) -> License:
+    """Lock the tenant row first (as RP / end-user registration does), then the license: limits stay race-safe.
+
+    A period that has ended is rolled over under the same lock before anyone reads or changes the license, so a
+    change at 00:05 on the 1st works on the month that has just begun, not the one that ended.
+    """
     from accounts.models import Tenant
 
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
-    return License.objects.select_for_update().select_related("plan").get(tenant=tenant)
+    license = License.objects.select_for_update().select_related("plan").get(tenant=tenant)
+    return _roll_over(tenant=tenant, at=at or clock.now(), license=license)
 
 
 def _check_plan(*, tenant, plan: Plan) -> None:
@@ -277,8 +282,9 @@ def licenses_roll_over(*, tenant, at=None, license=None) -> License:
     Idempotent: a period that has already been rolled over is not touched again. `license`: the caller already
     holds the tenant's and the license's row locks in its transaction (the billing cycle).
     """
+    at = at or clock.now()
     with transaction.atomic(savepoint=license is None):
-        return _roll_over(tenant=tenant, at=at or clock.now(), license=license or _lock_license(tenant))
+        return _roll_over(tenant=tenant, at=at, license=license or _lock_license(tenant, at=at))
 
 
 def _roll_over(*, tenant, at, license) -> License:
