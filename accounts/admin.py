@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils import timezone
 
-from billing_portal.common.admin import ReadOnlyAdmin
+from billing_portal.common.admin import ReadOnlyAdmin, tenant_local
 
 from .models import (
     ApiKey,
@@ -65,7 +65,7 @@ class TenantAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "tenant", "role", "created_at"]
+    list_display = ["user", "tenant", "role", tenant_local("created_at", "since")]
     list_filter = ["role"]
     search_fields = ["user__email", "tenant__name", "tenant__slug"]
     autocomplete_fields = ["user", "tenant"]
@@ -74,14 +74,14 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(RelyingParty)
 class RelyingPartyAdmin(admin.ModelAdmin):
-    list_display = ["rp_id", "name", "tenant", "created_at"]
+    list_display = ["rp_id", "name", "tenant", tenant_local("created_at", "registered")]
     search_fields = ["rp_id", "name", "tenant__name"]
     autocomplete_fields = ["tenant"]
 
 
 @admin.register(EndUser)
 class EndUserAdmin(admin.ModelAdmin):
-    list_display = ["user_id", "display_name", "tenant", "created_at"]
+    list_display = ["user_id", "display_name", "tenant", tenant_local("created_at", "registered")]
     search_fields = ["user_id", "tenant__name"]
     autocomplete_fields = ["tenant"]
 
@@ -130,7 +130,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 class AuditEntryAdmin(ReadOnlyAdmin):
     """The audit log is append-only: nobody adds, edits or deletes entries here."""
 
-    list_display = ["created_at", "tenant", "actor_label", "action"]
+    list_display = [tenant_local("created_at", "when"), "tenant", "actor_label", "action"]
     list_filter = ["action"]
     search_fields = ["tenant__name", "actor_label", "action"]
     date_hierarchy = "created_at"
@@ -139,7 +139,8 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
-    list_display = ["email", "tenant", "role", "created_at", "expires_at", "accepted_at", "revoked_at"]
+    list_display = ["email", "tenant", "role", tenant_local("created_at", "sent"), tenant_local("expires_at", "expires"),
+                    tenant_local("accepted_at", "accepted"), tenant_local("revoked_at", "revoked")]
     search_fields = ["email", "tenant__name"]
     readonly_fields = ["tenant", "email", "role", "invited_by", "created_at", "expires_at", "accepted_at", "accepted_by"]
 

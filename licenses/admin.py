@@ -5,7 +5,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from billing_portal.common.admin import ReadOnlyAdmin
+from billing_portal.common.admin import ReadOnlyAdmin, tenant_local
+from billing_portal.common.clock import local_text
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
 
@@ -101,7 +102,8 @@ class ChangePlanForm(forms.Form):
 
 @admin.register(License)
 class LicenseAdmin(admin.ModelAdmin):
-    list_display = ["tenant", "plan", "current_period_start", "current_period_end", "auto_renew"]
+    list_display = ["tenant", "plan", tenant_local("current_period_start", "period start"),
+                    tenant_local("current_period_end", "period end"), "auto_renew"]
     list_filter = ["plan__license_type", "auto_renew"]
     search_fields = ["tenant__name", "tenant__slug"]
     readonly_fields = ["tenant", "plan", "started_at", "current_period_start", "current_period_end", "auto_renew",
@@ -121,7 +123,7 @@ class LicenseAdmin(admin.ModelAdmin):
         rows = format_html_join(
             "", "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
-                (c.effective_at.strftime("%Y-%m-%d %H:%M UTC"), c.get_kind_display(), c.from_plan.name,
+                (local_text(c.effective_at, obj.tenant.time_zone), c.get_kind_display(), c.from_plan.name,
                  c.to_plan.name, c.proration_behavior or "—", c.get_source_display(),
                  format_money(c.difference_amount, c.currency))
                 for c in plan_history(tenant=obj.tenant)
@@ -172,7 +174,8 @@ class LicenseAdmin(admin.ModelAdmin):
 
 @admin.register(PlanChange)
 class PlanChangeAdmin(ReadOnlyAdmin):
-    list_display = ["tenant", "kind", "from_plan", "to_plan", "effective_at", "proration_behavior", "source",
+    list_display = ["tenant", "kind", "from_plan", "to_plan", tenant_local("effective_at", "effective"),
+                    "proration_behavior", "source",
                     "difference_amount", "currency"]
     list_filter = ["kind", "source", "proration_behavior"]
     search_fields = ["tenant__name", "tenant__slug"]
@@ -180,13 +183,14 @@ class PlanChangeAdmin(ReadOnlyAdmin):
 
 @admin.register(PlanReservation)
 class PlanReservationAdmin(PlanChangeAdmin):
-    list_display = ["tenant", "plan", "effective_at", "status", "source", "created_at"]
+    list_display = ["tenant", "plan", tenant_local("effective_at", "effective"), "status", "source",
+                    tenant_local("created_at", "created")]
     list_filter = ["status", "source"]
 
 
 @admin.register(ProrationItem)
 class ProrationItemAdmin(PlanChangeAdmin):
-    list_display = ["tenant", "description", "amount", "billing", "status", "created_at"]
+    list_display = ["tenant", "description", "amount", "billing", "status", tenant_local("created_at", "created")]
     list_filter = ["billing", "status"]
 
     @admin.display(description="amount")

@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 
-from billing_portal.common.admin import ReadOnlyAdmin
+from billing_portal.common.admin import ReadOnlyAdmin, operator_local, tenant_local
 from billing_portal.common.exceptions import ApplicationError
 
 from . import services
@@ -52,7 +52,7 @@ class PaymentAccountAdminForm(forms.ModelForm):
 @admin.register(PaymentAccount)
 class PaymentAccountAdmin(admin.ModelAdmin):
     form = PaymentAccountAdminForm
-    list_display = ["stripe_customer_id", "tenant", "name", "email", "created_at"]
+    list_display = ["stripe_customer_id", "tenant", "name", "email", tenant_local("created_at", "created")]
     search_fields = ["stripe_customer_id", "tenant__name", "name", "email"]
     autocomplete_fields = ["tenant"]
     actions = ["sync_cards_from_stripe"]
@@ -128,7 +128,7 @@ class PaymentMethodAdmin(admin.ModelAdmin):
 @admin.register(Payment)
 class PaymentAdmin(admin.ModelAdmin):
     list_display = ["idempotency_key", "tenant", "amount_minor", "currency", "status", "stripe_payment_intent_id",
-                    "created_at"]
+                    tenant_local("created_at", "created")]
     list_filter = ["status", "currency"]
     search_fields = ["idempotency_key", "stripe_payment_intent_id", "tenant__name"]
     actions = ["refresh_from_stripe"]
@@ -172,7 +172,8 @@ class StripeEventAdmin(admin.ModelAdmin):
 class CreditAdmin(ReadOnlyAdmin):
     """Credits are history: read-only here; they are granted by services (codes, prorations)."""
 
-    list_display = ["name", "tenant", "source", "currency", "amount_charged", "amount_used", "expires_at", "registered_at"]
+    list_display = ["name", "tenant", "source", "currency", "amount_charged", "amount_used",
+                    tenant_local("expires_at", "expiration date"), tenant_local("registered_at", "registration date")]
     list_filter = ["source", "currency"]
     search_fields = ["name", "tenant__name", "source_key"]
 
@@ -189,7 +190,8 @@ class CreditCodeAdmin(admin.ModelAdmin):
     """Ops issue credit codes here; the code is generated (80 random bits) and never editable."""
 
     form = CreditCodeForm
-    list_display = ["name", "display_code", "currency", "amount", "expires_at", "redeemed_count", "redemption_limit"]
+    list_display = ["name", "display_code", "currency", "amount", operator_local("expires_at", "expiration date"),
+                    "redeemed_count", "redemption_limit"]
     list_filter = ["currency"]
     search_fields = ["name", "code"]
     readonly_fields = ["display_code", "redeemed_count", "created_by", "created_at"]
@@ -243,7 +245,8 @@ class InvoiceLineInline(admin.TabularInline):
 class InvoiceAdmin(admin.ModelAdmin):
     """Issued invoices are never edited here; ops only mark bank-transfer invoices as paid."""
 
-    list_display = ["number", "tenant", "kind", "billing_date", "currency", "payment_amount", "status", "payment_method"]
+    list_display = ["number", "tenant", "kind", "billing_date", tenant_local("issued_at", "issued"), "currency",
+                    "payment_amount", "status", "payment_method", tenant_local("paid_at", "paid")]
     list_filter = ["status", "kind", "payment_method", "currency"]
     search_fields = ["number", "receipt_id", "tenant__name"]
     date_hierarchy = "billing_date"

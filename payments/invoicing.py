@@ -201,7 +201,10 @@ def credit_code_redeem(*, tenant, code: str, actor=None) -> Credit:
         raise ApplicationError("This credit code is not valid. Check it and try again.", code="unknown_code")
     now = clock.now()
     if credit_code.expires_at <= now:
-        raise ApplicationError(f"This credit code expired on {credit_code.expires_at:%Y-%m-%d}.", code="expired_code")
+        raise ApplicationError(
+            f"This credit code expired on {clock.local_text(credit_code.expires_at, tenant.time_zone)}.",
+            code="expired_code",
+        )
     if credit_code.currency != tenant.currency:
         raise ApplicationError(
             f"This credit code is in {credit_code.currency}, but {tenant.name} is billed in {tenant.currency}.",
@@ -265,13 +268,14 @@ def credit_note_issue(*, invoice, amount: int, reason: str, actor=None) -> Invoi
         )
     tenant = Tenant.objects.select_for_update(of=("self",)).get(pk=invoice.tenant_id)
     now = clock.now()
+    today = clock.local_date(now, tenant.time_zone)  # number year and date in the customer's calendar
     sequence = Invoice.objects.filter(source_key__startswith=f"credit-note-{invoice.pk}-").count() + 1
     tax = round_minor(Decimal(amount) * invoice.tax_rate)
     note = Invoice.objects.create(
         tenant=tenant, kind=Invoice.Kind.CREDIT_NOTE, source_key=f"credit-note-{invoice.pk}-{sequence}",
-        number=_next_number(tenant=tenant, year=now.year),
+        number=_next_number(tenant=tenant, year=today.year),
         receipt_id="C" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(15)),
-        billing_date=now.date(), issued_at=now, currency=invoice.currency, usage_amount=-amount, credit_applied=0,
+        billing_date=today, issued_at=now, currency=invoice.currency, usage_amount=-amount, credit_applied=0,
         determined_amount=-amount, tax_rate=invoice.tax_rate, tax_amount=-tax, payment_amount=-(amount + tax),
         status=Invoice.Status.SUCCESSFUL, paid_at=now, payment_method=invoice.payment_method,
         seller_name=invoice.seller_name, seller_address=invoice.seller_address, buyer_name=invoice.buyer_name,
