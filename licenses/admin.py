@@ -10,6 +10,7 @@ from billing_portal.common.clock import local_text
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
 
+from . import catalogue
 from .models import License, Menu, Plan, PlanChange, PlanReservation, PricingTier, PricingUnit, ProrationItem
 from .selectors import plan_history
 from .services import plan_change
@@ -20,8 +21,25 @@ class PricingTierInline(admin.TabularInline):
     extra = 1
 
 
+class PricingUnitForm(forms.ModelForm):
+    class Meta:
+        model = PricingUnit
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk and not self.errors:
+            probe = PricingUnit(pk=self.instance.pk, unit_name=self.instance.unit_name,
+                                interval=data.get("interval"), currency=data.get("currency"))
+            problems = catalogue.unit_problems(unit=probe)
+            if problems:
+                raise ValidationError({"interval": problems})
+        return data
+
+
 @admin.register(PricingUnit)
 class PricingUnitAdmin(admin.ModelAdmin):
+    form = PricingUnitForm
     list_display = ["unit_name", "display_name", "type", "metering_unit", "currency", "interval", "price"]
     list_filter = ["type", "currency", "interval"]
     search_fields = ["unit_name", "display_name"]
@@ -39,10 +57,9 @@ class MenuForm(forms.ModelForm):
 
     def clean_units(self):
         units = self.cleaned_data["units"]
-        if len({u.interval for u in units}) > 1:
-            raise ValidationError("A menu cannot mix monthly and yearly pricing units.")
-        if len({u.currency for u in units}) > 1:
-            raise ValidationError("A menu cannot mix currencies.")
+        problems = catalogue.menu_problems(menu=self.instance, units=units)
+        if problems:
+            raise ValidationError(problems)
         return units
 
 
@@ -66,17 +83,11 @@ class PlanForm(forms.ModelForm):
         if menus is None:
             return data
         units = PricingUnit.objects.filter(menus__in=menus).distinct()
-        intervals = {u.interval for u in units}
-        if len(intervals) > 1:
-            raise ValidationError({"menus": "A plan cannot mix monthly and yearly pricing units."})
-        interval = data.get("interval")
-        if intervals and interval and intervals != {interval}:
-            raise ValidationError({"menus": f"The plan is billed {interval}ly but its units are "
-                                            f"{next(iter(intervals))}ly."})
-        currency = data.get("currency")
-        wrong = [u.unit_name for u in units if currency and u.currency != currency]
-        if wrong:
-            raise ValidationError({"menus": f"These units are not priced in {currency}: {', '.join(wrong)}."})
+        problems = catalogue.plan_problems(interval=data.get("interval"), currency=data.get("currency"), units=units,
+                                           name="A plan")
+        if problems:
+            raise ValidationError({"menus": problems})
+        self.instance._pending_menus = list(menus)
         return data
 
 

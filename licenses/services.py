@@ -60,12 +60,12 @@ def _check_plan(*, tenant, plan: Plan) -> None:
         )
 
 
-def _check_limits(*, tenant, plan: Plan) -> None:
+def _check_limits(*, tenant, plan: Plan, what: str = "change to") -> None:
     reasons = limits_violations(tenant=tenant, plan=plan)
     if reasons:
         raise LimitExceeded(
-            f"{tenant.name} cannot change to {plan.name}: {'; '.join(reasons)}. "
-            "Remove some first, then change the plan.",
+            f"{tenant.name} cannot {what} {plan.name}: {'; '.join(reasons)}. "
+            "Remove them first, then try again.",
         )
 
 
@@ -250,6 +250,7 @@ def license_cancel(*, tenant, actor=None) -> License:
         raise Conflict("The Free license has no end date and cannot be cancelled.", code="not_paid")
     if not license.auto_renew:
         return license
+    _check_limits(tenant=tenant, plan=free_plan_get(currency=tenant.currency), what="cancel to")
     license.auto_renew = False
     license.save(update_fields=["auto_renew", "updated_at"])
     PlanReservation.objects.filter(tenant=tenant, status=PlanReservation.Status.PENDING).update(
@@ -294,6 +295,9 @@ def _roll_over(*, tenant, at, license) -> License:
         boundary = license.current_period_end
         if not license.auto_renew:
             free = free_plan_get(currency=tenant.currency)
+            # Checked when requested and registrations are held to Free's limits since; if the tenant still
+            # does not fit (ops' direct edits, a catalogue change), it is suspended until it does.
+            reasons = limits_violations(tenant=tenant, plan=free)
             PlanChange.objects.create(
                 tenant=tenant, from_plan=license.plan, to_plan=free, kind=PlanChange.Kind.EXPIRY,
                 effective_at=boundary, source=PlanChange.Source.SYSTEM, currency=tenant.currency, created_at=at,
@@ -305,12 +309,24 @@ def _roll_over(*, tenant, at, license) -> License:
             license.current_period_start = boundary
             license.current_period_end = None
             license.auto_renew = True
+            if reasons:
+                from accounts.services import tenant_suspend_over_limits
+
+                tenant_suspend_over_limits(tenant=tenant, reasons=reasons, plan=free)
             break
         reservation = (
             PlanReservation.objects.select_for_update().select_related("plan")
             .filter(tenant=tenant, status=PlanReservation.Status.PENDING, effective_at__lte=boundary).first()
         )
-        if reservation is not None:
+        refused = limits_violations(tenant=tenant, plan=reservation.plan) if reservation is not None else []
+        if refused:
+            # The reserved plan no longer fits: it is not applied; the current plan renews and the customer is told
+            # what to remove before reserving again.
+            reservation.status = PlanReservation.Status.CANCELLED
+            reservation.save(update_fields=["status"])
+            license_event(tenant=tenant, action="license.reservation_refused", actor=None, plan=reservation.plan,
+                          when=boundary, data={"from": license.plan.name, "reasons": refused})
+        elif reservation is not None:
             PlanChange.objects.create(
                 tenant=tenant, from_plan=license.plan, to_plan=reservation.plan, kind=PlanChange.Kind.DOWNGRADE
                 if _cheaper(reservation.plan, license.plan) else PlanChange.Kind.CHANGE,

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES
 from accounts.permissions import tenant_view
-from accounts.services import end_user_register, relying_party_register
+from accounts.services import end_user_register, end_user_remove, relying_party_register, relying_party_remove
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
 from payments.selectors import payment_account_get
@@ -128,12 +128,22 @@ def license_reservation_cancel(request):
     )
 
 
-def _register_page(request, *, form_class, service, fields, template, items, limit_field, noun):
+def _register_page(request, *, form_class, service, fields, template, items, limit_field, noun, remove):
     tenant = request.tenant
-    form = form_class(request.POST or None)
+    removing = request.method == "POST" and "remove" in request.POST
+    form = form_class(None if removing else (request.POST or None))
     if request.method == "POST":
         if request.membership.role not in BILLING_EDIT_ROLES:
             raise PermissionDenied("Your role can view this page but not register.")
+        if removing:
+            value = request.POST.get("remove", "")
+            try:
+                remove(tenant=tenant, actor=request.user, **{fields[0]: value})
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, f"Removed {noun} {value}.")
+            return redirect(request.path)
         if form.is_valid():
             try:
                 obj = service(tenant=tenant, **{f: form.cleaned_data[f] for f in fields})
@@ -160,7 +170,7 @@ def relying_parties(request):
     return _register_page(
         request, form_class=RelyingPartyForm, service=relying_party_register, fields=["rp_id", "name"],
         template="licenses/relying_parties.html", items=lambda t: RelyingParty.objects.filter(tenant=t),
-        limit_field="max_rps", noun="RP",
+        limit_field="max_rps", noun="RP", remove=relying_party_remove,
     )
 
 
@@ -172,5 +182,5 @@ def end_users(request):
     return _register_page(
         request, form_class=EndUserForm, service=end_user_register, fields=["user_id", "display_name"],
         template="licenses/end_users.html", items=lambda t: EndUser.objects.filter(tenant=t),
-        limit_field="max_users", noun="user",
+        limit_field="max_users", noun="user", remove=end_user_remove,
     )
