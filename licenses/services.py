@@ -69,6 +69,16 @@ def _check_limits(*, tenant, plan: Plan, what: str = "change to") -> None:
         )
 
 
+def _check_payment_method(tenant) -> None:
+    """Buying or setting a paid plan needs a registered payment method (the operator's help page says so)."""
+    from payments.selectors import payment_account_get, payment_method_missing_reason
+
+    reason = payment_method_missing_reason(tenant=tenant)
+    if reason:
+        code = "no_payment_account" if payment_account_get(tenant=tenant) is None else "no_payment_method"
+        raise ApplicationError(reason, code=code, status=409 if code == "no_payment_method" else 400)
+
+
 def _check_behavior(proration_behavior: str) -> None:
     if proration_behavior not in ProrationBehavior.values:
         raise ApplicationError(
@@ -126,11 +136,8 @@ def _record_proration(*, tenant, change: PlanChange, preview: dict, proration_be
 @transaction.atomic
 def license_purchase(*, tenant, plan: Plan, actor=None, source=PlanChange.Source.PORTAL) -> PlanChange:
     """Buy a paid license from Free. The rest of the current period is invoiced at once (prorated)."""
-    from payments.selectors import payment_account_get
-
     _check_plan(tenant=tenant, plan=plan)
-    if payment_account_get(tenant=tenant) is None:
-        raise ApplicationError("Create a payment account first.", code="no_payment_account")
+    _check_payment_method(tenant)
     license = _lock_license(tenant)
     if not license.plan.is_free:
         raise Conflict(f"{tenant.name} already has the {license.plan.name} license; use “License update”.",
@@ -168,6 +175,7 @@ def license_change_now(
     """
     _check_behavior(proration_behavior)
     _check_plan(tenant=tenant, plan=plan)
+    _check_payment_method(tenant)
     license = _lock_license(tenant)
     if license.plan.is_free:
         raise Conflict("The Free license cannot be updated; purchase a license first.", code="not_paid")

@@ -11,7 +11,7 @@ from accounts.permissions import tenant_view
 from accounts.services import end_user_register, end_user_remove, relying_party_register, relying_party_remove
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
-from payments.selectors import payment_account_get
+from payments.selectors import payment_account_get, payment_method_missing_reason
 
 from . import selectors, services
 from .forms import EndUserForm, RelyingPartyForm
@@ -51,34 +51,62 @@ def license_change(request):
         messages.error(request, exc.message)
         return redirect("license_plans", tenant_slug=tenant.slug)
     preview = selectors.plan_change_preview(tenant=tenant, plan=plan)
+    charge = _charge_now(tenant, preview)
     error = None
     if request.method == "POST":
-        try:
-            if preview["kind"] == PlanChange.Kind.PURCHASE:
-                change = services.license_purchase(tenant=tenant, plan=plan, actor=request.user)
-                messages.success(request, f"You purchased the {plan.name} license. "
-                                 f"{format_money(change.difference_amount, change.currency)} will be invoiced now.")
-            elif preview["kind"] == PlanChange.Kind.DOWNGRADE:
-                reservation = services.license_reserve_change(tenant=tenant, plan=plan, actor=request.user)
-                messages.success(request, f"The license will change to {plan.name} on "
-                                 f"{timezone.localtime(reservation.effective_at):%Y-%m-%d}.")
-            else:
-                change = services.license_change_now(
-                    tenant=tenant, plan=plan, proration_behavior=ProrationBehavior.ALWAYS_INVOICE, actor=request.user
-                )
-                messages.success(request, f"The license is now {plan.name}. Difference invoiced now: "
-                                 f"{format_money(change.difference_amount, change.currency)}.")
-        except ApplicationError as exc:
-            error = exc.message
+        expected = request.POST.get("expected_total", "")
+        if charge is not None and expected and expected != str(charge["total"]):
+            error = (f"The amount to be charged is now {format_money(charge['total'], preview['currency'])} "
+                     "(the proration runs by the second). Check it and confirm again.")
         else:
+            error = _make_change(request, tenant, plan, preview)
+        if error is None:
             return _to_dashboard(tenant)
+    payment_problem = "" if preview["kind"] in ("same", PlanChange.Kind.DOWNGRADE) else (
+        payment_method_missing_reason(tenant=tenant))
     return render(request, "licenses/plan_confirm.html", {
         "tenant": tenant,
         "preview": preview,
         "plan": plan,
         "error": error,
+        "charge": charge,
+        "payment_problem": payment_problem,
         "payment_account": payment_account_get(tenant=tenant),
     }, status=400 if error else 200)
+
+
+def _charge_now(tenant, preview):
+    """The tax-included amount the change charges at once (None when nothing is charged now)."""
+    from payments.invoice_selectors import immediate_charge_preview
+
+    if preview["kind"] not in (PlanChange.Kind.PURCHASE, PlanChange.Kind.UPGRADE, PlanChange.Kind.CHANGE):
+        return None
+    if preview["difference"] <= 0:
+        return None
+    lines = [preview["remaining"]] if preview["kind"] == PlanChange.Kind.PURCHASE else [preview["unused"], preview["remaining"]]
+    return immediate_charge_preview(tenant=tenant, line_amounts=lines)
+
+
+def _make_change(request, tenant, plan, preview):
+    """POST of the confirmation page: the change itself, through the services. Returns an error or None."""
+    try:
+        if preview["kind"] == PlanChange.Kind.PURCHASE:
+            services.license_purchase(tenant=tenant, plan=plan, actor=request.user)
+            messages.success(request, f"You purchased the {plan.name} license. The rest of this period is invoiced "
+                                      "and charged now.")
+        elif preview["kind"] == PlanChange.Kind.DOWNGRADE:
+            reservation = services.license_reserve_change(tenant=tenant, plan=plan, actor=request.user)
+            messages.success(request, f"The license will change to {plan.name} on "
+                             f"{timezone.localtime(reservation.effective_at):%Y-%m-%d}.")
+        else:
+            change = services.license_change_now(
+                tenant=tenant, plan=plan, proration_behavior=ProrationBehavior.ALWAYS_INVOICE, actor=request.user
+            )
+            messages.success(request, f"The license is now {plan.name}. Difference before tax: "
+                             f"{format_money(change.difference_amount, change.currency)}.")
+    except ApplicationError as exc:
+        return exc.message
+    return None
 
 
 def _confirm_action(request, *, template, action, success, context=None):

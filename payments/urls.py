@@ -17,4 +17,5 @@ urlpatterns = [
     path("billing/credits/register/", invoice_views.credit_code_register, name="credit_code_register"),
     path("billing/receipts/<str:receipt_id>.pdf", invoice_views.receipt_download, name="receipt_download"),
     path("billing/invoices/<str:receipt_id>/pay/", invoice_views.invoice_pay, name="invoice_pay"),
+    path("billing/invoices/<str:receipt_id>/pay-now/", invoice_views.invoice_pay_now, name="invoice_pay_now"),
 ]

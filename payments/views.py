@@ -15,6 +15,7 @@ from billing_portal.common.exceptions import ApplicationError
 from . import selectors, services, stripe_gateway
 from .billing_details import billing_details, months_for_selection
 from .forms import PaymentAccountForm, PaymentMethodChoiceForm
+from .collection import open_invoices
 from .invoice_selectors import credit_history, invoice_list
 
 
@@ -91,6 +92,7 @@ def _billing_information_context(request, *, method_form=None) -> dict:
         **selectors.payment_management(tenant=tenant),
         **credit_history(tenant=tenant),
         "invoices": invoice_list(tenant=tenant),
+        "open_invoices": open_invoices(tenant=tenant),
         "credit_code_input": request.session.pop("credit_code_input", ""),
     }
     settings_ = context["payment_settings"]
@@ -141,6 +143,13 @@ def card_setup_complete(request):
         messages.error(request, exc.message)
         return redirect("card_register", tenant_slug=tenant.slug)
     messages.success(request, f"Card registered: {card.brand.title()} ending in {card.last4}." if card else "Card registered.")
+    from .collection import open_invoices_retry
+
+    for result in open_invoices_retry(tenant=tenant, actor=request.user):  # a new card pays what failed, at once
+        if result["redirect"]:
+            messages.info(request, result["message"])
+            return redirect(result["redirect"])
+        (messages.success if result["outcome"] == "paid" else messages.error)(request, result["message"])
     return redirect("billing_information", tenant_slug=tenant.slug)
 
 

@@ -11,7 +11,7 @@ from licenses.models import ProrationItem
 from licenses.selectors import license_get, plan_get
 from licenses.services import license_cancel, license_reserve_change
 
-from .conftest import add_payment_account, buy, jst
+from .conftest import add_payment_account, add_payment_method, buy, jst
 
 pytestmark = pytest.mark.django_db
 
@@ -105,14 +105,15 @@ def test_confirmation_shows_reference_proration_and_changes_nothing_until_confir
         page = text(owner_client.get(url, {"plan": "business"}))
         assert "Unused time on Starter -¥8,064" in page
         assert "Remaining time on Business ¥9,032" in page
-        assert "Invoiced now ¥968" in page
+        assert "Difference ¥968" in page
+        assert "Charged now, tax included ¥1,065" in page
         assert license_get(tenant=tenant).plan.code == "starter"
         response = owner_client.post(url, {"plan": "business"})
     assert response.status_code == 302
     assert license_get(tenant=tenant).plan.code == "business"
     assert ProrationItem.objects.filter(tenant=tenant, billing="immediate").count() == 3  # purchase + 2 lines
     follow = text(owner_client.get(response.url))
-    assert "The license is now Business. Difference invoiced now: ¥968." in follow
+    assert "The license is now Business. Difference before tax: ¥968." in follow
 
 
 def test_downgrade_in_the_portal_is_reserved_for_next_month(owner_client, tenant):
@@ -132,8 +133,21 @@ def test_downgrade_in_the_portal_is_reserved_for_next_month(owner_client, tenant
     assert license_get(tenant=tenant).plan.code == "business"
 
 
+def test_purchase_without_a_payment_method_is_refused_in_the_page(owner_client, tenant):
+    add_payment_account(tenant)
+    url = reverse("license_change", args=[tenant.slug])
+    page = text(owner_client.get(url, {"plan": "business"}))
+    assert "Please register your payment method before setting your plan" in page
+    assert "Purchase Business" not in page  # no button
+    response = owner_client.post(url, {"plan": "business"})
+    assert response.status_code == 400
+    assert "Please register your payment method before setting your plan" in text(response)
+    assert license_get(tenant=tenant).plan.is_free
+
+
 def test_purchase_in_the_portal(owner_client, tenant):
     add_payment_account(tenant)
+    add_payment_method(tenant)
     url = reverse("license_change", args=[tenant.slug])
     with time_machine.travel(jst(2027, 3, 22), tick=False):
         owner_client.force_login(tenant.representative)  # sessions expire when travelling
