@@ -132,10 +132,12 @@ def _confirm_action(request, *, template, action, success, context=None):
 @tenant_view(BILLING_EDIT_ROLES)
 @require_http_methods(["GET", "POST"])
 def license_cancel(request):
-    return _confirm_action(
-        request, template="licenses/license_cancel.html", action=services.license_cancel,
-        success="Auto-renewal is off. The license runs to its end date, then becomes Free.",
-    )
+    """Cancelling a license has one path: the contract page's terms, review and confirmation (owners)."""
+    from django.urls import reverse
+
+    if request.method == "POST":
+        messages.info(request, "Tick the cancellation terms and review the cancellation before it takes effect.")
+    return redirect(reverse("contract", args=[request.tenant.slug]) + "#cancel-h")
 
 
 @tenant_view(BILLING_EDIT_ROLES)

@@ -179,14 +179,22 @@ def test_unknown_plan_in_the_url_goes_back_to_the_plan_list(owner_client, tenant
     assert "There is no license plan &#x27;platinum&#x27;." in response.content.decode()
 
 
-def test_cancel_license_confirmation_then_undo(owner_client, tenant):
+def test_dashboard_cancel_goes_through_the_contract_terms_and_review(owner_client, tenant):
     buy(tenant, "business", jst(2027, 3, 1))
     with time_machine.travel(jst(2027, 3, 10), tick=False):
         owner_client.force_login(tenant.representative)  # sessions expire when travelling
+        dashboard = owner_client.get(reverse("billing_dashboard", args=[tenant.slug])).content.decode()
+        contract = reverse("contract", args=[tenant.slug])
+        assert f'href="{contract}#cancel-h">Cancel license</a>' in dashboard
         url = reverse("license_cancel", args=[tenant.slug])
-        assert "then the tenant is on Free" in text(owner_client.get(url))
-        assert license_get(tenant=tenant).auto_renew
-        owner_client.post(url)
+        assert owner_client.get(url)["Location"] == f"{contract}#cancel-h"
+        response = owner_client.post(url, follow=True)
+        assert "Tick the cancellation terms and review" in text(response)
+        assert license_get(tenant=tenant).auto_renew  # a bare POST no longer cancels
+        terms = {name: "on" for name in ("no_renewal", "no_refund", "free_limits", "open_invoices")}
+        review = text(owner_client.post(reverse("contract_cancel", args=[tenant.slug]), terms))
+        assert "Review the contract cancellation" in review
+        owner_client.post(reverse("contract_cancel", args=[tenant.slug]), {**terms, "step": "confirm"})
         assert not license_get(tenant=tenant).auto_renew
         owner_client.post(reverse("license_resume", args=[tenant.slug]))
     assert license_get(tenant=tenant).auto_renew
