@@ -18,6 +18,7 @@ from licenses.pricing import plan_invoice_lines, plan_units
 from licenses.services import licenses_roll_over
 from metering.selectors import mau_count, meter_counts_month
 
+from . import late_usage
 from .invoicing import invoice_issue
 from .models import Invoice, Payment, PaymentMethodType, PaymentSettings
 from .notifications import notify_payment_failed, notify_payment_succeeded
@@ -140,6 +141,10 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
         new_plan, last_plan = plans_at(tenant=tenant, instants=[start, start - timedelta(microseconds=1)])
         lines = monthly_lines(tenant=tenant, year=year, month=month, new_plan=new_plan, last_plan=last_plan,
                               pending=pending)
+        # Late authentication events of months already invoiced: labelled adjustment lines (payments/late_usage.py).
+        last_year, last_month = previous_month(year, month)
+        adjustments = late_usage.late_mau_adjustments(tenant=tenant, before=date(last_year, last_month, 1))
+        lines += [adjustment["line"] for adjustment in adjustments]
         if not lines:
             return None
         invoice = invoice_issue(
@@ -152,6 +157,10 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
             ProrationItem.objects.filter(pk__in=[item.pk for item in pending]).update(
                 status=ProrationItem.Status.INVOICED
             )
+        late_usage.record_monthly_invoice_usage(
+            tenant=tenant, last_plan=last_plan, last_month=date(last_year, last_month, 1), lines=lines,
+            adjustments=adjustments, source_key=invoice.source_key,
+        )
         _email_invoice_issued_after_commit(invoice.pk)
     return invoice
 
@@ -198,7 +207,7 @@ def tenants_to_invoice(*, at) -> list[int]:
         | Q(plan_changes__isnull=False) | Q(proration_items__status=ProrationItem.Status.PENDING)
     ).distinct().only("pk", "time_zone")
     for tenant in candidates:
-        local = at.astimezone(ZoneInfo(tenant.time_zone))
+        local = (at - late_usage.grace()).astimezone(ZoneInfo(tenant.time_zone))  # grace for late events
         if not Invoice.objects.filter(source_key=monthly_source_key(tenant, local.year, local.month)).exists():
             ids.append(tenant.pk)
     return ids

@@ -12,7 +12,7 @@ from accounts.models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES
 from accounts.permissions import tenant_view
 from billing_portal.common.exceptions import ApplicationError
 
-from . import selectors, services, stripe_gateway
+from . import late_usage, selectors, services, stripe_gateway
 from .billing_details import billing_details, months_for_selection
 from .forms import PaymentAccountForm, PaymentMethodChoiceForm
 from .collection import open_invoices
@@ -93,6 +93,7 @@ def _billing_information_context(request, *, method_form=None) -> dict:
         **credit_history(tenant=tenant),
         "invoices": invoice_list(tenant=tenant),
         "open_invoices": open_invoices(tenant=tenant),
+        "late_grace_hours": late_usage.grace().seconds // 3600 + late_usage.grace().days * 24,
         "credit_code_input": request.session.pop("credit_code_input", ""),
     }
     settings_ = context["payment_settings"]
