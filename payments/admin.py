@@ -1,9 +1,10 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import MinValueValidator
 from django.shortcuts import redirect
 
-from billing_portal.common.admin import ReadOnlyAdmin, operator_local, tenant_local
+from billing_portal.common.admin import ReadOnlyAdmin, ServiceAdmin, operator_local, tenant_local
 from billing_portal.common.exceptions import ApplicationError
 
 from . import services
@@ -50,7 +51,7 @@ class PaymentAccountAdminForm(forms.ModelForm):
 
 
 @admin.register(PaymentAccount)
-class PaymentAccountAdmin(admin.ModelAdmin):
+class PaymentAccountAdmin(ServiceAdmin):
     form = PaymentAccountAdminForm
     list_display = ["stripe_customer_id", "tenant", "name", "email", tenant_local("created_at", "created")]
     search_fields = ["stripe_customer_id", "tenant__name", "name", "email"]
@@ -100,7 +101,7 @@ class PaymentAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(PaymentSettings)
-class PaymentSettingsAdmin(admin.ModelAdmin):
+class PaymentSettingsAdmin(ServiceAdmin):
     """Billing information entered by ops (sales-led): payment method and billing address."""
 
     list_display = ["tenant", "method", "billing_address", "updated_at"]
@@ -115,14 +116,29 @@ class PaymentSettingsAdmin(admin.ModelAdmin):
 
 @admin.register(PaymentMethod)
 class PaymentMethodAdmin(admin.ModelAdmin):
+    """Card summaries mirror Stripe: never added, edited or deleted here; "Remove at Stripe" detaches through
+    the same service as the portal."""
+
     list_display = ["tenant", "brand", "last4", "exp_month", "exp_year", "is_default", "stripe_payment_method_id"]
     search_fields = ["tenant__name", "stripe_payment_method_id", "last4"]
+    actions = ["remove_at_stripe"]
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Remove selected cards (detach at Stripe)")
+    def remove_at_stripe(self, request, queryset):
+        for card in queryset.select_related("tenant"):
+            try:
+                services.card_remove(tenant=card.tenant, payment_method=card)
+            except ApplicationError as exc:
+                self.message_user(request, f"{card}: {exc.message}", messages.ERROR)
 
 
 @admin.register(Payment)
@@ -138,6 +154,9 @@ class PaymentAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # payments are financial records
 
     @admin.action(description="Refresh status from Stripe")
     def refresh_from_stripe(self, request, queryset):
@@ -184,9 +203,17 @@ class CreditCodeForm(forms.ModelForm):
         fields = ["name", "currency", "amount", "expires_at", "redemption_limit"]
         help_texts = {"amount": "In minor units: yen for JPY, cents for USD."}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The service refuses these too; here they are field errors instead of a failed save.
+        for name in ("amount", "redemption_limit"):
+            if name in self.fields and hasattr(self.fields[name], "min_value"):
+                self.fields[name].min_value = 1
+                self.fields[name].validators.append(MinValueValidator(1))
+
 
 @admin.register(CreditCode)
-class CreditCodeAdmin(admin.ModelAdmin):
+class CreditCodeAdmin(ServiceAdmin):
     """Ops issue credit codes here; the code is generated (80 random bits) and never editable."""
 
     form = CreditCodeForm
@@ -211,13 +238,10 @@ class CreditCodeAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        try:
-            issued = credit_code_issue(
-                name=obj.name, amount=obj.amount, currency=obj.currency, expires_at=obj.expires_at,
-                redemption_limit=obj.redemption_limit, created_by=request.user,
-            )
-        except ApplicationError as exc:
-            raise ValidationError(exc.message) from exc
+        issued = credit_code_issue(  # an ApplicationError comes back as a message (ServiceAdmin)
+            name=obj.name, amount=obj.amount, currency=obj.currency, expires_at=obj.expires_at,
+            redemption_limit=obj.redemption_limit, created_by=request.user,
+        )
         obj.pk, obj.code = issued.pk, issued.code
         messages.info(request, f"Credit code issued: {format_code(issued.code)}")
 

@@ -203,7 +203,6 @@ class Invoice(models.Model):
         PENDING = "pending", "Pending"
         SUCCESSFUL = "successful", "Successful"
         FAILED = "failed", "Failed"
-        VOID = "void", "Void"
 
     class Kind(models.TextChoices):
         MONTHLY = "monthly", "Monthly invoice"
