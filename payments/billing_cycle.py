@@ -248,6 +248,9 @@ def invoice_charge(*, invoice, at=None) -> str:
             return ChargeOutcome.SKIPPED
         if invoice.payments.filter(status=Payment.Status.PENDING).exists():
             return ChargeOutcome.BLOCKED
+        if invoice.payments.filter(status=Payment.Status.SUCCESSFUL).exists():
+            # An earlier attempt succeeded and is being recorded by its own run: never charge a second time.
+            return ChargeOutcome.SKIPPED
         invoice.attempt_count += 1
         invoice.save(update_fields=["attempt_count"])
         key = f"invoice-{invoice.pk}-attempt-{invoice.attempt_count}"

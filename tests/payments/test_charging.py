@@ -104,3 +104,23 @@ def test_retries_stop_after_three(tenant):
     assert invoice.attempt_count == 4 and invoice.next_attempt_at is None
     first, *retries = invoice.payments.order_by("pk")
     assert [round((p.created_at - first.created_at) / timedelta(days=1)) for p in retries] == [3, 5, 7]
+
+
+def test_a_success_not_yet_recorded_is_never_charged_again(tenant):
+    """The window between Stripe's success and the invoice being marked paid: another run (a retry, Pay now,
+    the hourly task) must not start a second attempt. (Seen as a flaky double PAID in the concurrency test.)"""
+    account_for(tenant)
+    card_for(tenant, number=VISA)
+    invoice = due_invoice(tenant)
+    original = billing_cycle._record_charge_result
+    second = []
+
+    def record(**kwargs):
+        if not second:
+            second.append(invoice_charge(invoice=invoice))
+        return original(**kwargs)
+
+    with mock.patch.object(billing_cycle, "_record_charge_result", side_effect=record):
+        assert invoice_charge(invoice=invoice) == ChargeOutcome.PAID
+    assert second == [ChargeOutcome.SKIPPED]
+    assert Payment.objects.filter(invoice=invoice).count() == 1
