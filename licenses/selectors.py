@@ -198,11 +198,12 @@ def plan_change_preview(*, tenant, plan: Plan, at: datetime | None = None) -> di
 def license_dashboard(*, tenant) -> dict:
     """Context for the dashboard's license panel (and the customer view's license information)."""
     from metering.selectors import mau_count
-    from payments.selectors import payment_account_get
+    from payments.selectors import payment_account_get, payment_method_missing_reason
 
     license = license_get(tenant=tenant)
     year, month = clock.month_of(clock.now(), tenant.time_zone)
     return {
+        "license_payment_problem": payment_method_missing_reason(tenant=tenant) if license.plan.is_free else "",
         "license": license,
         "reservation": pending_reservation_get(tenant=tenant),
         "mau_this_month": mau_count(tenant=tenant, year=year, month=month),

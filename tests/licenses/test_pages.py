@@ -135,6 +135,8 @@ def test_downgrade_in_the_portal_is_reserved_for_next_month(owner_client, tenant
 
 def test_purchase_without_a_payment_method_is_refused_in_the_page(owner_client, tenant):
     add_payment_account(tenant)
+    dashboard = text(owner_client.get(reverse("billing_dashboard", args=[tenant.slug])))
+    assert "Please register your payment method before setting your plan" in dashboard
     url = reverse("license_change", args=[tenant.slug])
     page = text(owner_client.get(url, {"plan": "business"}))
     assert "Please register your payment method before setting your plan" in page
