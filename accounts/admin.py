@@ -1,14 +1,12 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.utils import timezone
-
 from django.db import transaction
+from django.utils import timezone
 
 from billing_portal.common.admin import ReadOnlyAdmin, ServiceAdmin, tenant_local
 from billing_portal.common.exceptions import ApplicationError
 
 from . import services
-
 from .models import (
     ApiKey,
     AuditEntry,

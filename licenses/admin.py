@@ -24,7 +24,8 @@ class PricingTierInline(admin.TabularInline):
 class PricingUnitForm(forms.ModelForm):
     class Meta:
         model = PricingUnit
-        fields = "__all__"
+        fields = ["unit_name", "display_name", "description", "type", "metering_unit", "currency", "interval",
+                  "unit_amount"]
 
     def clean(self):
         data = super().clean()

@@ -14,8 +14,8 @@ from billing_portal.common.exceptions import ApplicationError
 
 from . import late_usage, selectors, services, stripe_gateway
 from .billing_details import billing_details, months_for_selection
-from .forms import PaymentAccountForm, PaymentMethodChoiceForm
 from .collection import open_invoices
+from .forms import PaymentAccountForm, PaymentMethodChoiceForm
 from .invoice_selectors import credit_history, invoice_list
 
 

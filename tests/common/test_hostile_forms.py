@@ -98,7 +98,7 @@ def _tenant_pages(tenant):
 
 
 def _admin_pages():
-    for model, model_admin in admin.site._registry.items():
+    for model in admin.site._registry:
         opts = model._meta
         try:
             yield reverse(f"admin:{opts.app_label}_{opts.model_name}_add")

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from accounts.models import EndUser, RelyingParty, Tenant
 from accounts.services import end_user_register, relying_party_register
+
 try:
     from accounts.services import relying_party_remove
 except ImportError:

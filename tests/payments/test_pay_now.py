@@ -19,7 +19,15 @@ from payments.billing_cycle import ChargeOutcome, invoice_charge
 from payments.invoicing import invoice_issue
 from payments.models import Credit, Invoice, Payment, PaymentMethod
 from tests.licenses.conftest import jst
-from tests.payments.factories import CHARGE_FAILS, NEEDS_3DS, VISA, account_for, attach_card_directly, card_for, confirm_setup_intent
+from tests.payments.factories import (
+    CHARGE_FAILS,
+    NEEDS_3DS,
+    VISA,
+    account_for,
+    attach_card_directly,
+    card_for,
+    confirm_setup_intent,
+)
 
 pytestmark = pytest.mark.django_db
 
