@@ -56,3 +56,51 @@ def test_dashboard_at_0005_on_the_1st_shows_the_new_period(paid_tenant, client):
         page = client.get(f"/t/{tenant.slug}/dashboard/").content.decode()
     assert "2027-04-01 00:00 JST – 2027-05-01 00:00 JST" in page
     assert PlanChange.objects.filter(tenant=tenant).count() == 1  # a renewal, no plan change
+
+
+@pytest.mark.django_db(transaction=True)  # seeded plans are restored by tests/conftest.py
+def test_concurrent_reads_and_writes_at_0005_roll_the_period_over_exactly_once():
+    """Readers and a registration line up at 00:05 on the 1st (before the roll-over task): the reserved downgrade
+    is applied once, under the lock, and everyone sees the new period."""
+    import threading
+
+    from django.db import connection
+
+    from accounts.services import relying_party_register
+    from licenses.models import PlanReservation
+    from tests.factories import TenantFactory
+
+    from .conftest import buy
+
+    from payments.services import payment_method_choose
+
+    tenant = TenantFactory()
+    payment_method_choose(tenant=tenant, method="bank_transfer", billing_address="1-1 Chiyoda, Tokyo")  # no charge
+    buy(tenant, "business", jst(2027, 3, 1))
+    with time_machine.travel(jst(2027, 3, 15), tick=False):
+        license_reserve_change(tenant=tenant, plan=plan(tenant, "starter"))
+    barrier = threading.Barrier(5)
+    seen, errors = [], []
+
+    def worker(i):
+        try:
+            barrier.wait()
+            if i == 0:
+                relying_party_register(tenant=tenant, rp_id="login.example.com")
+            seen.append(license_get(tenant=tenant).current_period_end)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    with time_machine.travel(jst(2027, 4, 1, 0, 5), tick=False):
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors
+    assert seen == [jst(2027, 5, 1)] * 5
+    assert PlanChange.objects.filter(tenant=tenant, kind="downgrade").count() == 1
+    assert PlanReservation.objects.get(tenant=tenant).status == PlanReservation.Status.APPLIED
+    assert license_get(tenant=tenant).plan.code == "starter"
