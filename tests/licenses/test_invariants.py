@@ -9,12 +9,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from accounts.models import EndUser, RelyingParty, Tenant
-from accounts.services import end_user_register, relying_party_register
-
-try:
-    from accounts.services import relying_party_remove
-except ImportError:
-    relying_party_remove = None
+from accounts.services import end_user_register, relying_party_register, relying_party_remove
 from billing_portal.common.exceptions import LimitExceeded
 from licenses.models import Menu, PlanReservation, PricingUnit
 from licenses.selectors import free_plan_get, license_get, plan_get
