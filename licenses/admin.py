@@ -89,6 +89,10 @@ class PlanForm(forms.ModelForm):
         if problems:
             raise ValidationError({"menus": problems})
         self.instance._pending_menus = list(menus)
+        limits = catalogue.plan_limit_problems(plan=self.instance, max_rps=data.get("max_rps"),
+                                               max_users=data.get("max_users"))
+        if limits:
+            raise ValidationError({"max_rps" if any("RPs" in p for p in limits) else "max_users": limits})
         return data
 
 

@@ -76,6 +76,30 @@ def unit_problems(*, unit: PricingUnit) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
+def plan_limit_problems(*, plan: Plan, max_rps, max_users) -> list[str]:
+    """Lowering a plan's limits must not leave a tenant on it (or about to move to it) above them."""
+    if not plan.pk:
+        return []
+    from django.db.models import Count, Q
+
+    from accounts.models import Tenant
+
+    on_it = Q(license__plan=plan) | Q(plan_reservations__plan=plan, plan_reservations__status="pending")
+    if plan.is_free:  # cancelled licenses become Free at their end
+        on_it |= Q(license__auto_renew=False, license__plan__currency=plan.currency)
+    tenants = (
+        Tenant.objects.filter(on_it)
+        .distinct().annotate(rps=Count("relying_parties", distinct=True), users=Count("end_users", distinct=True))
+    )
+    problems = []
+    for tenant in tenants:
+        if max_rps is not None and tenant.rps > max_rps:
+            problems.append(f"{tenant.name} has {tenant.rps} RPs registered (limit {max_rps}).")
+        if max_users is not None and tenant.users > max_users:
+            problems.append(f"{tenant.name} has {tenant.users:,} users registered (limit {max_users:,}).")
+    return problems
+
+
 # --- the last line of defence: every save path ------------------------------------------------------------
 
 

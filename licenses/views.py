@@ -11,7 +11,7 @@ from accounts.permissions import tenant_view
 from accounts.services import end_user_register, end_user_remove, relying_party_register, relying_party_remove
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
-from payments.selectors import payment_account_get, payment_method_missing_reason
+from payments.selectors import payment_account_get, payment_method_missing_reason, payment_settings_get
 
 from . import selectors, services
 from .forms import EndUserForm, RelyingPartyForm
@@ -70,6 +70,7 @@ def license_change(request):
         "plan": plan,
         "error": error,
         "charge": charge,
+        "by_bank_transfer": payment_settings_get(tenant=tenant).method == "bank_transfer",
         "payment_problem": payment_problem,
         "payment_account": payment_account_get(tenant=tenant),
     }, status=400 if error else 200)

@@ -150,3 +150,21 @@ def test_code_paths_cannot_mix_intervals_either(db):
     with pytest.raises(ValidationError), transaction.atomic():
         unit.save()
     assert PricingUnit.objects.get(pk=unit.pk).interval == "month" and yearly not in menu.units.all()
+
+
+def test_admin_cannot_lower_a_plans_limit_below_a_tenant_on_it(admin_client, tenant):
+    from licenses.models import Plan
+
+    buy(tenant, "business", jst(2027, 3, 1))
+    rps(tenant, 4)
+    business = Plan.objects.get(code="business", currency="JPY")
+    data = {"code": business.code, "name": business.name, "category": business.category,
+            "license_type": business.license_type, "currency": business.currency, "interval": business.interval,
+            "menus": [m.pk for m in business.menus.all()], "max_rps": "3", "max_users": str(business.max_users),
+            "max_mau": str(business.max_mau), "mau_overage_unit_amount": str(business.mau_overage_unit_amount),
+            "is_public": "on", "sort_order": str(business.sort_order)}
+    response = admin_client.post(reverse("admin:licenses_plan_change", args=[business.pk]), data)
+    assert response.status_code == 200
+    assert f"{tenant.name} has 4 RPs registered (limit 3)." in response.content.decode()
+    business.refresh_from_db()
+    assert business.max_rps == 10
