@@ -69,6 +69,20 @@ def _check_limits(*, tenant, plan: Plan, what: str = "change to") -> None:
         )
 
 
+def _reservation_transition(*, tenant, to: str, reservation=None) -> int:
+    """The one transition function of PlanReservation.status: pending → applied | cancelled (both final).
+    Without `reservation`: every pending reservation of the tenant (there is at most one)."""
+    if to not in (PlanReservation.Status.APPLIED, PlanReservation.Status.CANCELLED):
+        raise ApplicationError(f"A reservation cannot become {to}.", code="bad_transition")
+    pending = PlanReservation.objects.filter(tenant=tenant, status=PlanReservation.Status.PENDING)
+    if reservation is not None:
+        pending = pending.filter(pk=reservation.pk)
+    changed = pending.update(status=to)
+    if reservation is not None and changed:
+        reservation.status = to
+    return changed
+
+
 def _check_payment_method(tenant) -> None:
     """Buying or setting a paid plan needs a registered payment method (the operator's help page says so)."""
     from payments.selectors import payment_account_get, payment_method_missing_reason
@@ -201,9 +215,7 @@ def license_change_now(
     license.plan = plan
     license.auto_renew = True
     license.save(update_fields=["plan", "auto_renew", "updated_at"])
-    PlanReservation.objects.filter(tenant=tenant, status=PlanReservation.Status.PENDING).update(
-        status=PlanReservation.Status.CANCELLED
-    )
+    _reservation_transition(tenant=tenant, to=PlanReservation.Status.CANCELLED)
     _record_proration(tenant=tenant, change=change, preview=preview, proration_behavior=proration_behavior, now=now)
     license_event(tenant=tenant, action="license.changed", actor=actor, plan=plan, when=now,
                   data={"change": change.pk, "from": change.from_plan.name, "proration_behavior": proration_behavior,
@@ -225,9 +237,7 @@ def license_reserve_change(*, tenant, plan: Plan, actor=None, source=PlanChange.
                        code="license_cancelled")
     _check_limits(tenant=tenant, plan=plan)
     now = clock.now()
-    PlanReservation.objects.filter(tenant=tenant, status=PlanReservation.Status.PENDING).update(
-        status=PlanReservation.Status.CANCELLED
-    )
+    _reservation_transition(tenant=tenant, to=PlanReservation.Status.CANCELLED)
     reservation = PlanReservation.objects.create(
         tenant=tenant, plan=plan, effective_at=license.current_period_end, source=source, actor=actor,
         created_at=now,
@@ -244,8 +254,7 @@ def license_reservation_cancel(*, tenant, actor=None) -> PlanReservation:
     reservation = pending_reservation_get(tenant=tenant)
     if reservation is None:
         raise Conflict("There is no reserved license change to cancel.", code="no_reservation")
-    reservation.status = PlanReservation.Status.CANCELLED
-    reservation.save(update_fields=["status"])
+    _reservation_transition(tenant=tenant, to=PlanReservation.Status.CANCELLED, reservation=reservation)
     license_event(tenant=tenant, action="license.reservation_cancelled", actor=actor, plan=reservation.plan)
     return reservation
 
@@ -261,9 +270,7 @@ def license_cancel(*, tenant, actor=None) -> License:
     _check_limits(tenant=tenant, plan=free_plan_get(currency=tenant.currency), what="cancel to")
     license.auto_renew = False
     license.save(update_fields=["auto_renew", "updated_at"])
-    PlanReservation.objects.filter(tenant=tenant, status=PlanReservation.Status.PENDING).update(
-        status=PlanReservation.Status.CANCELLED
-    )
+    _reservation_transition(tenant=tenant, to=PlanReservation.Status.CANCELLED)
     license_event(tenant=tenant, action="license.cancelled", actor=actor, plan=license.plan,
                   when=license.current_period_end)
     return license
@@ -330,8 +337,7 @@ def _roll_over(*, tenant, at, license) -> License:
         if refused:
             # The reserved plan no longer fits: it is not applied; the current plan renews and the customer is told
             # what to remove before reserving again.
-            reservation.status = PlanReservation.Status.CANCELLED
-            reservation.save(update_fields=["status"])
+            _reservation_transition(tenant=tenant, to=PlanReservation.Status.CANCELLED, reservation=reservation)
             license_event(tenant=tenant, action="license.reservation_refused", actor=None, plan=reservation.plan,
                           when=boundary, data={"from": license.plan.name, "reasons": refused})
         elif reservation is not None:
@@ -341,8 +347,7 @@ def _roll_over(*, tenant, at, license) -> License:
                 effective_at=boundary, proration_behavior=ProrationBehavior.NONE, source=reservation.source,
                 actor=reservation.actor, currency=tenant.currency, created_at=at,
             )
-            reservation.status = PlanReservation.Status.APPLIED
-            reservation.save(update_fields=["status"])
+            _reservation_transition(tenant=tenant, to=PlanReservation.Status.APPLIED, reservation=reservation)
             license_event(tenant=tenant, action="license.changed", actor=reservation.actor, plan=reservation.plan,
                           when=boundary, data={"from": license.plan.name, "reserved": True})
             license.plan = reservation.plan

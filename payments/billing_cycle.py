@@ -19,7 +19,7 @@ from licenses.services import licenses_roll_over
 from metering.selectors import mau_count, meter_counts_month
 
 from . import late_usage
-from .invoicing import invoice_issue
+from .invoicing import invoice_issue, invoice_status_set
 from .models import Invoice, Payment, PaymentMethodType, PaymentSettings
 from .notifications import notify_payment_failed, notify_payment_succeeded
 from .services import payment_charge_off_session
@@ -268,10 +268,7 @@ def invoice_charge(*, invoice, at=None) -> str:
 
 def _mark_paid(invoice, *, at) -> None:
     """Within the caller's transaction and row lock: the invoice is paid (once)."""
-    invoice.status = Invoice.Status.SUCCESSFUL
-    invoice.paid_at = at
-    invoice.next_attempt_at = None
-    invoice.save(update_fields=["status", "paid_at", "next_attempt_at"])
+    invoice_status_set(invoice, Invoice.Status.SUCCESSFUL, paid_at=at)
     audit_record(action="invoice.paid", tenant=invoice.tenant,
                  data={"number": invoice.number, "method": "card", "amount": invoice.payment_amount,
                        "attempt": invoice.attempt_count})
@@ -305,9 +302,7 @@ def _record_charge_result(*, invoice, payment, at) -> str:
             next_at = first_failure + timedelta(days=RETRY_AFTER_DAYS[retries_done])
         else:
             next_at = None
-        invoice.status = Invoice.Status.FAILED
-        invoice.next_attempt_at = next_at
-        invoice.save(update_fields=["status", "next_attempt_at"])
+        invoice_status_set(invoice, Invoice.Status.FAILED, next_attempt_at=next_at)
         audit_record(action="invoice.payment_failed", tenant=invoice.tenant,
                      data={"number": invoice.number, "attempt": invoice.attempt_count,
                            "reason": payment.failure_message, "next_attempt_at": next_at.isoformat() if next_at else None})

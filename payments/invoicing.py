@@ -162,6 +162,35 @@ def invoice_issue(
         return existing
 
 
+# --- invoice status: the one transition function -------------------------------------------------------------
+
+_INVOICE_TRANSITIONS = {
+    Invoice.Status.PENDING: {Invoice.Status.SUCCESSFUL, Invoice.Status.FAILED},
+    Invoice.Status.FAILED: {Invoice.Status.SUCCESSFUL, Invoice.Status.FAILED},  # failed again: next retry date
+    Invoice.Status.SUCCESSFUL: set(),  # paid is final (corrections are credit notes)
+}
+
+
+def invoice_status_set(invoice: Invoice, status: str, *, paid_at=None, next_attempt_at=None) -> Invoice:
+    """Every change of Invoice.status after issue goes through here, inside the caller's transaction and row
+    lock: pending → successful | failed, failed → successful | failed (retry), successful never changes.
+    Paid clears the next attempt; failed sets it (None: no automatic retry)."""
+    if status not in _INVOICE_TRANSITIONS.get(invoice.status, set()):
+        raise ApplicationError(
+            f"Invoice {invoice.number} is {invoice.get_status_display().lower()}; it cannot become {status}.",
+            code="bad_transition",
+        )
+    invoice.status = status
+    if status == Invoice.Status.SUCCESSFUL:
+        invoice.paid_at = paid_at or clock.now()
+        invoice.next_attempt_at = None
+        invoice.save(update_fields=["status", "paid_at", "next_attempt_at"])
+    else:
+        invoice.next_attempt_at = next_attempt_at
+        invoice.save(update_fields=["status", "next_attempt_at"])
+    return invoice
+
+
 # --- credit codes -------------------------------------------------------------------------------------------
 
 
@@ -240,9 +269,7 @@ def invoice_mark_paid_by_transfer(*, invoice, actor=None) -> Invoice:
         raise ApplicationError("Only invoices paid by bank transfer are marked paid by hand.", code="not_bank_transfer")
     if invoice.status != Invoice.Status.PENDING:
         raise ApplicationError(f"The invoice is {invoice.get_status_display().lower()}.", code="not_pending")
-    invoice.status = Invoice.Status.SUCCESSFUL
-    invoice.paid_at = clock.now()
-    invoice.save(update_fields=["status", "paid_at"])
+    invoice_status_set(invoice, Invoice.Status.SUCCESSFUL)
     audit_record(action="invoice.paid", tenant=invoice.tenant, actor=actor,
                  data={"number": invoice.number, "method": "bank_transfer", "amount": invoice.payment_amount})
     return invoice

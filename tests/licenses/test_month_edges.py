@@ -68,11 +68,10 @@ def test_concurrent_reads_and_writes_at_0005_roll_the_period_over_exactly_once()
 
     from accounts.services import relying_party_register
     from licenses.models import PlanReservation
+    from payments.services import payment_method_choose
     from tests.factories import TenantFactory
 
     from .conftest import buy
-
-    from payments.services import payment_method_choose
 
     tenant = TenantFactory()
     payment_method_choose(tenant=tenant, method="bank_transfer", billing_address="1-1 Chiyoda, Tokyo")  # no charge
