@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "billing_portal.common.middleware.OperatorTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "billing_portal.urls"

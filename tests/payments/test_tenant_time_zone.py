@@ -65,3 +65,16 @@ def test_run_billing_cycle_without_a_date_invoices_each_tenants_current_month(te
     with time_machine.travel(jst(2027, 4, 1, 5, 0), tick=False):  # still 31 March in UTC
         call_command("run_billing_cycle", "--no-progress")
     assert Invoice.objects.filter(tenant=tenant, kind="monthly", billing_date=date(2027, 4, 1)).exists()
+
+
+def test_admin_dates_are_entered_in_the_operators_time_zone(client, tenant):
+    from payments.models import CreditCode
+
+    staff(client)
+    client.post(reverse("admin:payments_creditcode_add"), {
+        "name": "Year end", "currency": "JPY", "amount": 3000, "expires_at_0": "2027-03-31",
+        "expires_at_1": "23:59:59", "redemption_limit": 5,
+    })
+    code = CreditCode.objects.get(name="Year end")
+    assert code.expires_at == jst(2027, 3, 31, 23, 59, 59)  # not 23:59:59 UTC (08:59 JST on 1 April)
+    assert "2027-03-31 23:59 JST" in client.get(reverse("admin:payments_creditcode_changelist")).content.decode()
