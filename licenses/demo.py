@@ -35,7 +35,8 @@ def seed(*, tenants, users, stdout):
                              actor=users.get("owner@demo.example"))
             stdout.write(f"  licenses: {slug} purchased Business")
     delta = tenants.get("delta")
-    if delta is not None and not PlanReservation.objects.filter(tenant=delta).exists():
+    if (delta is not None and not license_get(tenant=delta).plan.is_free
+            and not PlanReservation.objects.filter(tenant=delta).exists()):
         license_reserve_change(tenant=delta, plan=plan_get(code="starter", currency=delta.currency),
                                actor=users.get("owner@demo.example"))
         stdout.write("  licenses: delta reserved a downgrade to Starter")
