@@ -87,11 +87,13 @@ def late_mau_adjustments(*, tenant, before: date) -> list[dict]:
 
 
 def mau_billed_record(*, tenant, month: date, mau: int, overage: int, source_key: str) -> None:
+    """One INSERT … ON CONFLICT DO NOTHING (no savepoint on the invoicing path); the unique key makes it once."""
     from metering.models import MauBilled
 
-    MauBilled.objects.get_or_create(
-        tenant=tenant, month=month, invoice_source_key=source_key,
-        defaults={"mau_billed": mau, "overage_billed": overage, "created_at": clock.now()},
+    MauBilled.objects.bulk_create(
+        [MauBilled(tenant=tenant, month=month, invoice_source_key=source_key, mau_billed=mau,
+                   overage_billed=overage, created_at=clock.now())],
+        ignore_conflicts=True,
     )
 
 
