@@ -1,9 +1,12 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import transaction
 from django.utils import timezone
 
-from billing_portal.common.admin import ReadOnlyAdmin
+from billing_portal.common.admin import ReadOnlyAdmin, ServiceAdmin, tenant_local
+from billing_portal.common.exceptions import ApplicationError
 
+from . import services
 from .models import (
     ApiKey,
     AuditEntry,
@@ -34,14 +37,26 @@ class UserAdmin(DjangoUserAdmin):
 
 
 class MembershipInline(admin.TabularInline):
+    """Read-only here: members are added, re-roled and removed under Memberships (through the services, so the
+    last-owner and contact rules hold)."""
+
     model = Membership
     extra = 0
-    autocomplete_fields = ["user"]
-    readonly_fields = ["created_at"]
+    fields = ["user", "role", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(ServiceAdmin):
     list_display = ["name", "slug", "country", "currency", "sales_model", "status", "created_at"]
     list_filter = ["status", "sales_model", "currency", "country"]
     search_fields = ["name", "slug", "memberships__user__email"]
@@ -56,38 +71,128 @@ class TenantAdmin(admin.ModelAdmin):
     ]
 
     def get_readonly_fields(self, request, obj=None):
-        # The currency of an existing tenant is fixed: its invoices and credits are in that currency.
-        fields = list(super().get_readonly_fields(request, obj))
+        # The currency and time zone of an existing tenant are fixed: its invoices, credits and billing months are
+        # in them. The status changes through services (suspension after limits, unsubscribe), never by hand.
+        fields = [*super().get_readonly_fields(request, obj), "status"]
         if obj is not None:
-            fields += ["slug", "currency"]
+            fields += ["slug", "currency", "time_zone"]
         return fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # invoices are kept by law; customers leave through unsubscribe
+
+    def save_model(self, request, obj, form, change):
+        """Through the services: a new tenant gets its owner membership and Free license; contacts must be members."""
+        if not change:
+            if obj.representative is None:
+                raise ApplicationError("Choose the representative: they become the new customer's owner.")
+            created = services.tenant_create(
+                owner=obj.representative, name=obj.name, address=obj.address, phone=obj.phone, country=obj.country,
+                currency=obj.currency, time_zone=obj.time_zone, sales_model=obj.sales_model,
+                **({"slug": obj.slug} if obj.slug else {}),
+            )
+            obj.pk = created.pk
+            if obj.payment_administrator_id and obj.payment_administrator_id != created.payment_administrator_id:
+                services.tenant_set_payment_administrator(tenant=created, user=obj.payment_administrator,
+                                                          actor=request.user)
+            return
+        old = Tenant.objects.get(pk=obj.pk)
+        data = {f: getattr(obj, f) for f in ("name", "address", "phone", "country") if getattr(obj, f) != getattr(old, f)}
+        if data:
+            services.tenant_update(tenant=old, data=data)
+        if obj.representative_id != old.representative_id:
+            services.tenant_set_representative(tenant=old, user=obj.representative, actor=request.user)
+        if obj.payment_administrator_id != old.payment_administrator_id:
+            services.tenant_set_payment_administrator(tenant=old, user=obj.payment_administrator, actor=request.user)
+        if obj.sales_model != old.sales_model:
+            Tenant.objects.filter(pk=obj.pk).update(sales_model=obj.sales_model)
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "tenant", "role", "created_at"]
+class MembershipAdmin(ServiceAdmin):
+    """Through the membership services: the last owner cannot be demoted or removed, contacts must be replaced
+    before they are removed, and every change is in the audit log."""
+
+    list_display = ["user", "tenant", "role", tenant_local("created_at", "since")]
     list_filter = ["role"]
     search_fields = ["user__email", "tenant__name", "tenant__slug"]
     autocomplete_fields = ["user", "tenant"]
     readonly_fields = ["created_at"]
 
+    def get_readonly_fields(self, request, obj=None):
+        return ["user", "tenant", "created_at"] if obj else ["created_at"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.membership_change_role(membership=Membership.objects.get(pk=obj.pk), role=obj.role,
+                                            actor=request.user)
+        else:
+            obj.pk = services.membership_add(tenant=obj.tenant, user=obj.user, role=obj.role).pk
+
+    def delete_model(self, request, obj):
+        services.membership_remove(membership=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for membership in queryset:
+                services.membership_remove(membership=membership, actor=request.user)
+
+
+class _RegistrationAdmin(ServiceAdmin):
+    """RPs and end users are registered through the same service as the portal (license limits, including a
+    pending downgrade's) and removed through it (audit entry, reactivation of a suspended tenant)."""
+
+    autocomplete_fields = ["tenant"]
+    id_field = ""
+    name_field = ""
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["tenant", self.id_field, "created_at"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            type(obj).objects.filter(pk=obj.pk).update(**{self.name_field: getattr(obj, self.name_field)})
+            return
+        obj.pk = self.register(tenant=obj.tenant, **{self.id_field: getattr(obj, self.id_field),
+                                                     self.name_field: getattr(obj, self.name_field)}).pk
+
+    def delete_model(self, request, obj):
+        self.remove(tenant=obj.tenant, actor=request.user, **{self.id_field: getattr(obj, self.id_field)})
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for obj in queryset.select_related("tenant"):
+                self.delete_model(request, obj)
+
 
 @admin.register(RelyingParty)
-class RelyingPartyAdmin(admin.ModelAdmin):
-    list_display = ["rp_id", "name", "tenant", "created_at"]
+class RelyingPartyAdmin(_RegistrationAdmin):
+    list_display = ["rp_id", "name", "tenant", tenant_local("created_at", "registered")]
     search_fields = ["rp_id", "name", "tenant__name"]
-    autocomplete_fields = ["tenant"]
+    id_field, name_field = "rp_id", "name"
+
+    def register(self, **kwargs):
+        return services.relying_party_register(**kwargs)
+
+    def remove(self, **kwargs):
+        return services.relying_party_remove(**kwargs)
 
 
 @admin.register(EndUser)
-class EndUserAdmin(admin.ModelAdmin):
-    list_display = ["user_id", "display_name", "tenant", "created_at"]
+class EndUserAdmin(_RegistrationAdmin):
+    list_display = ["user_id", "display_name", "tenant", tenant_local("created_at", "registered")]
     search_fields = ["user_id", "tenant__name"]
-    autocomplete_fields = ["tenant"]
+    id_field, name_field = "user_id", "display_name"
+
+    def register(self, **kwargs):
+        return services.end_user_register(**kwargs)
+
+    def remove(self, **kwargs):
+        return services.end_user_remove(**kwargs)
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ServiceAdmin):
     """Keys are created here and shown once; afterwards only the prefix is visible. Keys are revoked, never edited."""
 
     list_display = ["name", "prefix", "scope", "tenant", "created_at", "revoked_at", "last_used_at"]
@@ -130,7 +235,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 class AuditEntryAdmin(ReadOnlyAdmin):
     """The audit log is append-only: nobody adds, edits or deletes entries here."""
 
-    list_display = ["created_at", "tenant", "actor_label", "action"]
+    list_display = [tenant_local("created_at", "when"), "tenant", "actor_label", "action"]
     list_filter = ["action"]
     search_fields = ["tenant__name", "actor_label", "action"]
     date_hierarchy = "created_at"
@@ -139,7 +244,8 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
-    list_display = ["email", "tenant", "role", "created_at", "expires_at", "accepted_at", "revoked_at"]
+    list_display = ["email", "tenant", "role", tenant_local("created_at", "sent"), tenant_local("expires_at", "expires"),
+                    tenant_local("accepted_at", "accepted"), tenant_local("revoked_at", "revoked")]
     search_fields = ["email", "tenant__name"]
     readonly_fields = ["tenant", "email", "role", "invited_by", "created_at", "expires_at", "accepted_at", "accepted_by"]
 

@@ -253,4 +253,7 @@ class AuditEntry(models.Model):
         verbose_name_plural = "audit log"
 
     def __str__(self):
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action}"
+        from billing_portal.common.clock import local_text
+
+        tz = self.tenant.time_zone if self.tenant_id else settings.BILLING_TIME_ZONE
+        return f"{local_text(self.created_at, tz)} {self.action}"

@@ -224,16 +224,12 @@ def invitation_accept(*, token: str, user) -> Membership:
 # --- License limits (licenses issue): registering RPs and end users counts against the license. ---
 
 
-def _license_limit(tenant: Tenant, field: str):
-    from licenses.selectors import license_get
-
-    license = license_get(tenant=tenant)
-    return (license.plan, getattr(license.plan, field)) if license else (None, None)
-
-
 def _register_within_limit(*, tenant: Tenant, model, field: str, value: str, limit_field: str, what: str, extra: dict):
-    """Register one RP or end user; the tenant row is locked so concurrent registrations cannot pass the limit."""
+    """Register one RP or end user; the tenant row is locked so concurrent registrations cannot pass the limit.
+    The limit is the current plan's, or the stricter one of a cancellation's Free / a reserved downgrade."""
+    from billing_portal.common.clock import local_text
     from billing_portal.common.exceptions import LimitExceeded
+    from licenses.selectors import registration_limit
 
     value = (value or "").strip()
     if not value:
@@ -241,8 +237,13 @@ def _register_within_limit(*, tenant: Tenant, model, field: str, value: str, lim
     Tenant.objects.select_for_update().get(pk=tenant.pk)  # serialise registrations of this tenant
     if model.objects.filter(tenant=tenant, **{field: value}).exists():
         raise ApplicationError(f"The {what} {value} is already registered.", code="already_registered", status=409)
-    plan, limit = _license_limit(tenant, limit_field)
+    limit, plan, when = registration_limit(tenant=tenant, field=limit_field)
     if limit is not None and model.objects.filter(tenant=tenant).count() >= limit:
+        if when is not None:
+            raise LimitExceeded(
+                f"The license becomes {plan.name} on {local_text(when, tenant.time_zone)}, which allows at most "
+                f"{limit:,} registered {what}s. Cancel that change to register more."
+            )
         raise LimitExceeded(
             f"The {plan.name} license allows at most {limit:,} registered {what}s. Update the license to register more."
         )
@@ -265,6 +266,71 @@ def end_user_register(*, tenant: Tenant, user_id: str, display_name: str = ""):
 
     return _register_within_limit(tenant=tenant, model=EndUser, field="user_id", value=user_id,
                                   limit_field="max_users", what="user", extra={"display_name": display_name.strip()})
+
+
+def _registration_remove(*, tenant: Tenant, model, field: str, value: str, what: str, actor=None) -> None:
+    with transaction.atomic():
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        deleted = model.objects.filter(tenant=tenant, **{field: value}).delete()[0]
+        if not deleted:
+            raise ApplicationError(f"There is no registered {what} {value}.", code="not_found", status=404)
+        audit_record(action=f"{model._meta.model_name}.removed", tenant=tenant, actor=actor, data={field: value})
+        tenant_reactivate_if_within_limits(tenant=tenant, actor=actor)
+
+
+def relying_party_remove(*, tenant: Tenant, rp_id: str, actor=None) -> None:
+    from .models import RelyingParty
+
+    _registration_remove(tenant=tenant, model=RelyingParty, field="rp_id", value=rp_id, what="RP", actor=actor)
+
+
+def end_user_remove(*, tenant: Tenant, user_id: str, actor=None) -> None:
+    from .models import EndUser
+
+    _registration_remove(tenant=tenant, model=EndUser, field="user_id", value=user_id, what="user", actor=actor)
+
+
+# --- tenant status: the one transition function ---
+
+_TENANT_TRANSITIONS = {
+    Tenant.Status.ACTIVE: {Tenant.Status.SUSPENDED, Tenant.Status.CLOSED},
+    Tenant.Status.SUSPENDED: {Tenant.Status.ACTIVE, Tenant.Status.CLOSED},
+    Tenant.Status.CLOSED: set(),
+}
+
+
+def tenant_status_set(*, tenant: Tenant, status: str, actor=None, data: dict | None = None, audit=True) -> Tenant:
+    """Every change of Tenant.status goes through here: active ⇄ suspended (above the plan's limits after a
+    cancellation took effect, back once it fits), active/suspended → closed (unsubscribe)."""
+    if tenant.status == status:
+        return tenant
+    if status not in _TENANT_TRANSITIONS.get(tenant.status, set()):
+        raise ApplicationError(f"A {tenant.get_status_display().lower()} customer cannot become {status}.",
+                               code="bad_transition")
+    Tenant.objects.filter(pk=tenant.pk).update(status=status, updated_at=clock.now())
+    tenant.status = status
+    if audit:
+        audit_record(action=f"tenant.{status}", tenant=tenant, actor=actor, data=data or {})
+    return tenant
+
+
+def tenant_suspend_over_limits(*, tenant: Tenant, reasons: list[str], plan) -> Tenant:
+    """The roll-over found the tenant above its new plan's limits: suspend it and tell it what to remove."""
+    from licenses.notifications import license_event
+
+    tenant = tenant_status_set(tenant=tenant, status=Tenant.Status.SUSPENDED, audit=False)  # license_event audits
+    license_event(tenant=tenant, action="tenant.suspended", plan=plan, data={"reasons": reasons})
+    return tenant
+
+
+def tenant_reactivate_if_within_limits(*, tenant: Tenant, actor=None) -> Tenant:
+    from licenses.selectors import license_get, limits_violations
+
+    if tenant.status != Tenant.Status.SUSPENDED:
+        return tenant
+    if limits_violations(tenant=tenant, plan=license_get(tenant=tenant).plan):
+        return tenant
+    return tenant_status_set(tenant=tenant, status=Tenant.Status.ACTIVE, actor=actor)
 
 
 def api_key_create(*, tenant: Tenant, name: str, created_by) -> tuple:
@@ -339,8 +405,8 @@ def tenant_unsubscribe(*, tenant: Tenant, actor) -> Tenant:
         tenant.phone = ""
         tenant.representative = None
         tenant.payment_administrator = None
-        tenant.status = Tenant.Status.CLOSED
         tenant.save()
+        tenant_status_set(tenant=tenant, status=Tenant.Status.CLOSED, actor=actor)
         audit_record(action="tenant.unsubscribed", tenant=tenant, actor=actor,
                      data={"former_name": former_name, **{k: v for k, v in counts.items() if v}})
     return tenant

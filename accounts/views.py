@@ -58,6 +58,9 @@ def billing_dashboard(request):
     context.update(payment_account_dashboard(tenant=tenant))
     context.update(license_dashboard(tenant=tenant))
     context["upcoming"] = upcoming_invoice_preview(tenant=tenant)
+    from payments.collection import open_invoices
+
+    context["open_invoices"] = open_invoices(tenant=tenant)
     return render(request, "accounts/billing_dashboard.html", context)
 
 

@@ -5,10 +5,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from billing_portal.common.admin import ReadOnlyAdmin
+from billing_portal.common.admin import ReadOnlyAdmin, tenant_local
+from billing_portal.common.clock import local_text
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
 
+from . import catalogue
 from .models import License, Menu, Plan, PlanChange, PlanReservation, PricingTier, PricingUnit, ProrationItem
 from .selectors import plan_history
 from .services import plan_change
@@ -19,8 +21,26 @@ class PricingTierInline(admin.TabularInline):
     extra = 1
 
 
+class PricingUnitForm(forms.ModelForm):
+    class Meta:
+        model = PricingUnit
+        fields = ["unit_name", "display_name", "description", "type", "metering_unit", "currency", "interval",
+                  "unit_amount"]
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk and not self.errors:
+            probe = PricingUnit(pk=self.instance.pk, unit_name=self.instance.unit_name,
+                                interval=data.get("interval"), currency=data.get("currency"))
+            problems = catalogue.unit_problems(unit=probe)
+            if problems:
+                raise ValidationError({"interval": problems})
+        return data
+
+
 @admin.register(PricingUnit)
 class PricingUnitAdmin(admin.ModelAdmin):
+    form = PricingUnitForm
     list_display = ["unit_name", "display_name", "type", "metering_unit", "currency", "interval", "price"]
     list_filter = ["type", "currency", "interval"]
     search_fields = ["unit_name", "display_name"]
@@ -38,10 +58,9 @@ class MenuForm(forms.ModelForm):
 
     def clean_units(self):
         units = self.cleaned_data["units"]
-        if len({u.interval for u in units}) > 1:
-            raise ValidationError("A menu cannot mix monthly and yearly pricing units.")
-        if len({u.currency for u in units}) > 1:
-            raise ValidationError("A menu cannot mix currencies.")
+        problems = catalogue.menu_problems(menu=self.instance, units=units)
+        if problems:
+            raise ValidationError(problems)
         return units
 
 
@@ -65,17 +84,15 @@ class PlanForm(forms.ModelForm):
         if menus is None:
             return data
         units = PricingUnit.objects.filter(menus__in=menus).distinct()
-        intervals = {u.interval for u in units}
-        if len(intervals) > 1:
-            raise ValidationError({"menus": "A plan cannot mix monthly and yearly pricing units."})
-        interval = data.get("interval")
-        if intervals and interval and intervals != {interval}:
-            raise ValidationError({"menus": f"The plan is billed {interval}ly but its units are "
-                                            f"{next(iter(intervals))}ly."})
-        currency = data.get("currency")
-        wrong = [u.unit_name for u in units if currency and u.currency != currency]
-        if wrong:
-            raise ValidationError({"menus": f"These units are not priced in {currency}: {', '.join(wrong)}."})
+        problems = catalogue.plan_problems(interval=data.get("interval"), currency=data.get("currency"), units=units,
+                                           name="A plan")
+        if problems:
+            raise ValidationError({"menus": problems})
+        self.instance._pending_menus = list(menus)
+        limits = catalogue.plan_limit_problems(plan=self.instance, max_rps=data.get("max_rps"),
+                                               max_users=data.get("max_users"))
+        if limits:
+            raise ValidationError({"max_rps" if any("RPs" in p for p in limits) else "max_users": limits})
         return data
 
 
@@ -101,7 +118,8 @@ class ChangePlanForm(forms.Form):
 
 @admin.register(License)
 class LicenseAdmin(admin.ModelAdmin):
-    list_display = ["tenant", "plan", "current_period_start", "current_period_end", "auto_renew"]
+    list_display = ["tenant", "plan", tenant_local("current_period_start", "period start"),
+                    tenant_local("current_period_end", "period end"), "auto_renew"]
     list_filter = ["plan__license_type", "auto_renew"]
     search_fields = ["tenant__name", "tenant__slug"]
     readonly_fields = ["tenant", "plan", "started_at", "current_period_start", "current_period_end", "auto_renew",
@@ -121,7 +139,7 @@ class LicenseAdmin(admin.ModelAdmin):
         rows = format_html_join(
             "", "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
-                (c.effective_at.strftime("%Y-%m-%d %H:%M UTC"), c.get_kind_display(), c.from_plan.name,
+                (local_text(c.effective_at, obj.tenant.time_zone), c.get_kind_display(), c.from_plan.name,
                  c.to_plan.name, c.proration_behavior or "—", c.get_source_display(),
                  format_money(c.difference_amount, c.currency))
                 for c in plan_history(tenant=obj.tenant)
@@ -173,7 +191,8 @@ class LicenseAdmin(admin.ModelAdmin):
 
 @admin.register(PlanChange)
 class PlanChangeAdmin(ReadOnlyAdmin):
-    list_display = ["tenant", "kind", "from_plan", "to_plan", "effective_at", "proration_behavior", "source",
+    list_display = ["tenant", "kind", "from_plan", "to_plan", tenant_local("effective_at", "effective"),
+                    "proration_behavior", "source",
                     "difference_amount", "currency"]
     list_filter = ["kind", "source", "proration_behavior"]
     search_fields = ["tenant__name", "tenant__slug"]
@@ -181,13 +200,14 @@ class PlanChangeAdmin(ReadOnlyAdmin):
 
 @admin.register(PlanReservation)
 class PlanReservationAdmin(PlanChangeAdmin):
-    list_display = ["tenant", "plan", "effective_at", "status", "source", "created_at"]
+    list_display = ["tenant", "plan", tenant_local("effective_at", "effective"), "status", "source",
+                    tenant_local("created_at", "created")]
     list_filter = ["status", "source"]
 
 
 @admin.register(ProrationItem)
 class ProrationItemAdmin(PlanChangeAdmin):
-    list_display = ["tenant", "description", "amount", "billing", "status", "created_at"]
+    list_display = ["tenant", "description", "amount", "billing", "status", tenant_local("created_at", "created")]
     list_filter = ["billing", "status"]
 
     @admin.display(description="amount")

@@ -23,12 +23,20 @@ def seed(*, tenants, users, stdout):
         if tenant is None:
             continue
         _ensure_payment_account(tenant, users)
+        from payments.selectors import payment_method_missing_reason
+
+        missing = payment_method_missing_reason(tenant=tenant)
+        if missing and license_get(tenant=tenant).plan.is_free:
+            # A plan needs a payment method; without the stand-in's demo card the tenant stays on Free.
+            stdout.write(f"  warning: {slug} stays on Free: {missing}")
+            continue
         if license_get(tenant=tenant).plan.is_free:
             license_purchase(tenant=tenant, plan=plan_get(code="business", currency=tenant.currency),
                              actor=users.get("owner@demo.example"))
             stdout.write(f"  licenses: {slug} purchased Business")
     delta = tenants.get("delta")
-    if delta is not None and not PlanReservation.objects.filter(tenant=delta).exists():
+    if (delta is not None and not license_get(tenant=delta).plan.is_free
+            and not PlanReservation.objects.filter(tenant=delta).exists()):
         license_reserve_change(tenant=delta, plan=plan_get(code="starter", currency=delta.currency),
                                actor=users.get("owner@demo.example"))
         stdout.write("  licenses: delta reserved a downgrade to Starter")

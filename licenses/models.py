@@ -238,4 +238,6 @@ class PlanReservation(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.tenant}: {self.plan.name} from {self.effective_at:%Y-%m-%d}"
+        from billing_portal.common.clock import local_text
+
+        return f"{self.tenant}: {self.plan.name} from {local_text(self.effective_at, self.tenant.time_zone)}"

@@ -15,7 +15,7 @@ def license_event(*, tenant, action: str, actor=None, plan=None, when=None, data
         payload.setdefault("when", when.isoformat())
     audit_record(action=action, tenant=tenant, actor=actor, data=payload)
     recipients = sorted({u.email for u in (tenant.representative, tenant.payment_administrator) if u is not None})
-    context = {"tenant": tenant, "action": action, "plan": plan, "when": when, "actor": actor}
+    context = {"tenant": tenant, "action": action, "plan": plan, "when": when, "actor": actor, "data": payload}
     transaction.on_commit(lambda: send_templated_mail(
         name="license_event", to=recipients, context=context, time_zone=tenant.time_zone,
     ))

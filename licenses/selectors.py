@@ -15,7 +15,15 @@ def free_plan_get(*, currency: str) -> Plan:
 
 
 def license_get(*, tenant) -> License | None:
-    return License.objects.select_related("plan", "billed_plan").filter(tenant=tenant).first()
+    """The tenant's license, never stale: a period that has ended is rolled over first (under the tenant's and the
+    license's row locks, see `licenses.services.licenses_roll_over`), so pages, the API and limits read the
+    period that is running now even before the 15-minute roll-over task has passed."""
+    license = License.objects.select_related("plan", "billed_plan").filter(tenant=tenant).first()
+    if license is not None and license.current_period_end is not None and license.current_period_end <= clock.now():
+        from .services import licenses_roll_over
+
+        license = licenses_roll_over(tenant=tenant)
+    return license
 
 
 def _plans_with_units():
@@ -84,15 +92,61 @@ def tenant_usage_counts(*, tenant) -> dict:
     }
 
 
+REMOVAL_LIST_MAX = 10  # how many registrations a limits message names (the newest first)
+
+
+def _newest(model, tenant, field, count):
+    return list(model.objects.filter(tenant=tenant).order_by("-created_at", "-pk").values_list(field, flat=True)[:count])
+
+
 def limits_violations(*, tenant, plan: Plan) -> list[str]:
-    """Why the tenant does not fit `plan`'s limits (empty when it fits)."""
+    """Why the tenant does not fit `plan`'s limits (empty when it fits), each saying what to remove."""
+    from accounts.models import EndUser, RelyingParty
+
     counts = tenant_usage_counts(tenant=tenant)
     reasons = []
     if plan.max_rps is not None and counts["rps"] > plan.max_rps:
-        reasons.append(f"{counts['rps']} RPs are registered but {plan.name} allows {plan.max_rps}")
+        excess = counts["rps"] - plan.max_rps
+        names = _newest(RelyingParty, tenant, "rp_id", min(counts["rps"], REMOVAL_LIST_MAX))
+        more = "" if counts["rps"] <= REMOVAL_LIST_MAX else ", …"
+        reasons.append(f"{counts['rps']} RPs are registered but {plan.name} allows {plan.max_rps}: "
+                       f"remove {excess} RP{'s' if excess > 1 else ''} (registered: {', '.join(names)}{more})")
     if plan.max_users is not None and counts["users"] > plan.max_users:
-        reasons.append(f"{counts['users']:,} users are registered but {plan.name} allows {plan.max_users:,}")
+        excess = counts["users"] - plan.max_users
+        names = _newest(EndUser, tenant, "user_id", min(excess, REMOVAL_LIST_MAX))
+        more = "" if excess <= REMOVAL_LIST_MAX else ", …"
+        reasons.append(f"{counts['users']:,} users are registered but {plan.name} allows {plan.max_users:,}: "
+                       f"remove {excess:,} user{'s' if excess > 1 else ''} (newest: {', '.join(names)}{more})")
     return reasons
+
+
+def pending_target(*, tenant, license: License | None = None):
+    """The plan the license becomes at its period end, when that is not a renewal: Free after a cancellation,
+    or the reserved plan. (None when the license simply renews.)"""
+    license = license or license_get(tenant=tenant)
+    if license is None or license.plan.is_free:
+        return None, None
+    if not license.auto_renew:
+        return free_plan_get(currency=tenant.currency), license.current_period_end
+    reservation = pending_reservation_get(tenant=tenant)
+    if reservation is not None:
+        return reservation.plan, reservation.effective_at
+    return None, None
+
+
+def registration_limit(*, tenant, field: str):
+    """The limit (`max_rps` / `max_users`) a new registration must respect: the current plan's, or the stricter
+    one of the plan the license becomes at its period end (a cancellation or a reserved downgrade), so the
+    tenant still fits when the change takes effect. Returns (limit, plan that sets it, when it starts)."""
+    license = license_get(tenant=tenant)
+    if license is None:
+        return None, None, None
+    limit, plan, when = getattr(license.plan, field), license.plan, None
+    target, effective_at = pending_target(tenant=tenant, license=license)
+    target_limit = getattr(target, field) if target is not None else None
+    if target_limit is not None and (limit is None or target_limit < limit):
+        limit, plan, when = target_limit, target, effective_at
+    return limit, plan, when
 
 
 def plan_change_preview(*, tenant, plan: Plan, at: datetime | None = None) -> dict:
@@ -150,11 +204,12 @@ def plan_change_preview(*, tenant, plan: Plan, at: datetime | None = None) -> di
 def license_dashboard(*, tenant) -> dict:
     """Context for the dashboard's license panel (and the customer view's license information)."""
     from metering.selectors import mau_count
-    from payments.selectors import payment_account_get
+    from payments.selectors import payment_account_get, payment_method_missing_reason
 
     license = license_get(tenant=tenant)
     year, month = clock.month_of(clock.now(), tenant.time_zone)
     return {
+        "license_payment_problem": payment_method_missing_reason(tenant=tenant) if license.plan.is_free else "",
         "license": license,
         "reservation": pending_reservation_get(tenant=tenant),
         "mau_this_month": mau_count(tenant=tenant, year=year, month=month),

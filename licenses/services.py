@@ -32,12 +32,17 @@ def license_start_free(*, tenant) -> License:
     return license
 
 
-def _lock_license(tenant) -> License:
-    """Lock the tenant row first (as RP / end-user registration does), then the license: limits stay race-safe."""
+def _lock_license(tenant, *, at=None) -> License:
+    """Lock the tenant row first (as RP / end-user registration does), then the license: limits stay race-safe.
+
+    A period that has ended is rolled over under the same lock before anyone reads or changes the license, so a
+    change at 00:05 on the 1st works on the month that has just begun, not the one that ended.
+    """
     from accounts.models import Tenant
 
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
-    return License.objects.select_for_update().select_related("plan").get(tenant=tenant)
+    license = License.objects.select_for_update().select_related("plan").get(tenant=tenant)
+    return _roll_over(tenant=tenant, at=at or clock.now(), license=license)
 
 
 def _check_plan(*, tenant, plan: Plan) -> None:
@@ -55,13 +60,37 @@ def _check_plan(*, tenant, plan: Plan) -> None:
         )
 
 
-def _check_limits(*, tenant, plan: Plan) -> None:
+def _check_limits(*, tenant, plan: Plan, what: str = "change to") -> None:
     reasons = limits_violations(tenant=tenant, plan=plan)
     if reasons:
         raise LimitExceeded(
-            f"{tenant.name} cannot change to {plan.name}: {'; '.join(reasons)}. "
-            "Remove some first, then change the plan.",
+            f"{tenant.name} cannot {what} {plan.name}: {'; '.join(reasons)}. "
+            "Remove them first, then try again.",
         )
+
+
+def _reservation_transition(*, tenant, to: str, reservation=None) -> int:
+    """The one transition function of PlanReservation.status: pending → applied | cancelled (both final).
+    Without `reservation`: every pending reservation of the tenant (there is at most one)."""
+    if to not in (PlanReservation.Status.APPLIED, PlanReservation.Status.CANCELLED):
+        raise ApplicationError(f"A reservation cannot become {to}.", code="bad_transition")
+    pending = PlanReservation.objects.filter(tenant=tenant, status=PlanReservation.Status.PENDING)
+    if reservation is not None:
+        pending = pending.filter(pk=reservation.pk)
+    changed = pending.update(status=to)
+    if reservation is not None and changed:
+        reservation.status = to
+    return changed
+
+
+def _check_payment_method(tenant) -> None:
+    """Buying or setting a paid plan needs a registered payment method (the operator's help page says so)."""
+    from payments.selectors import payment_account_get, payment_method_missing_reason
+
+    reason = payment_method_missing_reason(tenant=tenant)
+    if reason:
+        code = "no_payment_account" if payment_account_get(tenant=tenant) is None else "no_payment_method"
+        raise ApplicationError(reason, code=code, status=409 if code == "no_payment_method" else 400)
 
 
 def _check_behavior(proration_behavior: str, *, by_operator: bool) -> None:
@@ -133,11 +162,8 @@ def _record_proration(*, tenant, change: PlanChange, preview: dict, proration_be
 @transaction.atomic
 def license_purchase(*, tenant, plan: Plan, actor=None, source=PlanChange.Source.PORTAL) -> PlanChange:
     """Buy a paid license from Free. The rest of the current period is invoiced at once (prorated)."""
-    from payments.selectors import payment_account_get
-
     _check_plan(tenant=tenant, plan=plan)
-    if payment_account_get(tenant=tenant) is None:
-        raise ApplicationError("Create a payment account first.", code="no_payment_account")
+    _check_payment_method(tenant)
     license = _lock_license(tenant)
     if not license.plan.is_free:
         raise Conflict(f"{tenant.name} already has the {license.plan.name} license; use “License update”.",
@@ -179,6 +205,7 @@ def license_change_now(
     """
     _check_behavior(proration_behavior, by_operator=by_operator)
     _check_plan(tenant=tenant, plan=plan)
+    _check_payment_method(tenant)
     license = _lock_license(tenant)
     if license.plan.is_free:
         raise Conflict("The Free license cannot be updated; purchase a license first.", code="not_paid")
@@ -206,9 +233,7 @@ def license_change_now(
         license.billed_plan = plan
     license.auto_renew = True
     license.save(update_fields=["plan", "billed_plan", "auto_renew", "updated_at"])
-    PlanReservation.objects.filter(tenant=tenant, status=PlanReservation.Status.PENDING).update(
-        status=PlanReservation.Status.CANCELLED
-    )
+    _reservation_transition(tenant=tenant, to=PlanReservation.Status.CANCELLED)
     _record_proration(tenant=tenant, change=change, preview=preview, proration_behavior=proration_behavior, now=now)
     license_event(tenant=tenant, action="license.changed", actor=actor, plan=plan, when=now,
                   data={"change": change.pk, "from": change.from_plan.name, "proration_behavior": proration_behavior,
@@ -230,9 +255,7 @@ def license_reserve_change(*, tenant, plan: Plan, actor=None, source=PlanChange.
                        code="license_cancelled")
     _check_limits(tenant=tenant, plan=plan)
     now = clock.now()
-    PlanReservation.objects.filter(tenant=tenant, status=PlanReservation.Status.PENDING).update(
-        status=PlanReservation.Status.CANCELLED
-    )
+    _reservation_transition(tenant=tenant, to=PlanReservation.Status.CANCELLED)
     reservation = PlanReservation.objects.create(
         tenant=tenant, plan=plan, effective_at=license.current_period_end, source=source, actor=actor,
         created_at=now,
@@ -249,8 +272,7 @@ def license_reservation_cancel(*, tenant, actor=None) -> PlanReservation:
     reservation = pending_reservation_get(tenant=tenant)
     if reservation is None:
         raise Conflict("There is no reserved license change to cancel.", code="no_reservation")
-    reservation.status = PlanReservation.Status.CANCELLED
-    reservation.save(update_fields=["status"])
+    _reservation_transition(tenant=tenant, to=PlanReservation.Status.CANCELLED, reservation=reservation)
     license_event(tenant=tenant, action="license.reservation_cancelled", actor=actor, plan=reservation.plan)
     return reservation
 
@@ -267,11 +289,10 @@ def license_cancel(*, tenant, actor=None) -> License:
         raise Conflict("The Free license has no end date and cannot be cancelled.", code="not_paid")
     if not license.auto_renew:
         return license
+    _check_limits(tenant=tenant, plan=free_plan_get(currency=tenant.currency), what="cancel to")
     license.auto_renew = False
     license.save(update_fields=["auto_renew", "updated_at"])
-    PlanReservation.objects.filter(tenant=tenant, status=PlanReservation.Status.PENDING).update(
-        status=PlanReservation.Status.CANCELLED
-    )
+    _reservation_transition(tenant=tenant, to=PlanReservation.Status.CANCELLED)
     license_event(tenant=tenant, action="license.cancelled", actor=actor, plan=license.plan,
                   when=license.current_period_end)
     return license
@@ -299,8 +320,9 @@ def licenses_roll_over(*, tenant, at=None, license=None) -> License:
     Idempotent: a period that has already been rolled over is not touched again. `license`: the caller already
     holds the tenant's and the license's row locks in its transaction (the billing cycle).
     """
+    at = at or clock.now()
     with transaction.atomic(savepoint=license is None):
-        return _roll_over(tenant=tenant, at=at or clock.now(), license=license or _lock_license(tenant))
+        return _roll_over(tenant=tenant, at=at, license=license or _lock_license(tenant, at=at))
 
 
 def _roll_over(*, tenant, at, license) -> License:
@@ -310,6 +332,9 @@ def _roll_over(*, tenant, at, license) -> License:
         boundary = license.current_period_end
         if not license.auto_renew:
             free = free_plan_get(currency=tenant.currency)
+            # Checked when requested and registrations are held to Free's limits since; if the tenant still
+            # does not fit (ops' direct edits, a catalogue change), it is suspended until it does.
+            reasons = limits_violations(tenant=tenant, plan=free)
             PlanChange.objects.create(
                 tenant=tenant, from_plan=license.plan, to_plan=free, kind=PlanChange.Kind.EXPIRY,
                 effective_at=boundary, source=PlanChange.Source.SYSTEM, currency=tenant.currency, created_at=at,
@@ -322,20 +347,30 @@ def _roll_over(*, tenant, at, license) -> License:
             license.current_period_start = boundary
             license.current_period_end = None
             license.auto_renew = True
+            if reasons:
+                from accounts.services import tenant_suspend_over_limits
+
+                tenant_suspend_over_limits(tenant=tenant, reasons=reasons, plan=free)
             break
         reservation = (
             PlanReservation.objects.select_for_update().select_related("plan")
             .filter(tenant=tenant, status=PlanReservation.Status.PENDING, effective_at__lte=boundary).first()
         )
-        if reservation is not None:
+        refused = limits_violations(tenant=tenant, plan=reservation.plan) if reservation is not None else []
+        if refused:
+            # The reserved plan no longer fits: it is not applied; the current plan renews and the customer is told
+            # what to remove before reserving again.
+            _reservation_transition(tenant=tenant, to=PlanReservation.Status.CANCELLED, reservation=reservation)
+            license_event(tenant=tenant, action="license.reservation_refused", actor=None, plan=reservation.plan,
+                          when=boundary, data={"from": license.plan.name, "reasons": refused})
+        elif reservation is not None:
             PlanChange.objects.create(
                 tenant=tenant, from_plan=license.plan, to_plan=reservation.plan, kind=PlanChange.Kind.DOWNGRADE
                 if _cheaper(reservation.plan, license.plan) else PlanChange.Kind.CHANGE,
                 effective_at=boundary, proration_behavior=ProrationBehavior.NONE, source=reservation.source,
                 actor=reservation.actor, currency=tenant.currency, created_at=at,
             )
-            reservation.status = PlanReservation.Status.APPLIED
-            reservation.save(update_fields=["status"])
+            _reservation_transition(tenant=tenant, to=PlanReservation.Status.APPLIED, reservation=reservation)
             license_event(tenant=tenant, action="license.changed", actor=reservation.actor, plan=reservation.plan,
                           when=boundary, data={"from": license.plan.name, "reserved": True})
             license.plan = reservation.plan

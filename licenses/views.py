@@ -10,11 +10,11 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES
 from accounts.permissions import tenant_view
-from accounts.services import end_user_register, relying_party_register
+from accounts.services import end_user_register, end_user_remove, relying_party_register, relying_party_remove
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
 from payments.discounts import coupon_attach
-from payments.selectors import payment_account_get
+from payments.selectors import payment_account_get, payment_method_missing_reason, payment_settings_get
 
 from . import selectors, services
 from .forms import EndUserForm, RelyingPartyForm
@@ -55,26 +55,30 @@ def license_change(request):
         return redirect("license_plans", tenant_slug=tenant.slug)
     preview = selectors.plan_change_preview(tenant=tenant, plan=plan)
     promotion = _promotion_code_preview(request, tenant=tenant, plan=plan, preview=preview)
+    charge = _charge_now(tenant, preview, discount=promotion["discount"])
     error = None
-    if request.method == "POST" and promotion["error"]:
-        error = promotion["error"]
-    elif request.method == "POST":
-        try:
-            with transaction.atomic():  # the promotion code is used only if the change is made
-                if promotion["coupon"] is not None:
-                    coupon_attach(tenant=tenant, coupon=promotion["coupon"], source="promotion_code", plan=plan,
-                                  actor=request.user)
-                _license_change_make(request, tenant=tenant, plan=plan, preview=preview)
-        except ApplicationError as exc:
-            error = exc.message
+    if request.method == "POST":
+        expected = request.POST.get("expected_total", "")
+        if promotion["error"]:
+            error = promotion["error"]
+        elif charge is not None and expected and expected != str(charge["total"]):
+            error = (f"The amount to be charged is now {format_money(charge['total'], preview['currency'])} "
+                     "(the proration runs by the second). Check it and confirm again.")
         else:
+            error = _make_change(request, tenant, plan, preview, coupon=promotion["coupon"])
+        if error is None:
             return _to_dashboard(tenant)
+    payment_problem = "" if preview["kind"] in ("same", PlanChange.Kind.DOWNGRADE) else (
+        payment_method_missing_reason(tenant=tenant))
     return render(request, "licenses/plan_confirm.html", {
         "tenant": tenant,
         "preview": preview,
         "plan": plan,
         "error": error,
         "promotion": promotion,
+        "charge": charge,
+        "by_bank_transfer": payment_settings_get(tenant=tenant).method == "bank_transfer",
+        "payment_problem": payment_problem,
         "payment_account": payment_account_get(tenant=tenant),
     }, status=400 if error else 200)
 
@@ -103,12 +107,39 @@ def _promotion_code_preview(request, *, tenant, plan, preview) -> dict:
     return result
 
 
-def _license_change_make(request, *, tenant, plan, preview) -> None:
-    """Make the confirmed change (purchase, reserved downgrade, or upgrade invoiced now) and say what happened."""
+def _charge_now(tenant, preview, *, discount: int = 0):
+    """The tax-included amount the change charges at once (None when nothing is charged now): the invoice's own
+    lines (unused, remaining, the promotion's discount), credits and single tax rounding."""
+    from payments.invoice_selectors import immediate_charge_preview
+
+    if preview["kind"] not in (PlanChange.Kind.PURCHASE, PlanChange.Kind.UPGRADE, PlanChange.Kind.CHANGE):
+        return None
+    if preview["difference"] <= 0:
+        return None
+    lines = [preview["remaining"]] if preview["kind"] == PlanChange.Kind.PURCHASE else [preview["unused"], preview["remaining"]]
+    if discount:
+        lines.append(-discount)
+    return immediate_charge_preview(tenant=tenant, line_amounts=lines)
+
+
+def _make_change(request, tenant, plan, preview, *, coupon=None):
+    """POST of the confirmation page: the change itself, through the services, with the promotion code's coupon
+    attached in the same transaction (used only if the change is made). Returns an error or None."""
+    try:
+        with transaction.atomic():
+            if coupon is not None:
+                coupon_attach(tenant=tenant, coupon=coupon, source="promotion_code", plan=plan, actor=request.user)
+            _make_change_now(request, tenant, plan, preview)
+    except ApplicationError as exc:
+        return exc.message
+    return None
+
+
+def _make_change_now(request, tenant, plan, preview):
     if preview["kind"] == PlanChange.Kind.PURCHASE:
-        change = services.license_purchase(tenant=tenant, plan=plan, actor=request.user)
-        messages.success(request, f"You purchased the {plan.name} license. "
-                         f"{format_money(change.difference_amount, change.currency)} will be invoiced now.")
+        services.license_purchase(tenant=tenant, plan=plan, actor=request.user)
+        messages.success(request, f"You purchased the {plan.name} license. The rest of this period is invoiced "
+                                  "and charged now.")
     elif preview["kind"] == PlanChange.Kind.DOWNGRADE:
         reservation = services.license_reserve_change(tenant=tenant, plan=plan, actor=request.user)
         messages.success(request, f"The license will change to {plan.name} on "
@@ -117,7 +148,7 @@ def _license_change_make(request, *, tenant, plan, preview) -> None:
         change = services.license_change_now(
             tenant=tenant, plan=plan, proration_behavior=ProrationBehavior.ALWAYS_INVOICE, actor=request.user
         )
-        messages.success(request, f"The license is now {plan.name}. Difference invoiced now: "
+        messages.success(request, f"The license is now {plan.name}. Difference before tax: "
                          f"{format_money(change.difference_amount, change.currency)}.")
 
 
@@ -144,7 +175,8 @@ def _confirm_action(request, *, template, action, success, context=None):
 @tenant_view(BILLING_VIEW_ROLES)
 @require_http_methods(["GET"])
 def license_cancel(request):
-    """One cancellation path: the contract page (owners; every term ticked, reviewed, confirmed)."""
+    """Cancelling a license has one path: the contract page's terms, review and confirmation (owners). A POST
+    here (an old form) is refused with 405; it never cancels."""
     return redirect(reverse("contract", args=[request.tenant.slug]) + "#cancel-h")
 
 
@@ -166,12 +198,22 @@ def license_reservation_cancel(request):
     )
 
 
-def _register_page(request, *, form_class, service, fields, template, items, limit_field, noun):
+def _register_page(request, *, form_class, service, fields, template, items, limit_field, noun, remove):
     tenant = request.tenant
-    form = form_class(request.POST or None)
+    removing = request.method == "POST" and "remove" in request.POST
+    form = form_class(None if removing else (request.POST or None))
     if request.method == "POST":
         if request.membership.role not in BILLING_EDIT_ROLES:
             raise PermissionDenied("Your role can view this page but not register.")
+        if removing:
+            value = request.POST.get("remove", "")
+            try:
+                remove(tenant=tenant, actor=request.user, **{fields[0]: value})
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, f"Removed {noun} {value}.")
+            return redirect(request.path)
         if form.is_valid():
             try:
                 obj = service(tenant=tenant, **{f: form.cleaned_data[f] for f in fields})
@@ -198,7 +240,7 @@ def relying_parties(request):
     return _register_page(
         request, form_class=RelyingPartyForm, service=relying_party_register, fields=["rp_id", "name"],
         template="licenses/relying_parties.html", items=lambda t: RelyingParty.objects.filter(tenant=t),
-        limit_field="max_rps", noun="RP",
+        limit_field="max_rps", noun="RP", remove=relying_party_remove,
     )
 
 
@@ -210,5 +252,5 @@ def end_users(request):
     return _register_page(
         request, form_class=EndUserForm, service=end_user_register, fields=["user_id", "display_name"],
         template="licenses/end_users.html", items=lambda t: EndUser.objects.filter(tenant=t),
-        limit_field="max_users", noun="user",
+        limit_field="max_users", noun="user", remove=end_user_remove,
     )

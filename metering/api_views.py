@@ -28,6 +28,8 @@ def parse_date(value: str) -> date:
 
 @api_view(["POST"])
 def auth_events(request, tenant):
+    """Ingest → {"accepted", "duplicates", "late", "late_months"}: `late` counts accepted events of months already
+    invoiced; they count in their month and their extra MAU overage is an adjustment line on the next invoice."""
     if "events" not in request.json:
         raise ApplicationError("Send {\"events\": [...]}.", code="invalid_events")
     return services.auth_events_ingest(tenant=tenant, events=request.json["events"])

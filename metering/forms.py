@@ -6,7 +6,7 @@ class MauAlertSettingForm(forms.Form):
         label="Notify representative", required=False,
         help_text="E-mail the representative once a month when the MAU reaches the threshold.",
     )
-    threshold = forms.IntegerField(label="MAU threshold", required=False, min_value=1)
+    threshold = forms.IntegerField(label="MAU threshold", required=False, min_value=1, max_value=2_147_483_647)
 
 
 class ApiKeyCreateForm(forms.Form):

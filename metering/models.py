@@ -181,3 +181,25 @@ class MauAlert(models.Model):
 
     def __str__(self):
         return f"{self.tenant} {self.month:%Y-%m}"
+
+
+class MauBilled(models.Model):
+    """How many MAU of a month have been billed, and by which invoice (its `source_key`): one row per invoice
+    that billed the month — the monthly invoice, then any late-event adjustment on a later invoice. A month's
+    billed MAU is the largest `mau_billed`. Unique per (tenant, month, invoice), so a re-run bills nothing twice."""
+
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
+    month = models.DateField(help_text="First day of the usage month (tenant's time zone).")
+    mau_billed = models.BigIntegerField()
+    overage_billed = models.BigIntegerField(default=0, help_text="MAU above the plan's maximum billed so far.")
+    invoice_source_key = models.CharField(max_length=200)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["tenant", "month", "mau_billed"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "month", "invoice_source_key"], name="uniq_mau_billed_per_invoice")
+        ]
+
+    def __str__(self):
+        return f"{self.tenant} {self.month:%Y-%m}: {self.mau_billed} MAU billed"

@@ -160,6 +160,8 @@ WITH input AS (
     RETURNING month, rp_id, mau
 )
 SELECT (SELECT count(*) FROM new_events),
+       (SELECT coalesce(json_agg(json_build_array(m.month, m.n)), '[]'::json)
+          FROM (SELECT month, count(*) AS n FROM new_events GROUP BY month) m),
        (SELECT coalesce(json_agg(json_build_array(b.month, b.mau)), '[]'::json)
           FROM bumped b JOIN deltas d ON d.month = b.month AND d.rp_id = b.rp_id
          WHERE b.rp_id = '' AND d.mau > 0)
@@ -172,12 +174,14 @@ _INGEST_SQL = None
 def auth_events_ingest(*, tenant, events) -> dict:
     """Store a batch of authentication events, all or nothing, and keep MAU exact.
 
-    Returns {"accepted": new events, "duplicates": events already stored (or repeated in the batch)}.
+    Returns {"accepted": new events, "duplicates": events already stored (or repeated in the batch),
+    "late": accepted events of months already invoiced, "late_months": those months} — late events are counted
+    in their month and billed as an adjustment on the next invoice (payments/late_usage.py).
     """
     global _INGEST_SQL
     ids, rps, users, instants = auth_events_validate(tenant=tenant, events=events)
     if not ids:
-        return {"accepted": 0, "duplicates": len(events)}
+        return {"accepted": 0, "duplicates": len(events), "late": 0, "late_months": []}
     if _INGEST_SQL is None:
         _INGEST_SQL = _ingest_sql()
     with transaction.atomic():
@@ -187,10 +191,15 @@ def auth_events_ingest(*, tenant, events) -> dict:
                 {"ids": ids, "rps": rps, "users": users, "instants": instants, "tenant": tenant.pk,
                  "tz": tenant.time_zone},
             )
-            accepted, grown = cursor.fetchone()
+            accepted, by_month, grown = cursor.fetchone()
         if grown:
             _mau_alert_check(tenant=tenant, grown=grown)
-    return {"accepted": accepted, "duplicates": len(events) - accepted}
+    from payments.late_usage import late_events_report
+
+    current = datetime(*clock.month_of(clock.now(), tenant.time_zone), 1).date()  # noqa: DTZ001 - a calendar month
+    earlier = {datetime.fromisoformat(m).date(): n for m, n in by_month if datetime.fromisoformat(m).date() < current}
+    return {"accepted": accepted, "duplicates": len(events) - accepted,
+            **late_events_report(tenant=tenant, accepted_by_month=earlier)}
 
 
 # --- MAU alert ---------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
+from django.core.validators import MinValueValidator
 from django.shortcuts import redirect
 
-from billing_portal.common.admin import ReadOnlyAdmin
+from billing_portal.common.admin import ReadOnlyAdmin, ServiceAdmin, operator_local, tenant_local
 from billing_portal.common.exceptions import ApplicationError
 
 from . import services
@@ -54,9 +55,9 @@ class PaymentAccountAdminForm(forms.ModelForm):
 
 
 @admin.register(PaymentAccount)
-class PaymentAccountAdmin(admin.ModelAdmin):
+class PaymentAccountAdmin(ServiceAdmin):
     form = PaymentAccountAdminForm
-    list_display = ["stripe_customer_id", "tenant", "name", "email", "created_at"]
+    list_display = ["stripe_customer_id", "tenant", "name", "email", tenant_local("created_at", "created")]
     search_fields = ["stripe_customer_id", "tenant__name", "name", "email"]
     autocomplete_fields = ["tenant"]
     actions = ["sync_cards_from_stripe"]
@@ -104,7 +105,7 @@ class PaymentAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(PaymentSettings)
-class PaymentSettingsAdmin(admin.ModelAdmin):
+class PaymentSettingsAdmin(ServiceAdmin):
     """Billing information entered by ops (sales-led): payment method and billing address."""
 
     list_display = ["tenant", "method", "billing_address", "updated_at"]
@@ -119,8 +120,12 @@ class PaymentSettingsAdmin(admin.ModelAdmin):
 
 @admin.register(PaymentMethod)
 class PaymentMethodAdmin(admin.ModelAdmin):
+    """Card summaries mirror Stripe: never added, edited or deleted here; "Remove at Stripe" detaches through
+    the same service as the portal."""
+
     list_display = ["tenant", "brand", "last4", "exp_month", "exp_year", "is_default", "stripe_payment_method_id"]
     search_fields = ["tenant__name", "stripe_payment_method_id", "last4"]
+    actions = ["remove_at_stripe"]
 
     def has_add_permission(self, request):
         return False
@@ -128,11 +133,22 @@ class PaymentMethodAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Remove selected cards (detach at Stripe)")
+    def remove_at_stripe(self, request, queryset):
+        for card in queryset.select_related("tenant"):
+            try:
+                services.card_remove(tenant=card.tenant, payment_method=card)
+            except ApplicationError as exc:
+                self.message_user(request, f"{card}: {exc.message}", messages.ERROR)
+
 
 @admin.register(Payment)
 class PaymentAdmin(admin.ModelAdmin):
     list_display = ["idempotency_key", "tenant", "amount_minor", "currency", "status", "stripe_payment_intent_id",
-                    "created_at"]
+                    tenant_local("created_at", "created")]
     list_filter = ["status", "currency"]
     search_fields = ["idempotency_key", "stripe_payment_intent_id", "tenant__name"]
     actions = ["refresh_from_stripe"]
@@ -142,6 +158,9 @@ class PaymentAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # payments are financial records
 
     @admin.action(description="Refresh status from Stripe")
     def refresh_from_stripe(self, request, queryset):
@@ -176,7 +195,8 @@ class StripeEventAdmin(admin.ModelAdmin):
 class CreditAdmin(ReadOnlyAdmin):
     """Credits are history: read-only here; they are granted by services (codes, prorations)."""
 
-    list_display = ["name", "tenant", "source", "currency", "amount_charged", "amount_used", "expires_at", "registered_at"]
+    list_display = ["name", "tenant", "source", "currency", "amount_charged", "amount_used",
+                    tenant_local("expires_at", "expiration date"), tenant_local("registered_at", "registration date")]
     list_filter = ["source", "currency"]
     search_fields = ["name", "tenant__name", "source_key"]
 
@@ -187,13 +207,22 @@ class CreditCodeForm(forms.ModelForm):
         fields = ["name", "currency", "amount", "expires_at", "redemption_limit"]
         help_texts = {"amount": "In minor units: yen for JPY, cents for USD."}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The service refuses these too; here they are field errors instead of a failed save.
+        for name in ("amount", "redemption_limit"):
+            if name in self.fields and hasattr(self.fields[name], "min_value"):
+                self.fields[name].min_value = 1
+                self.fields[name].validators.append(MinValueValidator(1))
+
 
 @admin.register(CreditCode)
-class CreditCodeAdmin(admin.ModelAdmin):
+class CreditCodeAdmin(ServiceAdmin):
     """Ops issue credit codes here; the code is generated (80 random bits) and never editable."""
 
     form = CreditCodeForm
-    list_display = ["name", "display_code", "currency", "amount", "expires_at", "redeemed_count", "redemption_limit"]
+    list_display = ["name", "display_code", "currency", "amount", operator_local("expires_at", "expiration date"),
+                    "redeemed_count", "redemption_limit"]
     list_filter = ["currency"]
     search_fields = ["name", "code"]
     readonly_fields = ["display_code", "redeemed_count", "created_by", "created_at"]
@@ -213,13 +242,10 @@ class CreditCodeAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        try:
-            issued = credit_code_issue(
-                name=obj.name, amount=obj.amount, currency=obj.currency, expires_at=obj.expires_at,
-                redemption_limit=obj.redemption_limit, created_by=request.user,
-            )
-        except ApplicationError as exc:
-            raise ValidationError(exc.message) from exc
+        issued = credit_code_issue(  # an ApplicationError comes back as a message (ServiceAdmin)
+            name=obj.name, amount=obj.amount, currency=obj.currency, expires_at=obj.expires_at,
+            redemption_limit=obj.redemption_limit, created_by=request.user,
+        )
         obj.pk, obj.code = issued.pk, issued.code
         messages.info(request, f"Credit code issued: {format_code(issued.code)}")
 
@@ -279,7 +305,8 @@ class InvoiceLineInline(admin.TabularInline):
 class InvoiceAdmin(admin.ModelAdmin):
     """Issued invoices are never edited here; ops only mark bank-transfer invoices as paid."""
 
-    list_display = ["number", "tenant", "kind", "billing_date", "currency", "payment_amount", "status", "payment_method"]
+    list_display = ["number", "tenant", "kind", "billing_date", tenant_local("issued_at", "issued"), "currency",
+                    "payment_amount", "status", "payment_method", tenant_local("paid_at", "paid")]
     list_filter = ["status", "kind", "payment_method", "currency"]
     search_fields = ["number", "receipt_id", "tenant__name"]
     date_hierarchy = "billing_date"
@@ -478,7 +505,7 @@ class CouponForm(forms.ModelForm):
 
 
 @admin.register(Coupon)
-class CouponAdmin(admin.ModelAdmin):
+class CouponAdmin(ServiceAdmin):
     """Ops create coupons here; attach one to a tenant under Discounts, or publish its promotion code."""
 
     form = CouponForm
@@ -505,7 +532,7 @@ class DiscountAdminForm(forms.ModelForm):
 
 
 @admin.register(Discount)
-class DiscountAdmin(admin.ModelAdmin):
+class DiscountAdmin(ServiceAdmin):
     """Sales-led: attach a coupon to a tenant (through the same service as a promotion code)."""
 
     form = DiscountAdminForm
@@ -525,11 +552,4 @@ class DiscountAdmin(admin.ModelAdmin):
 
         discount = coupon_attach(tenant=form.cleaned_data["tenant"], coupon=form.cleaned_data["coupon"],
                                  source=Discount.Source.ADMIN, actor=request.user)
-        obj.pk = discount.pk
-
-    def add_view(self, request, form_url="", extra_context=None):
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except ApplicationError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            return redirect(request.get_full_path())
+        obj.pk = discount.pk  # an ApplicationError comes back as a message (ServiceAdmin)

@@ -20,7 +20,8 @@ from licenses.pricing import plan_invoice_lines, plan_units
 from licenses.services import licenses_roll_over
 from metering.selectors import mau_count, meter_counts_month
 
-from .invoicing import invoice_issue
+from . import late_usage
+from .invoicing import invoice_issue, invoice_status_set
 from .models import Invoice, Payment, PaymentMethodType, PaymentSettings, StripeEvent
 from .notifications import notify_payment_failed, notify_payment_succeeded
 from .services import PaymentMismatch, payment_attempt_create, payment_lock_for_send, payment_send
@@ -145,6 +146,10 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
         new_plan, last_plan = plans_at(tenant=tenant, instants=[start, start - timedelta(microseconds=1)])
         lines = monthly_lines(tenant=tenant, year=year, month=month, new_plan=new_plan, last_plan=last_plan,
                               pending=pending)
+        # Late authentication events of months already invoiced: labelled adjustment lines (payments/late_usage.py).
+        last_year, last_month = previous_month(year, month)
+        adjustments = late_usage.late_mau_adjustments(tenant=tenant, before=date(last_year, last_month, 1))
+        lines += [adjustment["line"] for adjustment in adjustments]
         if not lines:
             return None
         invoice = invoice_issue(
@@ -157,6 +162,10 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
             ProrationItem.objects.filter(pk__in=[item.pk for item in pending]).update(
                 status=ProrationItem.Status.INVOICED
             )
+        late_usage.record_monthly_invoice_usage(
+            tenant=tenant, last_plan=last_plan, last_month=date(last_year, last_month, 1), lines=lines,
+            adjustments=adjustments, source_key=invoice.source_key,
+        )
         _email_invoice_issued_after_commit(invoice.pk)
     return invoice
 
@@ -216,7 +225,7 @@ def tenants_to_invoice(*, at) -> list[int]:
         | Q(plan_changes__isnull=False) | Q(proration_items__status=ProrationItem.Status.PENDING)
     ).distinct().only("pk", "time_zone")
     for tenant in candidates:
-        local = at.astimezone(ZoneInfo(tenant.time_zone))
+        local = (at - late_usage.grace()).astimezone(ZoneInfo(tenant.time_zone))  # grace for late events
         if not Invoice.objects.filter(source_key=monthly_source_key(tenant, local.year, local.month)).exists():
             ids.append(tenant.pk)
     return ids
@@ -312,10 +321,7 @@ def _mark_paid(invoice, *, payment) -> None:
             f"Payment {payment.idempotency_key} is {payment.amount_minor} {payment.currency}, but invoice "
             f"{invoice.number} is {invoice.payment_amount} {invoice.currency}."
         )
-    invoice.status = Invoice.Status.SUCCESSFUL
-    invoice.paid_at = clock.now()
-    invoice.next_attempt_at = None
-    invoice.save(update_fields=["status", "paid_at", "next_attempt_at"])
+    invoice_status_set(invoice, Invoice.Status.SUCCESSFUL, paid_at=clock.now())
     audit_record(action="invoice.paid", tenant=invoice.tenant,
                  data={"number": invoice.number, "method": "card", "amount": invoice.payment_amount,
                        "attempt": invoice.attempt_count, "payment": payment.idempotency_key})
@@ -347,9 +353,7 @@ def payment_settle_invoice(*, payment, previous_status: str, at=None) -> str:
         next_at = first_failure + timedelta(days=RETRY_AFTER_DAYS[retries_done])
     else:
         next_at = None
-    invoice.status = Invoice.Status.FAILED
-    invoice.next_attempt_at = next_at
-    invoice.save(update_fields=["status", "next_attempt_at"])
+    invoice_status_set(invoice, Invoice.Status.FAILED, next_attempt_at=next_at)
     audit_record(action="invoice.payment_failed", tenant=invoice.tenant,
                  data={"number": invoice.number, "attempt": invoice.attempt_count,
                        "reason": payment.failure_message, "next_attempt_at": next_at.isoformat() if next_at else None})

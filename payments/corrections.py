@@ -24,7 +24,7 @@ from billing_portal.common.exceptions import ApplicationError, Conflict
 from billing_portal.common.money import format_money, round_minor
 
 from . import stripe_gateway
-from .invoicing import credit_note_issue, invoice_issue
+from .invoicing import credit_note_issue, invoice_issue, invoice_status_set
 from .models import Credit, Dispute, Invoice, Payment, Refund
 from .notifications import notify_dispute_opened, notify_refunded
 
@@ -268,7 +268,4 @@ def invoice_reissue(*, invoice, lines: list[dict], reason: str, actor=None) -> I
 
 def invoice_void(*, invoice) -> Invoice:
     """Within the caller's transaction and the invoice's lock: an unpaid invoice becomes void (no more charges)."""
-    invoice.status = Invoice.Status.VOID
-    invoice.next_attempt_at = None
-    invoice.save(update_fields=["status", "next_attempt_at"])
-    return invoice
+    return invoice_status_set(invoice, Invoice.Status.VOID, next_attempt_at=None)

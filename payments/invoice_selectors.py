@@ -92,3 +92,15 @@ def discounts_active(*, tenant) -> list:
             continue
         result.append(discount)
     return result
+
+
+def immediate_charge_preview(*, tenant, line_amounts, at=None) -> dict:
+    """What an invoice billed at once (a purchase or an always_invoice upgrade) of these lines would charge:
+    the same credits and the same single tax rounding `invoicing.invoice_issue` uses, so the confirmation page
+    shows exactly the amount sent to Stripe. Writes nothing."""
+    from .invoicing import compute_totals, credits_in_application_order, tax_rate
+
+    totals = compute_totals(line_amounts=list(line_amounts),
+                            credits=credits_in_application_order(tenant=tenant, at=at or clock.now()), rate=tax_rate())
+    return {"usage": totals.usage_amount, "credit": totals.credit_applied, "subtotal": totals.determined_amount,
+            "tax": totals.tax_amount, "total": totals.payment_amount, "tax_rate_percent": tax_rate() * 100}

@@ -130,3 +130,35 @@ def promotion_code_confirm(request):
         request.session["promotion_code_input"] = code
         return back
     return render(request, "payments/promotion_code_confirm.html", {"tenant": tenant, "coupon": coupon, "code": code})
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_POST
+def invoice_pay_now(request, receipt_id):
+    """ "Pay now" of a failed invoice (dashboard, billing page): charge the current card, or go to 3-D Secure."""
+    from .collection import invoice_pay_now as pay_now
+
+    tenant = request.tenant
+    invoice = invoice_get_by_receipt(tenant=tenant, receipt_id=receipt_id)
+    if invoice is None:
+        raise Http404("No such invoice.")
+    try:
+        result = pay_now(tenant=tenant, invoice=invoice, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect(_back(request, tenant))
+    if result["redirect"]:
+        messages.info(request, result["message"])
+        return redirect(result["redirect"])
+    (messages.success if result["outcome"] == "paid" else messages.error)(request, result["message"])
+    return redirect(_back(request, tenant))
+
+
+def _back(request, tenant):
+    from django.urls import reverse
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return reverse("billing_information", args=[tenant.slug])

@@ -172,6 +172,37 @@ def invoice_issue(
         return existing
 
 
+# --- invoice status: the one transition function -------------------------------------------------------------
+
+_INVOICE_TRANSITIONS = {
+    Invoice.Status.PENDING: {Invoice.Status.SUCCESSFUL, Invoice.Status.FAILED, Invoice.Status.VOID},
+    # failed again: next retry date; void: replaced by a corrected invoice (payments.corrections.invoice_reissue)
+    Invoice.Status.FAILED: {Invoice.Status.SUCCESSFUL, Invoice.Status.FAILED, Invoice.Status.VOID},
+    Invoice.Status.SUCCESSFUL: set(),  # paid is final (corrections are credit notes and refunds)
+    Invoice.Status.VOID: set(),
+}
+
+
+def invoice_status_set(invoice: Invoice, status: str, *, paid_at=None, next_attempt_at=None) -> Invoice:
+    """Every change of Invoice.status after issue goes through here, inside the caller's transaction and row
+    lock: pending → successful | failed | void, failed → successful | failed (retry) | void, successful and
+    void never change. Paid clears the next attempt; failed sets it (None: no automatic retry); void clears it."""
+    if status not in _INVOICE_TRANSITIONS.get(invoice.status, set()):
+        raise ApplicationError(
+            f"Invoice {invoice.number} is {invoice.get_status_display().lower()}; it cannot become {status}.",
+            code="bad_transition",
+        )
+    invoice.status = status
+    if status == Invoice.Status.SUCCESSFUL:
+        invoice.paid_at = paid_at or clock.now()
+        invoice.next_attempt_at = None
+        invoice.save(update_fields=["status", "paid_at", "next_attempt_at"])
+    else:
+        invoice.next_attempt_at = next_attempt_at
+        invoice.save(update_fields=["status", "next_attempt_at"])
+    return invoice
+
+
 # --- credit codes -------------------------------------------------------------------------------------------
 
 
@@ -211,7 +242,10 @@ def credit_code_redeem(*, tenant, code: str, actor=None) -> Credit:
         raise ApplicationError("This credit code is not valid. Check it and try again.", code="unknown_code")
     now = clock.now()
     if credit_code.expires_at <= now:
-        raise ApplicationError(f"This credit code expired on {credit_code.expires_at:%Y-%m-%d}.", code="expired_code")
+        raise ApplicationError(
+            f"This credit code expired on {clock.local_text(credit_code.expires_at, tenant.time_zone)}.",
+            code="expired_code",
+        )
     if credit_code.currency != tenant.currency:
         raise ApplicationError(
             f"This credit code is in {credit_code.currency}, but {tenant.name} is billed in {tenant.currency}.",
@@ -247,9 +281,7 @@ def invoice_mark_paid_by_transfer(*, invoice, actor=None) -> Invoice:
         raise ApplicationError("Only invoices paid by bank transfer are marked paid by hand.", code="not_bank_transfer")
     if invoice.status != Invoice.Status.PENDING:
         raise ApplicationError(f"The invoice is {invoice.get_status_display().lower()}.", code="not_pending")
-    invoice.status = Invoice.Status.SUCCESSFUL
-    invoice.paid_at = clock.now()
-    invoice.save(update_fields=["status", "paid_at"])
+    invoice_status_set(invoice, Invoice.Status.SUCCESSFUL)
     audit_record(action="invoice.paid", tenant=invoice.tenant, actor=actor,
                  data={"number": invoice.number, "method": "bank_transfer", "amount": invoice.payment_amount})
     return invoice
@@ -278,13 +310,14 @@ def credit_note_issue(*, invoice, amount: int, reason: str, actor=None, refund=N
         )
     tenant = Tenant.objects.select_for_update(of=("self",)).get(pk=invoice.tenant_id)
     now = clock.now()
+    today = clock.local_date(now, tenant.time_zone)  # number year and date in the customer's calendar
     sequence = Invoice.objects.filter(source_key__startswith=f"credit-note-{invoice.pk}-").count() + 1
     tax = refund.tax_minor if refund is not None else round_minor(Decimal(amount) * invoice.tax_rate)
     note = Invoice.objects.create(
         tenant=tenant, kind=Invoice.Kind.CREDIT_NOTE, source_key=f"credit-note-{invoice.pk}-{sequence}",
-        number=_next_number(tenant=tenant, year=now.year),
+        number=_next_number(tenant=tenant, year=today.year),
         receipt_id="C" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(15)),
-        billing_date=now.date(), issued_at=now, currency=invoice.currency, usage_amount=-amount, credit_applied=0,
+        billing_date=today, issued_at=now, currency=invoice.currency, usage_amount=-amount, credit_applied=0,
         determined_amount=-amount, tax_rate=invoice.tax_rate, tax_amount=-tax, payment_amount=-(amount + tax),
         status=Invoice.Status.SUCCESSFUL, paid_at=now, payment_method=invoice.payment_method,
         seller_name=invoice.seller_name, seller_address=invoice.seller_address, buyer_name=invoice.buyer_name,

@@ -222,7 +222,7 @@ class Invoice(models.Model):
         PENDING = "pending", "Pending"
         SUCCESSFUL = "successful", "Successful"
         FAILED = "failed", "Failed"
-        VOID = "void", "Void"
+        VOID = "void", "Void"  # an unpaid invoice replaced by its corrected reissue (payments.corrections)
 
     class Kind(models.TextChoices):
         MONTHLY = "monthly", "Monthly invoice"

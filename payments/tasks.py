@@ -21,8 +21,10 @@ def billing_cycle_tick():
 
 @shared_task(acks_late=True)
 def monthly_invoice_for_tenant(tenant_id: int):
+    from .late_usage import grace
+
     tenant = Tenant.objects.get(pk=tenant_id)
-    local = clock.now().astimezone(ZoneInfo(tenant.time_zone))
+    local = (clock.now() - grace()).astimezone(ZoneInfo(tenant.time_zone))  # the grace for late events
     billing_cycle.monthly_invoice_issue(tenant=tenant, year=local.year, month=local.month)
 
 

@@ -18,4 +18,5 @@ urlpatterns = [
     path("billing/promotion-code/", invoice_views.promotion_code_confirm, name="promotion_code_confirm"),
     path("billing/receipts/<str:receipt_id>.pdf", invoice_views.receipt_download, name="receipt_download"),
     path("billing/invoices/<str:receipt_id>/pay/", invoice_views.invoice_pay, name="invoice_pay"),
+    path("billing/invoices/<str:receipt_id>/pay-now/", invoice_views.invoice_pay_now, name="invoice_pay_now"),
 ]

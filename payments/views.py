@@ -12,8 +12,9 @@ from accounts.models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES
 from accounts.permissions import tenant_view
 from billing_portal.common.exceptions import ApplicationError
 
-from . import selectors, services, stripe_gateway
+from . import late_usage, selectors, services, stripe_gateway
 from .billing_details import billing_details, months_for_selection
+from .collection import open_invoices
 from .forms import PaymentAccountForm, PaymentMethodChoiceForm
 from .invoice_selectors import credit_history, discounts_active, invoice_list
 
@@ -91,6 +92,8 @@ def _billing_information_context(request, *, method_form=None) -> dict:
         **selectors.payment_management(tenant=tenant),
         **credit_history(tenant=tenant),
         "invoices": invoice_list(tenant=tenant),
+        "open_invoices": open_invoices(tenant=tenant),
+        "late_grace_hours": late_usage.grace().seconds // 3600 + late_usage.grace().days * 24,
         "credit_code_input": request.session.pop("credit_code_input", ""),
         "discounts": discounts_active(tenant=tenant),
         "promotion_code_input": request.session.pop("promotion_code_input", ""),
@@ -143,6 +146,13 @@ def card_setup_complete(request):
         messages.error(request, exc.message)
         return redirect("card_register", tenant_slug=tenant.slug)
     messages.success(request, f"Card registered: {card.brand.title()} ending in {card.last4}." if card else "Card registered.")
+    from .collection import open_invoices_retry
+
+    for result in open_invoices_retry(tenant=tenant, actor=request.user):  # a new card pays what failed, at once
+        if result["redirect"]:
+            messages.info(request, result["message"])
+            return redirect(result["redirect"])
+        (messages.success if result["outcome"] == "paid" else messages.error)(request, result["message"])
     return redirect("billing_information", tenant_slug=tenant.slug)
 
 

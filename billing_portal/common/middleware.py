@@ -21,3 +21,23 @@ class ContentSecurityPolicyMiddleware:
 
 def build_policy(directives: dict) -> str:
     return "; ".join(f"{name} {' '.join(sources)}".strip() for name, sources in directives.items() if sources is not None)
+
+
+class OperatorTimeZoneMiddleware:
+    """Django admin reads and writes dates in the operator's time zone (BILLING_TIME_ZONE, default Asia/Tokyo),
+    not UTC: a credit code "expiring 2027-03-31 23:59" typed by ops in Tokyo expires then, in Tokyo. Rows that
+    belong to a tenant also show dates in the tenant's zone, labelled (billing_portal.common.admin.tenant_local)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from zoneinfo import ZoneInfo
+
+        from django.conf import settings
+        from django.utils import timezone
+
+        if request.path.startswith("/admin/"):
+            with timezone.override(ZoneInfo(settings.BILLING_TIME_ZONE)):
+                return self.get_response(request)
+        return self.get_response(request)

@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "billing_portal.common.middleware.OperatorTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "billing_portal.urls"
@@ -241,6 +242,9 @@ CELERY_BEAT_SCHEDULE["licenses-roll-over"] = {
 # Consumption tax applied to invoices (exclusive), rounded once per invoice. Japan: 10%.
 BILLING_TAX_RATE = env("BILLING_TAX_RATE", "0.10")
 BILLING_TAX_LABEL = env("BILLING_TAX_LABEL", "Consumption tax")
+# Hours after a month begins (tenant time zone) before its monthly invoice is issued, so late authentication
+# events of the month that ended are still billed on it. Events later than that become adjustment lines.
+BILLING_LATE_EVENTS_GRACE_HOURS = int(env("BILLING_LATE_EVENTS_GRACE_HOURS", "0"))
 # Billing cycle: invoices from the 1st and charges from the 5th, each in the tenant's time zone (hourly ticks;
 # every step is idempotent, so a late or repeated tick does no harm).
 CELERY_BEAT_SCHEDULE["billing-cycle"] = {"task": "payments.tasks.billing_cycle_tick", "schedule": 60 * 60}

@@ -18,3 +18,12 @@ def mau_this_month(tenant) -> int:
 def limit(value) -> str:
     """A license limit for people: 10000 → '10,000', None → 'Unlimited'."""
     return "Unlimited" if value is None else f"{int(value):,}"
+
+
+@register.filter
+def days_hours(seconds) -> str:
+    """A stretch of time for people: 864000 → '10 days 0 hours', 93600 → '1 day 2 hours' (minutes dropped)."""
+    seconds = max(0, int(seconds or 0))
+    days, rest = divmod(seconds, 86_400)
+    hours = rest // 3_600
+    return f"{days} day{'' if days == 1 else 's'} {hours} hour{'' if hours == 1 else 's'}"

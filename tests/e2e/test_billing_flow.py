@@ -84,6 +84,7 @@ def test_register_a_credit_code_and_download_a_receipt(page, sign_in, tenant):
 
 def test_cancel_the_contract(page, sign_in, tenant):
     account_for(tenant)
+    card_for(tenant)  # a payment method is needed to buy the license
     from licenses.selectors import plan_get
     from licenses.services import license_purchase
 

@@ -23,9 +23,22 @@ def add_payment_account(tenant):
     )[0]
 
 
+def add_payment_method(tenant):
+    """A registered payment method (a card summary row) unless the tenant already has a card or bank transfer."""
+    from payments.models import PaymentMethod, PaymentSettings
+
+    if PaymentMethod.objects.filter(tenant=tenant).exists() or PaymentSettings.objects.filter(
+        tenant=tenant, method="bank_transfer"
+    ).exists():
+        return
+    PaymentMethod.objects.create(tenant=tenant, stripe_payment_method_id=f"pm_local_{tenant.pk}", brand="visa",
+                                 last4="4242", exp_month=12, exp_year=2030, is_default=True)
+
+
 def buy(tenant, code, at):
-    """Purchase `code` at instant `at` (travelling there), with a payment account."""
+    """Purchase `code` at instant `at` (travelling there), with a payment account and a payment method."""
     add_payment_account(tenant)
+    add_payment_method(tenant)
     with time_machine.travel(at, tick=False):
         return license_purchase(tenant=tenant, plan=plan_get(code=code, currency=tenant.currency))
 

@@ -8,7 +8,7 @@ from licenses.selectors import license_get
 from payments.selectors import credit_balance
 from tests.factories import TenantFactory
 
-from .conftest import add_payment_account, buy, jst
+from .conftest import add_payment_account, add_payment_method, buy, jst
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +66,11 @@ def test_put_plan_on_free_purchases_with_payment_account(api_client, tenant):
     assert response.status_code == 400
     assert response.json()["error"] == {"code": "no_payment_account", "message": "Create a payment account first."}
     add_payment_account(tenant)
+    response = api_client.call("PUT", plan_url(tenant), {"plan": "starter", "when": "now"})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "no_payment_method"
+    assert license_get(tenant=tenant).plan.is_free
+    add_payment_method(tenant)
     response = api_client.call("PUT", plan_url(tenant), {"plan": "starter", "when": "now"})
     assert response.json()["result"] == "purchased"
     assert license_get(tenant=tenant).plan.code == "starter"

@@ -20,7 +20,7 @@ from payments.models import Credit
 from payments.selectors import credit_balance
 from tests.factories import TenantFactory
 
-from .conftest import add_payment_account, buy, jst
+from .conftest import add_payment_account, add_payment_method, buy, jst
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +33,25 @@ def test_purchase_needs_a_payment_account(tenant):
     with pytest.raises(ApplicationError, match="Create a payment account first"):
         license_purchase(tenant=tenant, plan=plan(tenant, "starter"))
     assert license_get(tenant=tenant).plan.is_free
+
+
+def test_purchase_and_change_need_a_registered_payment_method(tenant):
+    from payments.models import PaymentMethod
+    from payments.services import payment_method_choose
+
+    add_payment_account(tenant)
+    with pytest.raises(ApplicationError, match="Please register your payment method before setting your plan") as exc:
+        license_purchase(tenant=tenant, plan=plan(tenant, "starter"))
+    assert exc.value.code == "no_payment_method"
+    assert license_get(tenant=tenant).plan.is_free
+    payment_method_choose(tenant=tenant, method="bank_transfer", billing_address="1-1 Chiyoda, Tokyo")
+    with time_machine.travel(jst(2027, 3, 1), tick=False):
+        license_purchase(tenant=tenant, plan=plan(tenant, "starter"))  # invoice payment is a payment method
+    payment_method_choose(tenant=tenant, method="card")
+    assert not PaymentMethod.objects.filter(tenant=tenant).exists()
+    with time_machine.travel(jst(2027, 3, 2), tick=False), pytest.raises(ApplicationError, match="register your payment"):
+        license_change_now(tenant=tenant, plan=plan(tenant, "business"), proration_behavior="always_invoice")
+    assert license_get(tenant=tenant).plan.code == "starter"
 
 
 def test_purchase_mid_month_invoices_the_rest_of_the_month_at_once(tenant):
@@ -165,6 +184,7 @@ def test_downgrade_that_would_exceed_limits_is_refused_with_the_reason(tenant):
 def test_usd_tenant_purchase_in_cents():
     tenant = TenantFactory(currency="USD", country="US", time_zone="America/Los_Angeles")
     add_payment_account(tenant)
+    add_payment_method(tenant)
     from datetime import datetime
     from zoneinfo import ZoneInfo
 

@@ -11,7 +11,7 @@ from licenses.models import ProrationItem
 from licenses.selectors import license_get, plan_get
 from licenses.services import license_cancel, license_reserve_change
 
-from .conftest import add_payment_account, buy, jst
+from .conftest import add_payment_account, add_payment_method, buy, jst
 
 pytestmark = pytest.mark.django_db
 
@@ -105,14 +105,15 @@ def test_confirmation_shows_reference_proration_and_changes_nothing_until_confir
         page = text(owner_client.get(url, {"plan": "business"}))
         assert "Unused time on Starter -¥8,064" in page
         assert "Remaining time on Business ¥9,032" in page
-        assert "Invoiced now ¥968" in page
+        assert "Difference ¥968" in page
+        assert "Charged now, tax included ¥1,065" in page
         assert license_get(tenant=tenant).plan.code == "starter"
         response = owner_client.post(url, {"plan": "business"})
     assert response.status_code == 302
     assert license_get(tenant=tenant).plan.code == "business"
     assert ProrationItem.objects.filter(tenant=tenant, billing="immediate").count() == 3  # purchase + 2 lines
     follow = text(owner_client.get(response.url))
-    assert "The license is now Business. Difference invoiced now: ¥968." in follow
+    assert "The license is now Business. Difference before tax: ¥968." in follow
 
 
 def test_downgrade_in_the_portal_is_reserved_for_next_month(owner_client, tenant):
@@ -132,8 +133,23 @@ def test_downgrade_in_the_portal_is_reserved_for_next_month(owner_client, tenant
     assert license_get(tenant=tenant).plan.code == "business"
 
 
+def test_purchase_without_a_payment_method_is_refused_in_the_page(owner_client, tenant):
+    add_payment_account(tenant)
+    dashboard = text(owner_client.get(reverse("billing_dashboard", args=[tenant.slug])))
+    assert "Please register your payment method before setting your plan" in dashboard
+    url = reverse("license_change", args=[tenant.slug])
+    page = text(owner_client.get(url, {"plan": "business"}))
+    assert "Please register your payment method before setting your plan" in page
+    assert "Purchase Business" not in page  # no button
+    response = owner_client.post(url, {"plan": "business"})
+    assert response.status_code == 400
+    assert "Please register your payment method before setting your plan" in text(response)
+    assert license_get(tenant=tenant).plan.is_free
+
+
 def test_purchase_in_the_portal(owner_client, tenant):
     add_payment_account(tenant)
+    add_payment_method(tenant)
     url = reverse("license_change", args=[tenant.slug])
     with time_machine.travel(jst(2027, 3, 22), tick=False):
         owner_client.force_login(tenant.representative)  # sessions expire when travelling
@@ -165,15 +181,21 @@ def test_unknown_plan_in_the_url_goes_back_to_the_plan_list(owner_client, tenant
     assert "There is no license plan &#x27;platinum&#x27;." in response.content.decode()
 
 
-def test_cancel_license_confirmation_then_undo(owner_client, tenant):
+def test_dashboard_cancel_goes_through_the_contract_terms_and_review(owner_client, tenant):
     buy(tenant, "business", jst(2027, 3, 1))
     with time_machine.travel(jst(2027, 3, 10), tick=False):
         owner_client.force_login(tenant.representative)  # sessions expire when travelling
-        url = reverse("contract_cancel", args=[tenant.slug])
-        terms = {"no_renewal": "on", "no_refund": "on", "free_limits": "on", "open_invoices": "on"}
-        assert "Review the contract cancellation" in text(owner_client.post(url, terms))
-        assert license_get(tenant=tenant).auto_renew
-        owner_client.post(url, {**terms, "step": "confirm"})
+        dashboard = owner_client.get(reverse("billing_dashboard", args=[tenant.slug])).content.decode()
+        contract = reverse("contract", args=[tenant.slug])
+        assert f'href="{contract}#cancel-h">Cancel license</a>' in dashboard
+        url = reverse("license_cancel", args=[tenant.slug])
+        assert owner_client.get(url)["Location"] == f"{contract}#cancel-h"
+        assert owner_client.post(url).status_code == 405
+        assert license_get(tenant=tenant).auto_renew  # a bare POST no longer cancels
+        terms = {name: "on" for name in ("no_renewal", "no_refund", "free_limits", "open_invoices")}
+        review = text(owner_client.post(reverse("contract_cancel", args=[tenant.slug]), terms))
+        assert "Review the contract cancellation" in review
+        owner_client.post(reverse("contract_cancel", args=[tenant.slug]), {**terms, "step": "confirm"})
         assert not license_get(tenant=tenant).auto_renew
         owner_client.post(reverse("license_resume", args=[tenant.slug]))
     assert license_get(tenant=tenant).auto_renew

@@ -35,13 +35,13 @@ def test_ingest_counts_unique_users_and_answers_accepted_and_duplicates(client, 
     ]
     response = post(client, tenant, api, events)
     assert response.status_code == 200, response.content
-    assert response.json() == {"accepted": 3, "duplicates": 1}
+    assert response.json() == {"accepted": 3, "duplicates": 1, "late": 0, "late_months": []}
     assert mau_count(tenant=tenant, year=2026, month=11) == 2
     assert mau_by_rp(tenant=tenant, year=2026, month=11) == {"login.example.com": 2, "shop.example.com": 1}
 
     # A replay of the whole batch changes nothing.
     response = post(client, tenant, api, events)
-    assert response.json() == {"accepted": 0, "duplicates": 4}
+    assert response.json() == {"accepted": 0, "duplicates": 4, "late": 0, "late_months": []}
     assert mau_count(tenant=tenant, year=2026, month=11) == 2
     assert AuthEvent.objects.filter(tenant=tenant).count() == 3
 

@@ -37,10 +37,16 @@ def coupon(**kwargs):
     return made
 
 
-def on_business(tenant, at):
-    from tests.licenses.conftest import add_payment_account
+def with_card(tenant):
+    from tests.payments.factories import account_for, card_for
 
-    add_payment_account(tenant)
+    account_for(tenant)
+    card_for(tenant)
+
+
+def on_business(tenant, at):
+    if not hasattr(tenant, "payment_account"):
+        with_card(tenant)
     with time_machine.travel(at, tick=False):
         return license_purchase(tenant=tenant, plan=plan_get(code="business", currency=tenant.currency))
 
@@ -125,9 +131,8 @@ def test_a_once_coupon_discounts_one_invoice_and_a_fixed_amount_is_bound_to_its_
 
 def test_a_fixed_amount_on_a_mid_month_purchase_is_prorated_like_the_plan(tenant):
     from payments.billing_cycle import immediate_invoices_issue
-    from tests.licenses.conftest import add_payment_account
 
-    add_payment_account(tenant)
+    with_card(tenant)
     coupon_attach(tenant=tenant, coupon=coupon(kind="amount", percent_off=None, amount_off=3_100, currency="JPY"),
                   source="admin", plan=plan_get(code="business", currency="JPY"))
     with time_machine.travel(jst(2027, 3, 22), tick=False):
@@ -137,9 +142,7 @@ def test_a_fixed_amount_on_a_mid_month_purchase_is_prorated_like_the_plan(tenant
 
 
 def test_restricted_expired_and_used_up_codes_are_refused_with_the_reason(owner_client, tenant):
-    from tests.licenses.conftest import add_payment_account
-
-    add_payment_account(tenant)
+    with_card(tenant)
     coupon(name="Enterprise only", promotion_code="BIGCO", plans=[plan_get(code="enterprise", currency="JPY")])
     coupon(name="Old", promotion_code="OLD", redeem_by=jst(2026, 1, 1))
     coupon(name="Gone", promotion_code="GONE", redemption_limit=1, redeemed_count=1)

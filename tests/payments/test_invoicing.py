@@ -206,3 +206,23 @@ def test_receipt_prints_the_period_in_the_customer_time_zone(tenant):
     start, end = month_bounds(2026, 4, "Asia/Tokyo")  # stored in UTC: 31 Mar 15:00 – 30 Apr 15:00
     invoice = issue(tenant, period_start=start, period_end=end)
     assert "2026-04-01 – 2026-05-01" in pdf_text(receipts.receipt_pdf(invoice=invoice))
+
+
+def test_invoice_status_changes_only_through_its_transition_function(tenant):
+    from billing_portal.common.exceptions import ApplicationError
+    from payments.invoicing import invoice_status_set
+    from payments.models import Invoice
+
+    invoice = issue(tenant)
+    invoice_status_set(invoice, Invoice.Status.FAILED, next_attempt_at=None)
+    invoice_status_set(invoice, Invoice.Status.SUCCESSFUL)
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.SUCCESSFUL and invoice.paid_at is not None
+    with pytest.raises(ApplicationError, match="cannot become failed"):
+        invoice_status_set(invoice, Invoice.Status.FAILED)  # paid is final (corrections are credit notes)
+    with pytest.raises(ApplicationError, match="cannot become void"):
+        invoice_status_set(invoice, Invoice.Status.VOID)  # only unpaid invoices are voided (reissue)
+    unpaid = issue(tenant, key="unpaid-2")
+    invoice_status_set(unpaid, Invoice.Status.VOID)
+    with pytest.raises(ApplicationError, match="cannot become successful"):
+        invoice_status_set(unpaid, Invoice.Status.SUCCESSFUL)  # void is final

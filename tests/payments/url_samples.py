@@ -16,4 +16,5 @@ SAMPLES = {
     "card_remove": lambda tenant: {"pk": local_card(tenant).pk},
     "receipt_download": _invoice,
     "invoice_pay": _invoice,
+    "invoice_pay_now": _invoice,
 }
