@@ -139,7 +139,7 @@ class LicenseAdmin(admin.ModelAdmin):
         rows = format_html_join(
             "", "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
-                (local_text(c.effective_at, obj.tenant.time_zone), c.get_kind_display(), c.from_plan.name,
+                (local_text(c.effective_at, obj.tenant.time_zone), c.get_kind_display(), c.from_plan.name if c.from_plan else "—",
                  c.to_plan.name, c.proration_behavior or "—", c.get_source_display(),
                  format_money(c.difference_amount, c.currency))
                 for c in plan_history(tenant=obj.tenant)

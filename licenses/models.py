@@ -162,7 +162,8 @@ class PlanChange(models.Model):
         SYSTEM = "system", "System (period end)"
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="plan_changes")
-    from_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    from_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+", null=True, blank=True,
+                                  help_text="Empty when a support plan is bought (there was none before).")
     to_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     effective_at = models.DateTimeField()
@@ -181,7 +182,8 @@ class PlanChange(models.Model):
         ordering = ["-created_at", "-pk"]
 
     def __str__(self):
-        return f"{self.tenant}: {self.from_plan.name} → {self.to_plan.name} ({self.get_kind_display()})"
+        before = self.from_plan.name if self.from_plan else "—"
+        return f"{self.tenant}: {before} → {self.to_plan.name} ({self.get_kind_display()})"
 
 
 class ProrationItem(models.Model):
@@ -241,3 +243,27 @@ class PlanReservation(models.Model):
         from billing_portal.common.clock import local_text
 
         return f"{self.tenant}: {self.plan.name} from {local_text(self.effective_at, self.tenant.time_zone)}"
+
+
+class SupportSubscription(models.Model):
+    """The tenant's support plan (a second plan category beside the license, as on NEQTO): bought, changed
+    (prorated like a license) and cancelled independently; calendar-month periods in the tenant's time zone.
+    Its plan changes are in the same plan history (PlanChange, to a plan of category support)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        ENDED = "ended", "Ended"
+
+    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, related_name="support_subscription")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="support_subscriptions")
+    billed_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    started_at = models.DateTimeField()
+    current_period_start = models.DateTimeField()
+    current_period_end = models.DateTimeField()
+    auto_renew = models.BooleanField(default=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.tenant}: {self.plan} ({self.get_status_display()})"

@@ -245,7 +245,8 @@ def license_api_detail(*, tenant) -> dict:
         },
         "history": [
             {
-                "from_plan": c.from_plan.code, "to_plan": c.to_plan.code, "kind": c.kind,
+                "from_plan": c.from_plan.code if c.from_plan else None, "to_plan": c.to_plan.code, "kind": c.kind,
+                "category": c.to_plan.category,
                 "effective_at": iso(c.effective_at), "proration_behavior": c.proration_behavior or None,
                 "source": c.source, "currency": c.currency, "unused_amount": c.unused_amount,
                 "remaining_amount": c.remaining_amount, "difference_amount": c.difference_amount,

@@ -18,6 +18,7 @@ from billing_portal.common.queue import enqueue_on_commit
 from licenses.models import License, Plan, PlanChange, ProrationItem
 from licenses.pricing import plan_invoice_lines, plan_units
 from licenses.services import licenses_roll_over
+from licenses.support import support_billed_for
 from metering.selectors import mau_count, meter_counts_month
 
 from . import late_usage
@@ -61,7 +62,8 @@ def priced_plan(plan_id: int):
 
 def plans_at(*, tenant, instants) -> list:
     """The plan in effect at each instant, from the plan history (the license's plan when nothing changed)."""
-    changes = list(PlanChange.objects.filter(tenant=tenant).order_by("effective_at", "pk")
+    changes = list(PlanChange.objects.filter(tenant=tenant, to_plan__category=Plan.Category.LICENSE)
+                   .order_by("effective_at", "pk")
                    .values_list("effective_at", "from_plan_id", "to_plan_id"))
     plan_ids = []
     for at in instants:
@@ -95,14 +97,18 @@ def _as_invoice_line(line: dict, category: str) -> dict:
             "unit_amount": line["unit_amount"], "category": category}
 
 
-def monthly_lines(*, tenant, year: int, month: int, new_plan, last_plan, pending) -> list[dict]:
-    """The lines of the invoice of (year, month): the new period's fixed fees, the last period's usage and MAU
-    overage (priced by the plan in effect at its end), then the prorations waiting for this invoice."""
+def monthly_lines(*, tenant, year: int, month: int, new_plan, last_plan, pending, support_plan=None) -> list[dict]:
+    """The lines of the invoice of (year, month): the new period's fixed fees (license, then the support plan),
+    the last period's usage and MAU overage (priced by the plan in effect at its end), then the prorations
+    waiting for this invoice."""
     last_year, last_month = previous_month(year, month)
     lines = []
     if not new_plan.is_free:
         lines += [_as_invoice_line(line, "license")
                   for line in plan_invoice_lines(new_plan, fixed=True, metered=False)]
+    if support_plan is not None:
+        lines += [_as_invoice_line(line, "support")
+                  for line in plan_invoice_lines(support_plan, fixed=True, metered=False)]
     if not last_plan.is_free:
         metered_units = any(unit.type != "fixed" for unit in plan_units(last_plan))
         has_overage = last_plan.max_mau is not None and last_plan.mau_overage_unit_amount
@@ -111,8 +117,13 @@ def monthly_lines(*, tenant, year: int, month: int, new_plan, last_plan, pending
             usage=meter_counts_month(tenant=tenant, year=last_year, month=last_month) if metered_units else {},
             mau=mau_count(tenant=tenant, year=last_year, month=last_month) if has_overage else 0,
         )]
-    return lines + [{"description": item.description, "amount": item.amount_minor, "category": "license"}
-                    for item in pending]
+    return lines + [{"description": item.description, "amount": item.amount_minor,
+                     "category": _category_of(item.plan_change.to_plan)} for item in pending]
+
+
+def _category_of(plan) -> str:
+    """Which discounts apply to a plan's fee lines: license fees, or support fees (payments.discounts)."""
+    return "support" if plan.category == "support" else "license"
 
 
 def monthly_source_key(tenant, year: int, month: int) -> str:
@@ -137,15 +148,16 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
         if existing is not None:
             return existing
         licenses_roll_over(tenant=tenant, at=start, license=license)
+        support_plan = support_billed_for(tenant=tenant, period_start=start)
         pending = list(
-            ProrationItem.objects.select_for_update()
+            ProrationItem.objects.select_for_update(of=("self",)).select_related("plan_change__to_plan")
             .filter(tenant=tenant, status=ProrationItem.Status.PENDING, billing=ProrationItem.Billing.NEXT_INVOICE,
                     created_at__lt=start)
             .order_by("created_at", "pk")
         )
         new_plan, last_plan = plans_at(tenant=tenant, instants=[start, start - timedelta(microseconds=1)])
         lines = monthly_lines(tenant=tenant, year=year, month=month, new_plan=new_plan, last_plan=last_plan,
-                              pending=pending)
+                              pending=pending, support_plan=support_plan)
         # Late authentication events of months already invoiced: labelled adjustment lines (payments/late_usage.py).
         last_year, last_month = previous_month(year, month)
         adjustments = late_usage.late_mau_adjustments(tenant=tenant, before=date(last_year, last_month, 1))
@@ -192,8 +204,8 @@ def immediate_invoices_issue(*, tenant) -> list[Invoice]:
             change = items[0].plan_change
             invoice = invoice_issue(
                 tenant=tenant, kind=Invoice.Kind.PRORATION, source_key=f"plan-change-{change_id}",
-                lines=[{"description": item.description, "amount": item.amount_minor, "category": "license"}
-                       for item in items],
+                lines=[{"description": item.description, "amount": item.amount_minor,
+                        "category": _category_of(change.to_plan)} for item in items],
                 billing_date=now.astimezone(ZoneInfo(tenant.time_zone)).date(),
                 payment_method=_payment_method(tenant), charge_at=now,
                 discount_plan=change.to_plan, discount_fraction=_period_fraction(change),

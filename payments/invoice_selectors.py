@@ -28,6 +28,7 @@ def upcoming_invoice_preview(*, tenant, at=None) -> dict:
 
     from licenses.models import ProrationItem
     from licenses.selectors import free_plan_get, license_get, pending_reservation_get
+    from licenses.support import support_get
 
     from .billing_cycle import monthly_lines
     from .discounts import discount_lines
@@ -45,11 +46,12 @@ def upcoming_invoice_preview(*, tenant, at=None) -> dict:
         next_plan = reservation.plan
     else:
         next_plan = current
-    pending = list(ProrationItem.objects.filter(
+    pending = list(ProrationItem.objects.select_related("plan_change__to_plan").filter(
         tenant=tenant, status=ProrationItem.Status.PENDING, billing=ProrationItem.Billing.NEXT_INVOICE,
     ).order_by("created_at", "pk"))
+    support = support_get(tenant=tenant)
     lines = monthly_lines(tenant=tenant, year=year, month=month, new_plan=next_plan, last_plan=current,
-                          pending=pending)
+                          pending=pending, support_plan=support.plan if support and support.auto_renew else None)
     lines += [line for _discount, line in discount_lines(tenant=tenant, lines=lines, billing_date=date(year, month, 1),
                                                          plan=next_plan)]
     totals = compute_totals(line_amounts=[line["amount"] for line in lines],

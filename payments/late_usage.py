@@ -80,7 +80,7 @@ def late_mau_adjustments(*, tenant, before: date) -> list[dict]:
         result.append({"month": month, "overage": overage, "line": {
             "description": f"MAU overage adjustment for {month:%Y-%m} (late authentication events, above "
                            f"{plan.max_mau:,} MAU)",
-            "quantity": extra, "unit_amount": plan.mau_overage_unit_amount,
+            "quantity": extra, "unit_amount": plan.mau_overage_unit_amount, "category": "usage",
             "amount": round_minor(Decimal(plan.mau_overage_unit_amount) * extra),
         }})
     return result

@@ -89,7 +89,10 @@ def test_seeded_catalogue_prices_and_support_plan():
 
     assert [plan_fixed_amount(plan_get(code=c, currency="JPY")) for c in ("free", "starter", "business", "enterprise")] == [
         0, 25_000, 28_000, 150_000]
-    assert Plan.objects.filter(category="support", currency="USD").count() == 1
+    for currency, fees in (("JPY", [20_000, 50_000]), ("USD", [15_000, 40_000])):
+        support = Plan.objects.filter(category="support", currency=currency).order_by("sort_order")
+        assert [(p.code, plan_fixed_amount(p)) for p in support] == list(
+            zip(["standard-support", "premium-support"], fees, strict=True))
 
 
 def test_reference_proration_upgrade_and_reverse_downgrade():
