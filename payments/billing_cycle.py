@@ -19,6 +19,7 @@ from licenses.models import License, Plan, PlanChange, ProrationItem
 from licenses.pricing import plan_invoice_lines, plan_units
 from licenses.services import licenses_roll_over
 from metering.selectors import mau_count, meter_counts_month
+from ops.outbox import invoice_event
 
 from .invoicing import invoice_issue
 from .models import Invoice, Payment, PaymentMethodType, PaymentSettings, StripeEvent
@@ -304,6 +305,7 @@ def _mark_paid(invoice, *, payment) -> None:
     audit_record(action="invoice.paid", tenant=invoice.tenant,
                  data={"number": invoice.number, "method": "card", "amount": invoice.payment_amount,
                        "attempt": invoice.attempt_count, "payment": payment.idempotency_key})
+    invoice_event("invoice.paid", invoice)
     transaction.on_commit(lambda: notify_payment_succeeded(invoice=invoice))
 
 
@@ -338,6 +340,8 @@ def payment_settle_invoice(*, payment, previous_status: str, at=None) -> str:
     audit_record(action="invoice.payment_failed", tenant=invoice.tenant,
                  data={"number": invoice.number, "attempt": invoice.attempt_count,
                        "reason": payment.failure_message, "next_attempt_at": next_at.isoformat() if next_at else None})
+    invoice_event("invoice.payment_failed", invoice, reason=payment.failure_message,
+                  next_attempt_at=next_at.isoformat() if next_at else None)
     action_path = None
     if payment.status == Payment.Status.REQUIRES_ACTION:
         from django.urls import reverse

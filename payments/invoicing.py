@@ -14,6 +14,7 @@ from accounts.models import Tenant
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money, round_minor
+from ops.outbox import invoice_event, webhook_emit
 
 from .models import (
     Credit,
@@ -154,6 +155,7 @@ def invoice_issue(
                 data={"number": invoice.number, "kind": kind, "payment_amount": invoice.payment_amount,
                       "currency": invoice.currency, "credit_applied": invoice.credit_applied},
             )
+            invoice_event("invoice.issued", invoice)
             return invoice
     except IntegrityError:
         existing = Invoice.objects.filter(source_key=source_key).first()
@@ -224,6 +226,9 @@ def credit_code_redeem(*, tenant, code: str, actor=None) -> Credit:
         action="credit_code.redeemed", tenant=tenant, actor=actor,
         data={"credit": credit_code.name, "amount": format_money(credit_code.amount, credit_code.currency)},
     )
+    webhook_emit(type="credit.redeemed", tenant=tenant, data={"credit": {
+        "id": credit.pk, "name": credit.name, "amount": credit.amount_charged, "currency": credit.currency,
+        "expires_at": credit.expires_at.isoformat() if credit.expires_at else None}})
     return credit
 
 
@@ -242,6 +247,7 @@ def invoice_mark_paid_by_transfer(*, invoice, actor=None) -> Invoice:
     invoice.save(update_fields=["status", "paid_at"])
     audit_record(action="invoice.paid", tenant=invoice.tenant, actor=actor,
                  data={"number": invoice.number, "method": "bank_transfer", "amount": invoice.payment_amount})
+    invoice_event("invoice.paid", invoice)
     return invoice
 
 
@@ -283,4 +289,5 @@ def credit_note_issue(*, invoice, amount: int, reason: str, actor=None) -> Invoi
                  source=Credit.Source.MANUAL, source_key=f"credit-note-{note.pk}")
     audit_record(action="invoice.credit_note", tenant=tenant, actor=actor,
                  data={"invoice": invoice.number, "credit_note": note.number, "amount": amount, "reason": reason})
+    invoice_event("invoice.refunded", invoice, credit_note={"number": note.number, "amount": amount, "reason": reason})
     return note
