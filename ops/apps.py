@@ -6,3 +6,12 @@ class OpsConfig(AppConfig):
 
     name = "ops"
     verbose_name = "Operator's cockpit"
+
+    def ready(self):
+        from celery.signals import before_task_publish, task_postrun, task_prerun
+
+        from . import signals
+
+        before_task_publish.connect(signals.add_clock_header, weak=False)
+        task_prerun.connect(signals.enter_clock_scope, weak=False)
+        task_postrun.connect(signals.leave_clock_scope, weak=False)

@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "ops.middleware.TenantClockMiddleware",  # a test tenant's pages and API run on its test clock
 ]
 
 ROOT_URLCONF = "billing_portal.urls"
