@@ -64,14 +64,14 @@ class WebhookAttemptInline(admin.TabularInline):
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
     """The delivery log: one row per event and endpoint, its attempts underneath."""
 
-    list_display = ["event_type", "message_id", "endpoint", "status", "attempt_count", "last_response",
-                    "last_latency", "next_attempt_at", "created_at"]
+    list_display = ["event_type", "tenant", "status", "last_response", "last_latency", "attempt_count",
+                    "next_attempt_at", "endpoint"]
     list_filter = ["status", "event__type", "endpoint"]
     search_fields = ["event__message_id", "event__tenant__slug", "endpoint__url"]
-    list_select_related = ["event", "endpoint"]
+    list_select_related = ["event__tenant", "endpoint"]
     inlines = [WebhookAttemptInline]
     actions = ["resend"]
-    fields = ["event", "endpoint", "status", "attempt_count", "next_attempt_at", "window_started_at",
+    fields = ["event", "message_id", "endpoint", "status", "attempt_count", "next_attempt_at", "window_started_at",
               "delivered_at", "created_at", "payload"]
     readonly_fields = fields
 
@@ -92,9 +92,9 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     def event_type(self, obj):
         return obj.event.type
 
-    @admin.display(description="webhook-id")
-    def message_id(self, obj):
-        return obj.event.message_id
+    @admin.display(description="tenant")
+    def tenant(self, obj):
+        return obj.event.tenant or "—"
 
     @admin.display(description="last response")
     def last_response(self, obj):
@@ -105,6 +105,10 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     @admin.display(description="latency")
     def last_latency(self, obj):
         return "—" if obj.last_latency_ms is None else f"{obj.last_latency_ms} ms"
+
+    @admin.display(description="webhook-id")
+    def message_id(self, obj):
+        return obj.event.message_id
 
     @admin.display(description="payload")
     def payload(self, obj):
