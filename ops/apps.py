@@ -10,7 +10,14 @@ class OpsConfig(AppConfig):
     def ready(self):
         from celery.signals import before_task_publish, task_postrun, task_prerun
 
+        from django.db.models.signals import post_delete, post_save
+
         from . import signals
+        from .models import WebhookEndpoint
+        from .outbox import forget_endpoints
+
+        post_save.connect(forget_endpoints, sender=WebhookEndpoint, weak=False)
+        post_delete.connect(forget_endpoints, sender=WebhookEndpoint, weak=False)
 
         before_task_publish.connect(signals.add_clock_header, weak=False)
         task_prerun.connect(signals.enter_clock_scope, weak=False)

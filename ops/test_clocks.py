@@ -32,6 +32,17 @@ def test_clock_create(*, owner, name: str, frozen_time: datetime, **tenant_field
         from licenses.models import License
 
         License.objects.filter(tenant=tenant).update(started_at=frozen_time, current_period_start=frozen_time)
+        # its tenant.created event was written before the clock existed: a test tenant's, at its time
+        from .models import WebhookEvent
+
+        for event in WebhookEvent.objects.filter(tenant=tenant):
+            event.payload["data"]["tenant"]["test"] = True
+            event.payload["timestamp"] = frozen_time.astimezone(ZoneInfo("UTC")).isoformat().replace("+00:00", "Z")
+            event.save(update_fields=["payload"])
+    from .middleware import forget_test_tenant_slugs
+
+    forget_test_tenant_slugs()  # this process sees the new test tenant at once (and again once committed)
+    transaction.on_commit(forget_test_tenant_slugs)
     return test_clock
 
 

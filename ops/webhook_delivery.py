@@ -179,8 +179,8 @@ def _delivery_set(delivery, *, status: str, next_attempt_at=None, delivered_at=N
 
 def _attempt_start(delivery_id: int, *, at) -> WebhookAttempt | str:
     with transaction.atomic():
-        delivery = (WebhookDelivery.objects.select_for_update(skip_locked=True)
-                    .filter(pk=delivery_id).first())
+        delivery = (WebhookDelivery.objects.select_for_update(of=("self",), skip_locked=True)
+                    .select_related("endpoint").filter(pk=delivery_id).first())
         if delivery is None:
             return Outcome.IN_FLIGHT
         if delivery.status != WebhookDelivery.Status.PENDING or delivery.next_attempt_at is None \
@@ -188,6 +188,9 @@ def _attempt_start(delivery_id: int, *, at) -> WebhookAttempt | str:
             return Outcome.NOT_DUE
         if delivery.attempts.filter(status=WebhookAttempt.Status.SENDING).exists():
             return Outcome.IN_FLIGHT
+        if not delivery.endpoint.enabled:  # disabled since the event: not sent (ops can resend once enabled)
+            _delivery_set(delivery, status=WebhookDelivery.Status.FAILED)
+            return Outcome.GAVE_UP
         delivery.attempt_count += 1
         delivery.save(update_fields=["attempt_count"])
         return WebhookAttempt.objects.create(

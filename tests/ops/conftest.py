@@ -21,3 +21,19 @@ def endpoint_for(receiver):
         return endpoint
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_test_tenant_slugs():
+    from ops.middleware import forget_test_tenant_slugs
+
+    forget_test_tenant_slugs()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_endpoints():
+    from ops.outbox import forget_endpoints
+
+    forget_endpoints()
+    yield

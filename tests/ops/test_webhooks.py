@@ -85,7 +85,7 @@ def test_a_lost_queue_message_is_delivered_by_the_tick(receiver, endpoint_for, d
     report = webhook_delivery.webhooks_sweep()
     assert report["delivered"] == 1
     [request] = receiver.verified("tenant.created")
-    assert request["payload"]["data"]["tenant"] == {"id": tenant.pk, "slug": tenant.slug}
+    assert request["payload"]["data"]["tenant"] == {"id": tenant.pk, "slug": tenant.slug, "test": False}
 
 
 def test_failures_back_off_exponentially_for_three_days_then_give_up_and_ops_resend(
@@ -192,3 +192,26 @@ def test_admin_registers_an_endpoint_with_a_signing_secret(admin_client, receive
     assert endpoint.events == ["invoice.paid", "invoice.issued"] and endpoint.secret.startswith("whsec_")
     page = admin_client.get(f"/admin/ops/webhookendpoint/{endpoint.pk}/change/").content.decode()
     assert endpoint.secret in page
+
+
+def test_a_delivery_to_an_endpoint_disabled_since_is_not_sent(receiver, endpoint_for):
+    endpoint = endpoint_for("tenant.created")
+    with mock.patch("ops.tasks.deliver_webhook.delay"):
+        tenant_create(owner=UserFactory(), name="Omega")
+    endpoint.enabled = False
+    endpoint.save()
+    assert webhook_delivery.webhooks_sweep() == {"abandoned": 0, "gave_up": 1}
+    assert receiver.requests == [] and WebhookDelivery.objects.get().status == WebhookDelivery.Status.FAILED
+
+
+def test_the_endpoint_list_is_read_once_per_process_window(endpoint_for, django_assert_num_queries):
+    from ops import outbox
+
+    endpoint = endpoint_for("tenant.created")
+    assert outbox.subscribed_endpoint_ids("tenant.created") == [endpoint.pk]
+    with django_assert_num_queries(0):  # the billing run's events cost no query for the list
+        assert outbox.subscribed_endpoint_ids("invoice.issued") == []
+        assert outbox.subscribed_endpoint_ids("tenant.created") == [endpoint.pk]
+    endpoint.events = ["invoice.issued"]
+    endpoint.save()  # saving forgets the list in this process
+    assert outbox.subscribed_endpoint_ids("invoice.issued") == [endpoint.pk]
