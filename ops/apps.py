@@ -9,7 +9,6 @@ class OpsConfig(AppConfig):
 
     def ready(self):
         from celery.signals import before_task_publish, task_postrun, task_prerun
-
         from django.db.models.signals import post_delete, post_save
 
         from . import signals

@@ -170,7 +170,7 @@ def test_tasks_queued_on_a_test_clock_run_on_it_in_the_worker():
 def test_a_test_tenants_webhook_events_say_so(receiver, endpoint_for, django_capture_on_commit_callbacks):
     endpoint_for("tenant.created", "license.reservation_set")
     with django_capture_on_commit_callbacks(execute=True):
-        test_clock = test_clock_create(owner=UserFactory(), name="Rehearsal K.K.", frozen_time=tokyo(2027, 3, 20, 9))
+        test_clock_create(owner=UserFactory(), name="Rehearsal K.K.", frozen_time=tokyo(2027, 3, 20, 9))
     [created] = receiver.verified("tenant.created")
     assert created["payload"]["data"]["tenant"]["test"] is True
     assert created["payload"]["timestamp"] == "2027-03-20T00:00:00Z"  # 09:00 JST on its clock
