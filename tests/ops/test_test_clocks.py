@@ -24,7 +24,7 @@ from ops.models import TestClock
 from ops.test_clocks import test_clock_advance, test_clock_create
 from payments import billing_cycle
 from payments.models import Invoice
-from tests.factories import UserFactory
+from tests.factories import TenantFactory, UserFactory
 from tests.payments.conftest import _stripe_standin  # noqa: F401 - wipes the stand-in before the test
 from tests.payments.factories import CHARGE_FAILS, VISA, account_for, card_for, charges_per_invoice
 from tests.payments.test_exactly_once import paying_tenant
@@ -174,3 +174,28 @@ def test_a_test_tenants_webhook_events_say_so(receiver, endpoint_for, django_cap
     [created] = receiver.verified("tenant.created")
     assert created["payload"]["data"]["tenant"]["test"] is True
     assert created["payload"]["timestamp"] == "2027-03-20T00:00:00Z"  # 09:00 JST on its clock
+
+
+def test_a_test_tenants_ingest_api_counts_mau_in_its_clocks_month(client):
+    """Events at the test clock's time are "now" for it (not refused as being in the future) and count in its
+    month; a normal tenant still refuses them."""
+    import json
+
+    from metering.selectors import mau_count
+    from tests.metering.factories import auth, make_api_key, make_rps
+
+    test_clock = test_clock_create(owner=UserFactory(), name="Rehearsal K.K.", frozen_time=tokyo(2027, 3, 20, 9))
+    tenant = test_clock.tenant
+    make_rps(tenant, "login.example.com")
+    raw = make_api_key(tenant=tenant)
+    events = [{"id": f"e{i}", "rp": "login.example.com", "user_id": f"u{i}", "occurred_at": "2027-03-20T00:00:00Z"}
+              for i in range(3)]
+    response = client.post(f"/api/v1/tenants/{tenant.slug}/auth-events", json.dumps({"events": events}),
+                           content_type="application/json", **auth(raw))
+    assert response.status_code == 200, response.content
+    assert mau_count(tenant=tenant, year=2027, month=3) == 3
+    normal = TenantFactory()
+    make_rps(normal, "login.example.com")
+    response = client.post(f"/api/v1/tenants/{normal.slug}/auth-events", json.dumps({"events": events}),
+                           content_type="application/json", **auth(make_api_key(tenant=normal)))
+    assert response.status_code == 400
