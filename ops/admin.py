@@ -36,6 +36,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     search_fields = ["url", "description"]
     readonly_fields = ["secret", "created_at", "updated_at"]
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # disable an endpoint instead: its delivery log stays, and no event can reference a gone row
+
     @admin.display(description="events")
     def event_list(self, obj):
         return ", ".join(obj.events)

@@ -29,9 +29,10 @@ _endpoints: list = [0.0, {}]  # [valid until (monotonic), {event type: [endpoint
 
 
 def subscribed_endpoint_ids(type: str) -> list[int]:  # noqa: A002
-    """Enabled endpoints subscribed to `type`. Each process keeps the (small) list for ENDPOINTS_SECONDS, so the
-    billing run's thousands of events cost no query: an endpoint saved in another process receives events from
-    at most that long after; in this process at once (`forget_endpoints` on save)."""
+    """Enabled endpoints subscribed to `type`, as this process last read them (at most ENDPOINTS_SECONDS ago), so
+    that when nobody subscribes, the billing run's thousands of events cost no query: an endpoint saved in another
+    process receives events from at most that long after; in this process at once (`forget_endpoints` on save).
+    `webhook_emit` reads the current list before writing."""
     if time.monotonic() >= _endpoints[0]:
         mapping = defaultdict(list)
         for pk, events in WebhookEndpoint.objects.filter(enabled=True).values_list("pk", "events"):
@@ -51,7 +52,12 @@ def webhook_emit(*, type: str, tenant=None, data: dict) -> WebhookEvent | None: 
     caller's transaction; delivery starts once it commits."""
     if type not in EventType.values:
         raise ValueError(f"Unknown webhook event type {type!r}")
-    endpoint_ids = subscribed_endpoint_ids(type)
+    if not subscribed_endpoint_ids(type):
+        return None
+    # The current list (endpoints are disabled, never deleted, so the rows written below always reference one).
+    endpoint_ids = list(
+        WebhookEndpoint.objects.filter(enabled=True, events__contains=[type]).values_list("pk", flat=True)
+    )
     if not endpoint_ids:
         return None
     happened_at = clock.now()  # the tenant's time (its test clock, if any)

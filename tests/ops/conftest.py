@@ -37,3 +37,13 @@ def _fresh_endpoints():
 
     forget_endpoints()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_plans_left_behind():
+    """The billing cycle keeps priced plans per process for a minute; tests after these ones that add menus to a
+    plan must not see a copy cached here."""
+    yield
+    from payments import billing_cycle
+
+    billing_cycle._plan_cache.clear()
