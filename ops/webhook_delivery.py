@@ -278,11 +278,17 @@ def deliveries_due(*, at):
             .order_by("next_attempt_at", "pk").values_list("pk", flat=True))
 
 
-def webhooks_sweep(*, at=None, limit: int = 500) -> dict:
-    """The beat task's work: abandon attempts of dead workers, then attempt every due delivery."""
+def webhooks_sweep(*, at=None, limit: int = 500, budget_seconds: float = 50.0) -> dict:
+    """The beat task's work: abandon attempts of dead workers, then attempt the due deliveries (retries, lost
+    messages), oldest first, for at most `budget_seconds` (the next tick goes on; concurrent ticks skip each
+    other's rows)."""
     at = at or clock.system_now()
     report = {"abandoned": attempts_abandon_stale(at=at)}
+    stop = time.monotonic() + budget_seconds
     for delivery_id in list(deliveries_due(at=at)[:limit]):
+        if time.monotonic() > stop:
+            report["left_for_next_tick"] = report.get("left_for_next_tick", 0) + 1
+            continue
         outcome = deliver(delivery_id=delivery_id, at=at)
         report[outcome] = report.get(outcome, 0) + 1
     return report

@@ -215,3 +215,13 @@ def test_the_endpoint_list_is_read_once_per_process_window(endpoint_for, django_
     endpoint.events = ["invoice.issued"]
     endpoint.save()  # saving forgets the list in this process
     assert outbox.subscribed_endpoint_ids("invoice.issued") == [endpoint.pk]
+
+
+def test_a_tick_stops_at_its_time_budget_and_leaves_the_rest_due(receiver, endpoint_for):
+    endpoint_for("tenant.created")
+    with mock.patch("ops.tasks.deliver_webhook.delay"):
+        tenant_create(owner=UserFactory(), name="Omega")
+        tenant_create(owner=UserFactory(), name="Sigma")
+    assert webhook_delivery.webhooks_sweep(budget_seconds=0) == {"abandoned": 0, "left_for_next_tick": 2}
+    assert receiver.requests == []
+    assert webhook_delivery.webhooks_sweep() == {"abandoned": 0, "delivered": 2}
