@@ -199,3 +199,10 @@ def test_a_test_tenants_ingest_api_counts_mau_in_its_clocks_month(client):
     response = client.post(f"/api/v1/tenants/{normal.slug}/auth-events", json.dumps({"events": events}),
                            content_type="application/json", **auth(make_api_key(tenant=normal)))
     assert response.status_code == 400
+
+
+def test_the_demo_has_a_test_tenant_on_its_own_clock():
+    call_command("seed_demo")
+    call_command("seed_demo")
+    [test_clock] = TestClock.objects.filter(tenant__slug="rehearsal")
+    assert test_clock.tenant.representative.email == "owner@demo.example"
