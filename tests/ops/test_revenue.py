@@ -144,6 +144,7 @@ def test_revenue_page_matches_the_hand_computed_history(history, client, admin_u
 
     # Each figure links to the invoices behind it.
     assert _link(html, "mrr-JPY", 'data-month="2027-03"', "mrr") == [history["a_march"].pk]
+    assert _link(html, "mrr-JPY", 'data-month="2027-03"', "arr") == [history["a_march"].pk]
     assert _link(html, "overage-JPY", 'data-month="2027-03"', "amount") == [history["a_march"].pk]
     assert _link(html, "overage-USD", 'data-month="2027-04"', "amount") == [history["c_april"].pk]
     assert _link(html, "failed-JPY", 'data-month="2027-04"', "count") == [history["a_april"].pk]
