@@ -9,6 +9,7 @@ from django.utils.text import slugify
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError, Conflict
 from billing_portal.common.notify import send_templated_mail
+from ops.outbox import webhook_emit
 
 from .audit import audit_record
 from .models import Invitation, Membership, Role, Tenant
@@ -34,6 +35,7 @@ def tenant_create(*, owner, name: str, **fields) -> Tenant:
     )
     Membership.objects.create(user=owner, tenant=tenant, role=Role.OWNER)
     license_start_free(tenant=tenant)
+    webhook_emit(type="tenant.created", tenant=tenant, data={"name": tenant.name, "currency": tenant.currency})
     return tenant
 
 
@@ -409,4 +411,5 @@ def tenant_unsubscribe(*, tenant: Tenant, actor) -> Tenant:
         tenant_status_set(tenant=tenant, status=Tenant.Status.CLOSED, actor=actor)
         audit_record(action="tenant.unsubscribed", tenant=tenant, actor=actor,
                      data={"former_name": former_name, **{k: v for k, v in counts.items() if v}})
+        webhook_emit(type="tenant.unsubscribed", tenant=tenant, data={})
     return tenant

@@ -89,6 +89,10 @@ def setup_data() -> None:
                amount_charged=1_000, registered_at=start)
         for t in tenants[::10]
     )
+    if os.environ.get("BENCH_WEBHOOK_ENDPOINT"):  # the outgoing-webhook outbox in the run: one event per invoice
+        from ops.models import WebhookEndpoint
+
+        WebhookEndpoint.objects.create(url="https://hooks.example.com/billing", events=["invoice.issued"])
 
 
 def _work(tenant_ids: list[int]) -> int:
@@ -145,6 +149,10 @@ def main() -> int:
     print(f"time to invoice         {seconds:.1f} s  ({issued / seconds:,.0f} invoices/s)   target < 60 s: "
           f"{'met' if seconds < 60 else 'NOT met'}")
     print(f"idempotent re-run       {again:.1f} s  (no new invoices: {Invoice.objects.count() == len(ids)})")
+    if os.environ.get("BENCH_WEBHOOK_ENDPOINT"):
+        from ops.models import WebhookDelivery
+
+        print(f"webhook deliveries      {WebhookDelivery.objects.count():,} written to the outbox")
     print(f"exact totals            {'yes' if ok else 'NO'} (sum of payment amounts ¥{stats['total']:,}, "
           f"expected ¥{expected_total:,})")
     return 0 if ok else 1

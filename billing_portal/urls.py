@@ -24,6 +24,7 @@ urlpatterns = [
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
     path("api/v1/", include("billing_portal.api_urls")),
     path("accounts/", include("allauth.urls")),
+    path("admin/", include("ops.urls")),  # revenue dashboard, CSV exports (staff)
     path("admin/", admin.site.urls),
     path("healthz", common_views.healthz, name="healthz"),
     path("readyz", common_views.readyz, name="readyz"),

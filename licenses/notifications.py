@@ -5,6 +5,7 @@ from django.db import transaction
 
 from accounts.audit import audit_record
 from billing_portal.common.notify import send_templated_mail
+from ops.outbox import license_webhook
 
 
 def license_event(*, tenant, action: str, actor=None, plan=None, when=None, data: dict | None = None) -> None:
@@ -14,6 +15,7 @@ def license_event(*, tenant, action: str, actor=None, plan=None, when=None, data
     if when is not None:
         payload.setdefault("when", when.isoformat())
     audit_record(action=action, tenant=tenant, actor=actor, data=payload)
+    license_webhook(tenant=tenant, action=action, plan=plan, when=when, data=data)
     recipients = sorted({u.email for u in (tenant.representative, tenant.payment_administrator) if u is not None})
     context = {"tenant": tenant, "action": action, "plan": plan, "when": when, "actor": actor, "data": payload}
     transaction.on_commit(lambda: send_templated_mail(

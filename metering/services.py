@@ -8,6 +8,7 @@ from accounts.models import RelyingParty
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError, Conflict, NotFound
 from billing_portal.common.queue import enqueue_on_commit
+from ops.outbox import webhook_emit
 
 from .models import (
     AuthEvent,
@@ -232,6 +233,8 @@ def mau_alert_raise(*, tenant, year: int, month: int, mau: int, threshold: int) 
     except IntegrityError:
         return None
     enqueue_on_commit(mau_alert_notify_task, alert.pk)
+    webhook_emit(type="mau.threshold_reached", tenant=tenant,
+                 data={"month": f"{year:04d}-{month:02d}", "mau": mau, "threshold": threshold})
     return alert
 
 

@@ -20,6 +20,7 @@ from licenses.pricing import plan_invoice_lines, plan_units
 from licenses.services import licenses_roll_over
 from licenses.support import support_billed_for
 from metering.selectors import mau_count, meter_counts_month
+from ops.outbox import invoice_event
 
 from . import late_usage
 from .invoicing import invoice_issue, invoice_status_set
@@ -235,7 +236,7 @@ def tenants_to_invoice(*, at) -> list[int]:
     candidates = Tenant.objects.filter(
         Q(license__plan__license_type__in=["starter", "business", "enterprise"])
         | Q(plan_changes__isnull=False) | Q(proration_items__status=ProrationItem.Status.PENDING)
-    ).distinct().only("pk", "time_zone")
+    ).filter(test_clock__isnull=True).distinct().only("pk", "time_zone")  # test tenants: their test clock
     for tenant in candidates:
         local = (at - late_usage.grace()).astimezone(ZoneInfo(tenant.time_zone))  # grace for late events
         if not Invoice.objects.filter(source_key=monthly_source_key(tenant, local.year, local.month)).exists():
@@ -255,12 +256,15 @@ class ChargeOutcome:
     SKIPPED = "skipped"
 
 
-def invoices_due_for_charge(*, at):
-    return Invoice.objects.filter(
+def invoices_due_for_charge(*, at, tenant=None):
+    """Card invoices due by `at`: one tenant's, or every tenant's but test tenants' (their test clock runs them)."""
+    due = Invoice.objects.filter(
         payment_method=Invoice.PaymentMethod.CARD,
         status__in=[Invoice.Status.PENDING, Invoice.Status.FAILED],
         next_attempt_at__isnull=False, next_attempt_at__lte=at, payment_amount__gt=0,
-    ).order_by("next_attempt_at", "pk")
+    )
+    due = due.filter(tenant=tenant) if tenant is not None else due.filter(tenant__test_clock__isnull=True)
+    return due.order_by("next_attempt_at", "pk")
 
 
 def invoice_charge(*, invoice, at=None) -> str:
@@ -337,6 +341,7 @@ def _mark_paid(invoice, *, payment) -> None:
     audit_record(action="invoice.paid", tenant=invoice.tenant,
                  data={"number": invoice.number, "method": "card", "amount": invoice.payment_amount,
                        "attempt": invoice.attempt_count, "payment": payment.idempotency_key})
+    invoice_event("invoice.paid", invoice)
     transaction.on_commit(lambda: notify_payment_succeeded(invoice=invoice))
 
 
@@ -357,7 +362,9 @@ def payment_settle_invoice(*, payment, previous_status: str, at=None) -> str:
     if previous_status != Payment.Status.PENDING:
         return ChargeOutcome.ACTION_REQUIRED if payment.status == Payment.Status.REQUIRES_ACTION else ChargeOutcome.FAILED
     retries_done = invoice.attempt_count - 1
-    first_failure = invoice.payments.order_by("created_at").values_list("created_at", flat=True).first() or clock.now()
+    # The retry schedule is anchored on the first failure, on the tenant's clock (a test clock's time, if any).
+    first_failure = (invoice.next_attempt_at - timedelta(days=RETRY_AFTER_DAYS[retries_done - 1])
+                     if 0 < retries_done <= len(RETRY_AFTER_DAYS) and invoice.next_attempt_at else clock.now())
     if payment.status == Payment.Status.REQUIRES_ACTION:
         # The customer must confirm with their bank; automatic retries would fail the same way.
         next_at = None
@@ -369,6 +376,8 @@ def payment_settle_invoice(*, payment, previous_status: str, at=None) -> str:
     audit_record(action="invoice.payment_failed", tenant=invoice.tenant,
                  data={"number": invoice.number, "attempt": invoice.attempt_count,
                        "reason": payment.failure_message, "next_attempt_at": next_at.isoformat() if next_at else None})
+    invoice_event("invoice.payment_failed", invoice, reason=payment.failure_message,
+                  next_attempt_at=next_at.isoformat() if next_at else None)
     action_path = None
     if payment.status == Payment.Status.REQUIRES_ACTION:
         from django.urls import reverse
@@ -413,11 +422,12 @@ def payments_sweep(*, at=None) -> Counter:
     at = at or clock.now()
     report = Counter()
     tenant_ids = (ProrationItem.objects.filter(status=ProrationItem.Status.PENDING,
-                                               billing=ProrationItem.Billing.IMMEDIATE)
+                                               billing=ProrationItem.Billing.IMMEDIATE,
+                                               tenant__test_clock__isnull=True)
                   .values_list("tenant_id", flat=True).distinct())
     for tenant in Tenant.objects.filter(pk__in=list(tenant_ids)):
         report["invoices_issued"] += len(immediate_invoices_issue(tenant=tenant))
-    for payment in Payment.objects.filter(status=Payment.Status.PENDING).order_by("pk"):
+    for payment in Payment.objects.filter(status=Payment.Status.PENDING, tenant__test_clock__isnull=True).order_by("pk"):
         report[f"resumed_{payment_attempt_finish(payment=payment, resume=True, at=at)}"] += 1
     for payment in Payment.objects.filter(status=Payment.Status.SUCCESSFUL,
                                           invoice__status__in=[Invoice.Status.PENDING, Invoice.Status.FAILED]):

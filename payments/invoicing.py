@@ -14,6 +14,7 @@ from accounts.models import Tenant
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money, round_minor
+from ops.outbox import invoice_event, webhook_emit
 
 from .discounts import discount_lines, discounts_record
 from .models import (
@@ -164,6 +165,7 @@ def invoice_issue(
                 data={"number": invoice.number, "kind": kind, "payment_amount": invoice.payment_amount,
                       "currency": invoice.currency, "credit_applied": invoice.credit_applied},
             )
+            invoice_event("invoice.issued", invoice)
             return invoice
     except IntegrityError:
         existing = Invoice.objects.filter(source_key=source_key).first()
@@ -268,6 +270,9 @@ def credit_code_redeem(*, tenant, code: str, actor=None) -> Credit:
         action="credit_code.redeemed", tenant=tenant, actor=actor,
         data={"credit": credit_code.name, "amount": format_money(credit_code.amount, credit_code.currency)},
     )
+    webhook_emit(type="credit.redeemed", tenant=tenant, data={"credit": {
+        "id": credit.pk, "name": credit.name, "amount": credit.amount_charged, "currency": credit.currency,
+        "expires_at": credit.expires_at.isoformat() if credit.expires_at else None}})
     return credit
 
 
@@ -284,6 +289,7 @@ def invoice_mark_paid_by_transfer(*, invoice, actor=None) -> Invoice:
     invoice_status_set(invoice, Invoice.Status.SUCCESSFUL)
     audit_record(action="invoice.paid", tenant=invoice.tenant, actor=actor,
                  data={"number": invoice.number, "method": "bank_transfer", "amount": invoice.payment_amount})
+    invoice_event("invoice.paid", invoice)
     return invoice
 
 
@@ -332,4 +338,8 @@ def credit_note_issue(*, invoice, amount: int, reason: str, actor=None, refund=N
     audit_record(action="invoice.credit_note", tenant=tenant, actor=actor,
                  data={"invoice": invoice.number, "credit_note": note.number, "amount": amount, "reason": reason,
                        "refund": refund.idempotency_key if refund is not None else None})
+    if refund is not None:  # money went back to the card (payments.corrections): tell the operator's systems
+        invoice_event("invoice.refunded", invoice, refund={"amount": refund.amount_minor, "tax": refund.tax_minor,
+                                                           "currency": refund.currency, "reason": reason},
+                      credit_note={"number": note.number, "amount": amount})
     return note

@@ -332,6 +332,10 @@ def payment_send(*, payment: Payment, resume: bool) -> Payment:
     except stripe_gateway.CardDeclined as exc:
         return _payment_set(payment, status=Payment.Status.FAILED, failure_message=exc.message,
                             intent_id=exc.extra.get("payment_intent", ""))
+    except stripe_gateway.StripeObjectMissing:
+        # Stripe does not know the customer or the card (deleted at Stripe): nothing was charged.
+        return _payment_set(payment, status=Payment.Status.FAILED,
+                            failure_message="The card on file no longer exists at Stripe. Register a card again.")
     return _payment_set(payment, status=intent["status"], failure_message=intent["failure_message"],
                         intent_id=intent["id"])
 

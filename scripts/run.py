@@ -46,6 +46,8 @@ def main() -> int:
         pass
     url = f"http://127.0.0.1:{port}/"
     env["PORTAL_BASE_URL"] = url.rstrip("/")
+    # Local development: outgoing webhooks may go to receivers on this machine (never in production).
+    env.setdefault("OUTGOING_WEBHOOKS_ALLOW_PRIVATE", "true")
 
     logs = ROOT / ".var" / "log"
     logs.mkdir(parents=True, exist_ok=True)

@@ -1,14 +1,70 @@
-"""The one clock. Code asks `clock.now()` so that tests can travel in time (time-machine patches it too)."""
+"""The one clock. Code asks `clock.now()` so that tests can travel in time (time-machine patches it too).
 
+Test clocks (`ops.TestClock`, as Stripe's): a test tenant has its own time, which stands still until ops
+advance it. `now(tenant=t)` is that tenant's time; inside `tenant_scope(t)` (its portal pages and API, the
+work a test clock's advance runs, tasks queued from there) plain `now()` is too, so the services that ask
+`clock.now()` need not know. A tenant without a test clock (every real one) always sees the real time.
+`system_now()` is the platform's own time (webhook signatures, retry backoff of deliveries): never a test clock.
+"""
+
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+# (tenant id, frozen instant) of the test clock in effect, or None: the real time.
+_scope: ContextVar[tuple[int, datetime] | None] = ContextVar("tenant_clock", default=None)
 
-def now() -> datetime:
-    """The current instant, aware, in UTC."""
+
+def system_now() -> datetime:
+    """The real current instant (aware, UTC), whatever test clock is in scope."""
     return timezone.now()
+
+
+def test_clock_time(tenant_id) -> datetime | None:
+    """The frozen time of the tenant's test clock, or None for a tenant without one (one indexed query)."""
+    from ops.models import TestClock
+
+    return TestClock.objects.filter(tenant_id=tenant_id).values_list("frozen_time", flat=True).first()
+
+
+test_clock_time.__test__ = False
+
+
+def now(tenant=None) -> datetime:
+    """The current instant, aware, in UTC: the tenant's test clock if it has one (or the one in scope)."""
+    scoped = _scope.get()
+    if tenant is not None:
+        tenant_id = getattr(tenant, "pk", tenant)
+        if scoped is not None and scoped[0] == tenant_id:
+            return scoped[1]
+        return test_clock_time(tenant_id) or timezone.now()
+    if scoped is not None:
+        return scoped[1]
+    return timezone.now()
+
+
+def scoped_tenant_id() -> int | None:
+    """The tenant whose test clock is in scope, if any."""
+    scoped = _scope.get()
+    return scoped[0] if scoped else None
+
+
+@contextmanager
+def tenant_scope(tenant, at: datetime | None = None):
+    """Within the block, `now()` is the tenant's test-clock time (or `at`); no effect for a normal tenant."""
+    tenant_id = getattr(tenant, "pk", tenant)
+    frozen = at or test_clock_time(tenant_id)
+    if frozen is None:
+        yield
+        return
+    token = _scope.set((tenant_id, frozen))
+    try:
+        yield
+    finally:
+        _scope.reset(token)
 
 
 def today_in(tz_name: str):

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "licenses",
     "metering",
     "payments",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -67,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "billing_portal.common.middleware.OperatorTimeZoneMiddleware",
+    "ops.middleware.TenantClockMiddleware",  # a test tenant's pages and API run on its test clock
 ]
 
 ROOT_URLCONF = "billing_portal.urls"
@@ -252,3 +254,9 @@ CELERY_BEAT_SCHEDULE["charge-due-invoices"] = {"task": "payments.tasks.charge_du
 # Finishes what a crash, a Redis outage or a lost message left: unbilled plan changes, charges whose outcome is
 # unknown, failed webhooks (payments.billing_cycle.payments_sweep).
 CELERY_BEAT_SCHEDULE["payments-sweep"] = {"task": "payments.tasks.payments_sweep_tick", "schedule": 5 * 60}
+
+# Outgoing webhooks (ops.webhook_delivery): a beat task delivers what is due (retries, lost messages, attempts of
+# dead workers). Endpoints on loopback, link-local or private addresses are refused unless this is true (set by
+# the test settings and `make run` for local receivers; never in production).
+OUTGOING_WEBHOOKS_ALLOW_PRIVATE = env_bool("OUTGOING_WEBHOOKS_ALLOW_PRIVATE", False)
+CELERY_BEAT_SCHEDULE["outgoing-webhooks"] = {"task": "ops.tasks.webhooks_tick", "schedule": 60}

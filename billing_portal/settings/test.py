@@ -20,3 +20,4 @@ STORAGES = {
 }
 ACCOUNT_EMAIL_VERIFICATION = "optional"
 ACCOUNT_RATE_LIMITS = False
+OUTGOING_WEBHOOKS_ALLOW_PRIVATE = True  # the test receivers listen on 127.0.0.1

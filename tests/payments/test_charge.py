@@ -75,3 +75,13 @@ def test_stripe_unreachable_leaves_the_payment_pending_for_a_retry(tenant, setti
     retried = services.payment_charge_off_session(tenant=tenant, amount_minor=500, currency="JPY",
                                                   idempotency_key="invoice-6-attempt-1")
     assert retried.status == Payment.Status.SUCCESSFUL and Payment.objects.count() == 1
+
+
+def test_a_card_stripe_no_longer_knows_fails_the_attempt_without_a_charge(tenant):
+    from tests.payments.factories import local_card
+
+    account_for(tenant)
+    local_card(tenant)  # a card summary whose payment method does not exist at Stripe
+    payment = services.payment_charge_off_session(tenant=tenant, amount_minor=500, currency="JPY",
+                                                  idempotency_key="invoice-8-attempt-1")
+    assert payment.status == Payment.Status.FAILED and "no longer exists at Stripe" in payment.failure_message

@@ -31,7 +31,7 @@ DEMO_TENANTS = [
     ("delta", "Delta Finance K.K.", "JPY", "JP", "4: downgrade reserved"),
 ]
 
-DEMO_APPS = ["payments", "licenses", "metering"]
+DEMO_APPS = ["payments", "licenses", "metering", "ops"]
 
 ROLES_IN_EVERY_TENANT = [
     ("billing@demo.example", Role.BILLING_ADMIN),

@@ -1,0 +1,23 @@
+from django.apps import AppConfig
+
+
+class OpsConfig(AppConfig):
+    """The operator's cockpit: outgoing webhooks, the revenue dashboard, CSV exports and test clocks."""
+
+    name = "ops"
+    verbose_name = "Operator's cockpit"
+
+    def ready(self):
+        from celery.signals import before_task_publish, task_postrun, task_prerun
+        from django.db.models.signals import post_delete, post_save
+
+        from . import signals
+        from .models import WebhookEndpoint
+        from .outbox import forget_endpoints
+
+        post_save.connect(forget_endpoints, sender=WebhookEndpoint, weak=False)
+        post_delete.connect(forget_endpoints, sender=WebhookEndpoint, weak=False)
+
+        before_task_publish.connect(signals.add_clock_header, weak=False)
+        task_prerun.connect(signals.enter_clock_scope, weak=False)
+        task_postrun.connect(signals.leave_clock_scope, weak=False)
