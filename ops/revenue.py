@@ -55,7 +55,9 @@ class _History:
     def __init__(self):
         self.tenants = {t.pk: t for t in real_tenants().only("pk", "time_zone", "currency", "name", "slug")}
         self.changes = defaultdict(list)
-        for change in (PlanChange.objects.filter(tenant_id__in=self.tenants).order_by("effective_at", "pk")
+        # License plans only: support plans have their own subscriptions (licenses.support); not in MRR yet.
+        for change in (PlanChange.objects.filter(tenant_id__in=self.tenants, to_plan__category=Plan.Category.LICENSE)
+                       .order_by("effective_at", "pk")
                        .values("tenant_id", "effective_at", "from_plan_id", "to_plan_id")):
             self.changes[change["tenant_id"]].append(change)
         self.licenses = {row["tenant_id"]: row for row in
