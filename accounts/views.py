@@ -57,6 +57,9 @@ def billing_dashboard(request):
     context = {"tenant": tenant}
     context.update(payment_account_dashboard(tenant=tenant))
     context.update(license_dashboard(tenant=tenant))
+    from licenses.support import support_get
+
+    context["support_subscription"] = support_get(tenant=tenant)
     context["upcoming"] = upcoming_invoice_preview(tenant=tenant)
     from payments.collection import open_invoices
 

@@ -1,0 +1,102 @@
+"""Support plan pages (the second category on the billing dashboard): choose, confirm, cancel, resume. Thin."""
+
+from zoneinfo import ZoneInfo
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from accounts.models import BILLING_EDIT_ROLES, OWNER_ONLY
+from accounts.permissions import tenant_view
+from billing_portal.common.exceptions import ApplicationError
+from billing_portal.common.money import format_money
+from payments.selectors import payment_method_missing_reason
+
+from . import support
+from .models import PlanChange
+
+
+def _to_dashboard(tenant):
+    return redirect("billing_dashboard", tenant_slug=tenant.slug)
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_http_methods(["GET"])
+def support_plans(request):
+    tenant = request.tenant
+    return render(request, "licenses/support_select.html", {
+        "tenant": tenant, "plans": support.support_plans(tenant=tenant), "subscription": support.support_get(tenant=tenant),
+        "payment_problem": payment_method_missing_reason(tenant=tenant),
+    })
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_http_methods(["GET", "POST"])
+def support_change(request):
+    """Confirmation: what buying or changing the support plan charges now (tax included), before anything changes."""
+    from payments.invoice_selectors import immediate_charge_preview
+
+    tenant = request.tenant
+    try:
+        plan = support.support_plan_get(tenant=tenant, code=(request.POST.get("plan") or request.GET.get("plan") or ""))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("support_plans", tenant_slug=tenant.slug)
+    preview = support.support_preview(tenant=tenant, plan=plan)
+    charge = None
+    if preview["kind"] != "same" and preview["difference"] > 0:
+        lines = [preview["remaining"]] if preview["kind"] == PlanChange.Kind.PURCHASE else [preview["unused"],
+                                                                                             preview["remaining"]]
+        charge = immediate_charge_preview(tenant=tenant, line_amounts=lines)
+    error = None
+    if request.method == "POST":
+        expected = request.POST.get("expected_total", "")
+        if charge is not None and expected and expected != str(charge["total"]):
+            error = (f"The amount to be charged is now {format_money(charge['total'], preview['currency'])} "
+                     "(the proration runs by the second). Check it and confirm again.")
+        else:
+            try:
+                support.support_change(tenant=tenant, plan=plan, actor=request.user)
+            except ApplicationError as exc:
+                error = exc.message
+            else:
+                messages.success(request, f"Your support plan is now {plan.name}.")
+                return _to_dashboard(tenant)
+    return render(request, "licenses/support_confirm.html", {
+        "tenant": tenant, "plan": plan, "preview": preview, "charge": charge, "error": error,
+        "payment_problem": payment_method_missing_reason(tenant=tenant),
+    }, status=400 if error else 200)
+
+
+@tenant_view(OWNER_ONLY)
+@require_http_methods(["GET", "POST"])
+def support_cancel(request):
+    tenant = request.tenant
+    subscription = support.support_get(tenant=tenant)
+    if subscription is None:
+        messages.error(request, "There is no support plan to cancel.")
+        return _to_dashboard(tenant)
+    if request.method == "POST":
+        try:
+            support.support_cancel(tenant=tenant, actor=request.user)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            ends = timezone.localtime(subscription.current_period_end, ZoneInfo(tenant.time_zone))
+            messages.success(request, f"{subscription.plan.name} ends on {ends:%Y-%m-%d %H:%M %Z}; it is not renewed.")
+        return _to_dashboard(tenant)
+    return render(request, "licenses/support_cancel.html", {"tenant": tenant, "subscription": subscription})
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_http_methods(["POST"])
+def support_resume(request):
+    tenant = request.tenant
+    try:
+        support.support_resume(tenant=tenant, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Your support plan renews again.")
+    return _to_dashboard(tenant)
