@@ -172,7 +172,10 @@ def support_roll_over(*, tenant, at, sub=None) -> SupportSubscription | None:
 def support_billed_for(*, tenant, period_start) -> Plan | None:
     """Within the monthly invoice's transaction: the support plan whose fee the period starting at
     `period_start` bills (after rolling the subscription over to it), or None."""
-    sub = support_roll_over(tenant=tenant, at=period_start)
+    # The caller (the monthly invoice) already holds the tenant's row lock: lock only the subscription.
+    sub = (SupportSubscription.objects.select_for_update(of=("self",)).select_related("plan", "billed_plan")
+           .filter(tenant=tenant).first())
+    sub = support_roll_over(tenant=tenant, at=period_start, sub=sub) if sub is not None else None
     if sub is None or sub.status != SupportSubscription.Status.ACTIVE or sub.current_period_start != period_start:
         return None
     return sub.plan
