@@ -388,6 +388,12 @@ def tenant_unsubscribe(*, tenant: Tenant, actor) -> Tenant:
         raise Conflict(
             "Customers with a paid license unsubscribe through us: please contact the operator.", code="paid_license"
         )
+    from licenses.support import support_get
+
+    support = support_get(tenant=tenant)
+    if support is not None:
+        raise Conflict(f"{support.plan.name} is still running: cancel the support plan and unsubscribe after it ends.",
+                       code="support_plan_active")
     counts = payments_data_close(tenant=tenant)
     with transaction.atomic():
         tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)

@@ -124,3 +124,16 @@ def test_billing_admins_buy_support_but_only_owners_cancel_it(client, billing_ad
     client.force_login(manager)
     assert client.get(reverse("support_plans", args=[tenant.slug])).status_code in (403, 404)
     assert support_get(tenant=tenant).auto_renew
+
+
+def test_a_free_tenant_with_a_running_support_plan_cannot_unsubscribe(tenant):
+    from accounts.services import tenant_unsubscribe
+    from licenses.support import support_change
+    from tests.payments.factories import account_for, card_for
+
+    account_for(tenant)
+    card_for(tenant)
+    support_change(tenant=tenant, plan=support_plan_get(tenant=tenant, code="standard-support"))
+    with pytest.raises(Exception, match="cancel the support plan"):
+        tenant_unsubscribe(tenant=tenant, actor=tenant.representative)
+    assert support_get(tenant=tenant) is not None
