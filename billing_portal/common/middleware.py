@@ -41,3 +41,31 @@ class OperatorTimeZoneMiddleware:
             with timezone.override(ZoneInfo(settings.BILLING_TIME_ZONE)):
                 return self.get_response(request)
         return self.get_response(request)
+
+
+class RejectNulBytesMiddleware:
+    """A NUL byte in a query string or a submitted form is never valid input here and PostgreSQL cannot store or
+    compare it: answer 400 (JSON under /api/) before any view sees it, instead of a 500 from the database."""
+
+    MESSAGE = "The request contains a NUL character (\\x00), which is not allowed in any field."
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path or self._has_nul(request.GET) or (
+                request.method == "POST"
+                and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+                and self._has_nul(request.POST)):
+            if request.path.startswith("/api/"):
+                from .api import error_response
+
+                return error_response("bad_request", self.MESSAGE, 400)
+            from django.http import HttpResponseBadRequest
+
+            return HttpResponseBadRequest(self.MESSAGE, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+    @staticmethod
+    def _has_nul(query) -> bool:
+        return any("\x00" in key or any("\x00" in value for value in query.getlist(key)) for key in query)
