@@ -6,6 +6,7 @@ from django.shortcuts import redirect
 
 from billing_portal.common.admin import ReadOnlyAdmin, ServiceAdmin, operator_local, tenant_local
 from billing_portal.common.exceptions import ApplicationError
+from billing_portal.common.money import format_money
 
 from . import services
 from .invoicing import credit_code_issue, credit_note_issue, format_code, invoice_mark_paid_by_transfer
@@ -390,7 +391,8 @@ class InvoiceAdmin(admin.ModelAdmin):
             refund = refund_request(invoice=invoice, amount_minor=data["amount"], reason=data["reason"],
                                     actor=request.user)
             if refund.status == refund.Status.SUCCEEDED:
-                return invoice, f"Refunded {refund.amount_minor} {refund.currency}; credit note {refund.credit_note.number}."
+                return invoice, (f"Refunded {format_money(refund.amount_minor, refund.currency)}; "
+                                 f"credit note {refund.credit_note.number}.")
             if refund.status == refund.Status.FAILED:
                 return invoice, f"The refund failed: {refund.failure_message}"
             return invoice, "The refund was sent; Stripe has not confirmed it yet (the sweeper finishes it)."

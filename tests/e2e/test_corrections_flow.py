@@ -44,7 +44,7 @@ def test_ops_refund_part_of_a_paid_invoice_and_the_customer_sees_it(page, ops, t
     expect(page.get_by_text("between ¥1 and ¥11,000")).to_be_visible()  # refused, nothing lost
     page.get_by_label("Amount to refund, tax included (minor units)").fill("5500")
     page.get_by_role("button", name="Refund through Stripe").click()
-    expect(page.get_by_text("Refunded 5500 JPY; credit note")).to_be_visible()
+    expect(page.get_by_text("Refunded ¥5,500; credit note")).to_be_visible()
     assert Refund.objects.get().status == "succeeded"
     page.screenshot(path="artifacts/e2e/ops_refund_done.png", full_page=True)
 

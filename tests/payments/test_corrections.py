@@ -253,7 +253,7 @@ def test_ops_refund_and_reissue_from_the_invoice_in_admin(admin_client):
     bad = admin_client.post(url, {"amount": "20000", "reason": "x"}).content.decode()
     assert "between ¥1 and ¥11,000" in bad and not Refund.objects.exists()
     response = admin_client.post(url, {"amount": "", "reason": "Cancelled order"}, follow=True)
-    assert "Refunded 11000 JPY; credit note" in response.content.decode()
+    assert "Refunded ¥11,000; credit note" in response.content.decode()
 
     unpaid = due_invoice(tenant, amount=5_000)
     url = reverse("admin:payments_invoice_reissue", args=[unpaid.pk])
