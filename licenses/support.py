@@ -125,6 +125,8 @@ def support_change(*, tenant, plan: Plan, actor=None, source=PlanChange.Source.P
 def support_cancel(*, tenant, actor=None) -> SupportSubscription:
     """Stop renewing: support runs to the end of its period, then ends. Undoable until then."""
     sub = _lock(tenant)
+    if sub is not None:
+        sub = support_roll_over(tenant=tenant, at=clock.now(), sub=sub)  # never cancel a period that has ended
     if sub is None or sub.status != SupportSubscription.Status.ACTIVE:
         raise Conflict("There is no support plan to cancel.", code="no_support_plan")
     if sub.auto_renew:
@@ -138,6 +140,8 @@ def support_cancel(*, tenant, actor=None) -> SupportSubscription:
 @transaction.atomic
 def support_resume(*, tenant, actor=None) -> SupportSubscription:
     sub = _lock(tenant)
+    if sub is not None:
+        sub = support_roll_over(tenant=tenant, at=clock.now(), sub=sub)
     if sub is None or sub.status != SupportSubscription.Status.ACTIVE or sub.current_period_end <= clock.now():
         raise Conflict("There is no support plan to resume; buy one instead.", code="no_support_plan")
     if not sub.auto_renew:

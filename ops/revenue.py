@@ -2,7 +2,8 @@
 left out.
 
 - MRR per currency at the end of each month, from the plan history (`PlanChange`, else the license): the fixed
-  fee of the license plan in effect (a yearly plan counts a twelfth, rounded once); ARR = 12 × MRR.
+  fee of the license plan in effect (a yearly plan counts a twelfth, rounded once) plus that of the support plan
+  in effect (until a cancelled one ends); ARR = 12 × MRR.
 - Movements per month, tenant by tenant, comparing its MRR at the end of the month with the end of the month
   before: new (from 0), expansion (up), contraction (down, still paid), churned (to 0).
 - From issued invoices: MAU overage revenue (the "MAU overage" lines, by billing month), failed payment attempts
@@ -21,7 +22,7 @@ from django.db.models import F, Q
 from accounts.models import Tenant
 from billing_portal.common import clock
 from billing_portal.common.money import prorate
-from licenses.models import License, Plan, PlanChange
+from licenses.models import License, Plan, PlanChange, SupportSubscription
 from licenses.pricing import plan_fixed_amount
 from payments.models import Credit, Invoice, InvoiceLine, Payment
 
@@ -64,8 +65,18 @@ class _History:
                          License.objects.filter(tenant_id__in=self.tenants).values("tenant_id", "plan_id", "started_at")}
         plan_ids = {row["plan_id"] for row in self.licenses.values()} | {
             pid for changes in self.changes.values() for c in changes for pid in (c["from_plan_id"], c["to_plan_id"])}
+        # Support plans: their own history (changes to a support plan) and the end of a cancelled subscription.
+        self.support_changes = defaultdict(list)
+        for change in (PlanChange.objects.filter(tenant_id__in=self.tenants, to_plan__category=Plan.Category.SUPPORT)
+                       .order_by("effective_at", "pk").values("tenant_id", "effective_at", "to_plan_id")):
+            self.support_changes[change["tenant_id"]].append(change)
+            plan_ids.add(change["to_plan_id"])
+        self.support_ended = dict(SupportSubscription.objects.filter(
+            tenant_id__in=self.tenants, status=SupportSubscription.Status.ENDED).values_list("tenant_id", "ended_at"))
         self.plans = {p.pk: p for p in Plan.objects.filter(pk__in=plan_ids).prefetch_related("menus__units")}
         self._mrr = {pk: plan_mrr(plan) for pk, plan in self.plans.items()}
+        self._support_mrr = {pk: plan_fixed_amount(plan) for pk, plan in self.plans.items()
+                             if plan.category == Plan.Category.SUPPORT}
 
     def plan_id_at(self, tenant_id, at):
         changes = self.changes.get(tenant_id)
@@ -78,8 +89,16 @@ class _History:
         return license["plan_id"]
 
     def mrr_at(self, tenant_id, at) -> int:
+        """License plus support plan MRR at `at`."""
         plan_id = self.plan_id_at(tenant_id, at)
-        return self._mrr.get(plan_id, 0) if plan_id else 0
+        return (self._mrr.get(plan_id, 0) if plan_id else 0) + self.support_mrr_at(tenant_id, at)
+
+    def support_mrr_at(self, tenant_id, at) -> int:
+        before = [c["to_plan_id"] for c in self.support_changes.get(tenant_id, []) if c["effective_at"] <= at]
+        ended = self.support_ended.get(tenant_id)
+        if not before or (ended is not None and ended <= at):
+            return 0
+        return self._support_mrr.get(before[-1], 0)
 
 
 def _month_end(tenant, year, month, now):

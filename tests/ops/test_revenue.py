@@ -166,3 +166,26 @@ def test_revenue_page_is_for_staff_only(client, owner):
     client.force_login(owner)
     response = client.get("/admin/revenue/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_support_plans_count_in_mrr_until_they_end():
+    from licenses.support import support_cancel, support_change, support_plan_get
+    from ops import revenue
+    from tests.payments.factories import account_for, card_for
+
+    tenant = TenantFactory(name="Support Co")
+    account_for(tenant)
+    card_for(tenant)
+    buy(tenant, "starter", jst(2027, 1, 10))
+    with time_machine.travel(jst(2027, 1, 20), tick=False):
+        support_change(tenant=tenant, plan=support_plan_get(tenant=tenant, code="standard-support"))
+    with time_machine.travel(jst(2027, 2, 10), tick=False):
+        support_cancel(tenant=tenant)
+    with time_machine.travel(jst(2027, 3, 2), tick=False):
+        from licenses.support import support_get
+
+        support_get(tenant=tenant)  # rolls it over: ended on 1 March
+        report = revenue.dashboard(months=3)
+    rows = {row["month"]: row["mrr"] for row in report["mrr"]["JPY"]}
+    # Jan and Feb: Starter ¥25,000 + Standard support ¥20,000; March: the support plan has ended.
+    assert (rows["2027-01"], rows["2027-02"], rows["2027-03"]) == (45_000, 45_000, 25_000)
