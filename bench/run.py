@@ -133,6 +133,9 @@ def cpu_seconds() -> dict:
         else:
             group = "other"
         groups[group] += used
+    with open("/proc/stat") as f:  # the whole machine, including processes that exit meanwhile
+        user, nice, system = (int(x) for x in f.readline().split()[1:4])
+    groups["machine"] = (user + nice + system) / tick
     return groups
 
 
@@ -303,6 +306,7 @@ def main() -> int:
     cpu_after = cpu_seconds()
     cpu = {group: cpu_after[group] - cpu_before[group] for group in cpu_after}
     cpu["clients"] = sum(r[4] for r in results)  # they have exited by now: each reports its own
+    cpu["other"] = max(0.0, cpu["machine"] - cpu["postgres"] - cpu["gunicorn"] - cpu["clients"])
     for p in procs:
         p.join()
     server.terminate()
