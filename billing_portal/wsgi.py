@@ -5,3 +5,9 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_portal.settings.local")
 
 application = get_wsgi_application()
+
+# Import every URLconf and view module (WeasyPrint among them) while the worker boots, not inside its first
+# request: under load that first request otherwise waits a second or more (profile in README, "make bench").
+from django.urls import get_resolver  # noqa: E402
+
+get_resolver().url_patterns  # noqa: B018

@@ -9,9 +9,9 @@
 Errors: raise ApplicationError (code, message, status) → `{"error": {"code", "message", ...extra}}`.
 """
 
-import json
 from functools import wraps
 
+import orjson
 from django.core.cache import cache
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -63,7 +63,7 @@ def parse_json(request):
     if len(request.body) > MAX_BODY_BYTES:
         raise ApplicationError("The request body is too large.", code="payload_too_large", status=413)
     try:
-        data = json.loads(request.body)
+        data = orjson.loads(request.body)  # C parser: the ingest API's 5,000-event bodies
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApplicationError(f"The request body is not valid JSON: {exc}", code="malformed_json") from None
     if not isinstance(data, dict):

@@ -2,7 +2,7 @@
 
 import threading
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -55,12 +55,18 @@ def assert_counters_match(tenant, events):
     assert MauFirstSeen.objects.filter(tenant=tenant).count() == sum(len(v) for v in total.values())
 
 
+# Ids and instants as clients send them: quotes, backslashes, non-ASCII, offsets, microseconds (they travel to
+# PostgreSQL inside JSON arrays and must come out unchanged).
+ODD_USERS = ['ユーザー', 'a"b', "back\\slash", "tab\there", "\u2028line"]
+OFFSETS = [UTC, timezone(timedelta(hours=9)), timezone(timedelta(hours=-7, minutes=-30))]
+
 events_strategy = st.lists(
     st.fixed_dictionaries({
-        "id": st.integers(0, 60).map(lambda n: f"ev-{n}"),
+        "id": st.integers(0, 60).map(lambda n: f'ev-{n}' if n % 3 else f'ev-"{n}"\\ü'),
         "rp": st.sampled_from(RPS),
-        "user_id": st.integers(0, 12).map(lambda n: f"user-{n}"),
-        "occurred_at": st.integers(0, 60 * 24 * 40).map(lambda minutes: (BASE + timedelta(minutes=minutes * 1.5)).isoformat()),
+        "user_id": st.one_of(st.integers(0, 12).map(lambda n: f"user-{n}"), st.sampled_from(ODD_USERS)),
+        "occurred_at": st.tuples(st.integers(0, 60 * 24 * 40), st.integers(0, 999_999), st.sampled_from(OFFSETS)).map(
+            lambda t: (BASE + timedelta(minutes=t[0] * 1.5, microseconds=t[1])).astimezone(t[2]).isoformat()),
     }),
     max_size=80,
 )
