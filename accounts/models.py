@@ -38,6 +38,11 @@ class User(AbstractUser):
     last_name = None
     email = models.EmailField("e-mail address", unique=True)
     name = models.CharField(max_length=150, blank=True)
+    # The portal's and e-mails' language for this person; empty: the browser's (Accept-Language).
+    language = models.CharField(
+        "language", max_length=8, blank=True, default="", choices=settings.LANGUAGES,
+        help_text="Empty: the browser's language.",
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []

@@ -14,7 +14,12 @@ from .forms import CustomerForm, MemberChoiceForm
 from .models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES, OWNER_ONLY
 from .permissions import CURRENT_TENANT_SESSION_KEY, tenant_view
 from .selectors import memberships_for_user
-from .services import tenant_set_payment_administrator, tenant_set_representative, tenant_update
+from .services import (
+    tenant_set_payment_administrator,
+    tenant_set_representative,
+    tenant_update,
+    user_language_set,
+)
 
 
 @login_required
@@ -26,6 +31,31 @@ def home(request):
     if chosen is None:
         return render(request, "accounts/no_tenant.html", status=200)
     return redirect("tenant_home", tenant_slug=chosen.tenant.slug)
+
+
+@require_http_methods(["POST"])
+def language_set(request):
+    """The header's language switcher: saved on the signed-in user (and in the cookie, for signed-out pages)."""
+    from django.conf import settings
+    from django.utils import translation
+
+    language = request.POST.get("language", "")
+    if language not in {code for code, _ in settings.LANGUAGES}:
+        language = ""
+    if request.user.is_authenticated:
+        user_language_set(user=request.user, language=language)
+    target = request.POST.get("next") or request.headers.get("referer") or "/"
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        target = "/"
+    response = redirect(target)
+    if language:
+        translation.activate(language)
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600,
+                            samesite="Lax", secure=request.is_secure())
+    else:
+        response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
+    return response
 
 
 @login_required

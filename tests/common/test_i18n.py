@@ -1,0 +1,111 @@
+"""Japanese and English pages: the browser's language by default, the user's saved language first, the header's
+switcher, locale dates; and the committed catalogue is current (compiled in pure Python, no system gettext)."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.urls import reverse
+
+from billing_portal.common import catalogues
+
+JA = {"HTTP_ACCEPT_LANGUAGE": "ja,en-US;q=0.8,en;q=0.5"}
+EN = {"HTTP_ACCEPT_LANGUAGE": "en-US,en;q=0.9"}
+
+
+def _dashboard(client, tenant, **headers):
+    response = client.get(reverse("billing_dashboard", args=[tenant.slug]), **headers)
+    assert response.status_code == 200
+    return response, response.content.decode()
+
+
+def test_dashboard_follows_the_browser_language(owner_client, tenant):
+    response, body = _dashboard(owner_client, tenant, **JA)
+    assert response["Content-Language"] == "ja"
+    assert '<html lang="ja">' in body
+    for text in ["請求ダッシュボード", "支払い管理者情報", "ライセンス情報", "契約プラン", "サポートプラン", "請求情報"]:
+        assert text in body, text
+    assert "Billing dashboard" not in body
+
+    response, body = _dashboard(owner_client, tenant, **EN)
+    assert response["Content-Language"] == "en"
+    for text in ["Billing dashboard", "Payment administrator information", "License information", "License type"]:
+        assert text in body, text
+    assert "請求ダッシュボード" not in body
+
+
+def test_saved_language_wins_over_the_browser(owner_client, tenant, owner):
+    owner.language = "en"
+    owner.save()
+    _, body = _dashboard(owner_client, tenant, **JA)
+    assert "Billing dashboard" in body and "請求ダッシュボード" not in body
+
+    owner.language = "ja"
+    owner.save()
+    _, body = _dashboard(owner_client, tenant, **EN)
+    assert "請求ダッシュボード" in body and "Billing dashboard" not in body
+
+
+def test_header_switcher_saves_the_language_on_the_user(owner_client, tenant, owner):
+    page = reverse("billing_dashboard", args=[tenant.slug])
+    _, body = _dashboard(owner_client, tenant, **EN)
+    assert 'action="/language/"' in body and 'name="language"' in body and 'value="ja"' in body
+
+    response = owner_client.post(reverse("language_set"), {"language": "ja", "next": page}, **EN)
+    assert response.status_code == 302 and response.url == page
+    owner.refresh_from_db()
+    assert owner.language == "ja"
+    _, body = _dashboard(owner_client, tenant, **EN)  # the browser still says English
+    assert "請求ダッシュボード" in body
+
+    owner_client.post(reverse("language_set"), {"language": "en", "next": page})
+    owner.refresh_from_db()
+    assert owner.language == "en"
+    _, body = _dashboard(owner_client, tenant, **JA)
+    assert "Billing dashboard" in body
+
+
+def test_switcher_ignores_unknown_languages_and_foreign_next(owner_client, owner):
+    owner.language = "ja"
+    owner.save()
+    response = owner_client.post(reverse("language_set"), {"language": "xx", "next": "https://evil.example/"})
+    assert response.url == "/"
+    owner.refresh_from_db()
+    assert owner.language == ""  # back to the browser's language
+
+
+def test_signed_out_switcher_sets_the_cookie(client):
+    response = client.post(reverse("language_set"), {"language": "ja", "next": reverse("account_login")}, **EN)
+    assert response.cookies["django_language"].value == "ja"
+    body = client.get(reverse("account_login"), **EN).content.decode()
+    assert "ログイン" in body
+
+
+def test_dates_follow_the_language(owner_client, tenant):
+    license = tenant.license
+    license.current_period_start = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)  # 2026-11-22 00:00 in Tokyo
+    license.save()
+    _, body = _dashboard(owner_client, tenant, **JA)
+    assert "2026年11月22日 0:00 JST" in body
+    _, body = _dashboard(owner_client, tenant, **EN)
+    assert "2026-11-22 00:00 JST" in body
+
+
+@pytest.mark.parametrize("po", catalogues.po_paths(), ids=lambda p: p.parts[-3])
+def test_committed_mo_is_current_and_po_complete(po):
+    catalog = catalogues.read_po(po)
+    assert catalogues.problems(catalog) == []
+    assert catalogues.mo_is_current(po), f"{po.with_suffix('.mo')} is stale: run `python scripts/i18n.py compile`"
+
+
+def test_freshness_check_notices_a_stale_mo(tmp_path, settings):
+    source = catalogues.po_paths()[0]
+    (tmp_path / "ja" / "LC_MESSAGES").mkdir(parents=True)
+    po = tmp_path / "ja" / "LC_MESSAGES" / "django.po"
+    po.write_bytes(source.read_bytes())
+    po.with_suffix(".mo").write_bytes(source.with_suffix(".mo").read_bytes())
+    assert catalogues.mo_is_current(po)
+    po.write_text(po.read_text().replace('msgstr "請求ダッシュボード"', 'msgstr "請求の概要"'))
+    assert not catalogues.mo_is_current(po)
+    settings.LOCALE_PATHS = [tmp_path]
+    catalogues.compile_all()
+    assert catalogues.mo_is_current(po)
