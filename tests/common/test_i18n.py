@@ -109,3 +109,25 @@ def test_freshness_check_notices_a_stale_mo(tmp_path, settings):
     settings.LOCALE_PATHS = [tmp_path]
     catalogues.compile_all()
     assert catalogues.mo_is_current(po)
+
+
+def test_emails_go_out_in_each_recipients_language(owner_client, tenant, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    from tests.factories import UserFactory
+
+    japanese = UserFactory(email="hanako@example.test", language="ja")
+    page = reverse("member_invite", args=[tenant.slug])
+    with django_capture_on_commit_callbacks(execute=True):  # the sender browses in English
+        owner_client.post(page, {"email": japanese.email, "role": "manager"}, **EN)
+    message = mail.outbox[-1]
+    assert message.to == [japanese.email]
+    assert "招待" in message.subject and "請求管理ポータル" in message.subject
+    assert "招待を承諾する" in message.body
+    assert "招待を承諾する" in message.alternatives[0][0]
+    assert "Accept the invitation" not in message.body
+
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(page, {"email": "someone.new@example.test", "role": "manager"}, **JA)
+    message = mail.outbox[-1]  # no saved language: the portal's default (English)
+    assert "Accept the invitation" in message.body and "招待" not in message.body
