@@ -131,3 +131,41 @@ def test_emails_go_out_in_each_recipients_language(owner_client, tenant, django_
         owner_client.post(page, {"email": "someone.new@example.test", "role": "manager"}, **JA)
     message = mail.outbox[-1]  # no saved language: the portal's default (English)
     assert "Accept the invitation" in message.body and "招待" not in message.body
+
+
+@pytest.fixture
+def mid_november():
+    import time_machine
+
+    with time_machine.travel(datetime(2026, 11, 20, 3, 0, tzinfo=UTC), tick=False):
+        yield
+
+
+def test_billing_period_money_and_inclusive_end_in_japanese(mid_november, owner_client, tenant):
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from payments.invoicing import invoice_issue
+
+    tokyo = ZoneInfo("Asia/Tokyo")
+    invoice_issue(
+        tenant=tenant, kind="monthly", source_key=f"i18n-{tenant.pk}", billing_date=date(2026, 12, 1),
+        period_start=datetime(2026, 11, 1, tzinfo=tokyo), period_end=datetime(2026, 12, 1, tzinfo=tokyo),
+        lines=[{"description": "Base fee", "amount": 21_847}],
+    )
+    license = tenant.license
+    license.current_period_start = datetime(2026, 11, 1, tzinfo=tokyo)
+    license.current_period_end = datetime(2026, 12, 1, tzinfo=tokyo)
+    license.save()
+
+    body = owner_client.get(reverse("billing_information", args=[tenant.slug]), **JA).content.decode()
+    assert "2026年12月1日" in body  # billing date
+    assert "2026年11月分（2026年11月1日〜2026年11月30日）" in body
+    assert "¥24,032" in body  # ¥21,847 + ¥2,185 consumption tax (10 %, rounded half up)
+    assert "支払い履歴" in body and "領収書ID" in body
+    body = owner_client.get(reverse("billing_dashboard", args=[tenant.slug]), **JA).content.decode()
+    assert "2026年11月1日〜2026年11月30日" in body  # the last day included, not 12月1日 0:00
+
+    body = owner_client.get(reverse("billing_information", args=[tenant.slug]), **EN).content.decode()
+    assert "2026-11 (2026-11-01 00:00 JST – 2026-12-01 00:00 JST)" in body
+    assert "¥24,032" in body and "Payment history" in body
