@@ -4,6 +4,7 @@ import secrets
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from billing_portal.common.money import CURRENCY_CHOICES
 
@@ -104,10 +105,10 @@ class Tenant(models.Model):
 
 
 class Role(models.TextChoices):
-    OWNER = "owner", "Owner"
-    BILLING_ADMIN = "billing_admin", "Billing admin"
-    MANAGER = "manager", "Manager"
-    MEMBER = "member", "Member"
+    OWNER = "owner", _("Owner")
+    BILLING_ADMIN = "billing_admin", _("Billing admin")
+    MANAGER = "manager", _("Manager")
+    MEMBER = "member", _("Member")
 
 
 # Who may do what. Views name one of these sets rather than listing roles.

@@ -22,7 +22,8 @@ def test_dashboard_follows_the_browser_language(owner_client, tenant):
     response, body = _dashboard(owner_client, tenant, **JA)
     assert response["Content-Language"] == "ja"
     assert '<html lang="ja">' in body
-    for text in ["請求ダッシュボード", "支払い管理者情報", "ライセンス情報", "契約プラン", "サポートプラン", "請求情報"]:
+    for text in ["請求ダッシュボード", "支払い管理者情報", "ライセンス情報", "契約プラン", "サポートプラン", "請求情報",
+                 "支払者名"]:  # a form label (Python)
         assert text in body, text
     assert "Billing dashboard" not in body
 
@@ -169,3 +170,12 @@ def test_billing_period_money_and_inclusive_end_in_japanese(mid_november, owner_
     body = owner_client.get(reverse("billing_information", args=[tenant.slug]), **EN).content.decode()
     assert "2026-11 (2026-11-01 00:00 JST – 2026-12-01 00:00 JST)" in body
     assert "¥24,032" in body and "Payment history" in body
+
+
+def test_members_page_roles_and_customer_form_errors_in_japanese(owner_client, tenant, manager):
+    body = owner_client.get(reverse("member_list", args=[tenant.slug]), **JA).content.decode()
+    for text in ["メンバー", "代表者", "支払い管理者", "オーナー", "マネージャー", "メンバーを招待"]:
+        assert text in body, text
+    response = owner_client.post(reverse("customer_edit", args=[tenant.slug]),
+                                 {"name": "株式会社テスト", "address": "", "phone": "call me", "country": "JP"}, **JA)
+    assert "電話番号は数字、スペース、+、-、括弧で入力してください" in response.content.decode()
