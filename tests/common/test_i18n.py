@@ -179,3 +179,25 @@ def test_members_page_roles_and_customer_form_errors_in_japanese(owner_client, t
     response = owner_client.post(reverse("customer_edit", args=[tenant.slug]),
                                  {"name": "株式会社テスト", "address": "", "phone": "call me", "country": "JP"}, **JA)
     assert "電話番号は数字、スペース、+、-、括弧で入力してください" in response.content.decode()
+
+
+def test_license_e_mail_in_japanese_for_a_japanese_representative(tenant, django_capture_on_commit_callbacks):
+    from zoneinfo import ZoneInfo
+
+    from django.core import mail
+
+    from licenses.notifications import license_event
+    from licenses.models import Plan
+
+    owner = tenant.representative
+    owner.language = "ja"
+    owner.save()
+    plan = Plan.objects.get(code="business", currency="JPY")
+    with django_capture_on_commit_callbacks(execute=True):
+        license_event(tenant=tenant, action="license.cancelled", plan=plan,
+                      when=datetime(2026, 12, 1, tzinfo=ZoneInfo("Asia/Tokyo")))
+    message = mail.outbox[-1]
+    assert message.subject.startswith("【解約】2026年12月1日にサービスが終了します")
+    assert "2026年12月1日 0:00 JST までサービスをご利用いただけ" not in message.body  # no stray spaces
+    assert "2026年12月1日 0:00 JSTまでサービスをご利用いただけ、その後はFreeライセンスになります" in message.body
+    assert "解約を取り消す" in message.alternatives[0][0]
