@@ -4,6 +4,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from billing_portal.common.exceptions import ApplicationError
@@ -41,7 +42,7 @@ def language_set(request):
     from django.utils import translation
 
     language = request.POST.get("language", "")
-    if language not in {code for code, _ in settings.LANGUAGES}:
+    if language not in {code for code, _label in settings.LANGUAGES}:
         language = ""
     if request.user.is_authenticated:
         user_language_set(user=request.user, language=language)
@@ -123,7 +124,7 @@ def _safe_next(request):
     return None
 
 
-def _member_change(request, *, attribute, label, service, title):
+def _member_change(request, *, attribute, label, service, title, changed):
     tenant = request.tenant
     tenant.refresh_from_db()
     form = MemberChoiceForm(
@@ -135,7 +136,7 @@ def _member_change(request, *, attribute, label, service, title):
         except ApplicationError as exc:
             form.add_error("user", exc.message)
         else:
-            messages.success(request, f"{label} changed to {form.cleaned_data['user'].display_name}.")
+            messages.success(request, changed % {"name": form.cleaned_data["user"].display_name})
             return redirect(_safe_next(request) or reverse("customer_view", args=[tenant.slug]))
     return render(
         request,
@@ -150,9 +151,10 @@ def representative_change(request):
     return _member_change(
         request,
         attribute="representative",
-        label="Representative",
+        label=_("Representative"),
         service=tenant_set_representative,
-        title="Change representative",
+        title=_("Change representative"),
+        changed=_("Representative changed to %(name)s."),
     )
 
 
@@ -162,7 +164,8 @@ def payment_administrator_change(request):
     return _member_change(
         request,
         attribute="payment_administrator",
-        label="Payment administrator",
+        label=_("Payment administrator"),
         service=tenant_set_payment_administrator,
-        title="Change payment administrator",
+        title=_("Change payment administrator"),
+        changed=_("Payment administrator changed to %(name)s."),
     )

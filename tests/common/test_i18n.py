@@ -186,8 +186,8 @@ def test_license_e_mail_in_japanese_for_a_japanese_representative(tenant, django
 
     from django.core import mail
 
-    from licenses.notifications import license_event
     from licenses.models import Plan
+    from licenses.notifications import license_event
 
     owner = tenant.representative
     owner.language = "ja"
