@@ -201,3 +201,16 @@ def test_license_e_mail_in_japanese_for_a_japanese_representative(tenant, django
     assert "2026年12月1日 0:00 JST までサービスをご利用いただけ" not in message.body  # no stray spaces
     assert "2026年12月1日 0:00 JSTまでサービスをご利用いただけ、その後はFreeライセンスになります" in message.body
     assert "解約を取り消す" in message.alternatives[0][0]
+
+
+def test_contract_page_and_its_terms_in_japanese(owner_client, tenant):
+    body = owner_client.get(reverse("contract", args=[tenant.slug]), **JA).content.decode()
+    for text in ["契約内容", "契約の解約", "退会手続き", "Freeライセンスのため、解約する有料契約はありません"]:
+        assert text in body, text
+    from django.utils import translation
+
+    from accounts.contract_views import _terms
+
+    with translation.override("ja"):
+        _, terms = _terms(tenant)
+    assert "請求済みの料金（今期分を含む）は返金されません。" in dict(terms).values()
