@@ -8,6 +8,10 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from billing_portal.common.exceptions import ApplicationError
@@ -24,15 +28,15 @@ class CancellationForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name, text in terms:
             self.fields[name] = forms.BooleanField(
-                label=text, required=True, error_messages={"required": "Tick this box to agree."}
+                label=text, required=True, error_messages={"required": _("Tick this box to agree.")}
             )
 
 
 class UnsubscribeForm(forms.Form):
-    confirm_name = forms.CharField(label="Type the customer name to confirm")
+    confirm_name = forms.CharField(label=gettext_lazy("Type the customer name to confirm"))
     password = forms.CharField(
-        label="Your password", strip=False,
-        help_text="Enter your password again to confirm that it is you.",
+        label=gettext_lazy("Your password"), strip=False,
+        help_text=gettext_lazy("Enter your password again to confirm that it is you."),
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
@@ -47,18 +51,20 @@ class UnsubscribeForm(forms.Form):
 
         password = self.cleaned_data["password"]
         if not get_adapter(self.request).reauthenticate(self.request.user, password):
-            raise forms.ValidationError("The password is not correct.")
+            raise forms.ValidationError(_("The password is not correct."))
         return password
 
     def clean_confirm_name(self):
         value = self.cleaned_data["confirm_name"].strip()
         if value != self.tenant.name:
-            raise forms.ValidationError(f"Type “{self.tenant.name}” exactly to confirm.")
+            raise forms.ValidationError(_("Type “%(name)s” exactly to confirm.") % {"name": self.tenant.name})
         return value
 
 
 def _local_text(instant, tenant) -> str:
-    return f"{instant.astimezone(ZoneInfo(tenant.time_zone)):%Y-%m-%d %H:%M %Z}" if instant else ""
+    if not instant:
+        return ""
+    return date_format(timezone.localtime(instant, ZoneInfo(tenant.time_zone)), "DATETIME_FORMAT")
 
 
 def _terms(tenant):
@@ -66,14 +72,15 @@ def _terms(tenant):
     from licenses.selectors import free_plan_get
 
     free = free_plan_get(currency=tenant.currency)
-    end_text = _local_text(license.current_period_end, tenant) or "the end of the current period"
+    end_text = _local_text(license.current_period_end, tenant) or _("the end of the current period")
     return license, [
-        ("no_renewal", f"The license will not renew. Service continues until {end_text}; after that the tenant is "
-                       "on the Free license."),
-        ("no_refund", "Fees already invoiced, including those of the current period, are not refunded."),
-        ("free_limits", f"On the Free license at most {free.max_rps} RP(s) and {free.max_users:,} users can be "
-                        "registered; registrations above these limits stop working."),
-        ("open_invoices", "Invoices already issued remain due and are charged as usual."),
+        ("no_renewal", _("The license will not renew. Service continues until %(end)s; after that the tenant is "
+                         "on the Free license.") % {"end": end_text}),
+        ("no_refund", _("Fees already invoiced, including those of the current period, are not refunded.")),
+        ("free_limits", _("On the Free license at most %(rps)s RP(s) and %(users)s users can be registered; "
+                          "registrations above these limits stop working.")
+         % {"rps": free.max_rps, "users": f"{free.max_users:,}"}),
+        ("open_invoices", _("Invoices already issued remain due and are charged as usual.")),
     ]
 
 

@@ -4,6 +4,7 @@ import secrets
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from billing_portal.common.money import CURRENCY_CHOICES
 
@@ -38,6 +39,11 @@ class User(AbstractUser):
     last_name = None
     email = models.EmailField("e-mail address", unique=True)
     name = models.CharField(max_length=150, blank=True)
+    # The portal's and e-mails' language for this person; empty: the browser's (Accept-Language).
+    language = models.CharField(
+        "language", max_length=8, blank=True, default="", choices=settings.LANGUAGES,
+        help_text="Empty: the browser's language.",
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []
@@ -99,10 +105,10 @@ class Tenant(models.Model):
 
 
 class Role(models.TextChoices):
-    OWNER = "owner", "Owner"
-    BILLING_ADMIN = "billing_admin", "Billing admin"
-    MANAGER = "manager", "Manager"
-    MEMBER = "member", "Member"
+    OWNER = "owner", _("Owner")
+    BILLING_ADMIN = "billing_admin", _("Billing admin")
+    MANAGER = "manager", _("Manager")
+    MEMBER = "member", _("Member")
 
 
 # Who may do what. Views name one of these sets rather than listing roles.

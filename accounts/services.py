@@ -25,6 +25,17 @@ def _unique_slug(name: str) -> str:
 
 
 @transaction.atomic
+def user_language_set(*, user, language: str):
+    """The language of the user's pages and e-mails; "" falls back to the browser's."""
+    from django.conf import settings
+
+    if language not in {code for code, _ in settings.LANGUAGES} | {""}:
+        raise ApplicationError("Unknown language.", code="invalid_language")
+    user.language = language
+    user.save(update_fields=["language"])
+    return user
+
+
 def tenant_create(*, owner, name: str, **fields) -> Tenant:
     """Create a tenant on the Free license with `owner` as owner, representative and payment administrator."""
     from licenses.services import license_start_free

@@ -1,8 +1,10 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from billing_portal.common.exceptions import ApplicationError
@@ -14,7 +16,12 @@ from .forms import CustomerForm, MemberChoiceForm
 from .models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES, OWNER_ONLY
 from .permissions import CURRENT_TENANT_SESSION_KEY, tenant_view
 from .selectors import memberships_for_user
-from .services import tenant_set_payment_administrator, tenant_set_representative, tenant_update
+from .services import (
+    tenant_set_payment_administrator,
+    tenant_set_representative,
+    tenant_update,
+    user_language_set,
+)
 
 
 @login_required
@@ -26,6 +33,32 @@ def home(request):
     if chosen is None:
         return render(request, "accounts/no_tenant.html", status=200)
     return redirect("tenant_home", tenant_slug=chosen.tenant.slug)
+
+
+@require_http_methods(["POST"])
+def language_set(request):
+    """The header's language switcher: saved on the signed-in user (and in the cookie, for signed-out pages)."""
+    from django.conf import settings
+    from django.utils import translation
+
+    language = request.POST.get("language", "")
+    if language not in {code for code, _label in settings.LANGUAGES}:
+        language = ""
+    if request.user.is_authenticated:
+        user_language_set(user=request.user, language=language)
+    target = request.POST.get("next") or request.headers.get("referer") or "/"
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = "/"
+    response = HttpResponseRedirect(target)
+    if language:
+        translation.activate(language)
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600,
+                            samesite="Lax", secure=request.is_secure())
+    else:
+        response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
+    return response
 
 
 @login_required
@@ -91,7 +124,7 @@ def _safe_next(request):
     return None
 
 
-def _member_change(request, *, attribute, label, service, title):
+def _member_change(request, *, attribute, label, service, title, changed):
     tenant = request.tenant
     tenant.refresh_from_db()
     form = MemberChoiceForm(
@@ -103,7 +136,7 @@ def _member_change(request, *, attribute, label, service, title):
         except ApplicationError as exc:
             form.add_error("user", exc.message)
         else:
-            messages.success(request, f"{label} changed to {form.cleaned_data['user'].display_name}.")
+            messages.success(request, changed % {"name": form.cleaned_data["user"].display_name})
             return redirect(_safe_next(request) or reverse("customer_view", args=[tenant.slug]))
     return render(
         request,
@@ -118,9 +151,10 @@ def representative_change(request):
     return _member_change(
         request,
         attribute="representative",
-        label="Representative",
+        label=_("Representative"),
         service=tenant_set_representative,
-        title="Change representative",
+        title=_("Change representative"),
+        changed=_("Representative changed to %(name)s."),
     )
 
 
@@ -130,7 +164,8 @@ def payment_administrator_change(request):
     return _member_change(
         request,
         attribute="payment_administrator",
-        label="Payment administrator",
+        label=_("Payment administrator"),
         service=tenant_set_payment_administrator,
-        title="Change payment administrator",
+        title=_("Change payment administrator"),
+        changed=_("Payment administrator changed to %(name)s."),
     )

@@ -20,6 +20,7 @@ tenant_patterns = [
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("tenants/", account_views.tenant_list, name="tenant_list"),
+    path("language/", account_views.language_set, name="language_set"),
     path("invitations/<str:token>/", member_views.invitation_accept_view, name="invitation_accept"),
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
     path("api/v1/", include("billing_portal.api_urls")),

@@ -1,18 +1,19 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from .models import PaymentMethodType
 
 
 class PaymentAccountForm(forms.Form):
-    name = forms.CharField(label="Payer name", max_length=200)
-    email = forms.EmailField(label="Payer e-mail address", help_text="Receipts and payment notices from Stripe go here.")
+    name = forms.CharField(label=_("Payer name"), max_length=200)
+    email = forms.EmailField(label=_("Payer e-mail address"), help_text=_("Receipts and payment notices from Stripe go here."))
 
 
 class PaymentMethodChoiceForm(forms.Form):
-    method = forms.ChoiceField(label="Payment method", choices=PaymentMethodType.choices, widget=forms.RadioSelect)
+    method = forms.ChoiceField(label=_("Payment method"), choices=PaymentMethodType.choices, widget=forms.RadioSelect)
     billing_address = forms.CharField(
-        label="Billing address", max_length=300, required=False,
-        help_text="Required for invoice payment (bank transfer); printed on invoices.",
+        label=_("Billing address"), max_length=300, required=False,
+        help_text=_("Required for invoice payment (bank transfer); printed on invoices."),
     )
 
     def __init__(self, *args, bank_transfer_reason="", **kwargs):

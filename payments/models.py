@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from billing_portal.common.money import CURRENCY_CHOICES
 
@@ -55,8 +56,8 @@ class Credit(models.Model):
 
 
 class PaymentMethodType(models.TextChoices):
-    CARD = "card", "Credit card"
-    BANK_TRANSFER = "bank_transfer", "Invoice payment (bank transfer)"
+    CARD = "card", _("Credit card")
+    BANK_TRANSFER = "bank_transfer", _("Invoice payment (bank transfer)")
 
 
 class PaymentSettings(models.Model):
@@ -230,8 +231,8 @@ class Invoice(models.Model):
         CREDIT_NOTE = "credit_note", "Credit note"
 
     class PaymentMethod(models.TextChoices):
-        CARD = "card", "Card"
-        BANK_TRANSFER = "bank_transfer", "Invoice (bank transfer)"
+        CARD = "card", _("Card")
+        BANK_TRANSFER = "bank_transfer", _("Invoice (bank transfer)")
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="invoices")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MONTHLY)

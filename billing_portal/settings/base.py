@@ -62,12 +62,14 @@ MIDDLEWARE = [
     "billing_portal.common.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # language: cookie, else the browser's Accept-Language
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.UserLanguageMiddleware",  # a signed-in user's saved language wins over the browser
     "billing_portal.common.middleware.OperatorTimeZoneMiddleware",
     "ops.middleware.TenantClockMiddleware",  # a test tenant's pages and API run on its test clock
 ]
@@ -83,6 +85,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.tenant_context",
@@ -159,7 +162,14 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-LANGUAGE_CODE = "en"
+# Japanese and English. A signed-in user's saved language (User.language, the header's switcher) wins; otherwise
+# the language cookie, then the browser's Accept-Language, then LANGUAGE_CODE. Catalogues: locale/<lang>/, the
+# compiled .mo files are committed (`python scripts/i18n.py compile`, pure Python; checked by the tests).
+LANGUAGE_CODE = env("DJANGO_LANGUAGE_CODE", "en")
+LANGUAGES = [("ja", "日本語"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Date formats per language (billing_portal/formats/<lang>/formats.py): 2026年11月22日 in Japanese.
+FORMAT_MODULE_PATH = ["billing_portal.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

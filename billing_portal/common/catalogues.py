@@ -1,0 +1,76 @@
+"""Translation catalogues compiled and checked in pure Python (Babel): no system gettext needed.
+
+`locale/<lang>/LC_MESSAGES/django.po` is the source; its compiled `django.mo` is committed next to it so that
+`make run` needs nothing but Python. `python scripts/i18n.py compile` rewrites the .mo files; the test suite
+(`tests/common/test_i18n.py`) fails when a committed .mo is not current with its .po, or when a .po has fuzzy or
+untranslated entries.
+"""
+
+from io import BytesIO
+from pathlib import Path
+
+from django.conf import settings
+
+
+def po_paths() -> list[Path]:
+    return sorted(Path(p) for root in settings.LOCALE_PATHS for p in Path(root).glob("*/LC_MESSAGES/django.po"))
+
+
+def read_po(path: Path):
+    from babel.messages.pofile import read_po as babel_read_po
+
+    with open(path, "rb") as f:
+        return babel_read_po(f, abort_invalid=True)
+
+
+def problems(catalog) -> list[str]:
+    """Fuzzy or untranslated entries (the header excepted)."""
+    found = []
+    for message in catalog:
+        if not message.id:
+            continue
+        if message.fuzzy:
+            found.append(f"fuzzy: {message.id!r}")
+        strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
+        if not all(strings):
+            found.append(f"untranslated: {message.id!r}")
+    return found
+
+
+def compile_mo(catalog) -> bytes:
+    from babel.messages.mofile import write_mo
+
+    out = BytesIO()
+    write_mo(out, catalog, use_fuzzy=False)
+    return out.getvalue()
+
+
+def _messages(catalog) -> dict:
+    def key(m):
+        return (m.context, m.id if isinstance(m.id, str) else tuple(m.id))
+
+    def value(m):
+        return m.string if isinstance(m.string, str) else tuple(m.string)
+
+    return {key(m): value(m) for m in catalog if m.id and not m.fuzzy and m.string}
+
+
+def mo_is_current(po_path: Path) -> bool:
+    """The committed .mo holds exactly the .po's translations."""
+    from babel.messages.mofile import read_mo
+
+    mo_path = po_path.with_suffix(".mo")
+    if not mo_path.exists():
+        return False
+    with open(mo_path, "rb") as f:
+        compiled = read_mo(f)
+    return _messages(compiled) == _messages(read_po(po_path))
+
+
+def compile_all() -> list[Path]:
+    written = []
+    for po in po_paths():
+        catalog = read_po(po)
+        po.with_suffix(".mo").write_bytes(compile_mo(catalog))
+        written.append(po.with_suffix(".mo"))
+    return written

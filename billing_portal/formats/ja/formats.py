@@ -1,0 +1,6 @@
+# Japanese pages: 2026年11月22日, 2026年11月22日 9:00 JST, 2026年11月.
+DATE_FORMAT = "Y年n月j日"
+DATETIME_FORMAT = "Y年n月j日 G:i T"
+SHORT_DATETIME_FORMAT = "Y/m/d G:i"
+YEAR_MONTH_FORMAT = "Y年n月"
+MONTH_DAY_FORMAT = "n月j日"
