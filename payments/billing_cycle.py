@@ -9,13 +9,13 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from accounts.audit import audit_record
 from accounts.models import Tenant
 from billing_portal.common import clock
 from billing_portal.common.queue import enqueue_on_commit
-from licenses.models import License, Plan, PlanChange, ProrationItem
+from licenses.models import License, Plan, PlanChange, ProrationItem, SupportSubscription
 from licenses.pricing import plan_invoice_lines, plan_units
 from licenses.services import licenses_roll_over
 from licenses.support import support_billed_for
@@ -139,9 +139,15 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
     with transaction.atomic():  # one transaction (one commit) per tenant: roll-over, invoice, prorations
         # One statement locks the tenant and its license (in the order the license services use) and loads
         # what the invoice needs about the tenant.
+        # It also says whether the tenant has a support subscription or discounts, so that the many tenants
+        # without either cost no further statement for them.
+        from .models import Discount
+
         license = (
             License.objects.select_for_update(of=("self", "tenant"))
             .select_related("tenant", "plan", "tenant__payment_settings", "tenant__payment_administrator")
+            .annotate(has_support=Exists(SupportSubscription.objects.filter(tenant_id=OuterRef("tenant_id"))),
+                      has_discounts=Exists(Discount.objects.filter(tenant_id=OuterRef("tenant_id"))))
             .get(tenant_id=tenant.pk)
         )
         tenant = license.tenant
@@ -149,7 +155,7 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
         if existing is not None:
             return existing
         licenses_roll_over(tenant=tenant, at=start, license=license)
-        support_plan = support_billed_for(tenant=tenant, period_start=start)
+        support_plan = support_billed_for(tenant=tenant, period_start=start) if license.has_support else None
         pending = list(
             ProrationItem.objects.select_for_update(of=("self",)).select_related("plan_change__to_plan")
             .filter(tenant=tenant, status=ProrationItem.Status.PENDING, billing=ProrationItem.Billing.NEXT_INVOICE,
@@ -169,7 +175,8 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
             tenant=tenant, kind=Invoice.Kind.MONTHLY, source_key=monthly_source_key(tenant, year, month),
             lines=lines, billing_date=date(year, month, 1), period_start=start, period_end=end,
             payment_method=_payment_method(tenant), tenant_locked=True,
-            charge_at=datetime(year, month, CHARGE_DAY, tzinfo=ZoneInfo(tenant.time_zone)), discount_plan=new_plan,
+            charge_at=datetime(year, month, CHARGE_DAY, tzinfo=ZoneInfo(tenant.time_zone)),
+            discount_plan=new_plan if license.has_discounts else None,
         )
         if pending:
             ProrationItem.objects.filter(pk__in=[item.pk for item in pending]).update(
