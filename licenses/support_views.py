@@ -14,7 +14,6 @@ from billing_portal.common.money import format_money
 from payments.selectors import payment_method_missing_reason
 
 from . import support
-from .models import PlanChange
 
 
 def _to_dashboard(tenant):
@@ -35,7 +34,7 @@ def support_plans(request):
 @require_http_methods(["GET", "POST"])
 def support_change(request):
     """Confirmation: what buying or changing the support plan charges now (tax included), before anything changes."""
-    from payments.invoice_selectors import immediate_charge_preview
+    from .views import charge_now_preview
 
     tenant = request.tenant
     try:
@@ -44,11 +43,7 @@ def support_change(request):
         messages.error(request, exc.message)
         return redirect("support_plans", tenant_slug=tenant.slug)
     preview = support.support_preview(tenant=tenant, plan=plan)
-    charge = None
-    if preview["kind"] != "same" and preview["difference"] > 0:
-        lines = [preview["remaining"]] if preview["kind"] == PlanChange.Kind.PURCHASE else [preview["unused"],
-                                                                                             preview["remaining"]]
-        charge = immediate_charge_preview(tenant=tenant, line_amounts=lines)
+    charge = charge_now_preview(tenant, preview)
     error = None
     if request.method == "POST":
         expected = request.POST.get("expected_total", "")

@@ -55,7 +55,7 @@ def license_change(request):
         return redirect("license_plans", tenant_slug=tenant.slug)
     preview = selectors.plan_change_preview(tenant=tenant, plan=plan)
     promotion = _promotion_code_preview(request, tenant=tenant, plan=plan, preview=preview)
-    charge = _charge_now(tenant, preview, discount=promotion["discount"])
+    charge = charge_now_preview(tenant, preview, discount=promotion["discount"])
     error = None
     if request.method == "POST":
         expected = request.POST.get("expected_total", "")
@@ -107,9 +107,9 @@ def _promotion_code_preview(request, *, tenant, plan, preview) -> dict:
     return result
 
 
-def _charge_now(tenant, preview, *, discount: int = 0):
-    """The tax-included amount the change charges at once (None when nothing is charged now): the invoice's own
-    lines (unused, remaining, the promotion's discount), credits and single tax rounding."""
+def charge_now_preview(tenant, preview, *, discount: int = 0):
+    """The tax-included amount a license or support plan change charges at once (None when nothing is charged
+    now): the invoice's own lines (unused, remaining, the promotion's discount), credits and single tax rounding."""
     from payments.invoice_selectors import immediate_charge_preview
 
     if preview["kind"] not in (PlanChange.Kind.PURCHASE, PlanChange.Kind.UPGRADE, PlanChange.Kind.CHANGE):

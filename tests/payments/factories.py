@@ -120,3 +120,19 @@ def charges_per_invoice(tenant) -> dict[str, int]:
         return str(payment.invoice_id) if payment else pi["metadata"].get("invoice")
 
     return dict(Counter(invoice_of(pi) for pi in stripe_intents(tenant) if pi["status"] == "successful"))
+
+
+def answer_lost(name: str):
+    """Patch `payments.stripe_gateway.<name>` so that the call reaches Stripe (the stand-in does it) but its answer
+    is lost on the way back (StripeUnavailable), as when the network drops after Stripe has acted."""
+    from unittest import mock
+
+    from payments import stripe_gateway
+
+    real = getattr(stripe_gateway, name)
+
+    def reached_then_cut(**kwargs):
+        real(**kwargs)
+        raise stripe_gateway.StripeUnavailable("Stripe could not be reached.")
+
+    return mock.patch.object(stripe_gateway, name, side_effect=reached_then_cut)

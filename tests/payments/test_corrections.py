@@ -3,7 +3,6 @@
 import json
 import threading
 import urllib.request
-from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -17,7 +16,7 @@ from payments.corrections import invoice_reissue, refund_request
 from payments.models import Credit, Dispute, Invoice, Refund
 from payments.selectors import credit_balance
 from payments.services import credit_grant
-from tests.payments.factories import CHARGE_FAILS, deliver, event
+from tests.payments.factories import CHARGE_FAILS, answer_lost, deliver, event
 from tests.payments.test_exactly_once import due_invoice, paying_tenant
 
 pytestmark = pytest.mark.django_db
@@ -118,13 +117,7 @@ def test_concurrent_refund_clicks_never_refund_more_than_was_paid():
 def test_a_refund_whose_answer_was_lost_is_sent_again_with_its_key_and_refunds_once(tenant):
     tenant = paying_tenant()
     invoice = paid_invoice(tenant)
-    real = stripe_gateway.refund_create
-
-    def refunded_then_cut(**kwargs):
-        real(**kwargs)
-        raise stripe_gateway.StripeUnavailable("cut")
-
-    with mock.patch.object(stripe_gateway, "refund_create", side_effect=refunded_then_cut):
+    with answer_lost("refund_create"):
         refund = refund_request(invoice=invoice, amount_minor=2_200, reason="Goodwill")
     assert refund.status == Refund.Status.PENDING
     assert payments_sweep()["refunds_resent"] == 1

@@ -14,7 +14,14 @@ from payments.billing_cycle import ChargeOutcome, invoice_charge, invoices_charg
 from payments.invoicing import invoice_issue
 from payments.models import Invoice, Payment
 from tests.factories import TenantFactory
-from tests.payments.factories import VISA, account_for, card_for, charges_per_invoice, stripe_intents
+from tests.payments.factories import (
+    VISA,
+    account_for,
+    answer_lost,
+    card_for,
+    charges_per_invoice,
+    stripe_intents,
+)
 
 _seq = [0]
 
@@ -153,13 +160,7 @@ def test_stripe_unreachable_leaves_one_pending_attempt_that_the_sweeper_finishes
 def test_a_charge_whose_answer_was_lost_is_found_by_its_metadata_and_not_sent_again(tenant):
     tenant = paying_tenant()
     invoice = due_invoice(tenant)
-    real = stripe_gateway.charge_off_session
-
-    def charged_then_cut(**kwargs):
-        real(**kwargs)
-        raise stripe_gateway.StripeUnavailable("Stripe could not be reached.")
-
-    with mock.patch.object(stripe_gateway, "charge_off_session", side_effect=charged_then_cut):
+    with answer_lost("charge_off_session"):
         assert invoice_charge(invoice=invoice) == ChargeOutcome.UNKNOWN
     assert invoice.payments.get().stripe_payment_intent_id == ""  # we never heard the PaymentIntent id
     with mock.patch.object(stripe_gateway, "charge_off_session", side_effect=AssertionError("sent again")):
@@ -176,10 +177,7 @@ def test_reconcile_repairs_an_attempt_without_a_payment_intent_id(tenant):
 
     tenant = paying_tenant()
     invoice = due_invoice(tenant)
-    real = stripe_gateway.charge_off_session
-    with mock.patch.object(stripe_gateway, "charge_off_session",
-                           side_effect=lambda **kw: (real(**kw), (_ for _ in ()).throw(
-                               stripe_gateway.StripeUnavailable("cut")))[0]):
+    with answer_lost("charge_off_session"):
         invoice_charge(invoice=invoice)
     report = stripe_reconcile(fix=False)
     assert any("pending locally, successful at Stripe" in line for line in report["drift"])

@@ -92,23 +92,16 @@ def test_demo_seed_warns_when_stripe_is_down(db, settings):
 
 
 def test_admin_refresh_finishes_an_attempt_that_never_got_a_payment_intent_id(admin_client, tenant):
-    from unittest import mock
 
     from payments.billing_cycle import invoice_charge
     from payments.models import Invoice, Payment
-    from tests.payments.factories import charges_per_invoice
+    from tests.payments.factories import answer_lost, charges_per_invoice
     from tests.payments.test_exactly_once import due_invoice
 
     account_for(tenant)
     card_for(tenant)
     invoice = due_invoice(tenant)
-    real = stripe_gateway.charge_off_session
-
-    def charged_then_cut(**kwargs):
-        real(**kwargs)
-        raise stripe_gateway.StripeUnavailable("cut")
-
-    with mock.patch.object(stripe_gateway, "charge_off_session", side_effect=charged_then_cut):
+    with answer_lost("charge_off_session"):
         invoice_charge(invoice=invoice)
     payment = Payment.objects.get(invoice=invoice)
     assert payment.stripe_payment_intent_id == ""
