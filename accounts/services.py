@@ -387,7 +387,7 @@ def tenant_unsubscribe(*, tenant: Tenant, actor) -> Tenant:
 
     from licenses.models import PlanReservation, ProrationItem
     from licenses.selectors import license_get
-    from payments.services import payments_data_close
+    from payments.charging.customers import payments_data_close
 
     from .models import ApiKey, EndUser, RelyingParty
 

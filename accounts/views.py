@@ -9,8 +9,8 @@ from django.views.decorators.http import require_http_methods
 
 from billing_portal.common.exceptions import ApplicationError
 from licenses.selectors import license_dashboard, license_get
-from payments.invoice_selectors import upcoming_invoice_preview
-from payments.selectors import payment_account_dashboard
+from payments.charging.selectors import payment_account_dashboard
+from payments.invoicing.preview import upcoming_invoice_preview
 
 from .forms import CustomerForm, MemberChoiceForm
 from .models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES, OWNER_ONLY
@@ -94,7 +94,7 @@ def billing_dashboard(request):
 
     context["support_subscription"] = support_get(tenant=tenant)
     context["upcoming"] = upcoming_invoice_preview(tenant=tenant)
-    from payments.collection import open_invoices
+    from payments.charging.collection import open_invoices
 
     context["open_invoices"] = open_invoices(tenant=tenant)
     return render(request, "accounts/billing_dashboard.html", context)

@@ -2,7 +2,7 @@
 
 Starts PostgreSQL/Redis like `make test` (database `billing_portal_bench_invoicing`, recreated each run), creates
 the tenants on the Starter license with one pending proration each and a credit for every tenth, then runs the
-real per-tenant service (`payments.billing_cycle.monthly_invoice_issue`, what the Celery fan-out task calls) from
+real per-tenant service (`payments.invoicing.cycle.monthly_invoice_issue`, what the Celery fan-out task calls) from
 BENCH_INVOICE_WORKERS processes, as Celery workers would. It then checks one invoice per tenant and the totals,
 and runs the cycle a second time to time the idempotent re-run. Target: under 60 s for 10,000 tenants.
 """
@@ -100,7 +100,7 @@ def _work(tenant_ids: list[int]) -> int:
     from django.db import connection
 
     from accounts.models import Tenant
-    from payments.billing_cycle import monthly_invoice_issue
+    from payments.invoicing.cycle import monthly_invoice_issue
 
     issued = 0
     for tenant in Tenant.objects.filter(pk__in=tenant_ids).order_by("pk"):

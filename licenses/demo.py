@@ -23,7 +23,7 @@ def seed(*, tenants, users, stdout):
         if tenant is None:
             continue
         _ensure_payment_account(tenant, users)
-        from payments.selectors import payment_method_missing_reason
+        from payments.charging.selectors import payment_method_missing_reason
 
         missing = payment_method_missing_reason(tenant=tenant)
         if missing and license_get(tenant=tenant).plan.is_free:

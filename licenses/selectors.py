@@ -204,7 +204,7 @@ def plan_change_preview(*, tenant, plan: Plan, at: datetime | None = None) -> di
 def license_dashboard(*, tenant) -> dict:
     """Context for the dashboard's license panel (and the customer view's license information)."""
     from metering.selectors import mau_count
-    from payments.selectors import payment_account_get, payment_method_missing_reason
+    from payments.charging.selectors import payment_account_get, payment_method_missing_reason
 
     license = license_get(tenant=tenant)
     year, month = clock.month_of(clock.now(), tenant.time_zone)

@@ -85,7 +85,7 @@ def _reservation_transition(*, tenant, to: str, reservation=None) -> int:
 
 def _check_payment_method(tenant) -> None:
     """Buying or setting a paid plan needs a registered payment method (the operator's help page says so)."""
-    from payments.selectors import payment_account_get, payment_method_missing_reason
+    from payments.charging.selectors import payment_account_get, payment_method_missing_reason
 
     reason = payment_method_missing_reason(tenant=tenant)
     if reason:
@@ -119,7 +119,7 @@ def _period_label(start, end, tenant) -> str:
 
 def _record_proration(*, tenant, change: PlanChange, preview: dict, proration_behavior: str, now) -> None:
     """Turn the change's proration into pending items (to be invoiced) or, when negative, tenant credit."""
-    from payments.services import credit_grant
+    from payments.invoicing.credits import credit_grant
 
     if proration_behavior == ProrationBehavior.NONE or change.difference_amount == 0:
         return

@@ -11,7 +11,7 @@ from accounts.models import BILLING_EDIT_ROLES, OWNER_ONLY
 from accounts.permissions import tenant_view
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
-from payments.selectors import payment_method_missing_reason
+from payments.charging.selectors import payment_method_missing_reason
 
 from . import support
 

@@ -13,8 +13,12 @@ from accounts.permissions import tenant_view
 from accounts.services import end_user_register, end_user_remove, relying_party_register, relying_party_remove
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
-from payments.discounts import coupon_attach
-from payments.selectors import payment_account_get, payment_method_missing_reason, payment_settings_get
+from payments.charging.selectors import (
+    payment_account_get,
+    payment_method_missing_reason,
+    payment_settings_get,
+)
+from payments.invoicing.discounts import coupon_attach
 
 from . import selectors, services
 from .forms import EndUserForm, RelyingPartyForm
@@ -87,7 +91,7 @@ def _promotion_code_preview(request, *, tenant, plan, preview) -> dict:
     """The promotion code typed on the confirmation page: its coupon and what it takes off now, or its error."""
     from decimal import Decimal
 
-    from payments.discounts import coupon_check, discount_preview, promotion_code_find
+    from payments.invoicing.discounts import coupon_check, discount_preview, promotion_code_find
 
     code = (request.POST.get("promotion_code") or request.GET.get("promotion_code") or "").strip()
     result = {"code": code, "coupon": None, "error": None, "discount": 0, "payable": preview["difference"]}
@@ -110,7 +114,7 @@ def _promotion_code_preview(request, *, tenant, plan, preview) -> dict:
 def charge_now_preview(tenant, preview, *, discount: int = 0):
     """The tax-included amount a license or support plan change charges at once (None when nothing is charged
     now): the invoice's own lines (unused, remaining, the promotion's discount), credits and single tax rounding."""
-    from payments.invoice_selectors import immediate_charge_preview
+    from payments.invoicing.preview import immediate_charge_preview
 
     if preview["kind"] not in (PlanChange.Kind.PURCHASE, PlanChange.Kind.UPGRADE, PlanChange.Kind.CHANGE):
         return None

@@ -232,7 +232,7 @@ def auth_events_ingest(*, tenant, events) -> dict:
             accepted, by_month, grown = cursor.fetchone()
         if grown:
             _mau_alert_check(tenant=tenant, grown=grown)
-    from payments.late_usage import late_events_report
+    from payments.invoicing.late_usage import late_events_report
 
     current = datetime(*clock.month_of(clock.now(), tenant.time_zone), 1).date()  # noqa: DTZ001 - a calendar month
     earlier = {datetime.fromisoformat(m).date(): n for m, n in by_month if datetime.fromisoformat(m).date() < current}

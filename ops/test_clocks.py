@@ -13,6 +13,8 @@ from django.db import transaction
 
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
+from payments.charging import charge
+from payments.invoicing import cycle
 
 from .models import TestClock
 
@@ -75,20 +77,19 @@ def _next_checkpoint(tenant, after, until):
 def tenant_run_due(*, tenant, at) -> dict:
     """Everything due for the tenant at `at` (within its clock's scope), as the beat tasks would run it."""
     from licenses.services import licenses_roll_over
-    from payments import billing_cycle
     from payments.models import Payment
 
     report = {}
     with clock.tenant_scope(tenant, at=at):
         licenses_roll_over(tenant=tenant, at=at)
         local = at.astimezone(ZoneInfo(tenant.time_zone))
-        if billing_cycle.monthly_invoice_issue(tenant=tenant, year=local.year, month=local.month):
+        if cycle.monthly_invoice_issue(tenant=tenant, year=local.year, month=local.month):
             report["monthly_invoice"] = f"{local.year:04d}-{local.month:02d}"
-        report["immediate_invoices"] = len(billing_cycle.immediate_invoices_issue(tenant=tenant))
+        report["immediate_invoices"] = len(cycle.immediate_invoices_issue(tenant=tenant))
         for payment in Payment.objects.filter(tenant=tenant, status=Payment.Status.PENDING).order_by("pk"):
-            billing_cycle.payment_attempt_finish(payment=payment, resume=True, at=at)
-        outcomes = [billing_cycle.invoice_charge(invoice=invoice, at=at)
-                    for invoice in billing_cycle.invoices_due_for_charge(at=at, tenant=tenant)]
+            charge.payment_attempt_finish(payment=payment, resume=True, at=at)
+        outcomes = [charge.invoice_charge(invoice=invoice, at=at)
+                    for invoice in charge.invoices_due_for_charge(at=at, tenant=tenant)]
         if outcomes:
             report["charges"] = outcomes
     return report

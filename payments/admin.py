@@ -7,9 +7,11 @@ from django.shortcuts import redirect
 from billing_portal.common.admin import ReadOnlyAdmin, ServiceAdmin, operator_local, tenant_local
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
+from payments.charging import attempts, cards, customers, stripe_events
+from payments.invoicing.credit_notes import credit_note_issue
+from payments.invoicing.credits import credit_code_issue, format_code
+from payments.invoicing.documents import invoice_mark_paid_by_transfer
 
-from . import services
-from .invoicing import credit_code_issue, credit_note_issue, format_code, invoice_mark_paid_by_transfer
 from .models import (
     Coupon,
     Credit,
@@ -71,12 +73,12 @@ class PaymentAccountAdmin(ServiceAdmin):
         data = form.cleaned_data
         try:
             if change:
-                services.payment_account_update(account=obj, name=data["name"], email=data["email"])
+                customers.payment_account_update(account=obj, name=data["name"], email=data["email"])
             elif data.get("stripe_customer_id"):
-                account = services.payment_account_link(tenant=data["tenant"], stripe_customer_id=data["stripe_customer_id"])
+                account = cards.payment_account_link(tenant=data["tenant"], stripe_customer_id=data["stripe_customer_id"])
                 obj.pk = account.pk
             else:
-                account = services.payment_account_create(tenant=data["tenant"], name=data["name"], email=data["email"])
+                account = customers.payment_account_create(tenant=data["tenant"], name=data["name"], email=data["email"])
                 obj.pk = account.pk
         except ApplicationError as exc:
             raise forms.ValidationError(exc.message) from exc
@@ -99,7 +101,7 @@ class PaymentAccountAdmin(ServiceAdmin):
     def sync_cards_from_stripe(self, request, queryset):
         for account in queryset.select_related("tenant"):
             try:
-                services.payment_methods_sync(tenant=account.tenant)
+                cards.payment_methods_sync(tenant=account.tenant)
             except ApplicationError as exc:
                 self.message_user(request, f"{account.tenant}: {exc.message}", messages.ERROR)
         self.message_user(request, "Cards refreshed from Stripe.")
@@ -114,7 +116,7 @@ class PaymentSettingsAdmin(ServiceAdmin):
 
     def save_model(self, request, obj, form, change):
         try:
-            services.payment_method_choose(tenant=obj.tenant, method=obj.method, billing_address=obj.billing_address)
+            cards.payment_method_choose(tenant=obj.tenant, method=obj.method, billing_address=obj.billing_address)
         except ApplicationError as exc:
             self.message_user(request, exc.message, messages.ERROR)
 
@@ -141,7 +143,7 @@ class PaymentMethodAdmin(admin.ModelAdmin):
     def remove_at_stripe(self, request, queryset):
         for card in queryset.select_related("tenant"):
             try:
-                services.card_remove(tenant=card.tenant, payment_method=card)
+                cards.card_remove(tenant=card.tenant, payment_method=card)
             except ApplicationError as exc:
                 self.message_user(request, f"{card}: {exc.message}", messages.ERROR)
 
@@ -167,7 +169,7 @@ class PaymentAdmin(admin.ModelAdmin):
     def refresh_from_stripe(self, request, queryset):
         for payment in queryset:
             try:
-                services.payment_refresh_from_stripe(payment=payment)
+                attempts.payment_refresh_from_stripe(payment=payment)
             except ApplicationError as exc:
                 self.message_user(request, f"{payment}: {exc.message}", messages.ERROR)
 
@@ -186,7 +188,7 @@ class StripeEventAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reprocess selected events")
     def reprocess(self, request, queryset):
-        results = [services.stripe_event_process(event=event).status for event in queryset]
+        results = [stripe_events.stripe_event_process(event=event).status for event in queryset]
         failed = results.count(StripeEvent.Status.FAILED)
         self.message_user(request, f"Reprocessed {len(results)} event(s); {failed} failed.",
                           messages.WARNING if failed else messages.SUCCESS)
@@ -385,7 +387,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         })
 
     def refund_view(self, request, invoice_id):
-        from .corrections import refund_request, refundable_amount
+        from payments.charging.refunds import refund_request, refundable_amount
 
         def act(invoice, data):
             refund = refund_request(invoice=invoice, amount_minor=data["amount"], reason=data["reason"],
@@ -402,7 +404,7 @@ class InvoiceAdmin(admin.ModelAdmin):
                                      context=lambda invoice: {"refundable": refundable_amount(invoice)})
 
     def reissue_view(self, request, invoice_id):
-        from .corrections import invoice_reissue
+        from payments.invoicing.corrections import invoice_reissue
 
         def act(invoice, data):
             new = invoice_reissue(invoice=invoice, lines=data["lines"], reason=data["reason"], actor=request.user)
@@ -477,7 +479,7 @@ class CouponForm(forms.ModelForm):
                       "percent_off": "1–100; 100 makes the invoices ¥0 (they are still issued)."}
 
     def clean_promotion_code(self):
-        from .discounts import normalise_promotion_code
+        from payments.invoicing.discounts import normalise_promotion_code
 
         return normalise_promotion_code(self.cleaned_data.get("promotion_code") or "") or None
 
@@ -550,7 +552,7 @@ class DiscountAdmin(ServiceAdmin):
         return obj is None
 
     def save_model(self, request, obj, form, change):
-        from .discounts import coupon_attach
+        from payments.invoicing.discounts import coupon_attach
 
         discount = coupon_attach(tenant=form.cleaned_data["tenant"], coupon=form.cleaned_data["coupon"],
                                  source=Discount.Source.ADMIN, actor=request.user)

@@ -1,14 +1,9 @@
 
 from billing_portal.common.api import api_view
 from billing_portal.common.exceptions import NotFound
-
-from .invoice_selectors import (
-    invoice_api_summary,
-    invoice_get_by_receipt,
-    invoice_list,
-    upcoming_invoice_preview,
-)
-from .receipts import receipt_response
+from payments.invoicing.preview import upcoming_invoice_preview
+from payments.invoicing.receipts import receipt_response
+from payments.invoicing.selectors import invoice_api_summary, invoice_get_by_receipt, invoice_list
 
 
 @api_view(["GET"])

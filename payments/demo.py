@@ -5,8 +5,9 @@ delta (paid licenses) also get the stand-in's test Visa card, so their invoices 
 """
 
 from billing_portal.common.exceptions import ApplicationError
+from payments.charging import cards, customers
+from payments.charging import gateway as stripe_gateway
 
-from . import services, stripe_gateway
 from .models import PaymentAccount, PaymentMethod
 
 # Tenants with a paid license in the demo get the stand-in's test Visa card, so their invoices are charged.
@@ -38,7 +39,7 @@ def seed(*, tenants, users, stdout):
         account = PaymentAccount.objects.filter(tenant=tenant).first()
         if account is not None:
             try:
-                services.payment_account_link(tenant=tenant, stripe_customer_id=account.stripe_customer_id)
+                cards.payment_account_link(tenant=tenant, stripe_customer_id=account.stripe_customer_id)
                 continue
             except stripe_gateway.StripeObjectMissing:
                 # The stand-in keeps state in memory: after a restart the old customer is gone; make a new one.
@@ -48,7 +49,7 @@ def seed(*, tenants, users, stdout):
                 stdout.write(f"  warning: could not check the Stripe customer of {slug} ({exc.message})")
                 continue
         try:
-            account = services.payment_account_create(tenant=tenant, name=name, email=email)
+            account = customers.payment_account_create(tenant=tenant, name=name, email=email)
         except ApplicationError as exc:
             stdout.write(f"  warning: no Stripe customer for {slug} ({exc.message})")
             continue
@@ -69,7 +70,7 @@ def _demo_card(tenant, stdout) -> None:
     if not stripe_gateway.is_standin() or PaymentMethod.objects.filter(tenant=tenant).exists():
         return
     try:
-        intent = services.card_setup_start(tenant=tenant, attempt="demo")
+        intent = cards.card_setup_start(tenant=tenant, attempt="demo")
         body = json.dumps({
             "key": settings.STRIPE_PUBLISHABLE_KEY, "client_secret": intent["client_secret"],
             "payment_method_data": {"type": "card", "card": {"number": "4242424242424242", "exp_month": "12",
@@ -79,7 +80,7 @@ def _demo_card(tenant, stdout) -> None:
             f"{settings.STRIPE_API_BASE.rstrip('/')}/v1/setup_intents/{intent['id']}/confirm", data=body, method="POST"
         )
         urllib.request.urlopen(request, timeout=5)  # noqa: S310 - the loopback stand-in only
-        card = services.card_setup_complete(tenant=tenant, setup_intent_id=intent["id"])
+        card = cards.card_setup_complete(tenant=tenant, setup_intent_id=intent["id"])
     except (ApplicationError, OSError) as exc:
         stdout.write(f"  warning: no demo card for {tenant.slug} ({exc})")
         return

@@ -11,13 +11,13 @@ from accounts.permissions import tenant_view
 from billing_portal.common import ratelimit
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
+from payments.charging import gateway as stripe_gateway
+from payments.charging.attempts import payment_refresh_from_stripe
+from payments.invoicing.credits import credit_code_redeem
+from payments.invoicing.receipts import receipt_response
+from payments.invoicing.selectors import invoice_get_by_receipt
 
-from . import stripe_gateway
-from .invoice_selectors import invoice_get_by_receipt
-from .invoicing import credit_code_redeem
 from .models import Invoice, Payment
-from .receipts import receipt_response
-from .services import payment_refresh_from_stripe
 
 # At most this many credit-code attempts per tenant (and per user) in the window: codes cannot be guessed online.
 CREDIT_CODE_ATTEMPTS = 5
@@ -101,7 +101,7 @@ def invoice_pay(request, receipt_id):
 @require_http_methods(["GET", "POST"])
 def promotion_code_confirm(request):
     """Promotion code from the billing page: GET shows what it gives (nothing changes), POST applies it."""
-    from .discounts import coupon_attach, coupon_check, promotion_code_find
+    from payments.invoicing.discounts import coupon_attach, coupon_check, promotion_code_find
 
     tenant = request.tenant
     code = (request.POST.get("promotion_code") or request.GET.get("promotion_code") or "").strip()[:40]
@@ -136,7 +136,7 @@ def promotion_code_confirm(request):
 @require_POST
 def invoice_pay_now(request, receipt_id):
     """ "Pay now" of a failed invoice (dashboard, billing page): charge the current card, or go to 3-D Secure."""
-    from .collection import invoice_pay_now as pay_now
+    from payments.charging.collection import invoice_pay_now as pay_now
 
     tenant = request.tenant
     invoice = invoice_get_by_receipt(tenant=tenant, receipt_id=receipt_id)

@@ -102,7 +102,7 @@ class PaymentMethod(models.Model):
 
 class Payment(models.Model):
     """One attempt to collect money through Stripe. The row is committed before Stripe is called, and Stripe is
-    called only while the row is locked (`payments.services.payment_send`), so a killed process leaves it
+    called only while the row is locked (`payments.charging.attempts.payment_send`), so a killed process leaves it
     pending for the sweeper, never half-known.
 
     An invoice has at most one *live* attempt (pending, requires action or successful), enforced by the

@@ -7,51 +7,52 @@ from celery import shared_task
 from accounts.models import Tenant
 from billing_portal.common import clock
 from billing_portal.common.queue import enqueue
+from payments.charging import charge, sweep
+from payments.invoicing import cycle
 
-from . import billing_cycle
 from .models import Invoice
 
 
 @shared_task
 def billing_cycle_tick():
     """Hourly: every tenant whose month (in its time zone) has begun without its invoice gets one."""
-    for tenant_id in billing_cycle.tenants_to_invoice(at=clock.now()):
+    for tenant_id in cycle.tenants_to_invoice(at=clock.now()):
         enqueue(monthly_invoice_for_tenant, tenant_id)
 
 
 @shared_task(acks_late=True)
 def monthly_invoice_for_tenant(tenant_id: int):
-    from .late_usage import grace
+    from payments.invoicing.late_usage import grace
 
     tenant = Tenant.objects.get(pk=tenant_id)
     local = (clock.now() - grace()).astimezone(ZoneInfo(tenant.time_zone))  # the grace for late events
-    billing_cycle.monthly_invoice_issue(tenant=tenant, year=local.year, month=local.month)
+    cycle.monthly_invoice_issue(tenant=tenant, year=local.year, month=local.month)
 
 
 @shared_task
 def charge_due_tick():
     """Hourly: card invoices whose charge date (the 5th, or a retry date) has come."""
-    for invoice_id in billing_cycle.invoices_due_for_charge(at=clock.now()).values_list("pk", flat=True):
+    for invoice_id in charge.invoices_due_for_charge(at=clock.now()).values_list("pk", flat=True):
         enqueue(charge_invoice, invoice_id)
 
 
 @shared_task(acks_late=True)
 def charge_invoice(invoice_id: int):
-    billing_cycle.invoice_charge(invoice=Invoice.objects.get(pk=invoice_id))
+    charge.invoice_charge(invoice=Invoice.objects.get(pk=invoice_id))
 
 
 @shared_task(acks_late=True)
 def bill_plan_change(tenant_id: int):
     """A purchase or an always_invoice change: invoice the difference and charge it now."""
-    for invoice in billing_cycle.immediate_invoices_issue(tenant=Tenant.objects.get(pk=tenant_id)):
+    for invoice in cycle.immediate_invoices_issue(tenant=Tenant.objects.get(pk=tenant_id)):
         if invoice.next_attempt_at is not None:
             enqueue(charge_invoice, invoice.pk)
 
 
 @shared_task
 def payments_sweep_tick():
-    """Every 5 minutes: finish what a crash, an outage or a lost message left (see billing_cycle.payments_sweep)."""
-    report = billing_cycle.payments_sweep(at=clock.now())
+    """Every 5 minutes: finish what a crash, an outage or a lost message left (see sweep.payments_sweep)."""
+    report = sweep.payments_sweep(at=clock.now())
     return dict(report)
 
 

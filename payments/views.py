@@ -11,12 +11,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES
 from accounts.permissions import tenant_view
 from billing_portal.common.exceptions import ApplicationError
+from payments.charging import cards, customers, selectors
+from payments.charging import gateway as stripe_gateway
+from payments.charging.collection import open_invoices
+from payments.invoicing import late_usage
+from payments.invoicing.billing_details import billing_details, months_for_selection
+from payments.invoicing.selectors import credit_history, discounts_active, invoice_list
 
-from . import late_usage, selectors, services, stripe_gateway
-from .billing_details import billing_details, months_for_selection
-from .collection import open_invoices
 from .forms import PaymentAccountForm, PaymentMethodChoiceForm
-from .invoice_selectors import credit_history, discounts_active, invoice_list
 
 
 @tenant_view(BILLING_EDIT_ROLES)
@@ -28,7 +30,7 @@ def payment_account_create(request):
     form = PaymentAccountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.payment_account_create(tenant=tenant, **form.cleaned_data)
+            customers.payment_account_create(tenant=tenant, **form.cleaned_data)
         except ApplicationError as exc:
             form.add_error(exc.extra.get("field"), exc.message)
         else:
@@ -44,7 +46,7 @@ def customer_portal(request):
     tenant = request.tenant
     return_url = request.build_absolute_uri(reverse("billing_dashboard", kwargs={"tenant_slug": tenant.slug}))
     try:
-        url = services.customer_portal_url(tenant=tenant, return_url=return_url)
+        url = customers.customer_portal_url(tenant=tenant, return_url=return_url)
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("billing_dashboard", tenant_slug=tenant.slug)
@@ -130,7 +132,7 @@ def card_setup_intent(request):
     """JSON for Stripe Elements: the SetupIntent's client secret (never card data)."""
     attempt = (request.POST.get("attempt") or "")[:32] or secrets.token_hex(8)
     try:
-        intent = services.card_setup_start(tenant=request.tenant, attempt=attempt)
+        intent = cards.card_setup_start(tenant=request.tenant, attempt=attempt)
     except ApplicationError as exc:
         return JsonResponse({"error": {"code": exc.code, "message": exc.message}}, status=exc.status)
     return JsonResponse({"client_secret": intent["client_secret"]})
@@ -141,12 +143,12 @@ def card_setup_intent(request):
 def card_setup_complete(request):
     tenant = request.tenant
     try:
-        card = services.card_setup_complete(tenant=tenant, setup_intent_id=request.POST.get("setup_intent", ""))
+        card = cards.card_setup_complete(tenant=tenant, setup_intent_id=request.POST.get("setup_intent", ""))
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("card_register", tenant_slug=tenant.slug)
     messages.success(request, f"Card registered: {card.brand.title()} ending in {card.last4}." if card else "Card registered.")
-    from .collection import open_invoices_retry
+    from payments.charging.collection import open_invoices_retry
 
     for result in open_invoices_retry(tenant=tenant, actor=request.user):  # a new card pays what failed, at once
         if result["redirect"]:
@@ -163,7 +165,7 @@ def card_remove(request, pk):
     card = selectors.payment_method_get(tenant=tenant, pk=pk)
     if request.method == "POST":
         try:
-            services.card_remove(tenant=tenant, payment_method=card)
+            cards.card_remove(tenant=tenant, payment_method=card)
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
@@ -181,7 +183,7 @@ def payment_method_choose(request):
     )
     if form.is_valid():
         try:
-            services.payment_method_choose(tenant=tenant, **form.cleaned_data)
+            cards.payment_method_choose(tenant=tenant, **form.cleaned_data)
         except ApplicationError as exc:
             form.add_error(exc.extra.get("field"), exc.message)
         else:

@@ -6,8 +6,8 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import services
-from .stripe_gateway import WebhookSignatureInvalid
+from payments.charging import stripe_events
+from payments.charging.gateway import WebhookSignatureInvalid
 
 
 @csrf_exempt
@@ -15,7 +15,7 @@ from .stripe_gateway import WebhookSignatureInvalid
 @transaction.non_atomic_requests
 def stripe_webhook(request):
     try:
-        event = services.stripe_event_receive(
+        event = stripe_events.stripe_event_receive(
             payload=request.body, signature_header=request.headers.get("Stripe-Signature")
         )
     except WebhookSignatureInvalid as exc:

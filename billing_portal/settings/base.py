@@ -263,7 +263,7 @@ BILLING_LATE_EVENTS_GRACE_HOURS = int(env("BILLING_LATE_EVENTS_GRACE_HOURS", "0"
 CELERY_BEAT_SCHEDULE["billing-cycle"] = {"task": "payments.tasks.billing_cycle_tick", "schedule": 60 * 60}
 CELERY_BEAT_SCHEDULE["charge-due-invoices"] = {"task": "payments.tasks.charge_due_tick", "schedule": 60 * 60}
 # Finishes what a crash, a Redis outage or a lost message left: unbilled plan changes, charges whose outcome is
-# unknown, failed webhooks (payments.billing_cycle.payments_sweep).
+# unknown, failed webhooks (payments.charging.sweep.payments_sweep).
 CELERY_BEAT_SCHEDULE["payments-sweep"] = {"task": "payments.tasks.payments_sweep_tick", "schedule": 5 * 60}
 
 # Outgoing webhooks (ops.webhook_delivery): a beat task delivers what is due (retries, lost messages, attempts of

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import AuditEntry, Membership, RelyingParty, Role
-from payments.invoicing import invoice_issue
+from payments.invoicing.documents import invoice_issue
 from payments.models import Payment
 from tests.factories import UserFactory
 

@@ -3,7 +3,7 @@ from django.core import mail
 from django.urls import reverse
 
 from accounts.models import ApiKey, AuditEntry, EndUser, Membership, RelyingParty, Tenant
-from payments.invoicing import invoice_issue
+from payments.invoicing.documents import invoice_issue
 from payments.models import Invoice, PaymentAccount
 from tests.factories import DEFAULT_PASSWORD
 from tests.licenses.conftest import buy, jst
@@ -60,7 +60,7 @@ def test_free_tenant_unsubscribes_deleting_its_information_and_keeping_invoices(
     RelyingParty.objects.create(tenant=tenant, rp_id="login.example")
     EndUser.objects.create(tenant=tenant, user_id="u1")
     ApiKey.objects.create(name="k", scope="tenant", tenant=tenant, prefix="bp_x", key_hash="h" * 64)
-    from payments.services import payment_account_create
+    from payments.charging.customers import payment_account_create
 
     payment_account_create(tenant=tenant, name="Payer", email="payer@example.test")
     invoice = invoice_issue(tenant=tenant, kind="monthly", source_key="old", billing_date=jst(2027, 1, 1).date(),

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import RelyingParty, Role
-from payments.invoicing import invoice_issue
+from payments.invoicing.documents import invoice_issue
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
 from tests.licenses.conftest import buy, jst
 from tests.tenant_urls import SAMPLE_KWARGS, extra_kwarg_names, tenant_url_patterns

@@ -146,7 +146,7 @@ def test_billing_period_money_and_inclusive_end_in_japanese(mid_november, owner_
     from datetime import date
     from zoneinfo import ZoneInfo
 
-    from payments.invoicing import invoice_issue
+    from payments.invoicing.documents import invoice_issue
 
     tokyo = ZoneInfo("Asia/Tokyo")
     invoice_issue(

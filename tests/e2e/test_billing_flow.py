@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from billing_portal.common import clock
-from payments.invoicing import credit_code_issue, format_code
+from payments.invoicing.credits import credit_code_issue, format_code
 from payments.models import Invoice
 from tests.payments.factories import account_for, card_for
 
@@ -58,7 +58,7 @@ def test_purchase_upgrade_reserve_and_cancel_a_downgrade(page, sign_in, tenant):
 
 
 def test_register_a_credit_code_and_download_a_receipt(page, sign_in, tenant):
-    from payments.invoicing import invoice_issue
+    from payments.invoicing.documents import invoice_issue
 
     invoice = invoice_issue(tenant=tenant, kind="monthly", source_key="e2e", billing_date=clock.now().date(),
                             lines=[{"description": "Starter license", "amount": 25_000}])

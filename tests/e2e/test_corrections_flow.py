@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
-from payments.billing_cycle import ChargeOutcome, invoice_charge
+from payments.charging.charge import ChargeOutcome, invoice_charge
 from payments.models import Coupon, Discount, Invoice, Refund
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.payments.factories import account_for, card_for, charges_per_invoice

@@ -8,9 +8,9 @@ import pytest
 from playwright.sync_api import expect
 
 from billing_portal.common import clock
-from payments import services
-from payments.billing_cycle import ChargeOutcome, invoice_charge
-from payments.invoicing import invoice_issue
+from payments.charging import cards
+from payments.charging.charge import ChargeOutcome, invoice_charge
+from payments.invoicing.documents import invoice_issue
 from payments.models import Invoice, PaymentMethod
 from tests.payments.factories import CHARGE_FAILS, VISA, account_for, attach_card_directly, card_for
 
@@ -50,7 +50,7 @@ def test_pay_now_pays_a_failed_invoice_with_the_current_card(page, sign_in, tena
     expect(failed).to_contain_text("¥11,000")
     page.screenshot(path=str(_artifacts() / "pay_now_failed_payment_on_dashboard.png"), full_page=True)
     # The customer replaces the card (e.g. at Stripe's customer portal), then pays at once.
-    services.card_remove(tenant=tenant, payment_method=PaymentMethod.objects.get(tenant=tenant))
+    cards.card_remove(tenant=tenant, payment_method=PaymentMethod.objects.get(tenant=tenant))
     attach_card_directly(tenant, VISA)
     failed.get_by_role("button", name="Pay now").click()
     expect(page.get_by_text(f"Thank you: invoice {invoice.number} is paid.")).to_be_visible()

@@ -5,7 +5,7 @@ import time_machine
 
 from accounts.models import ApiKey, hash_api_key
 from licenses.selectors import license_get
-from payments.selectors import credit_balance
+from payments.invoicing.selectors import credit_balance
 from tests.factories import TenantFactory
 
 from .conftest import add_payment_account, add_payment_method, buy, jst

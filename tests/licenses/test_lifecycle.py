@@ -16,8 +16,8 @@ from licenses.services import (
     license_resume,
     licenses_roll_over,
 )
+from payments.invoicing.selectors import credit_balance
 from payments.models import Credit
-from payments.selectors import credit_balance
 from tests.factories import TenantFactory
 
 from .conftest import add_payment_account, add_payment_method, buy, jst
@@ -36,8 +36,8 @@ def test_purchase_needs_a_payment_account(tenant):
 
 
 def test_purchase_and_change_need_a_registered_payment_method(tenant):
+    from payments.charging.cards import payment_method_choose
     from payments.models import PaymentMethod
-    from payments.services import payment_method_choose
 
     add_payment_account(tenant)
     with pytest.raises(ApplicationError, match="Please register your payment method before setting your plan") as exc:

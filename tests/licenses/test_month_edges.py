@@ -7,7 +7,7 @@ import time_machine
 from licenses.models import PlanChange, ProrationItem
 from licenses.selectors import license_get, plan_get
 from licenses.services import license_change_now, license_reserve_change
-from payments.selectors import credit_balance
+from payments.invoicing.selectors import credit_balance
 
 from .conftest import jst
 
@@ -68,7 +68,7 @@ def test_concurrent_reads_and_writes_at_0005_roll_the_period_over_exactly_once()
 
     from accounts.services import relying_party_register
     from licenses.models import PlanReservation
-    from payments.services import payment_method_choose
+    from payments.charging.cards import payment_method_choose
     from tests.factories import TenantFactory
 
     from .conftest import buy

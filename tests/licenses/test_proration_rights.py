@@ -8,7 +8,7 @@ from accounts.models import ApiKey, hash_api_key
 from licenses.models import ProrationItem
 from licenses.selectors import license_get, plan_get
 from licenses.services import license_change_now
-from payments.selectors import credit_balance
+from payments.invoicing.selectors import credit_balance
 
 from .conftest import jst
 

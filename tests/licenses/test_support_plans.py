@@ -8,9 +8,9 @@ from django.urls import reverse
 from licenses.models import SupportSubscription
 from licenses.selectors import license_get
 from licenses.support import support_get, support_plan_get
-from payments.billing_cycle import monthly_invoice_issue
+from payments.invoicing.cycle import monthly_invoice_issue
+from payments.invoicing.selectors import credit_balance
 from payments.models import Invoice
-from payments.selectors import credit_balance
 from tests.licenses.conftest import buy, jst
 from tests.payments.factories import charges_per_invoice
 from tests.payments.test_exactly_once import paying_tenant

@@ -39,7 +39,7 @@ def test_a_worker_imports_every_view_when_it_boots():
     """gunicorn loads billing_portal.wsgi in each worker (or once with --preload): the URLconf and the views it
     names, WeasyPrint included, are imported then — not inside the first request, which would wait for it."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "billing_portal.settings.test"}
-    probe = "import sys, billing_portal.wsgi; print('payments.receipts' in sys.modules, 'metering.api_views' in sys.modules)"
+    probe = "import sys, billing_portal.wsgi; print('payments.invoicing.receipts' in sys.modules, 'metering.api_views' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr

@@ -1,6 +1,7 @@
 import pytest
 
 from ops.models import WebhookEndpoint
+from payments.invoicing import cycle
 from tests.ops.receiver import Receiver
 
 
@@ -44,6 +45,5 @@ def _no_cached_plans_left_behind():
     """The billing cycle keeps priced plans per process for a minute; tests after these ones that add menus to a
     plan must not see a copy cached here."""
     yield
-    from payments import billing_cycle
 
-    billing_cycle._plan_cache.clear()
+    cycle._plan_cache.clear()

@@ -9,8 +9,8 @@ import pytest
 import time_machine
 
 from ops.models import TestClock
+from payments.invoicing.credits import credit_grant
 from payments.models import Credit, InvoiceLine, Payment
-from payments.services import credit_grant
 from tests.factories import TenantFactory
 from tests.licenses.conftest import jst
 from tests.ops.test_revenue import _invoice

@@ -9,9 +9,9 @@ import time_machine
 from licenses.selectors import plan_get
 from licenses.services import license_cancel, license_change_now, license_reserve_change, licenses_roll_over
 from ops.models import TestClock
-from payments.invoicing import invoice_issue
+from payments.invoicing.credits import credit_grant
+from payments.invoicing.documents import invoice_issue
 from payments.models import Credit, Invoice, Payment
-from payments.services import credit_grant
 from tests.factories import TenantFactory
 from tests.licenses.conftest import buy, jst
 

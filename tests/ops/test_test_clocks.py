@@ -22,7 +22,8 @@ from licenses.services import license_purchase
 from licenses.tasks import licenses_roll_over_due
 from ops.models import TestClock
 from ops.test_clocks import test_clock_advance, test_clock_create
-from payments import billing_cycle
+from payments.charging import charge, sweep
+from payments.invoicing import cycle
 from payments.models import Invoice
 from tests.factories import TenantFactory, UserFactory
 from tests.payments.conftest import _stripe_standin  # noqa: F401 - wipes the stand-in before the test
@@ -83,9 +84,9 @@ def test_a_test_clock_carries_a_test_tenant_through_three_invoices_and_a_retry(
         assert clock.now(tenant=tenant) == tokyo(2027, 2, 6)
 
         # The beat tasks, on real time (15 June), leave the test tenant to its clock.
-        assert tenant.pk not in billing_cycle.tenants_to_invoice(at=clock.now())
-        billing_cycle.invoices_charge_due()
-        billing_cycle.payments_sweep()
+        assert tenant.pk not in cycle.tenants_to_invoice(at=clock.now())
+        charge.invoices_charge_due()
+        sweep.payments_sweep()
         licenses_roll_over_due()
         february.refresh_from_db()
         assert (february.status, february.attempt_count) == (Invoice.Status.FAILED, 1)

@@ -22,7 +22,8 @@ settings.DATABASES["default"]["NAME"] = os.environ["CRASH_DB_NAME"]
 
 from django.core.management import call_command  # noqa: E402
 
-from payments import billing_cycle, stripe_gateway  # noqa: E402
+from payments.charging import charge as charging  # noqa: E402
+from payments.charging import gateway as stripe_gateway  # noqa: E402
 
 POINT = os.environ.get("CRASH_POINT", "none")
 NTH = int(os.environ.get("CRASH_NTH", "1"))
@@ -53,9 +54,9 @@ if POINT == "before_stripe":  # the attempt is committed, Stripe never hears of 
 elif POINT == "after_stripe":  # Stripe charged the card, the answer is lost
     wrap(stripe_gateway, "charge_off_session", before=False)
 elif POINT == "before_commit":  # the outcome and the paid invoice are written but not committed
-    wrap(billing_cycle, "_mark_paid", before=False)
+    wrap(charging, "_mark_paid", before=False)
 elif POINT == "after_commit":  # committed; the thank-you e-mail never goes out
-    wrap(billing_cycle, "notify_payment_succeeded", before=True)
+    wrap(charging, "notify_payment_succeeded", before=True)
 
 print("ready", flush=True)
 call_command("charge_due_invoices", "--no-progress")

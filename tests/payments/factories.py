@@ -7,7 +7,7 @@ import time
 
 from django.conf import settings
 
-from payments import services
+from payments.charging import cards, customers
 from payments.models import PaymentMethod
 
 WEBHOOK_SECRET = "whsec_test_payments"  # noqa: S105 - test value
@@ -19,7 +19,7 @@ NEEDS_3DS = "4000002500003155"
 
 
 def account_for(tenant, name="Pat Payer", email="pat@example.test"):
-    return services.payment_account_create(tenant=tenant, name=name, email=email)
+    return customers.payment_account_create(tenant=tenant, name=name, email=email)
 
 
 def confirm_setup_intent(client_secret, number=VISA, exp_month=12, exp_year=2030):
@@ -44,10 +44,10 @@ def confirm_setup_intent(client_secret, number=VISA, exp_month=12, exp_year=2030
 
 def card_for(tenant, number=VISA, **kwargs):
     """Register a card the way the page does (SetupIntent → confirm → complete)."""
-    intent = services.card_setup_start(tenant=tenant, attempt=f"t{time.monotonic_ns()}")
+    intent = cards.card_setup_start(tenant=tenant, attempt=f"t{time.monotonic_ns()}")
     status, body = confirm_setup_intent(intent["client_secret"], number=number, **kwargs)
     assert status == 200, body
-    return services.card_setup_complete(tenant=tenant, setup_intent_id=intent["id"])
+    return cards.card_setup_complete(tenant=tenant, setup_intent_id=intent["id"])
 
 
 def local_card(tenant, last4="4242", pm_id=None):
@@ -84,7 +84,7 @@ def attach_card_directly(tenant, number, last4=None):
     import urllib.parse
     import urllib.request
 
-    from payments import stripe_gateway
+    from payments.charging import gateway as stripe_gateway
 
     account = tenant.payment_account
     body = urllib.parse.urlencode({"type": "card", "card[number]": number, "card[exp_month]": "12",
@@ -100,7 +100,7 @@ def attach_card_directly(tenant, number, last4=None):
 
 def stripe_intents(tenant) -> list[dict]:
     """Every PaymentIntent of the tenant's Stripe customer, as the stand-in holds them (the truth about charges)."""
-    from payments import stripe_gateway
+    from payments.charging import gateway as stripe_gateway
 
     account = tenant.payment_account
     page = stripe_gateway._client().v1.payment_intents.list(
@@ -127,7 +127,7 @@ def answer_lost(name: str):
     is lost on the way back (StripeUnavailable), as when the network drops after Stripe has acted."""
     from unittest import mock
 
-    from payments import stripe_gateway
+    from payments.charging import gateway as stripe_gateway
 
     real = getattr(stripe_gateway, name)
 

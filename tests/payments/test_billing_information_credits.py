@@ -3,8 +3,8 @@ from datetime import date, timedelta
 from django.urls import reverse
 
 from billing_portal.common import clock
-from payments.invoicing import credit_code_issue, format_code, invoice_issue
-from payments.services import credit_grant
+from payments.invoicing.credits import credit_code_issue, credit_grant, format_code
+from payments.invoicing.documents import invoice_issue
 
 
 def billing(tenant):

@@ -29,10 +29,10 @@ from licenses.models import ProrationItem
 from licenses.selectors import plan_get
 from licenses.services import license_change_now, license_purchase, license_reserve_change
 from metering.services import auth_events_ingest
-from payments import services
-from payments.invoicing import credit_code_issue, credit_code_redeem
+from payments.charging import cards
+from payments.invoicing.credits import credit_code_issue, credit_code_redeem
+from payments.invoicing.receipts import receipt_pdf
 from payments.models import Invoice, Payment
-from payments.receipts import receipt_pdf
 from tests.factories import TenantFactory
 from tests.payments.factories import CHARGE_FAILS, VISA, account_for, card_for
 
@@ -105,7 +105,7 @@ def test_three_months_of_billing(django_capture_on_commit_callbacks):
         assert not Payment.objects.filter(invoice=april).exists()
 
         # 5 April: the card on file now fails; the payment administrator is told when we retry.
-        services.card_remove(tenant=tenant, payment_method=tenant.payment_methods.get())
+        cards.card_remove(tenant=tenant, payment_method=tenant.payment_methods.get())
         card_for(tenant, number=CHARGE_FAILS)
         traveller.move_to(tokyo(2026, 4, 5, 1))
         mail.outbox.clear()
@@ -121,7 +121,7 @@ def test_three_months_of_billing(django_capture_on_commit_callbacks):
         assert "2026-04-08" in failed_mail.body
 
         # 8 April: a new card, and the retry succeeds.
-        services.card_remove(tenant=tenant, payment_method=tenant.payment_methods.get())
+        cards.card_remove(tenant=tenant, payment_method=tenant.payment_methods.get())
         card_for(tenant, number=VISA)
         traveller.move_to(tokyo(2026, 4, 8, 2))
         with run(execute=True):

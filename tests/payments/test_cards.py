@@ -4,7 +4,8 @@ import pytest
 from django.urls import reverse
 
 from billing_portal.common.exceptions import ApplicationError
-from payments import services, stripe_gateway
+from payments.charging import cards
+from payments.charging import gateway as stripe_gateway
 from payments.models import PaymentMethod, PaymentSettings
 from tests.factories import TenantFactory
 from tests.payments.factories import DECLINED, VISA, account_for, card_for, confirm_setup_intent
@@ -51,10 +52,10 @@ def test_a_declined_card_is_refused_and_nothing_is_stored(owner_client, tenant):
 def test_setup_intent_of_another_tenant_is_refused(owner_client, tenant, other_tenant):
     account_for(tenant)
     account_for(other_tenant, email="other@example.test")
-    theirs = services.card_setup_start(tenant=other_tenant, attempt="x")
+    theirs = cards.card_setup_start(tenant=other_tenant, attempt="x")
     confirm_setup_intent(theirs["client_secret"])
     with pytest.raises(ApplicationError, match="does not belong"):
-        services.card_setup_complete(tenant=tenant, setup_intent_id=theirs["id"])
+        cards.card_setup_complete(tenant=tenant, setup_intent_id=theirs["id"])
     assert not PaymentMethod.objects.filter(tenant=tenant).exists()
 
 

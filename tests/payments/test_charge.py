@@ -1,7 +1,8 @@
 import pytest
 
 from billing_portal.common.exceptions import ApplicationError
-from payments import services, stripe_gateway
+from payments.charging import attempts
+from payments.charging import gateway as stripe_gateway
 from payments.models import Payment
 from tests.factories import TenantFactory
 from tests.payments.factories import CHARGE_FAILS, account_for, card_for
@@ -10,7 +11,7 @@ from tests.payments.factories import CHARGE_FAILS, account_for, card_for
 def test_off_session_charge_succeeds_in_yen_minor_units(tenant):
     account_for(tenant)
     card_for(tenant)
-    payment = services.payment_charge_off_session(tenant=tenant, amount_minor=28000, currency="JPY",
+    payment = attempts.payment_charge_off_session(tenant=tenant, amount_minor=28000, currency="JPY",
                                                   idempotency_key="invoice-1-attempt-1")
     assert payment.status == Payment.Status.SUCCESSFUL and payment.failure_message == ""
     intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=payment.stripe_payment_intent_id)
@@ -21,7 +22,7 @@ def test_usd_is_charged_in_cents(db):
     us = TenantFactory(country="US", currency="USD")
     account_for(us)
     card_for(us)
-    payment = services.payment_charge_off_session(tenant=us, amount_minor=1999, currency="USD",
+    payment = attempts.payment_charge_off_session(tenant=us, amount_minor=1999, currency="USD",
                                                   idempotency_key="invoice-2-attempt-1")
     intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=payment.stripe_payment_intent_id)
     assert (intent["amount"], intent["currency"]) == (1999, "USD")
@@ -30,9 +31,9 @@ def test_usd_is_charged_in_cents(db):
 def test_same_idempotency_key_charges_once(tenant):
     account_for(tenant)
     card_for(tenant)
-    first = services.payment_charge_off_session(tenant=tenant, amount_minor=500, currency="JPY",
+    first = attempts.payment_charge_off_session(tenant=tenant, amount_minor=500, currency="JPY",
                                                 idempotency_key="invoice-3-attempt-1")
-    again = services.payment_charge_off_session(tenant=tenant, amount_minor=500, currency="JPY",
+    again = attempts.payment_charge_off_session(tenant=tenant, amount_minor=500, currency="JPY",
                                                 idempotency_key="invoice-3-attempt-1")
     assert again.pk == first.pk and again.stripe_payment_intent_id == first.stripe_payment_intent_id
     assert Payment.objects.count() == 1
@@ -41,7 +42,7 @@ def test_same_idempotency_key_charges_once(tenant):
 def test_a_declined_charge_is_a_failed_payment_with_a_readable_message(tenant):
     account_for(tenant)
     card_for(tenant, number=CHARGE_FAILS)
-    payment = services.payment_charge_off_session(tenant=tenant, amount_minor=500, currency="JPY",
+    payment = attempts.payment_charge_off_session(tenant=tenant, amount_minor=500, currency="JPY",
                                                   idempotency_key="invoice-4-attempt-1")
     assert payment.status == Payment.Status.FAILED
     assert "declined" in payment.failure_message and "different card" in payment.failure_message
@@ -49,7 +50,7 @@ def test_a_declined_charge_is_a_failed_payment_with_a_readable_message(tenant):
 
 def test_no_card_fails_without_calling_stripe(tenant):
     account_for(tenant)
-    payment = services.payment_charge_off_session(tenant=tenant, amount_minor=500, currency="JPY",
+    payment = attempts.payment_charge_off_session(tenant=tenant, amount_minor=500, currency="JPY",
                                                   idempotency_key="invoice-5-attempt-1")
     assert payment.status == Payment.Status.FAILED and payment.failure_message == (
         "No card is registered for this payment account."
@@ -58,7 +59,7 @@ def test_no_card_fails_without_calling_stripe(tenant):
 
 def test_wrong_currency_is_refused(tenant):
     with pytest.raises(ApplicationError, match="billed in JPY"):
-        services.payment_charge_off_session(tenant=tenant, amount_minor=5, currency="USD", idempotency_key="k")
+        attempts.payment_charge_off_session(tenant=tenant, amount_minor=5, currency="USD", idempotency_key="k")
     assert not Payment.objects.exists()
 
 
@@ -68,11 +69,11 @@ def test_stripe_unreachable_leaves_the_payment_pending_for_a_retry(tenant, setti
     base = settings.STRIPE_API_BASE
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"
     with pytest.raises(stripe_gateway.StripeUnavailable):
-        services.payment_charge_off_session(tenant=tenant, amount_minor=500, currency="JPY",
+        attempts.payment_charge_off_session(tenant=tenant, amount_minor=500, currency="JPY",
                                             idempotency_key="invoice-6-attempt-1")
     assert Payment.objects.get().status == Payment.Status.PENDING
     settings.STRIPE_API_BASE = base
-    retried = services.payment_charge_off_session(tenant=tenant, amount_minor=500, currency="JPY",
+    retried = attempts.payment_charge_off_session(tenant=tenant, amount_minor=500, currency="JPY",
                                                   idempotency_key="invoice-6-attempt-1")
     assert retried.status == Payment.Status.SUCCESSFUL and Payment.objects.count() == 1
 
@@ -82,6 +83,6 @@ def test_a_card_stripe_no_longer_knows_fails_the_attempt_without_a_charge(tenant
 
     account_for(tenant)
     local_card(tenant)  # a card summary whose payment method does not exist at Stripe
-    payment = services.payment_charge_off_session(tenant=tenant, amount_minor=500, currency="JPY",
+    payment = attempts.payment_charge_off_session(tenant=tenant, amount_minor=500, currency="JPY",
                                                   idempotency_key="invoice-8-attempt-1")
     assert payment.status == Payment.Status.FAILED and "no longer exists at Stripe" in payment.failure_message

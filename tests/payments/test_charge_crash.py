@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from payments.billing_cycle import payments_sweep
+from payments.charging.sweep import payments_sweep
 from payments.models import Invoice, Payment
 from tests.payments.factories import charges_per_invoice
 from tests.payments.test_exactly_once import due_invoice, paying_tenant

@@ -6,9 +6,9 @@ from django.core import mail
 from billing_portal.common import clock
 from licenses.selectors import plan_get
 from licenses.services import license_change_now
-from payments import billing_cycle
-from payments.billing_cycle import ChargeOutcome, invoice_charge
-from payments.invoicing import invoice_issue
+from payments.charging.charge import ChargeOutcome, invoice_charge
+from payments.invoicing import cycle
+from payments.invoicing.documents import invoice_issue
 from payments.models import Invoice
 from tests.licenses.conftest import buy, jst
 from tests.payments.factories import NEEDS_3DS, account_for, attach_card_directly, card_for
@@ -28,7 +28,7 @@ def test_faq_downgrade_credit_makes_the_next_invoice_24032_before_tax(tenant):
                                     proration_behavior="create_prorations", by_operator=True)
     assert change.difference_amount == -968
     with time_machine.travel(jst(2027, 4, 1, 0, 10), tick=False):
-        april = billing_cycle.monthly_invoice_issue(tenant=tenant, year=2027, month=4)
+        april = cycle.monthly_invoice_issue(tenant=tenant, year=2027, month=4)
     assert (april.usage_amount, april.credit_applied, april.determined_amount) == (25_000, 968, 24_032)
     assert april.payment_amount == 24_032 + 2_403
 

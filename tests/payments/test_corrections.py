@@ -10,12 +10,14 @@ from django.core import mail
 from django.db import connection
 from django.urls import reverse
 
-from payments import stripe_gateway
-from payments.billing_cycle import ChargeOutcome, invoice_charge, payments_sweep
-from payments.corrections import invoice_reissue, refund_request
+from payments.charging import gateway as stripe_gateway
+from payments.charging.charge import ChargeOutcome, invoice_charge
+from payments.charging.refunds import refund_request
+from payments.charging.sweep import payments_sweep
+from payments.invoicing.corrections import invoice_reissue
+from payments.invoicing.credits import credit_grant
+from payments.invoicing.selectors import credit_balance
 from payments.models import Credit, Dispute, Invoice, Refund
-from payments.selectors import credit_balance
-from payments.services import credit_grant
 from tests.payments.factories import CHARGE_FAILS, answer_lost, deliver, event
 from tests.payments.test_exactly_once import due_invoice, paying_tenant
 
@@ -208,7 +210,7 @@ def test_reissuing_an_unpaid_invoice_voids_it_links_the_replacement_and_moves_th
 def test_a_monthly_invoice_can_be_reissued_for_its_period(tenant):
     from datetime import date
 
-    from payments.invoicing import invoice_issue
+    from payments.invoicing.documents import invoice_issue
     from tests.licenses.conftest import jst
 
     tenant = paying_tenant()

@@ -2,9 +2,9 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from billing_portal.common.exceptions import ApplicationError
+from payments.invoicing.credits import credit_grant
+from payments.invoicing.selectors import credit_balance
 from payments.models import Credit
-from payments.selectors import credit_balance
-from payments.services import credit_grant
 
 
 def test_credit_grant_is_idempotent_by_source_key(tenant):

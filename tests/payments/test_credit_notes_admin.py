@@ -3,9 +3,9 @@ from datetime import date, timedelta
 from django.urls import reverse
 
 from billing_portal.common import clock
-from payments.invoicing import invoice_issue, invoice_mark_paid_by_transfer
+from payments.invoicing.documents import invoice_issue, invoice_mark_paid_by_transfer
+from payments.invoicing.selectors import credit_balance
 from payments.models import CreditCode, Invoice
-from payments.selectors import credit_balance
 from tests.factories import UserFactory
 
 

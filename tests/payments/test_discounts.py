@@ -14,11 +14,11 @@ from accounts.models import RelyingParty
 from licenses.selectors import plan_get
 from licenses.services import license_purchase
 from metering.services import auth_events_ingest
-from payments.billing_cycle import monthly_invoice_issue
-from payments.discounts import coupon_attach, discount_lines
-from payments.invoice_selectors import upcoming_invoice_preview
+from payments.invoicing.credits import credit_grant
+from payments.invoicing.cycle import monthly_invoice_issue
+from payments.invoicing.discounts import coupon_attach, discount_lines
+from payments.invoicing.preview import upcoming_invoice_preview
 from payments.models import Coupon, Credit, Discount, Invoice
-from payments.services import credit_grant
 from tests.factories import TenantFactory
 from tests.licenses.conftest import jst
 from tests.payments.factories import charges_per_invoice
@@ -130,7 +130,7 @@ def test_a_once_coupon_discounts_one_invoice_and_a_fixed_amount_is_bound_to_its_
 
 
 def test_a_fixed_amount_on_a_mid_month_purchase_is_prorated_like_the_plan(tenant):
-    from payments.billing_cycle import immediate_invoices_issue
+    from payments.invoicing.cycle import immediate_invoices_issue
 
     with_card(tenant)
     coupon_attach(tenant=tenant, coupon=coupon(kind="amount", percent_off=None, amount_off=3_100, currency="JPY"),

@@ -9,9 +9,11 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from billing_portal.common import clock
-from payments import billing_cycle, stripe_gateway
-from payments.billing_cycle import ChargeOutcome, invoice_charge, invoices_charge_due, payments_sweep
-from payments.invoicing import invoice_issue
+from payments.charging import charge as charging
+from payments.charging import gateway as stripe_gateway
+from payments.charging.charge import ChargeOutcome, invoice_charge, invoices_charge_due
+from payments.charging.sweep import payments_sweep
+from payments.invoicing.documents import invoice_issue
 from payments.models import Invoice, Payment
 from tests.factories import TenantFactory
 from tests.payments.factories import (
@@ -90,7 +92,7 @@ def test_a_successful_attempt_on_an_unpaid_invoice_means_paid_not_a_second_charg
     """The state a run sees when another run's charge succeeded but the invoice is not marked paid yet."""
     tenant = paying_tenant()
     invoice = due_invoice(tenant)
-    with mock.patch.object(billing_cycle, "payment_settle_invoice", return_value=ChargeOutcome.PAID):
+    with mock.patch.object(charging, "payment_settle_invoice", return_value=ChargeOutcome.PAID):
         invoice_charge(invoice=invoice)  # charged at Stripe, the invoice left unpaid
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PENDING
@@ -173,7 +175,7 @@ def test_a_charge_whose_answer_was_lost_is_found_by_its_metadata_and_not_sent_ag
 
 
 def test_reconcile_repairs_an_attempt_without_a_payment_intent_id(tenant):
-    from payments.services import stripe_reconcile
+    from payments.charging.reconcile import stripe_reconcile
 
     tenant = paying_tenant()
     invoice = due_invoice(tenant)

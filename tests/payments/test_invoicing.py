@@ -10,11 +10,11 @@ from pypdf import PdfReader
 from accounts.models import AuditEntry
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
-from payments import receipts
-from payments.invoicing import credit_code_issue, credit_code_redeem, format_code, invoice_issue
+from payments.invoicing import receipts
+from payments.invoicing.credits import credit_code_issue, credit_code_redeem, credit_grant, format_code
+from payments.invoicing.documents import invoice_issue
+from payments.invoicing.selectors import credit_balance
 from payments.models import Credit, CreditCode, Invoice
-from payments.selectors import credit_balance
-from payments.services import credit_grant
 from tests.factories import TenantFactory
 
 BASE_FEE = [{"description": "Starter license, April 2026", "amount": 25_000, "quantity": 1, "unit_amount": 25_000}]
@@ -210,7 +210,7 @@ def test_receipt_prints_the_period_in_the_customer_time_zone(tenant):
 
 def test_invoice_status_changes_only_through_its_transition_function(tenant):
     from billing_portal.common.exceptions import ApplicationError
-    from payments.invoicing import invoice_status_set
+    from payments.invoicing.documents import invoice_status_set
     from payments.models import Invoice
 
     invoice = issue(tenant)

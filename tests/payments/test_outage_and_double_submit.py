@@ -16,8 +16,8 @@ from billing_portal.common import clock
 from licenses.models import PlanChange, ProrationItem
 from licenses.selectors import license_get
 from payments import tasks
-from payments.billing_cycle import payments_sweep
-from payments.invoicing import credit_code_issue, format_code
+from payments.charging.sweep import payments_sweep
+from payments.invoicing.credits import credit_code_issue, format_code
 from payments.models import CreditRedemption, Invoice
 from tests.licenses.conftest import jst
 from tests.payments.factories import charges_per_invoice

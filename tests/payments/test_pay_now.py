@@ -14,9 +14,10 @@ from django.conf import settings
 from django.urls import reverse
 
 from billing_portal.common import clock
-from payments import services
-from payments.billing_cycle import ChargeOutcome, invoice_charge
-from payments.invoicing import invoice_issue
+from payments.charging import cards
+from payments.charging.charge import ChargeOutcome, invoice_charge
+from payments.invoicing import credits
+from payments.invoicing.documents import invoice_issue
 from payments.models import Credit, Invoice, Payment, PaymentMethod
 from tests.licenses.conftest import jst
 from tests.payments.factories import (
@@ -71,7 +72,7 @@ def test_pay_now_with_the_same_failing_card_says_why(owner_client, tenant):
 def test_pay_now_charges_the_current_card(owner_client, tenant):
     invoice = failed_invoice(tenant)
     old = PaymentMethod.objects.get(tenant=tenant)
-    services.card_remove(tenant=tenant, payment_method=old)
+    cards.card_remove(tenant=tenant, payment_method=old)
     attach_card_directly(tenant, VISA)  # e.g. replaced at Stripe's customer portal
     response = owner_client.post(reverse("invoice_pay_now", args=[tenant.slug, invoice.receipt_id]), follow=True)
     assert f"Thank you: invoice {invoice.number} is paid." in text(response)
@@ -82,7 +83,7 @@ def test_pay_now_charges_the_current_card(owner_client, tenant):
 
 def test_registering_a_new_card_retries_the_open_invoice_at_once(owner_client, tenant):
     invoice = failed_invoice(tenant)
-    intent = services.card_setup_start(tenant=tenant, attempt=f"t{time.monotonic_ns()}")
+    intent = cards.card_setup_start(tenant=tenant, attempt=f"t{time.monotonic_ns()}")
     status, _ = confirm_setup_intent(intent["client_secret"], number=VISA)
     assert status == 200
     response = owner_client.post(reverse("card_setup_complete", args=[tenant.slug]), {"setup_intent": intent["id"]},
@@ -114,7 +115,7 @@ def test_confirmation_page_shows_the_tax_included_amount_that_reaches_stripe(
 ):
     account_for(tenant)
     card_for(tenant, number=VISA)
-    services.credit_grant(tenant=tenant, name="Goodwill", amount_minor=1_000, currency="JPY", source=Credit.Source.MANUAL,
+    credits.credit_grant(tenant=tenant, name="Goodwill", amount_minor=1_000, currency="JPY", source=Credit.Source.MANUAL,
                           source_key=f"goodwill-{tenant.pk}")
     url = reverse("license_change", args=[tenant.slug])
     with time_machine.travel(jst(2027, 3, 22), tick=False):  # 10 of 31 days left: Business ¥9,032 before tax

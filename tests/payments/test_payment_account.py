@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from payments import stripe_gateway
+from payments.charging import gateway as stripe_gateway
 from payments.models import PaymentAccount
 from tests.payments.factories import account_for
 

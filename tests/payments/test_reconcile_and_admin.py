@@ -3,7 +3,7 @@ import io
 from django.core.management import call_command
 from django.urls import reverse
 
-from payments import stripe_gateway
+from payments.charging import gateway as stripe_gateway
 from payments.demo import seed
 from payments.models import PaymentAccount, PaymentMethod, PaymentSettings
 from tests.factories import TenantFactory
@@ -93,7 +93,7 @@ def test_demo_seed_warns_when_stripe_is_down(db, settings):
 
 def test_admin_refresh_finishes_an_attempt_that_never_got_a_payment_intent_id(admin_client, tenant):
 
-    from payments.billing_cycle import invoice_charge
+    from payments.charging.charge import invoice_charge
     from payments.models import Invoice, Payment
     from tests.payments.factories import answer_lost, charges_per_invoice
     from tests.payments.test_exactly_once import due_invoice
@@ -114,7 +114,7 @@ def test_admin_refresh_finishes_an_attempt_that_never_got_a_payment_intent_id(ad
 
 
 def test_changing_the_payer_name_back_reaches_stripe(tenant):
-    from payments.services import payment_account_update
+    from payments.charging.customers import payment_account_update
 
     account = account_for(tenant, name="First")
     account = payment_account_update(account=account, name="Second", email=account.email)

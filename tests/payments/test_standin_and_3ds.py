@@ -9,7 +9,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from payments import services, stripe_gateway
+from payments.charging import attempts
+from payments.charging import gateway as stripe_gateway
 from payments.models import Payment, PaymentMethod
 from tests.payments.factories import NEEDS_3DS, account_for
 
@@ -82,7 +83,7 @@ def test_a_card_needing_3d_secure_leaves_the_payment_requiring_action(tenant):
     PaymentMethod.objects.create(
         tenant=tenant, stripe_payment_method_id=pm_id, brand="visa", last4="3155", exp_month=12, exp_year=2030
     )
-    payment = services.payment_charge_off_session(
+    payment = attempts.payment_charge_off_session(
         tenant=tenant, amount_minor=700, currency="JPY", idempotency_key="invoice-7-attempt-1"
     )
     assert payment.status == Payment.Status.REQUIRES_ACTION

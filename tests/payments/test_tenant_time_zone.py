@@ -9,7 +9,9 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from billing_portal.common.exceptions import ApplicationError
-from payments.invoicing import credit_code_issue, credit_code_redeem, credit_note_issue, invoice_issue
+from payments.invoicing.credit_notes import credit_note_issue
+from payments.invoicing.credits import credit_code_issue, credit_code_redeem
+from payments.invoicing.documents import invoice_issue
 from payments.models import Invoice
 from tests.factories import UserFactory
 from tests.licenses.conftest import buy

@@ -6,8 +6,8 @@ from django.urls import reverse
 from accounts.models import ApiKey, hash_api_key
 from licenses.selectors import plan_get
 from licenses.services import license_change_now, license_reserve_change
-from payments.invoicing import invoice_issue
-from payments.services import credit_grant
+from payments.invoicing.credits import credit_grant
+from payments.invoicing.documents import invoice_issue
 from tests.licenses.conftest import buy, jst
 
 

@@ -5,7 +5,8 @@ import pytest
 from django.urls import reverse
 
 from billing_portal.common import clock
-from payments import services, stripe_gateway
+from payments.charging import attempts
+from payments.charging import gateway as stripe_gateway
 from payments.models import Invoice, Payment, PaymentAccount, PaymentMethod, StripeEvent
 from tests.payments.factories import account_for, card_for, deliver, event, signed
 
@@ -62,7 +63,7 @@ def test_duplicate_delivery_is_stored_and_processed_once(client, account):
 
 def test_out_of_order_payment_events_end_in_stripes_state(client, tenant, account):
     card_for(tenant)
-    payment = services.payment_charge_off_session(tenant=tenant, amount_minor=900, currency="JPY",
+    payment = attempts.payment_charge_off_session(tenant=tenant, amount_minor=900, currency="JPY",
                                                   idempotency_key="invoice-9-attempt-1")
     Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.PENDING)  # as if the answer was lost
     pi = {"id": payment.stripe_payment_intent_id, "object": "payment_intent", "customer": account.stripe_customer_id}
@@ -121,7 +122,7 @@ def test_failure_keeps_the_traceback_and_admin_reprocesses(client, account, monk
 
 
 def test_a_failed_event_is_processed_again_by_the_sweeper(client, account, monkeypatch):
-    from payments.billing_cycle import payments_sweep
+    from payments.charging.sweep import payments_sweep
 
     monkeypatch.setattr(stripe_gateway, "customer_retrieve", lambda **kw: (_ for _ in ()).throw(RuntimeError("x")))
     deliver(client, event("customer.updated", _customer_obj(account)))
@@ -143,7 +144,7 @@ def test_a_signed_body_that_is_not_a_stripe_event_is_400_not_500(client, account
 
 def _invoice_with_pending_attempt(tenant, amount=1_000):
     """A ¥1,100 (tax included) card invoice whose attempt has been sent (or not) but not answered."""
-    from payments.billing_cycle import ChargeOutcome, invoice_charge
+    from payments.charging.charge import ChargeOutcome, invoice_charge
     from tests.payments.test_exactly_once import due_invoice
 
     invoice = due_invoice(tenant, amount=amount)
@@ -208,7 +209,7 @@ def test_the_matching_payment_intent_pays_the_invoice_in_the_same_transaction(cl
 def test_an_event_stored_but_never_processed_is_processed_by_the_sweeper(client, account):
     from datetime import timedelta
 
-    from payments.billing_cycle import payments_sweep
+    from payments.charging.sweep import payments_sweep
 
     body, _header = signed(event("customer.updated", _customer_obj(account)))
     stored = StripeEvent.objects.create(stripe_event_id="evt_died", type="customer.updated", raw_body=body.decode(),

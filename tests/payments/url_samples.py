@@ -1,6 +1,6 @@
 from datetime import date
 
-from payments.invoicing import invoice_issue
+from payments.invoicing.documents import invoice_issue
 from tests.payments.factories import local_card
 
 

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from billing_portal.common import clock
-from payments import billing_cycle
+from payments.charging import charge
 
 
 class Command(BaseCommand):
@@ -28,7 +28,7 @@ class Command(BaseCommand):
             at = datetime.datetime.combine(day, datetime.time.max, tzinfo=datetime.UTC)
         else:
             at = clock.now()
-        outcomes = billing_cycle.invoices_charge_due(
+        outcomes = charge.invoices_charge_due(
             at=at, progress=lambda invoices: tqdm(invoices, desc="Charging", unit="invoice", disable=no_progress),
         )
         summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items())) or "nothing due"

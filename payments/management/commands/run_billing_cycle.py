@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from accounts.models import Tenant
-from payments import billing_cycle
+from payments.invoicing import cycle
 
 
 class Command(BaseCommand):
@@ -31,7 +31,7 @@ class Command(BaseCommand):
         label = f"{day:%Y-%m}" if day else "the current month (each tenant's time zone)"
         for tenant in tqdm(tenants, desc=f"Invoicing {label}", unit="tenant", disable=no_progress):
             month = day or clock.today_in(tenant.time_zone)  # a Tokyo tenant's April begins at 15:00 UTC
-            invoice = billing_cycle.monthly_invoice_issue(tenant=tenant, year=month.year, month=month.month)
+            invoice = cycle.monthly_invoice_issue(tenant=tenant, year=month.year, month=month.month)
             if invoice is None:
                 skipped += 1
             else:

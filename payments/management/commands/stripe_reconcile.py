@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from payments import services
+from payments.charging import reconcile
 
 
 class Command(BaseCommand):
@@ -12,7 +12,7 @@ class Command(BaseCommand):
         parser.add_argument("--fix", action="store_true", help="update the portal's copy to match Stripe")
 
     def handle(self, *args, fix=False, **options):
-        report = services.stripe_reconcile(fix=fix)
+        report = reconcile.stripe_reconcile(fix=fix)
         for line in report["drift"]:
             self.stdout.write(("FIXED  " if fix else "DRIFT  ") + line)
         for line in report["errors"]:

@@ -1,9 +1,8 @@
-from django.db.models import F, Q, Sum
+"""Reads: payment account, payment methods, payment settings."""
+
 from django.shortcuts import get_object_or_404
 
-from billing_portal.common import clock
-
-from .models import Credit, PaymentAccount, PaymentMethod, PaymentMethodType, PaymentSettings
+from payments.models import PaymentAccount, PaymentMethod, PaymentMethodType, PaymentSettings
 
 
 def payment_account_get(*, tenant) -> PaymentAccount | None:
@@ -12,7 +11,7 @@ def payment_account_get(*, tenant) -> PaymentAccount | None:
 
 def payment_account_dashboard(*, tenant) -> dict:
     """Context for the dashboard's payment-account panel (`payment_account` is also used by the license panel)."""
-    from .forms import PaymentAccountForm
+    from payments.forms import PaymentAccountForm
 
     account = payment_account_get(tenant=tenant)
     return {
@@ -65,14 +64,3 @@ def payment_management(*, tenant) -> dict:
         "payment_settings": payment_settings_get(tenant=tenant),
         "bank_transfer_reason": bank_transfer_unavailable_reason(tenant=tenant),
     }
-
-
-def credit_balance(*, tenant, at=None) -> int:
-    """Unexpired, unused credit of the tenant, in its currency's minor units."""
-    at = at or clock.now()
-    total = (
-        Credit.objects.filter(tenant=tenant, currency=tenant.currency)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at))
-        .aggregate(total=Sum(F("amount_charged") - F("amount_used")))["total"]
-    )
-    return total or 0

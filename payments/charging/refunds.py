@@ -1,34 +1,21 @@
-"""Corrections of issued invoices (writes): refunds through Stripe, disputes, and reissuing an unpaid invoice.
-
-- **Refund** (paid card invoices): under the invoice's row lock the amount is checked against what was paid and
-  not yet refunded (pending refunds count), and the `Refund` row (key `invoice-<id>-refund-<n>`) is committed
-  before Stripe is called; Stripe is called holding the refund's row lock; success records a credit note
-  (適格返還請求書) for it and raises the invoice's `refunded_amount`, in one transaction. A refund whose answer
-  was lost stays pending and the sweeper sends it again with the same key.
-- **Dispute**: `charge.dispute.*` webhooks mark the invoice, tell ops and the payment administrator.
-- **Reissue** (unpaid invoices): the old invoice becomes void (still readable, linked to its replacement), the
-  credit it consumed is released, and a corrected invoice is issued in the same transaction. Paid invoices are
-  corrected with credit notes or refunds only.
-"""
+"""Refunds at Stripe, each with its credit note (writes)."""
 
 import logging
 from decimal import Decimal
 
-from django.core.mail import mail_admins
 from django.db import transaction
 from django.db.models import F, Sum
 
 from accounts.audit import audit_record
-from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError, Conflict
 from billing_portal.common.money import format_money, round_minor
-
-from . import stripe_gateway
-from .invoicing import credit_note_issue, invoice_issue, invoice_status_set
-from .models import Credit, Dispute, Invoice, Payment, Refund
-from .notifications import notify_dispute_opened, notify_refunded
+from payments.charging import gateway as stripe_gateway
+from payments.invoicing.credit_notes import credit_note_issue
+from payments.models import Invoice, Payment, Refund
+from payments.notifications import notify_refunded
 
 logger = logging.getLogger(__name__)
+
 
 _OPEN_REFUNDS = (Refund.Status.PENDING, Refund.Status.SUCCEEDED)
 
@@ -157,13 +144,10 @@ def refunds_resume() -> int:
     return len(pending)
 
 
-# --- webhooks: charge.refunded, charge.dispute.* -----------------------------------------------------------
-
-
 def on_charge_refunded(obj: dict) -> None:
     """A refund happened at Stripe: finish ours, or record one made in the Stripe dashboard (with its credit
     note). Stripe's list of the charge's refunds is the truth; this event's body is only the trigger."""
-    from .services import PaymentMismatch
+    from payments.charging.attempts import PaymentMismatch
 
     payment = Payment.objects.filter(stripe_payment_intent_id=obj.get("payment_intent") or "",
                                      status=Payment.Status.SUCCESSFUL).select_related("invoice").first()
@@ -191,81 +175,3 @@ def on_charge_refunded(obj: dict) -> None:
             reason="Refunded in the Stripe dashboard", idempotency_key=f"stripe-{remote['id']}",
         )
         _refund_set(refund, status=remote["status"], stripe_refund_id=remote["id"])
-
-
-def on_dispute(obj: dict) -> None:
-    """A dispute opened or changed: keep Stripe's state, mark the invoice, and on opening tell ops and the
-    payment administrator."""
-    remote = stripe_gateway.dispute_retrieve(dispute_id=obj["id"])
-    payment = Payment.objects.filter(stripe_payment_intent_id=remote["payment_intent"] or "").select_related(
-        "invoice", "tenant").first()
-    if payment is None:
-        logger.warning("Dispute %s for a charge the portal does not know", remote["id"])
-        return
-    dispute, created = Dispute.objects.select_for_update().get_or_create(
-        stripe_dispute_id=remote["id"],
-        defaults={"tenant": payment.tenant, "invoice": payment.invoice, "amount_minor": remote["amount"],
-                  "currency": remote["currency"], "reason": remote["reason"], "status": remote["status"],
-                  "stripe_payment_intent_id": remote["payment_intent"] or "", "opened_at": clock.now()},
-    )
-    if not created:
-        Dispute.objects.filter(pk=dispute.pk).update(status=remote["status"], amount_minor=remote["amount"])
-    if payment.invoice_id:
-        Invoice.objects.filter(pk=payment.invoice_id).update(disputed=True)
-    audit_record(action="invoice.dispute_opened" if created else "invoice.dispute_updated", tenant=payment.tenant,
-                 data={"dispute": remote["id"], "status": remote["status"], "amount": remote["amount"],
-                       "invoice": payment.invoice.number if payment.invoice else None})
-    if created:
-        invoice = payment.invoice
-        subject = (f"Dispute {remote['id']} opened: {payment.tenant.name}, "
-                   f"{format_money(remote['amount'], remote['currency'])} ({remote['reason']})")
-        transaction.on_commit(lambda: mail_admins(subject, f"{subject}\nInvoice: {invoice.number if invoice else '-'}\n"
-                                                           "Respond in the Stripe dashboard before the deadline."))
-        if invoice is not None:
-            transaction.on_commit(lambda: notify_dispute_opened(invoice=invoice, dispute=dispute))
-
-
-# --- reissue -----------------------------------------------------------------------------------------------
-
-
-def invoice_reissue(*, invoice, lines: list[dict], reason: str, actor=None) -> Invoice:
-    """Void an unpaid invoice and issue its corrected replacement in one transaction. `lines`: dicts with
-    description and amount (minor units). The void invoice stays readable and points to the new one."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ApplicationError("Say why the invoice is reissued.", code="reason_required")
-    if not lines or any(not (line.get("description") or "").strip() or not isinstance(line.get("amount"), int)
-                        for line in lines):
-        raise ApplicationError("Give the corrected invoice at least one line, each with a description and a "
-                               "whole amount in minor units.", code="bad_lines")
-    with transaction.atomic():
-        invoice = Invoice.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=invoice.pk)
-        if invoice.kind == Invoice.Kind.CREDIT_NOTE:
-            raise ApplicationError("A credit note is not reissued.", code="credit_note")
-        if invoice.status not in (Invoice.Status.PENDING, Invoice.Status.FAILED):
-            raise Conflict(f"A {invoice.get_status_display().lower()} invoice cannot be reissued; correct a paid one "
-                           "with a credit note or a refund.", code="not_reissuable")
-        if invoice.payments.filter(status__in=[Payment.Status.PENDING, Payment.Status.REQUIRES_ACTION]).exists():
-            raise Conflict("A payment of this invoice is in progress (or waiting for the customer's 3-D Secure "
-                           "confirmation); reissue it once that is settled.", code="payment_in_progress")
-        invoice_void(invoice=invoice)
-        for application in invoice.credit_applications.all():
-            Credit.objects.filter(pk=application.credit_id).update(amount_used=F("amount_used") - application.amount)
-        card = invoice.payment_method == Invoice.PaymentMethod.CARD
-        replacement = invoice_issue(
-            tenant=invoice.tenant, kind=invoice.kind, source_key=f"reissue-{invoice.pk}",
-            lines=[{"description": line["description"].strip()[:300], "amount": line["amount"]} for line in lines],
-            billing_date=invoice.billing_date, period_start=invoice.period_start, period_end=invoice.period_end,
-            payment_method=invoice.payment_method,
-            charge_at=max(invoice.next_attempt_at or clock.now(), clock.now()) if card else None,
-        )
-        Invoice.objects.filter(pk=invoice.pk).update(replaced_by=replacement)
-        audit_record(action="invoice.reissued", tenant=invoice.tenant, actor=actor,
-                     data={"void": invoice.number, "replacement": replacement.number, "reason": reason,
-                           "old_amount": invoice.payment_amount, "new_amount": replacement.payment_amount})
-    return replacement
-
-
-def invoice_void(*, invoice) -> Invoice:
-    """Within the caller's transaction and the invoice's lock: an unpaid invoice becomes void (no more charges)."""
-    return invoice_status_set(invoice, Invoice.Status.VOID, next_attempt_at=None)

@@ -29,8 +29,8 @@ def _next_month(day: date) -> date:
 
 def invoiced_usage_months(*, tenant, months) -> set:
     """Which of these usage months (first days) have been billed by a monthly invoice already."""
-    from .billing_cycle import monthly_source_key
-    from .models import Invoice
+    from payments.invoicing.cycle import monthly_source_key
+    from payments.models import Invoice
 
     keys = {monthly_source_key(tenant, _next_month(m).year, _next_month(m).month): m for m in months}
     done = Invoice.objects.filter(source_key__in=keys).values_list("source_key", flat=True)
@@ -56,8 +56,7 @@ def late_mau_adjustments(*, tenant, before: date) -> list[dict]:
 
     from billing_portal.common.money import round_minor
     from metering.models import MauBilled, MauCounter
-
-    from .billing_cycle import plan_at
+    from payments.invoicing.cycle import plan_at
 
     billed = dict(
         MauBilled.objects.filter(tenant=tenant, month__lt=before).values("month")

@@ -25,8 +25,7 @@ from accounts.audit import audit_record
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import round_minor
-
-from .models import Coupon, Discount, DiscountApplication
+from payments.models import Coupon, Discount, DiscountApplication
 
 LINE_CATEGORIES = {"license", "support", "usage"}
 _ELIGIBLE = {Coupon.AppliesTo.LICENSE: {"license"}, Coupon.AppliesTo.USAGE: {"usage"},

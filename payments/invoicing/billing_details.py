@@ -8,8 +8,7 @@ from licenses.models import PricingUnit
 from licenses.pricing import plan_fixed_amount, plan_units, unit_line
 from metering.models import MeteringUnit
 from metering.selectors import mau_count, usage_by_channel
-
-from .billing_cycle import plan_at
+from payments.invoicing.cycle import plan_at
 
 BYTES_HINTS = ("disk", "byte", "storage")
 

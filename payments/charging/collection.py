@@ -8,9 +8,8 @@ from django.urls import reverse
 from accounts.audit import audit_record
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError, Conflict
-
-from .billing_cycle import ChargeOutcome, invoice_charge
-from .models import Invoice, Payment
+from payments.charging.charge import ChargeOutcome, invoice_charge
+from payments.models import Invoice, Payment
 
 
 def open_invoices(*, tenant):

@@ -1,23 +1,6 @@
+"""Previews: the upcoming invoice and the charge a plan change would make now (reads)."""
 
 from billing_portal.common import clock
-
-from .models import Credit, Invoice
-from .selectors import credit_balance
-
-
-def invoice_list(*, tenant):
-    return Invoice.objects.filter(tenant=tenant).select_related("replaced_by").order_by("-billing_date", "-id")
-
-
-def invoice_get_by_receipt(*, tenant, receipt_id: str) -> Invoice | None:
-    return Invoice.objects.filter(tenant=tenant, receipt_id=receipt_id).first()
-
-
-def credit_history(*, tenant):
-    """Every credit of the tenant (newest first) and the total still available now."""
-    now = clock.now()
-    credits = list(Credit.objects.filter(tenant=tenant).order_by("-registered_at", "-id"))
-    return {"credits": credits, "credit_available": credit_balance(tenant=tenant, at=now), "now": now}
 
 
 def upcoming_invoice_preview(*, tenant, at=None) -> dict:
@@ -29,10 +12,10 @@ def upcoming_invoice_preview(*, tenant, at=None) -> dict:
     from licenses.models import ProrationItem
     from licenses.selectors import free_plan_get, license_get, pending_reservation_get
     from licenses.support import support_get
-
-    from .billing_cycle import monthly_lines
-    from .discounts import discount_lines
-    from .invoicing import compute_totals, credits_in_application_order, tax_rate
+    from payments.invoicing.credits import credits_in_application_order
+    from payments.invoicing.cycle import monthly_lines
+    from payments.invoicing.discounts import discount_lines
+    from payments.invoicing.documents import compute_totals, tax_rate
 
     at = at or clock.now()
     local = at.astimezone(ZoneInfo(tenant.time_zone))
@@ -65,42 +48,12 @@ def upcoming_invoice_preview(*, tenant, at=None) -> dict:
     }
 
 
-def invoice_api_summary(invoice) -> dict:
-    return {
-        "number": invoice.number, "receipt_id": invoice.receipt_id, "kind": invoice.kind,
-        "billing_date": invoice.billing_date.isoformat(), "currency": invoice.currency,
-        "usage_amount": invoice.usage_amount, "credit_applied": invoice.credit_applied,
-        "determined_amount": invoice.determined_amount, "tax_amount": invoice.tax_amount,
-        "payment_amount": invoice.payment_amount, "status": invoice.status,
-        "payment_method": invoice.payment_method,
-        "paid_at": invoice.paid_at.isoformat() if invoice.paid_at else None,
-        "lines": [{"description": line.description, "quantity": str(line.quantity.normalize()),
-                   "unit_amount": line.unit_amount, "amount": line.amount} for line in invoice.lines.all()],
-    }
-
-
-def discounts_active(*, tenant) -> list:
-    """The tenant's discounts that still apply to a coming invoice (used-up and ended ones left out)."""
-    from zoneinfo import ZoneInfo
-
-    from .models import Coupon, Discount
-
-    today = clock.now().astimezone(ZoneInfo(tenant.time_zone)).date()
-    result = []
-    for discount in Discount.objects.filter(tenant=tenant).select_related("coupon").order_by("created_at"):
-        if discount.coupon.duration == Coupon.Duration.ONCE and discount.used_once:
-            continue
-        if discount.ends_before is not None and discount.ends_before <= today:
-            continue
-        result.append(discount)
-    return result
-
-
 def immediate_charge_preview(*, tenant, line_amounts, at=None) -> dict:
     """What an invoice billed at once (a purchase or an always_invoice upgrade) of these lines would charge:
     the same credits and the same single tax rounding `invoicing.invoice_issue` uses, so the confirmation page
     shows exactly the amount sent to Stripe. Writes nothing."""
-    from .invoicing import compute_totals, credits_in_application_order, tax_rate
+    from payments.invoicing.credits import credits_in_application_order
+    from payments.invoicing.documents import compute_totals, tax_rate
 
     totals = compute_totals(line_amounts=list(line_amounts),
                             credits=credits_in_application_order(tenant=tenant, at=at or clock.now()), rate=tax_rate())

@@ -1,5 +1,5 @@
-"""Invoices and credit codes (writes). Issuing is idempotent by `source_key` and serialised per tenant:
-the tenant row is locked while credits are consumed and the next gap-free number is taken."""
+"""Issuing invoices: totals (discounts, then credits, then tax rounded once), gap-free numbers per tenant and
+year, and the one transition function of an invoice's status (writes)."""
 
 import secrets
 from dataclasses import dataclass
@@ -7,30 +7,23 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 
 from accounts.audit import audit_record
 from accounts.models import Tenant
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
-from billing_portal.common.money import format_money, round_minor
-from ops.outbox import invoice_event, webhook_emit
-
-from .discounts import discount_lines, discounts_record
-from .models import (
+from billing_portal.common.money import round_minor
+from ops.outbox import invoice_event
+from payments.invoicing.credits import CODE_ALPHABET, credits_in_application_order
+from payments.invoicing.discounts import discount_lines, discounts_record
+from payments.models import (
     Credit,
     CreditApplication,
-    CreditCode,
-    CreditRedemption,
     Invoice,
     InvoiceLine,
     InvoiceNumberSequence,
 )
-from .services import credit_grant
-
-# Crockford's base32 without I, L, O, U: nothing to misread. 16 symbols = 80 bits.
-CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-CODE_LENGTH = 16
 
 
 def tax_rate() -> Decimal:
@@ -65,22 +58,6 @@ def compute_totals(*, line_amounts, credits, rate: Decimal) -> Totals:
     applied = usage - remaining
     tax = round_minor(Decimal(remaining) * rate)
     return Totals(usage, applied, remaining, tax, remaining + tax, tuple(allocations))
-
-
-def credits_in_application_order(*, tenant, at, lock=False):
-    """Redeemed credit codes first, earliest expiry first; then the rest of the balance (oldest first)."""
-    qs = Credit.objects.filter(tenant=tenant, currency=tenant.currency, amount_used__lt=F("amount_charged")).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=at)
-    )
-    if lock:
-        qs = qs.select_for_update()
-    credits = list(qs)
-    codes = sorted((c for c in credits if c.source == Credit.Source.CREDIT_CODE), key=lambda c: (c.expires_at, c.pk))
-    rest = sorted(
-        (c for c in credits if c.source != Credit.Source.CREDIT_CODE),
-        key=lambda c: (c.expires_at is None, c.expires_at or c.registered_at, c.registered_at, c.pk),
-    )
-    return codes + rest
 
 
 def _next_number(*, tenant, year: int) -> str:
@@ -174,11 +151,9 @@ def invoice_issue(
         return existing
 
 
-# --- invoice status: the one transition function -------------------------------------------------------------
-
 _INVOICE_TRANSITIONS = {
     Invoice.Status.PENDING: {Invoice.Status.SUCCESSFUL, Invoice.Status.FAILED, Invoice.Status.VOID},
-    # failed again: next retry date; void: replaced by a corrected invoice (payments.corrections.invoice_reissue)
+    # failed again: next retry date; void: replaced by a corrected invoice (payments.invoicing.corrections.invoice_reissue)
     Invoice.Status.FAILED: {Invoice.Status.SUCCESSFUL, Invoice.Status.FAILED, Invoice.Status.VOID},
     Invoice.Status.SUCCESSFUL: set(),  # paid is final (corrections are credit notes and refunds)
     Invoice.Status.VOID: set(),
@@ -205,77 +180,6 @@ def invoice_status_set(invoice: Invoice, status: str, *, paid_at=None, next_atte
     return invoice
 
 
-# --- credit codes -------------------------------------------------------------------------------------------
-
-
-def normalise_code(raw: str) -> str:
-    return "".join(ch for ch in (raw or "").upper() if ch.isalnum())
-
-
-def format_code(code: str) -> str:
-    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
-
-
-def credit_code_issue(*, name, amount, currency, expires_at, redemption_limit=1, created_by=None) -> CreditCode:
-    if amount <= 0:
-        raise ApplicationError("The amount must be greater than zero.", code="bad_amount")
-    if redemption_limit < 1:
-        raise ApplicationError("The redemption limit must be at least 1.", code="bad_limit")
-    for _ in range(5):
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-        try:
-            with transaction.atomic():
-                return CreditCode.objects.create(
-                    name=name, code=code, amount=amount, currency=currency, expires_at=expires_at,
-                    redemption_limit=redemption_limit, created_by=created_by,
-                )
-        except IntegrityError:
-            continue
-    raise ApplicationError("Could not generate a unique code; try again.")
-
-
-@transaction.atomic
-def credit_code_redeem(*, tenant, code: str, actor=None) -> Credit:
-    """Register a credit code for the tenant. Single use per tenant, capped by the code's limit, under concurrency:
-    the code row is locked and the (code, tenant) pair is unique in the database."""
-    normalised = normalise_code(code)
-    credit_code = CreditCode.objects.select_for_update().filter(code=normalised).first() if normalised else None
-    if credit_code is None:
-        raise ApplicationError("This credit code is not valid. Check it and try again.", code="unknown_code")
-    now = clock.now()
-    if credit_code.expires_at <= now:
-        raise ApplicationError(
-            f"This credit code expired on {clock.local_text(credit_code.expires_at, tenant.time_zone)}.",
-            code="expired_code",
-        )
-    if credit_code.currency != tenant.currency:
-        raise ApplicationError(
-            f"This credit code is in {credit_code.currency}, but {tenant.name} is billed in {tenant.currency}.",
-            code="wrong_currency",
-        )
-    if CreditRedemption.objects.filter(credit_code=credit_code, tenant=tenant).exists():
-        raise ApplicationError("This credit code is already registered for your account.", code="already_redeemed")
-    if credit_code.redeemed_count >= credit_code.redemption_limit:
-        raise ApplicationError("This credit code has already been used.", code="code_used_up")
-    credit = credit_grant(
-        tenant=tenant, name=credit_code.name, amount_minor=credit_code.amount, currency=credit_code.currency,
-        source=Credit.Source.CREDIT_CODE, source_key=f"credit-code-{credit_code.pk}-tenant-{tenant.pk}",
-        expires_at=credit_code.expires_at,
-    )
-    CreditRedemption.objects.create(
-        credit_code=credit_code, tenant=tenant, credit=credit, redeemed_by=actor, redeemed_at=now
-    )
-    CreditCode.objects.filter(pk=credit_code.pk).update(redeemed_count=F("redeemed_count") + 1)
-    audit_record(
-        action="credit_code.redeemed", tenant=tenant, actor=actor,
-        data={"credit": credit_code.name, "amount": format_money(credit_code.amount, credit_code.currency)},
-    )
-    webhook_emit(type="credit.redeemed", tenant=tenant, data={"credit": {
-        "id": credit.pk, "name": credit.name, "amount": credit.amount_charged, "currency": credit.currency,
-        "expires_at": credit.expires_at.isoformat() if credit.expires_at else None}})
-    return credit
-
-
 @transaction.atomic
 def invoice_mark_paid_by_transfer(*, invoice, actor=None) -> Invoice:
     """Ops confirm a bank transfer arrived. Pending bank-transfer invoices only; a paid one is left as it is."""
@@ -291,55 +195,3 @@ def invoice_mark_paid_by_transfer(*, invoice, actor=None) -> Invoice:
                  data={"number": invoice.number, "method": "bank_transfer", "amount": invoice.payment_amount})
     invoice_event("invoice.paid", invoice)
     return invoice
-
-
-@transaction.atomic
-def credit_note_issue(*, invoice, amount: int, reason: str, actor=None, refund=None) -> Invoice:
-    """Correct an issued invoice without editing it: a credit note (negative amounts, same tax rate) that refers
-    to it, and the same amount (before tax) as tenant credit for the next invoice.
-
-    `refund` (payments.corrections): the money went back to the card instead, so no credit is granted and the
-    note carries exactly the refund's tax."""
-    invoice = Invoice.objects.select_for_update().select_related("tenant").get(pk=invoice.pk)
-    if invoice.kind == Invoice.Kind.CREDIT_NOTE:
-        raise ApplicationError("A credit note cannot itself be credited.", code="credit_note")
-    reason = (reason or "").strip()
-    if not reason:
-        raise ApplicationError("Say why the invoice is corrected; the reason is printed on the credit note.",
-                               code="reason_required")
-    credited = -sum(Invoice.objects.filter(source_key__startswith=f"credit-note-{invoice.pk}-")
-                    .values_list("usage_amount", flat=True))
-    if amount <= 0 or amount > invoice.usage_amount - credited:
-        raise ApplicationError(
-            f"The amount must be between 1 and {format_money(invoice.usage_amount - credited, invoice.currency)} "
-            "(the invoice's usage amount not yet credited).", code="bad_amount",
-        )
-    tenant = Tenant.objects.select_for_update(of=("self",)).get(pk=invoice.tenant_id)
-    now = clock.now()
-    today = clock.local_date(now, tenant.time_zone)  # number year and date in the customer's calendar
-    sequence = Invoice.objects.filter(source_key__startswith=f"credit-note-{invoice.pk}-").count() + 1
-    tax = refund.tax_minor if refund is not None else round_minor(Decimal(amount) * invoice.tax_rate)
-    note = Invoice.objects.create(
-        tenant=tenant, kind=Invoice.Kind.CREDIT_NOTE, source_key=f"credit-note-{invoice.pk}-{sequence}",
-        number=_next_number(tenant=tenant, year=today.year),
-        receipt_id="C" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(15)),
-        billing_date=today, issued_at=now, currency=invoice.currency, usage_amount=-amount, credit_applied=0,
-        determined_amount=-amount, tax_rate=invoice.tax_rate, tax_amount=-tax, payment_amount=-(amount + tax),
-        status=Invoice.Status.SUCCESSFUL, paid_at=now, payment_method=invoice.payment_method,
-        seller_name=invoice.seller_name, seller_address=invoice.seller_address, buyer_name=invoice.buyer_name,
-        buyer_address=invoice.buyer_address, buyer_email=invoice.buyer_email,
-    )
-    InvoiceLine.objects.create(invoice=note, position=1, amount=-amount,
-                               description=f"{'Refund' if refund is not None else 'Correction'} of invoice "
-                                           f"{invoice.number}: {reason}")
-    if refund is None:
-        credit_grant(tenant=tenant, name=f"Credit note {note.number}", amount_minor=amount, currency=invoice.currency,
-                     source=Credit.Source.MANUAL, source_key=f"credit-note-{note.pk}")
-    audit_record(action="invoice.credit_note", tenant=tenant, actor=actor,
-                 data={"invoice": invoice.number, "credit_note": note.number, "amount": amount, "reason": reason,
-                       "refund": refund.idempotency_key if refund is not None else None})
-    if refund is not None:  # money went back to the card (payments.corrections): tell the operator's systems
-        invoice_event("invoice.refunded", invoice, refund={"amount": refund.amount_minor, "tax": refund.tax_minor,
-                                                           "currency": refund.currency, "reason": reason},
-                      credit_note={"number": note.number, "amount": amount})
-    return note
