@@ -33,8 +33,10 @@ bench: install  ## ingest (BENCH_EVENTS, BENCH_USERS, BENCH_TENANTS, BENCH_CLIEN
 	$(PY) bench/run.py
 	$(PY) bench/invoicing.py
 
-lint: install
+lint: install  ## ruff (lint and format) and the dependency direction between the apps (import-linter)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf .var staticfiles .pytest_cache

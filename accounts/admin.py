@@ -10,10 +10,8 @@ from . import services
 from .models import (
     ApiKey,
     AuditEntry,
-    EndUser,
     Invitation,
     Membership,
-    RelyingParty,
     Tenant,
     User,
     hash_api_key,
@@ -138,57 +136,10 @@ class MembershipAdmin(ServiceAdmin):
                 services.membership_remove(membership=membership, actor=request.user)
 
 
-class _RegistrationAdmin(ServiceAdmin):
-    """RPs and end users are registered through the same service as the portal (license limits, including a
-    pending downgrade's) and removed through it (audit entry, reactivation of a suspended tenant)."""
-
-    autocomplete_fields = ["tenant"]
-    id_field = ""
-    name_field = ""
-
-    def get_readonly_fields(self, request, obj=None):
-        return ["tenant", self.id_field, "created_at"] if obj else []
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            type(obj).objects.filter(pk=obj.pk).update(**{self.name_field: getattr(obj, self.name_field)})
-            return
-        obj.pk = self.register(tenant=obj.tenant, **{self.id_field: getattr(obj, self.id_field),
-                                                     self.name_field: getattr(obj, self.name_field)}).pk
-
-    def delete_model(self, request, obj):
-        self.remove(tenant=obj.tenant, actor=request.user, **{self.id_field: getattr(obj, self.id_field)})
-
-    def delete_queryset(self, request, queryset):
-        with transaction.atomic():
-            for obj in queryset.select_related("tenant"):
-                self.delete_model(request, obj)
 
 
-@admin.register(RelyingParty)
-class RelyingPartyAdmin(_RegistrationAdmin):
-    list_display = ["rp_id", "name", "tenant", tenant_local("created_at", "registered")]
-    search_fields = ["rp_id", "name", "tenant__name"]
-    id_field, name_field = "rp_id", "name"
-
-    def register(self, **kwargs):
-        return services.relying_party_register(**kwargs)
-
-    def remove(self, **kwargs):
-        return services.relying_party_remove(**kwargs)
 
 
-@admin.register(EndUser)
-class EndUserAdmin(_RegistrationAdmin):
-    list_display = ["user_id", "display_name", "tenant", tenant_local("created_at", "registered")]
-    search_fields = ["user_id", "tenant__name"]
-    id_field, name_field = "user_id", "display_name"
-
-    def register(self, **kwargs):
-        return services.end_user_register(**kwargs)
-
-    def remove(self, **kwargs):
-        return services.end_user_remove(**kwargs)
 
 
 @admin.register(ApiKey)

@@ -6,10 +6,9 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.text import slugify
 
-from billing_portal.common import clock
-from billing_portal.common.exceptions import ApplicationError, Conflict
+from billing_portal.common import clock, events
+from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.notify import send_templated_mail
-from ops.outbox import webhook_emit
 
 from .audit import audit_record
 from .models import Invitation, Membership, Role, Tenant
@@ -36,17 +35,16 @@ def user_language_set(*, user, language: str):
     return user
 
 
+@transaction.atomic
 def tenant_create(*, owner, name: str, **fields) -> Tenant:
-    """Create a tenant on the Free license with `owner` as owner, representative and payment administrator."""
-    from licenses.services import license_start_free
-
+    """Create a tenant with `owner` as owner, representative and payment administrator. `tenant.created` is
+    announced in the same transaction: `licenses` puts the tenant on the Free license then."""
     slug = fields.pop("slug", None) or _unique_slug(name)
     tenant = Tenant.objects.create(
         name=name, slug=slug, representative=owner, payment_administrator=owner, **fields
     )
     Membership.objects.create(user=owner, tenant=tenant, role=Role.OWNER)
-    license_start_free(tenant=tenant)
-    webhook_emit(type="tenant.created", tenant=tenant, data={"name": tenant.name, "currency": tenant.currency})
+    events.publish("tenant.created", tenant=tenant, data={"name": tenant.name, "currency": tenant.currency})
     return tenant
 
 
@@ -234,73 +232,18 @@ def invitation_accept(*, token: str, user) -> Membership:
     audit_record(action="invitation.accepted", tenant=invitation.tenant, actor=user,
                  data={"email": user.email, "role": membership.role})
     return membership
-# --- License limits (licenses issue): registering RPs and end users counts against the license. ---
 
 
-def _register_within_limit(*, tenant: Tenant, model, field: str, value: str, limit_field: str, what: str, extra: dict):
-    """Register one RP or end user; the tenant row is locked so concurrent registrations cannot pass the limit.
-    The limit is the current plan's, or the stricter one of a cancellation's Free / a reserved downgrade."""
-    from billing_portal.common.clock import local_text
-    from billing_portal.common.exceptions import LimitExceeded
-    from licenses.selectors import registration_limit
-
-    value = (value or "").strip()
-    if not value:
-        raise ApplicationError(f"Enter a{'n' if what == 'RP' else ''} {what} ID.", code=f"bad_{field}")
-    Tenant.objects.select_for_update().get(pk=tenant.pk)  # serialise registrations of this tenant
-    if model.objects.filter(tenant=tenant, **{field: value}).exists():
-        raise ApplicationError(f"The {what} {value} is already registered.", code="already_registered", status=409)
-    limit, plan, when = registration_limit(tenant=tenant, field=limit_field)
-    if limit is not None and model.objects.filter(tenant=tenant).count() >= limit:
-        if when is not None:
-            raise LimitExceeded(
-                f"The license becomes {plan.name} on {local_text(when, tenant.time_zone)}, which allows at most "
-                f"{limit:,} registered {what}s. Cancel that change to register more."
-            )
-        raise LimitExceeded(
-            f"The {plan.name} license allows at most {limit:,} registered {what}s. Update the license to register more."
-        )
-    return model.objects.create(tenant=tenant, **{field: value}, **extra)
 
 
-@transaction.atomic
-def relying_party_register(*, tenant: Tenant, rp_id: str, name: str = ""):
-    """Register an RP; beyond the license's maximum number of RPs → LimitExceeded (409 limit_exceeded)."""
-    from .models import RelyingParty
-
-    return _register_within_limit(tenant=tenant, model=RelyingParty, field="rp_id", value=rp_id,
-                                  limit_field="max_rps", what="RP", extra={"name": name.strip()})
 
 
-@transaction.atomic
-def end_user_register(*, tenant: Tenant, user_id: str, display_name: str = ""):
-    """Register an end user; beyond the license's maximum number of users → LimitExceeded (409 limit_exceeded)."""
-    from .models import EndUser
-
-    return _register_within_limit(tenant=tenant, model=EndUser, field="user_id", value=user_id,
-                                  limit_field="max_users", what="user", extra={"display_name": display_name.strip()})
 
 
-def _registration_remove(*, tenant: Tenant, model, field: str, value: str, what: str, actor=None) -> None:
-    with transaction.atomic():
-        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
-        deleted = model.objects.filter(tenant=tenant, **{field: value}).delete()[0]
-        if not deleted:
-            raise ApplicationError(f"There is no registered {what} {value}.", code="not_found", status=404)
-        audit_record(action=f"{model._meta.model_name}.removed", tenant=tenant, actor=actor, data={field: value})
-        tenant_reactivate_if_within_limits(tenant=tenant, actor=actor)
 
 
-def relying_party_remove(*, tenant: Tenant, rp_id: str, actor=None) -> None:
-    from .models import RelyingParty
-
-    _registration_remove(tenant=tenant, model=RelyingParty, field="rp_id", value=rp_id, what="RP", actor=actor)
 
 
-def end_user_remove(*, tenant: Tenant, user_id: str, actor=None) -> None:
-    from .models import EndUser
-
-    _registration_remove(tenant=tenant, model=EndUser, field="user_id", value=user_id, what="user", actor=actor)
 
 
 # --- tenant status: the one transition function ---
@@ -327,23 +270,8 @@ def tenant_status_set(*, tenant: Tenant, status: str, actor=None, data: dict | N
     return tenant
 
 
-def tenant_suspend_over_limits(*, tenant: Tenant, reasons: list[str], plan) -> Tenant:
-    """The roll-over found the tenant above its new plan's limits: suspend it and tell it what to remove."""
-    from licenses.notifications import license_event
-
-    tenant = tenant_status_set(tenant=tenant, status=Tenant.Status.SUSPENDED, audit=False)  # license_event audits
-    license_event(tenant=tenant, action="tenant.suspended", plan=plan, data={"reasons": reasons})
-    return tenant
 
 
-def tenant_reactivate_if_within_limits(*, tenant: Tenant, actor=None) -> Tenant:
-    from licenses.selectors import license_get, limits_violations
-
-    if tenant.status != Tenant.Status.SUSPENDED:
-        return tenant
-    if limits_violations(tenant=tenant, plan=license_get(tenant=tenant).plan):
-        return tenant
-    return tenant_status_set(tenant=tenant, status=Tenant.Status.ACTIVE, actor=actor)
 
 
 def api_key_create(*, tenant: Tenant, name: str, created_by) -> tuple:
@@ -378,55 +306,34 @@ def api_key_revoke(*, tenant: Tenant, key_id: int):
     return key
 
 
-def tenant_unsubscribe(*, tenant: Tenant, actor) -> Tenant:
-    """Unsubscribe a Free tenant: delete everything it registered (members' access, RPs, end users, metering data,
-    API keys, invitations, payment account and cards; the Stripe customer too) and anonymise the tenant row.
-    Invoices and payments stay, as the law requires. Only the representative, and only while they are an owner,
-    may do this (the view also asks for their password again)."""
-    from django.apps import apps
-
-    from licenses.models import PlanReservation, ProrationItem
-    from licenses.selectors import license_get
-    from payments.charging.customers import payments_data_close
-
-    from .models import ApiKey, EndUser, RelyingParty
-
+def tenant_unsubscribe_check(*, tenant: Tenant, actor) -> None:
+    """Only the representative, and only while they are an owner, may unsubscribe (the view also asks for their
+    password again)."""
     if actor is None or tenant.representative_id != actor.pk:
         raise ApplicationError("Only the representative can unsubscribe.", code="not_representative", status=403)
     require_owner(tenant=tenant, actor=actor, action="unsubscribe (the representative must be an owner)")
-    license = license_get(tenant=tenant)
-    if license is not None and not license.plan.is_free:
-        raise Conflict(
-            "Customers with a paid license unsubscribe through us: please contact the operator.", code="paid_license"
-        )
-    from licenses.support import support_get
 
-    support = support_get(tenant=tenant)
-    if support is not None:
-        raise Conflict(f"{support.plan.name} is still running: cancel the support plan and unsubscribe after it ends.",
-                       code="support_plan_active")
-    counts = payments_data_close(tenant=tenant)
-    with transaction.atomic():
-        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
-        for model in apps.get_app_config("metering").get_models():
-            if any(f.name == "tenant" for f in model._meta.fields):
-                counts[model._meta.model_name] = model.objects.filter(tenant=tenant).delete()[0]
-        counts["relying_parties"] = RelyingParty.objects.filter(tenant=tenant).delete()[0]
-        counts["end_users"] = EndUser.objects.filter(tenant=tenant).delete()[0]
-        counts["api_keys"] = ApiKey.objects.filter(tenant=tenant).delete()[0]
-        counts["invitations"] = Invitation.objects.filter(tenant=tenant).delete()[0]
-        PlanReservation.objects.filter(tenant=tenant).delete()
-        ProrationItem.objects.filter(tenant=tenant, status=ProrationItem.Status.PENDING).delete()
-        counts["members"] = Membership.objects.filter(tenant=tenant).delete()[0]
-        former_name = tenant.name
-        tenant.name = f"Closed customer #{tenant.pk}"
-        tenant.address = ""
-        tenant.phone = ""
-        tenant.representative = None
-        tenant.payment_administrator = None
-        tenant.save()
-        tenant_status_set(tenant=tenant, status=Tenant.Status.CLOSED, actor=actor)
-        audit_record(action="tenant.unsubscribed", tenant=tenant, actor=actor,
-                     data={"former_name": former_name, **{k: v for k, v in counts.items() if v}})
-        webhook_emit(type="tenant.unsubscribed", tenant=tenant, data={})
+
+def tenant_close(*, tenant: Tenant, actor, counts: dict) -> Tenant:
+    """The accounts part of unsubscribing (payments.unsubscribe orchestrates the whole): delete the RPs, end users,
+    API keys, invitations and memberships, anonymise the tenant row and close it. Call inside the transaction
+    that locked the tenant; `counts` (what the other apps deleted) goes into the audit entry."""
+    from .models import ApiKey, EndUser, RelyingParty
+
+    counts["relying_parties"] = RelyingParty.objects.filter(tenant=tenant).delete()[0]
+    counts["end_users"] = EndUser.objects.filter(tenant=tenant).delete()[0]
+    counts["api_keys"] = ApiKey.objects.filter(tenant=tenant).delete()[0]
+    counts["invitations"] = Invitation.objects.filter(tenant=tenant).delete()[0]
+    counts["members"] = Membership.objects.filter(tenant=tenant).delete()[0]
+    former_name = tenant.name
+    tenant.name = f"Closed customer #{tenant.pk}"
+    tenant.address = ""
+    tenant.phone = ""
+    tenant.representative = None
+    tenant.payment_administrator = None
+    tenant.save()
+    tenant_status_set(tenant=tenant, status=Tenant.Status.CLOSED, actor=actor)
+    audit_record(action="tenant.unsubscribed", tenant=tenant, actor=actor,
+                 data={"former_name": former_name, **{k: v for k, v in counts.items() if v}})
+    events.publish("tenant.unsubscribed", tenant=tenant, data={})
     return tenant

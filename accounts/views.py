@@ -8,9 +8,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from billing_portal.common.exceptions import ApplicationError
-from licenses.selectors import license_dashboard, license_get
-from payments.charging.selectors import payment_account_dashboard
-from payments.invoicing.preview import upcoming_invoice_preview
 
 from .forms import CustomerForm, MemberChoiceForm
 from .models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES, OWNER_ONLY
@@ -71,33 +68,6 @@ def tenant_home(request):
     if request.membership.role in BILLING_VIEW_ROLES:
         return redirect("customer_view", tenant_slug=request.tenant.slug)
     return render(request, "accounts/tenant_home.html")
-
-
-@tenant_view(BILLING_VIEW_ROLES)
-def customer_view(request):
-    tenant = request.tenant
-    return render(
-        request,
-        "accounts/customer_view.html",
-        {"tenant": tenant, "license": license_get(tenant=tenant)},
-    )
-
-
-@tenant_view(BILLING_VIEW_ROLES)
-def billing_dashboard(request):
-    """Payment administrator, payment account and license panels (DESIGN.md flow 2)."""
-    tenant = request.tenant
-    context = {"tenant": tenant}
-    context.update(payment_account_dashboard(tenant=tenant))
-    context.update(license_dashboard(tenant=tenant))
-    from licenses.support import support_get
-
-    context["support_subscription"] = support_get(tenant=tenant)
-    context["upcoming"] = upcoming_invoice_preview(tenant=tenant)
-    from payments.charging.collection import open_invoices
-
-    context["open_invoices"] = open_invoices(tenant=tenant)
-    return render(request, "accounts/billing_dashboard.html", context)
 
 
 @tenant_view(BILLING_EDIT_ROLES)

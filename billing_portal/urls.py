@@ -12,7 +12,7 @@ admin_login.install(admin.site)
 # Everything a tenant owns lives under /t/<tenant_slug>/; each app appends its pages there.
 tenant_patterns = [
     path("", include("accounts.urls")),
-    path("", include("licenses.urls")),
+    path("", include("billing_portal.pages.urls")),  # pages composed of several apps
     path("", include("metering.urls")),
     path("", include("payments.urls")),
 ]

@@ -1,16 +1,18 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from billing_portal.common.admin import ReadOnlyAdmin, tenant_local
+from accounts.models import EndUser, RelyingParty
+from billing_portal.common.admin import ReadOnlyAdmin, ServiceAdmin, tenant_local
 from billing_portal.common.clock import local_text
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
 
-from . import catalogue
+from . import catalogue, registrations
 from .models import License, Menu, Plan, PlanChange, PlanReservation, PricingTier, PricingUnit, ProrationItem
 from .selectors import plan_history
 from .services import plan_change
@@ -213,3 +215,59 @@ class ProrationItemAdmin(PlanChangeAdmin):
     @admin.display(description="amount")
     def amount(self, obj):
         return format_money(obj.amount_minor, obj.currency)
+
+
+# --- RPs and end users (accounts' models; registered here because the license's limits apply) ---
+
+
+class _RegistrationAdmin(ServiceAdmin):
+    """RPs and end users are registered through the same service as the portal (license limits, including a
+    pending downgrade's) and removed through it (audit entry, reactivation of a suspended tenant)."""
+
+    autocomplete_fields = ["tenant"]
+    id_field = ""
+    name_field = ""
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["tenant", self.id_field, "created_at"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            type(obj).objects.filter(pk=obj.pk).update(**{self.name_field: getattr(obj, self.name_field)})
+            return
+        obj.pk = self.register(tenant=obj.tenant, **{self.id_field: getattr(obj, self.id_field),
+                                                     self.name_field: getattr(obj, self.name_field)}).pk
+
+    def delete_model(self, request, obj):
+        self.remove(tenant=obj.tenant, actor=request.user, **{self.id_field: getattr(obj, self.id_field)})
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for obj in queryset.select_related("tenant"):
+                self.delete_model(request, obj)
+
+
+@admin.register(RelyingParty)
+class RelyingPartyAdmin(_RegistrationAdmin):
+    list_display = ["rp_id", "name", "tenant", tenant_local("created_at", "registered")]
+    search_fields = ["rp_id", "name", "tenant__name"]
+    id_field, name_field = "rp_id", "name"
+
+    def register(self, **kwargs):
+        return registrations.relying_party_register(**kwargs)
+
+    def remove(self, **kwargs):
+        return registrations.relying_party_remove(**kwargs)
+
+
+@admin.register(EndUser)
+class EndUserAdmin(_RegistrationAdmin):
+    list_display = ["user_id", "display_name", "tenant", tenant_local("created_at", "registered")]
+    search_fields = ["user_id", "tenant__name"]
+    id_field, name_field = "user_id", "display_name"
+
+    def register(self, **kwargs):
+        return registrations.end_user_register(**kwargs)
+
+    def remove(self, **kwargs):
+        return registrations.end_user_remove(**kwargs)

@@ -1,9 +1,9 @@
 """Operator API for licenses and limits. Thin: parse, call one service, answer JSON."""
 
 from accounts.models import ApiKey
-from accounts.services import end_user_register, relying_party_register
 from billing_portal.common.api import api_view
 from billing_portal.common.exceptions import ApplicationError
+from licenses.registrations import end_user_register, relying_party_register
 
 from . import selectors, services
 from .models import PlanChange

@@ -6,4 +6,11 @@ class LicensesConfig(AppConfig):
     verbose_name = "Licenses and pricing"
 
     def ready(self):
+        from billing_portal.common import events, providers
+
         from . import catalogue  # noqa: F401 - the catalogue rules' model signals
+        from .selectors import mau_limit
+        from .services import on_tenant_created
+
+        events.subscribe(on_tenant_created, types={"tenant.created"})
+        providers.provide("mau_limit", mau_limit)  # metering's MAU alerts and panels

@@ -202,20 +202,19 @@ def plan_change_preview(*, tenant, plan: Plan, at: datetime | None = None) -> di
 
 
 def license_dashboard(*, tenant) -> dict:
-    """Context for the dashboard's license panel (and the customer view's license information)."""
-    from metering.selectors import mau_count
-    from payments.charging.selectors import payment_account_get, payment_method_missing_reason
-
-    license = license_get(tenant=tenant)
-    year, month = clock.month_of(clock.now(), tenant.time_zone)
+    """Context for the dashboard's license panel: the license, a reserved change, the registration counts (the
+    dashboard view adds the month's MAU and the payment account)."""
     return {
-        "license_payment_problem": payment_method_missing_reason(tenant=tenant) if license.plan.is_free else "",
-        "license": license,
+        "license": license_get(tenant=tenant),
         "reservation": pending_reservation_get(tenant=tenant),
-        "mau_this_month": mau_count(tenant=tenant, year=year, month=month),
-        "license_payment_account": payment_account_get(tenant=tenant),
         "license_usage": tenant_usage_counts(tenant=tenant),
     }
+
+
+def mau_limit(*, tenant) -> int | None:
+    """The MAU limit of the tenant's current plan, None for unlimited."""
+    license = license_get(tenant=tenant)
+    return license.plan.max_mau if license and license.plan_id else None
 
 
 def license_api_detail(*, tenant) -> dict:

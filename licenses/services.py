@@ -2,18 +2,21 @@
 
 from django.db import transaction
 
-from billing_portal.common import clock
+from billing_portal.common import clock, providers
 from billing_portal.common.exceptions import ApplicationError, Conflict, LimitExceeded
 
 from .models import License, Plan, PlanChange, PlanReservation, ProrationBehavior, ProrationItem
 from .notifications import license_event
+from .registrations import tenant_suspend_over_limits
 from .selectors import (
     free_plan_get,
+    license_get,
     limits_violations,
     pending_reservation_get,
     period_bounds,
     plan_change_preview,
 )
+from .support import support_get
 
 
 def license_start_free(*, tenant) -> License:
@@ -30,6 +33,11 @@ def license_start_free(*, tenant) -> License:
         },
     )
     return license
+
+
+def on_tenant_created(*, type, tenant, data) -> None:  # noqa: A002
+    """Subscribed to `tenant.created` (licenses/apps.py): every new tenant starts on Free."""
+    license_start_free(tenant=tenant)
 
 
 def _lock_license(tenant, *, at=None) -> License:
@@ -84,13 +92,12 @@ def _reservation_transition(*, tenant, to: str, reservation=None) -> int:
 
 
 def _check_payment_method(tenant) -> None:
-    """Buying or setting a paid plan needs a registered payment method (the operator's help page says so)."""
-    from payments.charging.selectors import payment_account_get, payment_method_missing_reason
-
-    reason = payment_method_missing_reason(tenant=tenant)
-    if reason:
-        code = "no_payment_account" if payment_account_get(tenant=tenant) is None else "no_payment_method"
-        raise ApplicationError(reason, code=code, status=409 if code == "no_payment_method" else 400)
+    """Buying or setting a paid plan needs a registered payment method (the operator's help page says so);
+    `payments` answers whether the tenant has one (billing_portal.common.providers)."""
+    problem = providers.get("payment_method_problem")(tenant=tenant)
+    if problem:
+        code, message, status = problem
+        raise ApplicationError(message, code=code, status=status)
 
 
 def _check_behavior(proration_behavior: str, *, by_operator: bool) -> None:
@@ -119,19 +126,10 @@ def _period_label(start, end, tenant) -> str:
 
 def _record_proration(*, tenant, change: PlanChange, preview: dict, proration_behavior: str, now) -> None:
     """Turn the change's proration into pending items (to be invoiced) or, when negative, tenant credit."""
-    from payments.invoicing.credits import credit_grant
-
     if proration_behavior == ProrationBehavior.NONE or change.difference_amount == 0:
         return
     if change.difference_amount < 0:
-        credit_grant(
-            tenant=tenant,
-            name=f"Proration: {change.from_plan.name} → {change.to_plan.name}",
-            amount_minor=-change.difference_amount,
-            currency=change.currency,
-            source="proration",
-            source_key=f"proration-{change.pk}",
-        )
+        providers.get("proration_credit_grant")(tenant=tenant, change=change)  # payments: tenant credit
         return
     billing = (
         ProrationItem.Billing.IMMEDIATE
@@ -151,12 +149,9 @@ def _record_proration(*, tenant, change: PlanChange, preview: dict, proration_be
         for description, amount in lines
     )
     if billing == ProrationItem.Billing.IMMEDIATE:
-        # The pending items are the record of what to bill; the task only bills them sooner (the sweeper
-        # bills them if the message is lost).
-        from billing_portal.common.queue import enqueue_on_commit
-        from payments.tasks import bill_plan_change
-
-        enqueue_on_commit(bill_plan_change, tenant.pk, inline=False)
+        # The pending items are the record of what to bill; payments bills them sooner (its sweeper bills them
+        # if that is lost).
+        providers.get("plan_change_bill_soon")(tenant=tenant)
 
 
 @transaction.atomic
@@ -348,8 +343,6 @@ def _roll_over(*, tenant, at, license) -> License:
             license.current_period_end = None
             license.auto_renew = True
             if reasons:
-                from accounts.services import tenant_suspend_over_limits
-
                 tenant_suspend_over_limits(tenant=tenant, reasons=reasons, plan=free)
             break
         reservation = (
@@ -408,3 +401,21 @@ def plan_change(*, tenant, plan: Plan, when: str, proration_behavior: str | None
     return {"result": "reserved", "reservation": license_reserve_change(
         tenant=tenant, plan=plan, actor=actor, source=source)}
 
+
+def licenses_unsubscribe_check(*, tenant) -> None:
+    """A tenant unsubscribes only from Free and without a running support plan."""
+    license = license_get(tenant=tenant)
+    if license is not None and not license.plan.is_free:
+        raise Conflict(
+            "Customers with a paid license unsubscribe through us: please contact the operator.", code="paid_license"
+        )
+    support = support_get(tenant=tenant)
+    if support is not None:
+        raise Conflict(f"{support.plan.name} is still running: cancel the support plan and unsubscribe after it ends.",
+                       code="support_plan_active")
+
+
+def licenses_data_delete(*, tenant) -> None:
+    """Unsubscribing: a reserved change and unbilled prorations go; the license and its history stay."""
+    PlanReservation.objects.filter(tenant=tenant).delete()
+    ProrationItem.objects.filter(tenant=tenant, status=ProrationItem.Status.PENDING).delete()

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection
 from django.db.models import Sum
 
-from billing_portal.common import clock
+from billing_portal.common import clock, providers
 
 from .models import DailyActiveCounter, MauAlert, MauAlertSetting, MauCounter, MeteringUnit, MeterReading
 
@@ -83,10 +83,8 @@ def mau_alert_this_month(*, tenant) -> MauAlert | None:
 
 
 def max_mau(*, tenant) -> int | None:
-    from licenses.selectors import license_get
-
-    license = license_get(tenant=tenant)
-    return license.plan.max_mau if license and license.plan_id else None
+    """The MAU limit of the tenant's plan, None for unlimited (licenses answers, billing_portal.common.providers)."""
+    return providers.get("mau_limit")(tenant=tenant)
 
 
 # --- meter readings -----------------------------------------------------------------------------------------

@@ -3,13 +3,14 @@
 from datetime import datetime, timedelta
 
 import orjson
+from django.apps import apps
 from django.db import IntegrityError, connection, transaction
 
 from accounts.models import RelyingParty
-from billing_portal.common import clock
+from billing_portal.common import clock, providers
+from billing_portal.common import events as domain_events
 from billing_portal.common.exceptions import ApplicationError, Conflict, NotFound
 from billing_portal.common.queue import enqueue_on_commit
-from ops.outbox import webhook_emit
 
 from .models import (
     AuthEvent,
@@ -232,12 +233,10 @@ def auth_events_ingest(*, tenant, events) -> dict:
             accepted, by_month, grown = cursor.fetchone()
         if grown:
             _mau_alert_check(tenant=tenant, grown=grown)
-    from payments.invoicing.late_usage import late_events_report
-
     current = datetime(*clock.month_of(clock.now(), tenant.time_zone), 1).date()  # noqa: DTZ001 - a calendar month
     earlier = {datetime.fromisoformat(m).date(): n for m, n in by_month if datetime.fromisoformat(m).date() < current}
     return {"accepted": accepted, "duplicates": len(events) - accepted,
-            **late_events_report(tenant=tenant, accepted_by_month=earlier)}
+            **providers.get("late_events_report")(tenant=tenant, accepted_by_month=earlier)}
 
 
 # --- MAU alert ---------------------------------------------------------------------------------------------
@@ -270,7 +269,7 @@ def mau_alert_raise(*, tenant, year: int, month: int, mau: int, threshold: int) 
     except IntegrityError:
         return None
     enqueue_on_commit(mau_alert_notify_task, alert.pk)
-    webhook_emit(type="mau.threshold_reached", tenant=tenant,
+    domain_events.publish("mau.threshold_reached", tenant=tenant,
                  data={"month": f"{year:04d}-{month:02d}", "mau": mau, "threshold": threshold})
     return alert
 
@@ -387,3 +386,13 @@ def meter_reading_delete(*, tenant, unit_name: str, timestamp: datetime, rp_id: 
     if not deleted:
         raise NotFound(f"No {unit.unit_name} count at that timestamp.")
     return deleted
+
+
+def metering_data_delete(*, tenant) -> dict:
+    """Unsubscribing: every metering row of the tenant goes (events, first-seen tables, readings, alerts).
+    Returns the number deleted per model."""
+    counts = {}
+    for model in apps.get_app_config("metering").get_models():
+        if any(f.name == "tenant" for f in model._meta.fields):
+            counts[model._meta.model_name] = model.objects.filter(tenant=tenant).delete()[0]
+    return counts

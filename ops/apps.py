@@ -11,9 +11,16 @@ class OpsConfig(AppConfig):
         from celery.signals import before_task_publish, task_postrun, task_prerun
         from django.db.models.signals import post_delete, post_save
 
+        from billing_portal.common import events, providers
+
         from . import signals
-        from .models import WebhookEndpoint
-        from .outbox import forget_endpoints
+        from .models import EventType, WebhookEndpoint
+        from .outbox import forget_endpoints, webhook_emit
+        from .test_clocks import test_clock_time
+
+        # Every app's domain events that operators can subscribe to go into the outbox (ops.outbox).
+        events.subscribe(webhook_emit, types=set(EventType.values))
+        providers.provide("test_clock_time", test_clock_time)
 
         post_save.connect(forget_endpoints, sender=WebhookEndpoint, weak=False)
         post_delete.connect(forget_endpoints, sender=WebhookEndpoint, weak=False)

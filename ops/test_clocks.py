@@ -23,6 +23,15 @@ logger = logging.getLogger(__name__)
 MAX_STEPS = 1000
 
 
+def test_clock_time(tenant_id) -> datetime | None:
+    """The frozen time of the tenant's test clock, or None for a tenant without one (one indexed query); given to
+    `billing_portal.common.clock` at start-up (ops/apps.py)."""
+    return TestClock.objects.filter(tenant_id=tenant_id).values_list("frozen_time", flat=True).first()
+
+
+test_clock_time.__test__ = False
+
+
 def test_clock_create(*, owner, name: str, frozen_time: datetime, **tenant_fields) -> TestClock:
     """A new test tenant (owner, Free license, like any tenant) bound to a clock frozen at `frozen_time`."""
     from accounts.services import tenant_create

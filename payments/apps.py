@@ -4,3 +4,15 @@ from django.apps import AppConfig
 class PaymentsConfig(AppConfig):
     name = "payments"
     verbose_name = "Payments"
+
+    def ready(self):
+        from billing_portal.common import providers
+
+        from . import licensing
+        from .invoicing.late_usage import late_events_report
+
+        # The answers licenses and metering need from payments (billing_portal.common.providers).
+        providers.provide("payment_method_problem", licensing.payment_method_problem)
+        providers.provide("proration_credit_grant", licensing.proration_credit_grant)
+        providers.provide("plan_change_bill_soon", licensing.plan_change_bill_soon)
+        providers.provide("late_events_report", late_events_report)

@@ -1,13 +1,19 @@
-"""Demo state for `make run`: Stripe stand-in customers for beta, gamma and delta (states 2–4); acme has none.
+"""Demo state for `make run`: Stripe stand-in customers for beta, gamma and delta (states 2–4); acme has none;
+then the licenses, which need a payment method: gamma on a paid Business license (state 3), delta on Business
+with a reserved downgrade to Starter (state 4). acme and beta stay on Free.
 
 Idempotent (an existing payment account is kept). If the stand-in is not reachable, prints a warning. gamma and
 delta (paid licenses) also get the stand-in's test Visa card, so their invoices are charged.
 """
 
 from billing_portal.common.exceptions import ApplicationError
+from licenses.models import PlanReservation
+from licenses.selectors import license_get, plan_get
+from licenses.services import license_purchase, license_reserve_change
 from payments.charging import cards, customers
 from payments.charging import gateway as stripe_gateway
 
+from .charging.selectors import payment_method_missing_reason
 from .models import PaymentAccount, PaymentMethod
 
 # Tenants with a paid license in the demo get the stand-in's test Visa card, so their invoices are charged.
@@ -58,6 +64,7 @@ def seed(*, tenants, users, stdout):
         tenant = tenants.get(slug)
         if tenant is not None and PaymentAccount.objects.filter(tenant=tenant).exists():
             _demo_card(tenant, stdout)
+    _seed_licenses(tenants=tenants, users=users, stdout=stdout)
 
 
 def _demo_card(tenant, stdout) -> None:
@@ -85,3 +92,35 @@ def _demo_card(tenant, stdout) -> None:
         stdout.write(f"  warning: no demo card for {tenant.slug} ({exc})")
         return
     stdout.write(f"  demo card {card.brand} •••• {card.last4} for {tenant.slug}")
+
+
+def _ensure_payment_account(tenant, users):
+    owner = users.get("owner@demo.example")
+    PaymentAccount.objects.get_or_create(
+        tenant=tenant,
+        defaults={"stripe_customer_id": f"cus_demo_{tenant.slug}", "name": tenant.name,
+                  "email": owner.email if owner else "billing@demo.example"},
+    )
+
+
+def _seed_licenses(*, tenants, users, stdout):
+    for slug in ("gamma", "delta"):
+        tenant = tenants.get(slug)
+        if tenant is None:
+            continue
+        _ensure_payment_account(tenant, users)
+        missing = payment_method_missing_reason(tenant=tenant)
+        if missing and license_get(tenant=tenant).plan.is_free:
+            # A plan needs a payment method; without the stand-in's demo card the tenant stays on Free.
+            stdout.write(f"  warning: {slug} stays on Free: {missing}")
+            continue
+        if license_get(tenant=tenant).plan.is_free:
+            license_purchase(tenant=tenant, plan=plan_get(code="business", currency=tenant.currency),
+                             actor=users.get("owner@demo.example"))
+            stdout.write(f"  licenses: {slug} purchased Business")
+    delta = tenants.get("delta")
+    if (delta is not None and not license_get(tenant=delta).plan.is_free
+            and not PlanReservation.objects.filter(tenant=delta).exists()):
+        license_reserve_change(tenant=delta, plan=plan_get(code="starter", currency=delta.currency),
+                               actor=users.get("owner@demo.example"))
+        stdout.write("  licenses: delta reserved a downgrade to Starter")

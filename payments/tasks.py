@@ -10,6 +10,7 @@ from billing_portal.common.queue import enqueue
 from payments.charging import charge, sweep
 from payments.invoicing import cycle
 
+from .invoicing.tasks import send_invoice_issued_email  # noqa: F401 - registered with the worker here
 from .models import Invoice
 
 
@@ -54,10 +55,3 @@ def payments_sweep_tick():
     """Every 5 minutes: finish what a crash, an outage or a lost message left (see sweep.payments_sweep)."""
     report = sweep.payments_sweep(at=clock.now())
     return dict(report)
-
-
-@shared_task
-def send_invoice_issued_email(invoice_id: int):
-    from .notifications import notify_invoice_issued
-
-    notify_invoice_issued(invoice=Invoice.objects.select_related("tenant__payment_administrator").get(pk=invoice_id))

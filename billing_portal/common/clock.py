@@ -1,6 +1,6 @@
 """The one clock. Code asks `clock.now()` so that tests can travel in time (time-machine patches it too).
 
-Test clocks (`ops.TestClock`, as Stripe's): a test tenant has its own time, which stands still until ops
+Test clocks (`ops.TestClock`, as Stripe's; `ops` provides their time, see `providers`): a test tenant has its own time, which stands still until ops
 advance it. `now(tenant=t)` is that tenant's time; inside `tenant_scope(t)` (its portal pages and API, the
 work a test clock's advance runs, tasks queued from there) plain `now()` is too, so the services that ask
 `clock.now()` need not know. A tenant without a test clock (every real one) always sees the real time.
@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from . import providers
+
 # (tenant id, frozen instant) of the test clock in effect, or None: the real time.
 _scope: ContextVar[tuple[int, datetime] | None] = ContextVar("tenant_clock", default=None)
 
@@ -25,9 +27,7 @@ def system_now() -> datetime:
 
 def test_clock_time(tenant_id) -> datetime | None:
     """The frozen time of the tenant's test clock, or None for a tenant without one (one indexed query)."""
-    from ops.models import TestClock
-
-    return TestClock.objects.filter(tenant_id=tenant_id).values_list("frozen_time", flat=True).first()
+    return providers.get("test_clock_time")(tenant_id)
 
 
 test_clock_time.__test__ = False

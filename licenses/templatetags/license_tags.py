@@ -1,17 +1,6 @@
 from django import template
 
-from billing_portal.common import clock
-
 register = template.Library()
-
-
-@register.simple_tag
-def mau_this_month(tenant) -> int:
-    """MAU usage count of the tenant's current calendar month (its time zone)."""
-    from metering.selectors import mau_count
-
-    year, month = clock.month_of(clock.now(), tenant.time_zone)
-    return mau_count(tenant=tenant, year=year, month=month)
 
 
 @register.filter

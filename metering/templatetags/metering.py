@@ -9,6 +9,13 @@ register = template.Library()
 MONTH_CHOICES = (3, 6, 12)
 
 
+@register.simple_tag
+def mau_this_month(tenant) -> int:
+    """MAU usage count of the tenant's current calendar month (its time zone)."""
+    year, month = clock.month_of(clock.now(), tenant.time_zone)
+    return selectors.mau_count(tenant=tenant, year=year, month=month)
+
+
 @register.inclusion_tag("metering/_mau_panels.html", takes_context=True)
 def mau_panels(context, tenant):
     """The customer view's "MAU information" chart and "MAU exceeded alert" panels."""

@@ -9,7 +9,6 @@ from django.db import transaction
 
 from accounts.audit import audit_record
 from billing_portal.common import clock
-from ops.outbox import invoice_event
 from payments.charging.attempts import (
     PaymentMismatch,
     payment_attempt_create,
@@ -17,6 +16,7 @@ from payments.charging.attempts import (
     payment_send,
 )
 from payments.charging.gateway import PaymentGatewayError
+from payments.events import invoice_event
 from payments.invoicing.cycle import RETRY_AFTER_DAYS
 from payments.invoicing.documents import invoice_status_set
 from payments.models import Invoice, Payment

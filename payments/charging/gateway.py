@@ -27,7 +27,6 @@ logging.getLogger("stripe").setLevel(logging.WARNING)  # its INFO lines log ever
 
 STRIPE_API_VERSION = "2026-10-28.endive"
 SUPPORTED_CURRENCIES = {code for code, _label in CURRENCY_CHOICES}
-ZERO_DECIMAL_CURRENCIES = {"JPY"}
 
 
 # --- domain errors ---------------------------------------------------------------------------------------

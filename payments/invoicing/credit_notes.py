@@ -10,7 +10,7 @@ from accounts.models import Tenant
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money, round_minor
-from ops.outbox import invoice_event
+from payments.events import invoice_event
 from payments.invoicing.credits import CODE_ALPHABET, credit_grant
 from payments.invoicing.documents import _next_number
 from payments.models import (

@@ -6,10 +6,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
 from accounts.audit import audit_record
-from billing_portal.common import clock
+from billing_portal.common import clock, events
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
-from ops.outbox import webhook_emit
 from payments.models import (
     Credit,
     CreditCode,
@@ -123,7 +122,7 @@ def credit_code_redeem(*, tenant, code: str, actor=None) -> Credit:
         action="credit_code.redeemed", tenant=tenant, actor=actor,
         data={"credit": credit_code.name, "amount": format_money(credit_code.amount, credit_code.currency)},
     )
-    webhook_emit(type="credit.redeemed", tenant=tenant, data={"credit": {
+    events.publish("credit.redeemed", tenant=tenant, data={"credit": {
         "id": credit.pk, "name": credit.name, "amount": credit.amount_charged, "currency": credit.currency,
         "expires_at": credit.expires_at.isoformat() if credit.expires_at else None}})
     return credit

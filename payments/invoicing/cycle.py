@@ -19,13 +19,12 @@ from licenses.support import support_billed_for
 from metering.selectors import mau_count, meter_counts_month
 from payments.invoicing import late_usage
 from payments.invoicing.documents import invoice_issue
+from payments.invoicing.tasks import send_invoice_issued_email
 from payments.models import Invoice, PaymentMethodType, PaymentSettings
 
 
 def _email_invoice_issued_after_commit(invoice_id: int) -> None:
     """The e-mail goes out from a worker once the invoice is committed (not on the invoicing path)."""
-    from payments.tasks import send_invoice_issued_email
-
     enqueue_on_commit(send_invoice_issued_email, invoice_id)
 
 

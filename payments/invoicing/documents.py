@@ -14,7 +14,7 @@ from accounts.models import Tenant
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import round_minor
-from ops.outbox import invoice_event
+from payments.events import invoice_event
 from payments.invoicing.credits import CODE_ALPHABET, credits_in_application_order
 from payments.invoicing.discounts import discount_lines, discounts_record
 from payments.models import (

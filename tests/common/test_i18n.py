@@ -209,7 +209,7 @@ def test_contract_page_and_its_terms_in_japanese(owner_client, tenant):
         assert text in body, text
     from django.utils import translation
 
-    from accounts.contract_views import _terms
+    from billing_portal.pages.contract_pages import _terms
 
     with translation.override("ja"):
         _, terms = _terms(tenant)

@@ -9,9 +9,9 @@ from django.db import transaction
 from django.urls import reverse
 
 from accounts.models import EndUser, RelyingParty, Tenant
-from accounts.services import end_user_register, relying_party_register, relying_party_remove
 from billing_portal.common.exceptions import LimitExceeded
 from licenses.models import Menu, PlanReservation, PricingUnit
+from licenses.registrations import end_user_register, relying_party_register, relying_party_remove
 from licenses.selectors import free_plan_get, license_get, plan_get
 from licenses.services import license_cancel, license_reserve_change, licenses_roll_over
 from tests.factories import UserFactory

@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 
 from accounts.models import RelyingParty
-from accounts.services import relying_party_register
 from billing_portal.common.exceptions import LimitExceeded
+from licenses.registrations import relying_party_register
 from tests.factories import TenantFactory
 
 

@@ -66,8 +66,8 @@ def test_concurrent_reads_and_writes_at_0005_roll_the_period_over_exactly_once()
 
     from django.db import connection
 
-    from accounts.services import relying_party_register
     from licenses.models import PlanReservation
+    from licenses.registrations import relying_party_register
     from payments.charging.cards import payment_method_choose
     from tests.factories import TenantFactory
 

@@ -127,8 +127,8 @@ def test_billing_admins_buy_support_but_only_owners_cancel_it(client, billing_ad
 
 
 def test_a_free_tenant_with_a_running_support_plan_cannot_unsubscribe(tenant):
-    from accounts.services import tenant_unsubscribe
     from licenses.support import support_change
+    from payments.unsubscribe import tenant_unsubscribe
     from tests.payments.factories import account_for, card_for
 
     account_for(tenant)

@@ -6,23 +6,28 @@ from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from accounts.models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES
+from accounts.models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES, EndUser, RelyingParty
 from accounts.permissions import tenant_view
-from accounts.services import end_user_register, end_user_remove, relying_party_register, relying_party_remove
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
+from licenses import selectors, services
+from licenses.forms import EndUserForm, RelyingPartyForm
+from licenses.models import PlanChange, ProrationBehavior
+from licenses.registrations import (
+    end_user_register,
+    end_user_remove,
+    relying_party_register,
+    relying_party_remove,
+)
 from payments.charging.selectors import (
     payment_account_get,
     payment_method_missing_reason,
     payment_settings_get,
 )
 from payments.invoicing.discounts import coupon_attach
-
-from . import selectors, services
-from .forms import EndUserForm, RelyingPartyForm
-from .models import PlanChange, ProrationBehavior
 
 
 def _to_dashboard(tenant):
@@ -202,7 +207,7 @@ def license_reservation_cancel(request):
     )
 
 
-def _register_page(request, *, form_class, service, fields, template, items, limit_field, noun, remove):
+def _register_page(request, *, key: str, form_class, service, fields, model, limit_field, noun, remove):
     tenant = request.tenant
     removing = request.method == "POST" and "remove" in request.POST
     form = form_class(None if removing else (request.POST or None))
@@ -227,34 +232,56 @@ def _register_page(request, *, form_class, service, fields, template, items, lim
                 messages.success(request, f"Registered {noun} {obj}.")
                 return redirect(request.path)
     license = selectors.license_get(tenant=tenant)
-    return render(request, template, {
+    page = REGISTRATION_PAGES[key]
+    limit = getattr(license.plan, limit_field)
+    items = model.objects.filter(tenant=tenant).order_by("created_at", "pk")
+    total = items.count()
+    values = {"count": f"{total:,}", "plan": license.plan.name, "limit": f"{limit:,}" if limit is not None else ""}
+    return render(request, "licenses/registrations.html", {
         "tenant": tenant,
         "form": form,
-        "items": items(tenant),
+        "page": page,
+        "counted": (page["counted_unlimited"] if limit is None else page["counted"]) % values,
+        "rows": [{"id": getattr(o, fields[0]), "name": getattr(o, fields[1]), "created_at": o.created_at}
+                 for o in items[:REGISTRATIONS_SHOWN]],
+        "total": total,
         "license": license,
-        "limit": getattr(license.plan, limit_field),
+        "limit": limit,
     }, status=400 if form.errors else 200)
+
+
+REGISTRATIONS_SHOWN = 500
+REGISTRATION_PAGES = {
+    "rp": {
+        "key": "rp", "title": gettext_lazy("Relying parties"), "register": gettext_lazy("Register an RP"),
+        "listed": gettext_lazy("Registered RPs"), "id_label": "RP ID", "name_label": gettext_lazy("Name"),
+        "empty": gettext_lazy("No RPs registered yet."),
+        "counted_unlimited": gettext_lazy("%(count)s RPs registered (no limit on the %(plan)s license)."),
+        "counted": gettext_lazy("%(count)s of %(limit)s RPs registered (%(plan)s license)."),
+    },
+    "user": {
+        "key": "user", "title": gettext_lazy("Registered users"), "register": gettext_lazy("Register a user"),
+        "listed": gettext_lazy("Registered users"), "id_label": gettext_lazy("User ID"),
+        "name_label": gettext_lazy("Display name"), "empty": gettext_lazy("No users registered yet."),
+        "counted_unlimited": gettext_lazy("%(count)s users registered (no limit on the %(plan)s license)."),
+        "counted": gettext_lazy("%(count)s of %(limit)s users registered (%(plan)s license)."),
+    },
+}
 
 
 @tenant_view(BILLING_VIEW_ROLES)
 @require_http_methods(["GET", "POST"])
 def relying_parties(request):
-    from accounts.models import RelyingParty
-
     return _register_page(
-        request, form_class=RelyingPartyForm, service=relying_party_register, fields=["rp_id", "name"],
-        template="licenses/relying_parties.html", items=lambda t: RelyingParty.objects.filter(tenant=t),
-        limit_field="max_rps", noun="RP", remove=relying_party_remove,
+        request, key="rp", form_class=RelyingPartyForm, service=relying_party_register, fields=["rp_id", "name"],
+        model=RelyingParty, limit_field="max_rps", noun="RP", remove=relying_party_remove,
     )
 
 
 @tenant_view(BILLING_VIEW_ROLES)
 @require_http_methods(["GET", "POST"])
 def end_users(request):
-    from accounts.models import EndUser
-
     return _register_page(
-        request, form_class=EndUserForm, service=end_user_register, fields=["user_id", "display_name"],
-        template="licenses/end_users.html", items=lambda t: EndUser.objects.filter(tenant=t),
-        limit_field="max_users", noun="user", remove=end_user_remove,
+        request, key="user", form_class=EndUserForm, service=end_user_register, fields=["user_id", "display_name"],
+        model=EndUser, limit_field="max_users", noun="user", remove=end_user_remove,
     )

@@ -14,13 +14,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.models import BILLING_VIEW_ROLES, OWNER_ONLY, Role
+from accounts.permissions import tenant_view
 from billing_portal.common.exceptions import ApplicationError
 from licenses.selectors import license_get
 from licenses.services import license_cancel
-
-from .models import BILLING_VIEW_ROLES, OWNER_ONLY, Role
-from .permissions import tenant_view
-from .services import tenant_unsubscribe
+from payments.unsubscribe import tenant_unsubscribe
 
 
 class CancellationForm(forms.Form):

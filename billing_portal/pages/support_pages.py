@@ -11,9 +11,10 @@ from accounts.models import BILLING_EDIT_ROLES, OWNER_ONLY
 from accounts.permissions import tenant_view
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
+from licenses import support
 from payments.charging.selectors import payment_method_missing_reason
 
-from . import support
+from .license_pages import charge_now_preview
 
 
 def _to_dashboard(tenant):
@@ -34,7 +35,6 @@ def support_plans(request):
 @require_http_methods(["GET", "POST"])
 def support_change(request):
     """Confirmation: what buying or changing the support plan charges now (tax included), before anything changes."""
-    from .views import charge_now_preview
 
     tenant = request.tenant
     try:
