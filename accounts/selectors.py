@@ -1,6 +1,6 @@
 from django.http import Http404
 
-from .models import Membership, Tenant
+from .models import Membership
 
 
 def memberships_for_user(*, user):
@@ -29,8 +29,3 @@ def tenant_member_users(*, tenant):
     return get_user_model().objects.filter(memberships__tenant=tenant).order_by("email")
 
 
-def tenant_get_by_slug(*, slug: str) -> Tenant:
-    tenant = Tenant.objects.filter(slug=slug).first()
-    if tenant is None:
-        raise Http404("No such tenant.")
-    return tenant

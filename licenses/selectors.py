@@ -6,7 +6,7 @@ from django.db.models import Prefetch
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
 
-from .models import License, Menu, Plan, PlanChange, PlanReservation, ProrationItem
+from .models import License, Menu, Plan, PlanChange, PlanReservation
 from .pricing import plan_fixed_amount, proration
 
 
@@ -74,13 +74,6 @@ def pending_reservation_get(*, tenant) -> PlanReservation | None:
 def plan_history(*, tenant, limit: int | None = 50):
     qs = PlanChange.objects.select_related("from_plan", "to_plan", "actor").filter(tenant=tenant)
     return list(qs[:limit] if limit else qs)
-
-
-def proration_items_pending(*, tenant, billing: str | None = None):
-    qs = ProrationItem.objects.filter(tenant=tenant, status=ProrationItem.Status.PENDING)
-    if billing:
-        qs = qs.filter(billing=billing)
-    return list(qs)
 
 
 def tenant_usage_counts(*, tenant) -> dict:

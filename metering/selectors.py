@@ -73,10 +73,6 @@ def mau_alert_setting_get(*, tenant) -> MauAlertSetting:
     return MauAlertSetting.objects.filter(tenant=tenant).first() or MauAlertSetting(tenant=tenant)
 
 
-def mau_alerts_recent(*, tenant, limit: int = 6):
-    return list(MauAlert.objects.filter(tenant=tenant).order_by("-month")[:limit])
-
-
 def mau_alert_this_month(*, tenant) -> MauAlert | None:
     year, month = clock.month_of(clock.now(), tenant.time_zone)
     return MauAlert.objects.filter(tenant=tenant, month=_month_start(year, month)).first()

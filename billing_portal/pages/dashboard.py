@@ -11,7 +11,6 @@ from metering.selectors import mau_count
 from payments.charging.collection import open_invoices
 from payments.charging.selectors import (
     payment_account_dashboard,
-    payment_account_get,
     payment_method_missing_reason,
 )
 from payments.invoicing.preview import upcoming_invoice_preview
@@ -37,7 +36,7 @@ def billing_dashboard(request):
     context.update(license_dashboard(tenant=tenant))
     year, month = clock.month_of(clock.now(), tenant.time_zone)
     context["mau_this_month"] = mau_count(tenant=tenant, year=year, month=month)
-    context["license_payment_account"] = payment_account_get(tenant=tenant)
+    context["license_payment_account"] = context["payment_account"]
     context["license_payment_problem"] = (
         payment_method_missing_reason(tenant=tenant) if context["license"].plan.is_free else ""
     )

@@ -16,7 +16,6 @@ def payment_account_dashboard(*, tenant) -> dict:
     account = payment_account_get(tenant=tenant)
     return {
         "payment_account": account,
-        "payment_account_enabled": True,
         "payment_account_form": None if account else PaymentAccountForm(),
     }
 
