@@ -55,7 +55,8 @@ def late_mau_adjustments(*, tenant, before: date) -> list[dict]:
     from django.db.models import Max
 
     from billing_portal.common.money import round_minor
-    from metering.models import MauBilled, MauCounter
+    from metering.models import MauBilled
+    from metering.selectors import mau_of_months
 
     from .billing_cycle import plan_at
 
@@ -65,8 +66,7 @@ def late_mau_adjustments(*, tenant, before: date) -> list[dict]:
     )
     if not billed:
         return []
-    counters = dict(MauCounter.objects.filter(tenant=tenant, rp_id="", month__in=list(billed))
-                    .values_list("month", "mau"))
+    counters = mau_of_months(tenant=tenant, months=list(billed))
     result = []
     for month in sorted(billed):
         _start, end = clock.month_bounds(month.year, month.month, tenant.time_zone)
