@@ -158,7 +158,8 @@ class ClickHouseEventStore(EventStore):
     def record_auth_events(self, *, tenant, ids, rps, users, instants):
         from .event_outbox import auth_events_enqueue
 
-        return auth_events_enqueue(tenant=tenant, ids=ids, rps=rps, users=users, instants=instants), []
+        accepted, earlier = auth_events_enqueue(tenant=tenant, ids=ids, rps=rps, users=users, instants=instants)
+        return accepted, earlier, []  # MAU alerts: checked once the batch reached ClickHouse
 
     def insert(self, table: str, columns: dict[str, list]) -> None:
         self.ensure_schema()

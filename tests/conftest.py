@@ -93,3 +93,21 @@ def owner_client(client, owner):
 @pytest.fixture
 def user(db):
     return UserFactory()
+
+
+@pytest.fixture(scope="session")
+def _chdb_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture
+def clickhouse_store(settings, _chdb_dir):
+    """EVENT_STORE_URL on ClickHouse for this test: ClickHouse's engine in-process (PyPI chdb, the same SQL as a
+    ClickHouse server), its tables emptied first. Ship the outbox with metering.event_outbox.events_ship_all()."""
+    from metering import event_store
+
+    settings.EVENT_STORE_URL = f"chdb://{_chdb_dir}?database=bp_test"
+    store = event_store.current()
+    assert store.name == "clickhouse"
+    store.truncate()
+    return store
