@@ -144,8 +144,7 @@ def events_ship(*, tenant=None, max_rows: int | None = None) -> dict:
             for tenant_id in forget:
                 store.forget_tenant(tenant_id)
             cursor.execute(f"DELETE FROM {_table()} WHERE id = ANY(%s)", [[row[0] for row in rows]])  # noqa: S608
-        event_tenants = sorted({row[1] for row in rows if row[2] == EventOutbox.Kind.AUTH_EVENTS})
-        transaction.on_commit(lambda: _mau_alerts_check(event_tenants))
+    _mau_alerts_check(sorted({row[1] for row in rows if row[2] == EventOutbox.Kind.AUTH_EVENTS}))
     shipped.update(rows=len(rows), events=len(auth["event_id"]), readings=len(meter["unit_id"]))
     return shipped
 
