@@ -89,9 +89,8 @@ class ServerConnection:
     """A ClickHouse server (or a cluster's load balancer) through clickhouse-connect's HTTP client."""
 
     def __init__(self, *, host, port, username, password, database, secure):
-        self.database = database
-        self._args = {"host": host, "port": port, "username": username, "password": password,
-                      "database": database, "secure": secure}
+        self.database = database  # named in every statement: the client's own database stays the server's default
+        self._args = {"host": host, "port": port, "username": username, "password": password, "secure": secure}
         self._local = threading.local()  # clickhouse-connect clients are not shared between threads
 
     def _client(self):
@@ -119,7 +118,8 @@ class ServerConnection:
 
     def insert(self, table: str, columns: dict[str, list]) -> None:
         try:
-            self._client().raw_insert(table, list(columns), orjson.dumps(columns), fmt="JSONColumns")
+            self._client().raw_insert(f"{self.database}.{table}", list(columns), orjson.dumps(columns),
+                                      fmt="JSONColumns")
         except Exception as exc:
             raise ClickHouseError(str(exc)) from exc
 

@@ -119,10 +119,11 @@ def meter_expected(tz_name):
     return result
 
 
-def run_scenario(client, prefix: str, ship) -> dict:
+def run_scenario(client, prefix: str, ship, zones=tuple(ZONES)) -> dict:
     """Ingest and meter the scenario for three tenants through the API; read every count back through the API."""
     results = {}
-    for name, tz_name in ZONES.items():
+    for name in zones:
+        tz_name = ZONES[name]
         tenant = TenantFactory(slug=f"{prefix}-{name}", time_zone=tz_name)
         make_rps(tenant, *RPS)
         key = make_api_key(tenant=tenant)
@@ -268,3 +269,19 @@ def test_chdb_string_parameters_arrive_unchanged(clickhouse_store):
     rows = clickhouse_store.conn.query("SELECT {a:String}, {b:String}, {c:String}",
                                        {"a": "back\\slash", "b": "tab\there 'q'", "c": "ユーザー\n"})
     assert rows == [["back\\slash", "tab\there 'q'", "ユーザー\n"]]
+
+
+def test_clickhouse_connect_sends_the_same_sql_to_a_server(client, settings, clickhouse_http_url):
+    """The production transport (clickhouse-connect over HTTP) against ClickHouse's HTTP interface (stood in by
+    chdb in another process): the Tokyo tenant's scenario counts as on PostgreSQL."""
+    MeteringUnit.objects.create(unit_name="api_calls", display_name="API calls", aggregation="sum")
+    MeteringUnit.objects.create(unit_name="disk_bytes", display_name="Disk", aggregation="max")
+    with time_machine.travel(NOW, tick=False):
+        postgres = run_scenario(client, "pg", ship=lambda: None, zones=["tokyo"])
+        settings.EVENT_STORE_URL = clickhouse_http_url
+        store = event_store.current()
+        assert type(store.conn).__name__ == "ServerConnection"
+        store.truncate()
+        server = run_scenario(client, "http", ship=events_ship_all, zones=["tokyo"])
+    check_against_brute_force(server)
+    assert server["tokyo"][0] == postgres["tokyo"][0]
