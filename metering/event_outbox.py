@@ -76,14 +76,50 @@ def _naive_utc(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC).replace(tzinfo=None)
 
 
+_BUCKET = 900  # UTC offsets change on quarter hours (UTC), so one offset holds for a whole 15-minute bucket
+
+
+class _LocalDays:
+    """Calendar day and month (first day) of instants in one time zone: the offset of each 15-minute UTC bucket
+    is looked up once (a bucket where it changes is computed event by event), day numbers turned into dates once."""
+
+    def __init__(self, tz_name: str):
+        self.tz = ZoneInfo(tz_name)
+        self.offsets: dict[int, int | None] = {}
+
+    def offset(self, instant: datetime, ts: float) -> int:
+        bucket = int(ts // _BUCKET)
+        offset = self.offsets.get(bucket, -1)
+        if offset == -1:
+            first = datetime.fromtimestamp(bucket * _BUCKET, UTC).astimezone(self.tz).utcoffset()
+            last = datetime.fromtimestamp((bucket + 1) * _BUCKET - 1e-6, UTC).astimezone(self.tz).utcoffset()
+            offset = self.offsets[bucket] = int(first.total_seconds()) if first == last else None
+        if offset is None:  # the offset changes within this bucket
+            return int(instant.astimezone(self.tz).utcoffset().total_seconds())
+        return offset
+
+
+_DAYS: dict[int, tuple[date, date]] = {}
+_UNIX_DAY_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def _day_and_month(day_number: int) -> tuple[date, date]:
+    found = _DAYS.get(day_number)
+    if found is None:
+        day = date.fromordinal(_UNIX_DAY_ORDINAL + day_number)
+        found = _DAYS[day_number] = (day, day.replace(day=1))
+    return found
+
+
 def _columns(rows, zones: dict[int, str]) -> tuple[dict, dict, list[int]]:
     """The ClickHouse insert blocks of outbox rows: (auth_events columns, meter_readings columns, tenants to
-    forget)."""
+    forget). Month and day are computed here, in the tenant's time zone."""
     auth = {name: [] for name in ("tenant_id", "event_id", "rp_id", "user_id", "occurred_at", "month", "day",
                                   "priority")}
     meter = {name: [] for name in ("tenant_id", "unit_id", "rp_id", "timestamp", "count", "version", "is_deleted")}
     forget = []
-    tz_cache: dict[str, ZoneInfo] = {}
+    local_days: dict[str, _LocalDays] = {}
+    parse = datetime.fromisoformat
     for row_id, tenant_id, kind, payload in rows:
         if kind == EventOutbox.Kind.FORGET_TENANT:
             forget.append(tenant_id)
@@ -99,20 +135,23 @@ def _columns(rows, zones: dict[int, str]) -> tuple[dict, dict, list[int]]:
             meter["is_deleted"].append(1 if data["deleted"] else 0)
             continue
         tz_name = zones[tenant_id]
-        tz = tz_cache.get(tz_name) or tz_cache.setdefault(tz_name, ZoneInfo(tz_name))
+        days = local_days.get(tz_name) or local_days.setdefault(tz_name, _LocalDays(tz_name))
         n = len(data["ids"])
         auth["tenant_id"] += [tenant_id] * n
         auth["event_id"] += data["ids"]
         auth["rp_id"] += data["rps"]
         auth["user_id"] += data["users"]
         auth["priority"] += [event_store.PRIORITY_BASE - row_id] * n
-        parse = datetime.fromisoformat
+        occurred, day_col, month_col = auth["occurred_at"], auth["day"], auth["month"]
         for text in data["instants"]:
             instant = parse(text)
-            local = instant.astimezone(tz).date()
-            auth["occurred_at"].append(instant.astimezone(UTC).replace(tzinfo=None))
-            auth["day"].append(local)
-            auth["month"].append(date(local.year, local.month, 1))
+            ts = instant.timestamp()
+            day, month = _day_and_month(int((ts + days.offset(instant, ts)) // 86400))
+            day_col.append(day)
+            month_col.append(month)
+            # RFC 3339 as orjson wrote it; in UTC already, ClickHouse reads it without the offset.
+            occurred.append(text[:-6] if text.endswith("+00:00") else
+                            instant.astimezone(UTC).replace(tzinfo=None))
     return auth, meter, forget
 
 
