@@ -140,8 +140,13 @@ class ClickHouseEventStore(EventStore):
 
     # --- connection and schema ---
 
-    def ensure_schema(self) -> None:
+    def ensure_schema(self, *, create_on_cluster: bool = False) -> None:
+        """CREATE … IF NOT EXISTS once per process. On a cluster only when asked (`manage.py event_store
+        --schema`): distributed DDL from every process that starts would crowd the cluster's DDL queue."""
         if self._schema_ready:
+            return
+        if self.cluster and not create_on_cluster:
+            self._schema_ready = True
             return
         from .clickhouse import schema_statements
 

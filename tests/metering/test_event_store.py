@@ -285,3 +285,25 @@ def test_clickhouse_connect_sends_the_same_sql_to_a_server(client, settings, cli
         server = run_scenario(client, "http", ship=events_ship_all, zones=["tokyo"])
     check_against_brute_force(server)
     assert server["tokyo"][0] == postgres["tokyo"][0]
+
+
+def test_event_store_command_ships_and_reports_the_backlog(client, clickhouse_store):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from metering.clickhouse import schema_statements
+
+    tenant = TenantFactory()
+    make_rps(tenant, *RPS)
+    with time_machine.travel(NOW, tick=False):
+        client.post(f"/api/v1/tenants/{tenant.slug}/auth-events", json.dumps({"events": scenario_events(seed=1)[0]}),
+                    content_type="application/json", **auth(make_api_key(tenant=tenant)))
+        out = StringIO()
+        call_command("event_store", stdout=out)
+        assert "outbox: 1 rows" in out.getvalue()
+        out = StringIO()
+        call_command("event_store", "--ship", stdout=out)
+    assert "Shipped 1 outbox rows" in out.getvalue() and "outbox: 0 rows, 0 events waiting" in out.getvalue()
+    assert all("ON CLUSTER main" in s for s in schema_statements("events", "main"))
+    assert sum("ReplicatedReplacingMergeTree" in s for s in schema_statements("events", "main")) == 2

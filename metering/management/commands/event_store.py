@@ -33,7 +33,7 @@ class Command(BaseCommand):
             self.stdout.write("Event store: PostgreSQL (EVENT_STORE_URL unset or postgres).")
             return
         if options["schema"]:
-            store.ensure_schema()
+            store.ensure_schema(create_on_cluster=True)
             self.stdout.write(f"ClickHouse schema ready in database {store.db}.")
         if options["ship"]:
             shipped = events_ship_all()
