@@ -6,6 +6,8 @@ client processes post BENCH_EVENTS events in batches of BENCH_BATCH to POST /api
 (every BENCH_REPLAY_EVERY-th request replays an earlier batch). Afterwards it checks the MAU counters against a
 brute-force recount, COPYs the same events into an index-free table as the ceiling, and times MAU reads.
 
+BENCH_EVENT_STORE=clickhouse runs it on both event stores and prints them side by side (bench/stores.py).
+
 Full size: BENCH_TENANTS=100 BENCH_USERS=1000000 BENCH_EVENTS=10000000 (the defaults). Scale down with e.g.
 BENCH_EVENTS=500000 BENCH_USERS=100000. Loopback only; every loop is bounded by the event count.
 """
@@ -113,6 +115,7 @@ def cpu_seconds() -> dict:
     """CPU seconds used so far (user + system) by this machine's processes, grouped: the bench database's
     PostgreSQL backends, our gunicorn, the load-generating clients, everything else (other work sharing the box)."""
     tick = os.sysconf("SC_CLK_TCK")
+    database = os.environ.get("DATABASE_URL", "").rsplit("/", 1)[-1].split("?")[0] or "billing_portal_bench"
     groups = {"postgres": 0.0, "gunicorn": 0.0, "clients": 0.0, "other": 0.0}
     me = os.getpid()
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -124,7 +127,7 @@ def cpu_seconds() -> dict:
         except OSError:
             continue
         used = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-        if cmd.startswith("postgres:") and "billing_portal_bench" in cmd:
+        if cmd.startswith("postgres:") and database in cmd:
             group = "postgres"
         elif "gunicorn" in cmd and "billing_portal.wsgi" in cmd and str(ROOT) in cmd:
             group = "gunicorn"
@@ -262,6 +265,10 @@ def mau_read_latency(iterations=2000):
 
 
 def main() -> int:
+    if os.environ.get("BENCH_EVENT_STORE", "postgres") == "clickhouse":
+        import stores  # bench/stores.py: this benchmark on both event stores, side by side
+
+        return stores.main()
     env = {
         "DATABASE_URL": devservices.ensure_postgres("billing_portal_bench"),
         "REDIS_URL": devservices.ensure_redis(),

@@ -206,3 +206,29 @@ class MauBilled(models.Model):
 
     def __str__(self):
         return f"{self.tenant} {self.month:%Y-%m}: {self.mau_billed} MAU billed"
+
+
+class EventOutbox(models.Model):
+    """Accepted events waiting to be shipped to the ClickHouse event store (EVENT_STORE_URL=clickhouse://…;
+    unused with PostgreSQL). One row per accepted ingest request (the batch's columns), per meter-reading change
+    (the reading's value after it) or per tenant to forget (unsubscribed). The shipping task deletes a row in the
+    transaction that shipped it, after ClickHouse stored it: at least once, and a row shipped twice collapses there
+    by event id (or reading key and version = this row's id)."""
+
+    class Kind(models.TextChoices):
+        AUTH_EVENTS = "auth", "Authentication events"
+        METER_READING = "meter", "Meter reading"
+        FORGET_TENANT = "forget", "Delete the tenant's rows"
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    payload = models.BinaryField(help_text="JSON (orjson) of the batch's columns or the reading.")
+    events = models.PositiveIntegerField(default=0, help_text="Authentication events in the row.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "id"], name="metering_outbox_tenant_id")]
+
+    def __str__(self):
+        return f"{self.kind} #{self.pk}"

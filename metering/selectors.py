@@ -1,14 +1,13 @@
-"""Reads of the metering app. MAU comes from maintained counters, never from scanning raw events."""
+"""Reads of the metering app. MAU, daily actives and meter counts come from the event store (event_store.py):
+PostgreSQL's maintained counters (never a scan of raw events), or ClickHouse."""
 
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import connection
-from django.db.models import Sum
-
 from billing_portal.common import clock, providers
 
-from .models import DailyActiveCounter, MauAlert, MauAlertSetting, MauCounter, MeteringUnit, MeterReading
+from . import event_store
+from .models import MauAlert, MauAlertSetting, MeteringUnit
 
 
 def _month_start(year: int, month: int) -> date:
@@ -17,18 +16,16 @@ def _month_start(year: int, month: int) -> date:
 
 def mau_count(*, tenant, year: int, month: int, rp_id: str | None = None) -> int:
     """Exact MAU of a tenant (optionally one RP) for a calendar month in the tenant's time zone."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT mau FROM {MauCounter._meta.db_table} WHERE tenant_id = %s AND month = %s AND rp_id = %s",  # noqa: S608
-            [tenant.pk, _month_start(year, month), rp_id or MauCounter.TENANT_TOTAL],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else 0
+    return event_store.current().mau(tenant=tenant, month=_month_start(year, month), rp_id=rp_id or "")
 
 
 def mau_by_rp(*, tenant, year: int, month: int) -> dict[str, int]:
-    rows = MauCounter.objects.filter(tenant=tenant, month=_month_start(year, month)).exclude(rp_id="")
-    return {row.rp_id: row.mau for row in rows.order_by("rp_id")}
+    return event_store.current().mau_by_rp(tenant=tenant, month=_month_start(year, month))
+
+
+def mau_of_months(*, tenant, months) -> dict[date, int]:
+    """Exact MAU of the tenant in each of these months (first days); months without events are left out."""
+    return event_store.current().mau_of_months(tenant=tenant, months=list(months))
 
 
 def months_back(*, tenant, count: int) -> list[tuple[int, int]]:
@@ -47,8 +44,8 @@ def mau_history(*, tenant, months: int) -> dict:
 
     periods = months_back(tenant=tenant, count=months)
     starts = [_month_start(y, m) for y, m in periods]
-    rows = MauCounter.objects.filter(tenant=tenant, month__gte=starts[0], month__lte=starts[-1])
-    values = {(row.month, row.rp_id): row.mau for row in rows}
+    values = {key: mau for key, (mau, _events) in
+              event_store.current().mau_months(tenant=tenant, first=starts[0], last=starts[-1]).items()}
     rps = sorted(
         set(RelyingParty.objects.filter(tenant=tenant).values_list("rp_id", flat=True))
         | {rp for (_, rp) in values if rp}
@@ -62,9 +59,7 @@ def mau_history(*, tenant, months: int) -> dict:
 
 def daily_actives(*, tenant, start: date, end: date) -> list[tuple[date, int]]:
     """Exact daily active users for each day in [start, end] (tenant's time zone), zero-filled, for graphs."""
-    counts = dict(
-        DailyActiveCounter.objects.filter(tenant=tenant, day__gte=start, day__lte=end).values_list("day", "dau")
-    )
+    counts = event_store.current().daily_actives(tenant=tenant, start=start, end=end)
     days = (end - start).days + 1
     return [(start + timedelta(days=i), counts.get(start + timedelta(days=i), 0)) for i in range(max(days, 0))]
 
@@ -97,13 +92,7 @@ def day_bounds(day: date, tz_name: str) -> tuple[datetime, datetime]:
 def meter_count(*, tenant, unit: MeteringUnit, start: datetime, end: datetime, rp_id: str | None = None) -> int:
     """The unit's count over [start, end) by its aggregation: sum of all counts, or the largest count at one
     timestamp (counts of several channels at the same timestamp add up)."""
-    readings = MeterReading.objects.filter(tenant=tenant, unit=unit, timestamp__gte=start, timestamp__lt=end)
-    if rp_id is not None:
-        readings = readings.filter(rp_id=rp_id)
-    if unit.aggregation == MeteringUnit.Aggregation.SUM:
-        return readings.aggregate(n=Sum("count"))["n"] or 0
-    per_timestamp = readings.values("timestamp").annotate(n=Sum("count")).order_by()
-    return max((row["n"] for row in per_timestamp), default=0)
+    return event_store.current().meter_count(tenant=tenant, unit=unit, start=start, end=end, rp_id=rp_id)
 
 
 def meter_count_day(*, tenant, unit, day: date) -> int:
@@ -139,16 +128,17 @@ def usage_by_channel(*, tenant, year: int, month: int) -> dict[str, dict]:
     def channel(rp):
         return result.setdefault(rp, {"mau": 0, "auth_events": 0, "services": {}})
 
-    for row in MauCounter.objects.filter(tenant=tenant, month=_month_start(year, month)).exclude(rp_id=""):
-        channel(row.rp_id).update(mau=row.mau, auth_events=row.events)
-    readings = MeterReading.objects.filter(tenant=tenant, timestamp__gte=start, timestamp__lt=end)
+    store = event_store.current()
+    first = _month_start(year, month)
+    for (_month, rp_id), (mau, events) in sorted(store.mau_months(tenant=tenant, first=first, last=first).items()):
+        if rp_id:
+            channel(rp_id).update(mau=mau, auth_events=events)
     units = {u.pk: u for u in MeteringUnit.objects.all()}
-    sums = readings.values("rp_id", "unit_id", "timestamp").annotate(n=Sum("count")).order_by()
-    for row in sums:
-        unit = units[row["unit_id"]]
-        services = channel(row["rp_id"])["services"]
+    for rp_id, unit_id, n in store.meter_sums(tenant=tenant, start=start, end=end):
+        unit = units[unit_id]
+        services = channel(rp_id)["services"]
         if unit.aggregation == MeteringUnit.Aggregation.SUM:
-            services[unit.unit_name] = services.get(unit.unit_name, 0) + row["n"]
+            services[unit.unit_name] = services.get(unit.unit_name, 0) + n
         else:
-            services[unit.unit_name] = max(services.get(unit.unit_name, 0), row["n"])
+            services[unit.unit_name] = max(services.get(unit.unit_name, 0), n)
     return dict(sorted(result.items()))

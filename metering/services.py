@@ -12,6 +12,7 @@ from billing_portal.common import events as domain_events
 from billing_portal.common.exceptions import ApplicationError, Conflict, NotFound
 from billing_portal.common.queue import enqueue_on_commit
 
+from . import event_store
 from .models import (
     AuthEvent,
     DailyActiveCounter,
@@ -214,12 +215,26 @@ def auth_events_ingest(*, tenant, events) -> dict:
 
     Returns {"accepted": new events, "duplicates": events already stored (or repeated in the batch),
     "late": accepted events of months already invoiced, "late_months": those months} — late events are counted
-    in their month and billed as an adjustment on the next invoice (payments/late_usage.py).
+    in their month and billed as an adjustment on the next invoice (payments/invoicing/late_usage.py).
+    With the ClickHouse event store the batch is queued for shipping (metering/event_outbox.py): "duplicates"
+    then counts only the ids repeated within the request; repeats of earlier requests collapse in ClickHouse.
     """
-    global _INGEST_SQL
     ids, rps, users, instants = auth_events_validate(tenant=tenant, events=events)
     if not ids:
         return {"accepted": 0, "duplicates": len(events), "late": 0, "late_months": []}
+    accepted, by_month, _grown = event_store.current().record_auth_events(
+        tenant=tenant, ids=ids, rps=rps, users=users, instants=instants)
+    current = datetime(*clock.month_of(clock.now(), tenant.time_zone), 1).date()  # noqa: DTZ001 - a calendar month
+    earlier = {datetime.fromisoformat(m).date(): n for m, n in by_month if datetime.fromisoformat(m).date() < current}
+    return {"accepted": accepted, "duplicates": len(events) - accepted,
+            **providers.get("late_events_report")(tenant=tenant, accepted_by_month=earlier)}
+
+
+def auth_events_store_postgres(*, tenant, ids, rps, users, instants) -> tuple[int, list, list]:
+    """The PostgreSQL event store's write: one statement inserts the events and first-seen rows and bumps the
+    counters, in the request's transaction (the MAU alert is checked there too).
+    Returns (accepted, [(month, accepted events)], [(month, MAU)] of months whose MAU grew)."""
+    global _INGEST_SQL
     if _INGEST_SQL is None:
         _INGEST_SQL = _ingest_sql()
     with transaction.atomic():
@@ -233,10 +248,7 @@ def auth_events_ingest(*, tenant, events) -> dict:
             accepted, by_month, grown = cursor.fetchone()
         if grown:
             _mau_alert_check(tenant=tenant, grown=grown)
-    current = datetime(*clock.month_of(clock.now(), tenant.time_zone), 1).date()  # noqa: DTZ001 - a calendar month
-    earlier = {datetime.fromisoformat(m).date(): n for m, n in by_month if datetime.fromisoformat(m).date() < current}
-    return {"accepted": accepted, "duplicates": len(events) - accepted,
-            **providers.get("late_events_report")(tenant=tenant, accepted_by_month=earlier)}
+    return accepted, by_month, grown
 
 
 # --- MAU alert ---------------------------------------------------------------------------------------------
@@ -353,7 +365,7 @@ def meter_reading_put(
         sql = f"""
             UPDATE {table} SET count = count - %(count)s, updated_at = %(now)s
             WHERE tenant_id = %(tenant)s AND unit_id = %(unit)s AND rp_id = %(rp)s AND timestamp = %(ts)s
-            RETURNING id"""  # noqa: S608 - table name from model meta, values are parameters
+            RETURNING id, count"""  # noqa: S608 - table name from model meta, values are parameters
     else:
         update = f"{table}.count + EXCLUDED.count" if method == "add" else "EXCLUDED.count"
         sql = f"""
@@ -361,7 +373,7 @@ def meter_reading_put(
             VALUES (%(tenant)s, %(unit)s, %(rp)s, %(ts)s, %(count)s, %(now)s)
             ON CONFLICT (tenant_id, unit_id, rp_id, timestamp)
             DO UPDATE SET count = {update}, updated_at = EXCLUDED.updated_at
-            RETURNING id"""  # noqa: S608 - table name from model meta, values are parameters
+            RETURNING id, count"""  # noqa: S608 - table name from model meta, values are parameters
     negative = Conflict(
         f"Subtracting {count} would take {unit.unit_name} below zero at that timestamp.", code="negative_count"
     )
@@ -369,6 +381,10 @@ def meter_reading_put(
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
+            if row is not None and event_store.current().uses_outbox:
+                from .event_outbox import meter_reading_enqueue
+
+                meter_reading_enqueue(tenant=tenant, unit_id=unit.pk, rp_id=rp_id, timestamp=timestamp, count=row[1])
     except IntegrityError:
         raise negative from None
     if row is None:
@@ -382,7 +398,13 @@ def meter_reading_put(
 
 def meter_reading_delete(*, tenant, unit_name: str, timestamp: datetime, rp_id: str = "") -> int:
     unit = metering_unit_get(unit_name=unit_name)
-    deleted, _ = MeterReading.objects.filter(tenant=tenant, unit=unit, rp_id=rp_id, timestamp=timestamp).delete()
+    with transaction.atomic():
+        deleted, _ = MeterReading.objects.filter(tenant=tenant, unit=unit, rp_id=rp_id, timestamp=timestamp).delete()
+        if deleted and event_store.current().uses_outbox:
+            from .event_outbox import meter_reading_enqueue
+
+            meter_reading_enqueue(tenant=tenant, unit_id=unit.pk, rp_id=rp_id, timestamp=timestamp, count=0,
+                                  deleted=True)
     if not deleted:
         raise NotFound(f"No {unit.unit_name} count at that timestamp.")
     return deleted

@@ -93,3 +93,44 @@ def owner_client(client, owner):
 @pytest.fixture
 def user(db):
     return UserFactory()
+
+
+@pytest.fixture(scope="session")
+def _chdb_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture
+def clickhouse_store(settings, _chdb_dir):
+    """EVENT_STORE_URL on ClickHouse for this test: ClickHouse's engine in-process (PyPI chdb, the same SQL as a
+    ClickHouse server), its tables emptied first. Ship the outbox with metering.event_outbox.events_ship_all()."""
+    from metering import event_store
+
+    settings.EVENT_STORE_URL = f"chdb://{_chdb_dir}?database=bp_test"
+    store = event_store.current()
+    assert store.name == "clickhouse"
+    store.truncate()
+    return store
+
+
+@pytest.fixture(scope="session")
+def clickhouse_http_url(tmp_path_factory):
+    """An EVENT_STORE_URL for clickhouse-connect: ClickHouse's HTTP interface stood in by chdb in a child process
+    (tests/metering/clickhouse_http_standin.py) on 127.0.0.1, stopped at the end of the session."""
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = Path(__file__).parent / "metering" / "clickhouse_http_standin.py"
+    proc = subprocess.Popen([sys.executable, str(script), str(port), str(tmp_path_factory.mktemp("chdb-http"))],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        yield f"clickhouse://default:@127.0.0.1:{port}/bp_http"
+    finally:
+        proc.terminate()
+        proc.wait(10)

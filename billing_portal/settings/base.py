@@ -271,3 +271,18 @@ CELERY_BEAT_SCHEDULE["payments-sweep"] = {"task": "payments.tasks.payments_sweep
 # the test settings and `make run` for local receivers; never in production).
 OUTGOING_WEBHOOKS_ALLOW_PRIVATE = env_bool("OUTGOING_WEBHOOKS_ALLOW_PRIVATE", False)
 CELERY_BEAT_SCHEDULE["outgoing-webhooks"] = {"task": "ops.tasks.webhooks_tick", "schedule": 60}
+
+# Event store (metering/event_store.py, docs/scale.md): where authentication events and meter readings are counted.
+# Unset or "postgres": PostgreSQL (the default). "clickhouse://user:password@host:8123/database" (clickhouses:// for
+# TLS): ClickHouse through clickhouse-connect; the ingest API then queues batches in a PostgreSQL outbox that a beat
+# task ships every EVENT_STORE_SHIP_SECONDS, up to EVENT_STORE_SHIP_ROWS outbox rows (requests) per batch.
+# "chdb:///path?database=name": ClickHouse in-process (tests, benchmarks; one process per directory).
+# EVENT_STORE_CLUSTER: a ClickHouse cluster name: the schema is created ON CLUSTER with Replicated… tables.
+EVENT_STORE_URL = env("EVENT_STORE_URL", "")
+EVENT_STORE_CLUSTER = env("EVENT_STORE_CLUSTER", "")
+EVENT_STORE_SHIP_SECONDS = float(env("EVENT_STORE_SHIP_SECONDS", "5"))
+EVENT_STORE_SHIP_ROWS = int(env("EVENT_STORE_SHIP_ROWS", "100"))
+if EVENT_STORE_URL not in ("", "postgres", "postgresql"):
+    CELERY_BEAT_SCHEDULE["event-store-ship"] = {
+        "task": "metering.tasks.events_ship_tick", "schedule": EVENT_STORE_SHIP_SECONDS,
+    }

@@ -16,6 +16,7 @@ from licenses.models import License, Plan, PlanChange, ProrationItem, SupportSub
 from licenses.pricing import plan_invoice_lines, plan_units
 from licenses.services import licenses_roll_over
 from licenses.support import support_billed_for
+from metering.event_outbox import events_ship
 from metering.selectors import mau_count, meter_counts_month
 from payments.invoicing import late_usage
 from payments.invoicing.documents import invoice_issue
@@ -130,6 +131,9 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
     the new period, usage and MAU overage of the last one, pending prorations, then credits and tax.
     Returns None when there is nothing to bill (Free before and after, nothing pending)."""
     start, end = clock.month_bounds(year, month, tenant.time_zone)
+    # ClickHouse event store: what the tenant's requests have had accepted is in ClickHouse before its MAU is read
+    # and frozen into MauBilled (waits for a shipment of its rows under way). Nothing with PostgreSQL.
+    events_ship(tenant=tenant)
     with transaction.atomic():  # one transaction (one commit) per tenant: roll-over, invoice, prorations
         # One statement locks the tenant and its license (in the order the license services use) and loads
         # what the invoice needs about the tenant.

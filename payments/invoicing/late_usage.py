@@ -49,13 +49,14 @@ def _overage_plan(plan) -> bool:
 
 def late_mau_adjustments(*, tenant, before: date) -> list[dict]:
     """Adjustment lines for usage months before `before` whose MAU overage grew after they were billed.
-    Returns [{"month", "line", "overage"}]; writes nothing."""
+    Returns [{"month", "line", "overage", "mau"}] (the month's MAU now, from the event store); writes nothing."""
     from decimal import Decimal
 
     from django.db.models import Max
 
     from billing_portal.common.money import round_minor
-    from metering.models import MauBilled, MauCounter
+    from metering.models import MauBilled
+    from metering.selectors import mau_of_months
     from payments.invoicing.cycle import plan_at
 
     billed = dict(
@@ -64,8 +65,7 @@ def late_mau_adjustments(*, tenant, before: date) -> list[dict]:
     )
     if not billed:
         return []
-    counters = dict(MauCounter.objects.filter(tenant=tenant, rp_id="", month__in=list(billed))
-                    .values_list("month", "mau"))
+    counters = mau_of_months(tenant=tenant, months=list(billed))
     result = []
     for month in sorted(billed):
         _start, end = clock.month_bounds(month.year, month.month, tenant.time_zone)
@@ -76,7 +76,7 @@ def late_mau_adjustments(*, tenant, before: date) -> list[dict]:
         extra = overage - billed[month]
         if extra <= 0:
             continue
-        result.append({"month": month, "overage": overage, "line": {
+        result.append({"month": month, "overage": overage, "mau": int(counters.get(month, 0)), "line": {
             "description": f"MAU overage adjustment for {month:%Y-%m} (late authentication events, above "
                            f"{plan.max_mau:,} MAU)",
             "quantity": extra, "unit_amount": plan.mau_overage_unit_amount, "category": "usage",
@@ -98,7 +98,8 @@ def mau_billed_record(*, tenant, month: date, mau: int, overage: int, source_key
 
 def record_monthly_invoice_usage(*, tenant, last_plan, last_month: date, lines, adjustments, source_key) -> None:
     """After the monthly invoice is issued (same transaction): what it billed of last month's MAU, and the
-    adjustments it carried."""
+    adjustments it carried. This freezes the MAU the invoice billed into PostgreSQL (`MauBilled`, idempotent by
+    the invoice's source key) whichever event store counted it (metering/event_store.py)."""
     from metering.selectors import mau_count
 
     if _overage_plan(last_plan):
@@ -107,5 +108,5 @@ def record_monthly_invoice_usage(*, tenant, last_plan, last_month: date, lines, 
         mau_billed_record(tenant=tenant, month=last_month, overage=overage, source_key=source_key,
                           mau=mau_count(tenant=tenant, year=last_month.year, month=last_month.month))
     for adjustment in adjustments:
-        mau_billed_record(tenant=tenant, month=adjustment["month"], overage=adjustment["overage"], mau=0,
-                          source_key=source_key)
+        mau_billed_record(tenant=tenant, month=adjustment["month"], overage=adjustment["overage"],
+                          mau=adjustment["mau"], source_key=source_key)
