@@ -167,8 +167,9 @@ def received_amounts(invoice_ids) -> dict[int, int]:
     return dict(rows)
 
 
-def open_transfer_invoices(*, tenant=None):
-    """Unpaid bank-transfer invoices (oldest due first), each with `received` (yen so far) and `remaining`."""
+def open_transfer_invoices(*, tenant=None, live_only=False):
+    """Unpaid bank-transfer invoices (oldest due first), each with `received` (yen so far) and `remaining`.
+    `live_only`: without test tenants (their test clocks run their schedules)."""
     qs = (Invoice.objects.filter(payment_method=Invoice.PaymentMethod.BANK_TRANSFER, status=Invoice.Status.PENDING,
                                  payment_amount__gt=0)
           .select_related("tenant")
@@ -176,6 +177,8 @@ def open_transfer_invoices(*, tenant=None):
           .order_by("due_date", "billing_date", "pk"))
     if tenant is not None:
         qs = qs.filter(tenant=tenant)
+    if live_only:
+        qs = qs.filter(tenant__test_clock__isnull=True)
     invoices = list(qs)
     for invoice in invoices:
         invoice.remaining = invoice.payment_amount - invoice.received
