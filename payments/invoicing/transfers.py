@@ -340,7 +340,8 @@ _LINE_TRANSITIONS = {
 def line_status_set(line: BankStatementLine, status: str, *, actor=None, note: str | None = None):
     """The one transition function of BankStatementLine.status (inside the caller's transaction and row lock)."""
     if status not in _LINE_TRANSITIONS[line.status]:
-        raise Conflict(f"This statement line is {line.get_status_display().lower()}; it cannot become {status}.",
+        raise Conflict(f"This statement line is already {line.get_status_display().lower()}; it cannot become "
+                       f"{status}.",
                        code="line_already_resolved")
     line.status = status
     line.resolved_by = actor if getattr(actor, "is_authenticated", False) else None
@@ -415,7 +416,7 @@ def transfer_apply(*, line, invoice=None, tenant=None, overpayment_to_credit=Tru
         "invoice": invoice.number if invoice else None, "applied": applied, "excess": excess,
         "credit": credit.amount_charged if credit else 0})
     if invoice is not None and received + applied >= invoice.payment_amount:
-        invoice_mark_paid_by_transfer(invoice=invoice, actor=actor, paid_at=_paid_at(line, tenant))
+        payment.invoice = invoice_mark_paid_by_transfer(invoice=invoice, actor=actor, paid_at=_paid_at(line, tenant))
     return payment
 
 
