@@ -89,3 +89,14 @@ def test_identical_rows_get_their_own_keys_and_a_repeat_file_the_same_ones():
     # An overlapping statement (same rows, then more) repeats the first keys.
     again = parse_statement(data + "2026-12-26,1000,ｱｸﾒ\n".encode())
     assert [r.key for r in again.rows[:3]] == [r.key for r in first.rows]
+
+
+def test_the_documented_sample_reads_as_the_docs_say():
+    from pathlib import Path
+
+    data = (Path(__file__).resolve().parents[2] / "docs" / "sample-bank-statement.csv").read_bytes()
+    parsed = parse_statement(data)
+    assert parsed.has_header and [r.amount for r in parsed.rows] == [30800, 27500, 54340]
+    assert parsed.errors == [(5, "no deposit amount")]
+    parsed_sjis = parse_statement(data.decode().encode("cp932"))
+    assert [r.payer_name for r in parsed_sjis.rows] == [r.payer_name for r in parsed.rows]
