@@ -21,13 +21,13 @@ from datetime import date
 
 from billing_portal.common.kana import to_bank_kana
 
-HEADER_NAMES = {
-    "date": {"取引日", "日付", "入金日", "勘定日", "起算日", "年月日", "date", "booked_on", "transaction_date", "value_date"},
-    "amount": {"入金額", "金額", "入金金額", "お預入れ金額", "お預け入れ金額", "預入金額", "amount", "deposit", "credit"},
-    "payer_name": {"振込依頼人名", "依頼人名", "振込依頼人", "振込人名", "お取引内容", "摘要", "payer_name", "payer",
-                   "name", "remitter", "remitter_name", "description"},
-    "reference": {"参照番号", "振込参照番号", "お客様番号", "振込依頼人コード", "依頼人コード", "edi情報", "reference",
-                  "ref", "customer_reference"},
+HEADER_NAMES = {  # column -> the names a header may give it (first: ours)
+    "date": ("取引日", "日付", "入金日", "勘定日", "起算日", "年月日", "date", "booked_on", "transaction_date", "value_date"),
+    "amount": ("入金額", "金額", "入金金額", "お預入れ金額", "お預け入れ金額", "預入金額", "amount", "deposit", "credit"),
+    "payer_name": ("振込依頼人名", "依頼人名", "振込依頼人", "振込人名", "お取引内容", "摘要", "payer_name", "payer",
+                   "name", "remitter", "remitter_name", "description"),
+    "reference": ("参照番号", "振込参照番号", "お客様番号", "振込依頼人コード", "依頼人コード", "edi情報", "reference",
+                  "ref", "customer_reference"),
 }
 REQUIRED = ("date", "amount", "payer_name")
 MAX_ROWS = 20_000

@@ -154,7 +154,7 @@ def bank_account() -> BankAccount | None:
 
 def transfer_details(*, tenant) -> dict:
     """What invoices, billing pages and reminders print for a tenant paying by transfer:
-    {"bank_account": BankAccount | None, "reference": "1234565" | "", "payer_name": "ｶ)ｱｸﾒ" | ""}."""
+    {"bank_account": BankAccount | None, "reference": "1234566" | "", "payer_name": "ｶ)ｱｸﾒ" | ""}."""
     profile = BankTransferProfile.objects.filter(tenant=tenant).first()
     return {"bank_account": bank_account(), "reference": profile.reference if profile else "",
             "payer_name": profile.payer_name if profile else ""}
