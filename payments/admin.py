@@ -27,6 +27,7 @@ from .models import (
     Refund,
     StripeEvent,
 )
+from .transfer_admin import OverdueTransferFilter
 
 
 class PaymentAccountAdminForm(forms.ModelForm):
@@ -309,8 +310,8 @@ class InvoiceAdmin(admin.ModelAdmin):
     """Issued invoices are never edited here; ops only mark bank-transfer invoices as paid."""
 
     list_display = ["number", "tenant", "kind", "billing_date", tenant_local("issued_at", "issued"), "currency",
-                    "payment_amount", "status", "payment_method", tenant_local("paid_at", "paid")]
-    list_filter = ["status", "kind", "payment_method", "currency"]
+                    "payment_amount", "status", "payment_method", "due_date", tenant_local("paid_at", "paid")]
+    list_filter = [OverdueTransferFilter, "status", "kind", "payment_method", "currency"]
     search_fields = ["number", "receipt_id", "tenant__name"]
     date_hierarchy = "billing_date"
     inlines = [InvoiceLineInline]

@@ -28,3 +28,11 @@ class PaymentMethodChoiceForm(forms.Form):
             elif not (data.get("billing_address") or "").strip():
                 self.add_error("billing_address", "Invoice payment needs a billing address.")
         return data
+
+
+class TransferPayerNameForm(forms.Form):
+    payer_name = forms.CharField(
+        label=_("Payer name (as printed by the bank)"), max_length=100, required=False,
+        help_text=_("The name your bank shows us on your transfers (振込名義), e.g. ｶ)ｱｸﾒ. Kana and letters, full- "
+                    "or half-width; it is saved in the half-width form banks use."),
+    )

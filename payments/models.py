@@ -30,6 +30,7 @@ class Credit(models.Model):
         CREDIT_CODE = "credit_code", "Credit code"
         PRORATION = "proration", "Proration (plan change)"
         MANUAL = "manual", "Manual (operator)"
+        BANK_TRANSFER = "bank_transfer", "Bank transfer overpayment"
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="credits")
     name = models.CharField("credit", max_length=200)
@@ -220,10 +221,10 @@ class Invoice(models.Model):
     (corrections are credit notes). Amounts are minor units of `currency`."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCESSFUL = "successful", "Successful"
-        FAILED = "failed", "Failed"
-        VOID = "void", "Void"  # an unpaid invoice replaced by its corrected reissue (payments.corrections)
+        PENDING = "pending", _("Pending")
+        SUCCESSFUL = "successful", _("Paid")
+        FAILED = "failed", _("Failed")
+        VOID = "void", _("Void")  # an unpaid invoice replaced by its corrected reissue (payments.corrections)
 
     class Kind(models.TextChoices):
         MONTHLY = "monthly", "Monthly invoice"
@@ -255,6 +256,10 @@ class Invoice(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     payment_method = models.CharField(max_length=16, choices=PaymentMethod.choices, default=PaymentMethod.CARD)
     paid_at = models.DateTimeField("payment date", null=True, blank=True)
+    due_date = models.DateField(
+        "due date", null=True, blank=True,
+        help_text="Bank-transfer invoices: the last day to pay (payments.invoicing.due_dates; in the tenant's calendar).",
+    )
     seller_name = models.CharField(max_length=200)
     seller_address = models.CharField(max_length=300)
     buyer_name = models.CharField(max_length=200)
@@ -526,3 +531,113 @@ class DiscountApplication(models.Model):
 
     def __str__(self):
         return f"{self.discount} on {self.invoice}"
+
+
+class BankTransferProfile(models.Model):
+    """A tenant's bank-transfer details: its transfer reference (7 digits, the last a Damm check digit; unique, and
+    never reused: rows are never deleted) and the payer name its bank prints on transfers (振込名義, half-width
+    katakana as `billing_portal.common.kana.to_bank_kana` makes it)."""
+
+    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.PROTECT, related_name="bank_transfer_profile")
+    reference = models.CharField("transfer reference", max_length=7, unique=True)
+    payer_name = models.CharField(_("Payer name (as printed by the bank)"), max_length=48, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(reference__regex=r"^[0-9]{7}$"), name="transfer_reference_digits")]
+
+    def __str__(self):
+        return f"{self.reference} ({self.tenant})"
+
+
+class BankStatement(models.Model):
+    """An uploaded bank statement (CSV). The same file twice is one statement (its SHA-256 is unique)."""
+
+    file_sha256 = models.CharField(max_length=64, unique=True)
+    filename = models.CharField(max_length=200)
+    encoding = models.CharField(max_length=16)
+    has_header = models.BooleanField(default=False)
+    row_errors = models.JSONField(default=list, blank=True, help_text="[[row, reason], …]: rows that could not be read.")
+    duplicate_rows = models.PositiveIntegerField(default=0, help_text="Rows already imported from an earlier statement.")
+    uploaded_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    uploaded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-uploaded_at"]
+
+    def __str__(self):
+        return f"{self.filename} ({self.uploaded_at:%Y-%m-%d %H:%M})"
+
+
+class BankStatementLine(models.Model):
+    """One deposit of a statement. `line_key` (date, amount, payer name, reference and the n-th such row of the
+    file) is unique, so a deposit is imported once however many overlapping statements repeat it."""
+
+    class Status(models.TextChoices):
+        UNAPPLIED = "unapplied", "Not applied"
+        APPLIED = "applied", "Applied"
+        IGNORED = "ignored", "Ignored (not a customer payment)"
+
+    statement = models.ForeignKey(BankStatement, on_delete=models.PROTECT, related_name="lines")
+    row = models.PositiveIntegerField(help_text="Row number in the file.")
+    line_key = models.CharField(max_length=64, unique=True)
+    booked_on = models.DateField("date")
+    amount = models.PositiveBigIntegerField("amount (yen)")
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="JPY")
+    payer_name = models.CharField("payer name (振込依頼人名)", max_length=200)
+    payer_name_raw = models.CharField("payer name as in the file", max_length=200)
+    reference = models.CharField(max_length=20, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNAPPLIED)
+    note = models.CharField(max_length=300, blank=True)
+    resolved_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["booked_on", "statement", "row"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="statement_line_positive")]
+
+    def __str__(self):
+        return f"{self.booked_on} ¥{self.amount:,} {self.payer_name}"
+
+
+class TransferPayment(models.Model):
+    """A statement line applied to an invoice (all of it, part of it, or more than it: the rest may become tenant
+    credit) or wholly to tenant credit. One per line, enforced by the database: a deposit is applied once."""
+
+    line = models.OneToOneField(BankStatementLine, on_delete=models.PROTECT, related_name="application")
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="transfer_payments")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="transfer_payments")
+    amount = models.PositiveBigIntegerField("applied to the invoice (yen)")
+    credit = models.OneToOneField(Credit, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    applied_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    applied_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-applied_at"]
+
+    def __str__(self):
+        return f"{self.line} → {self.invoice or 'credit'}"
+
+
+class TransferReminder(models.Model):
+    """A reminder e-mail about an unpaid bank-transfer invoice: once per invoice and step (the database says so)."""
+
+    class Step(models.TextChoices):
+        BEFORE_DUE = "before_due", "3 days before the due date"
+        DUE = "due", "On the due date"
+        OVERDUE_7 = "overdue_7", "7 days overdue"
+        OVERDUE_14 = "overdue_14", "14 days overdue"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="transfer_reminders")
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="+")
+    step = models.CharField(max_length=16, choices=Step.choices)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["invoice", "sent_at"]
+        constraints = [models.UniqueConstraint(fields=["invoice", "step"], name="uniq_transfer_reminder_step")]
+
+    def __str__(self):
+        return f"{self.invoice} {self.get_step_display()}"

@@ -48,3 +48,16 @@ def notify_dispute_opened(*, invoice, dispute) -> None:
         name="dispute_opened", to=_recipients(invoice.tenant), time_zone=invoice.tenant.time_zone,
         context={"invoice": invoice, "dispute": dispute, "billing_path": _billing_path(invoice)},
     )
+
+
+def notify_transfer_reminder(*, invoice, step: str) -> None:
+    """An unpaid bank-transfer invoice: before, on or after its due date, with the account and the reference."""
+    from payments.invoicing.transfers import received_amounts, transfer_details
+
+    received = received_amounts([invoice.pk]).get(invoice.pk, 0)
+    send_templated_mail(
+        name="transfer_reminder", to=_recipients(invoice.tenant), time_zone=invoice.tenant.time_zone,
+        context={"invoice": invoice, "step": step, "received": received,
+                 "remaining": invoice.payment_amount - received, **transfer_details(tenant=invoice.tenant),
+                 "billing_path": _billing_path(invoice)},
+    )

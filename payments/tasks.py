@@ -55,3 +55,20 @@ def payments_sweep_tick():
     """Every 5 minutes: finish what a crash, an outage or a lost message left (see sweep.payments_sweep)."""
     report = sweep.payments_sweep(at=clock.now())
     return dict(report)
+
+
+@shared_task
+def transfer_reminders_tick():
+    """Hourly: reminder e-mails about unpaid bank-transfer invoices whose next step (3 days before the due date,
+    the due date, 7 and 14 days after, in the tenant's calendar) has come; each step once (TransferReminder)."""
+    from payments.invoicing.transfer_reminders import reminders_due
+
+    for invoice_id, step in reminders_due(at=clock.now()):
+        enqueue(send_transfer_reminder, invoice_id, step)
+
+
+@shared_task(acks_late=True)
+def send_transfer_reminder(invoice_id: int, step: str):
+    from payments.invoicing.transfer_reminders import transfer_reminder_send
+
+    transfer_reminder_send(invoice_id=invoice_id, step=step)

@@ -14,6 +14,7 @@ urlpatterns = [
     path("billing/card/complete/", views.card_setup_complete, name="card_setup_complete"),
     path("billing/card/<int:pk>/remove/", views.card_remove, name="card_remove"),
     path("billing/payment-method/", views.payment_method_choose, name="payment_method_choose"),
+    path("billing/transfer/payer-name/", views.transfer_payer_name, name="transfer_payer_name"),
     path("billing/credits/register/", invoice_views.credit_code_register, name="credit_code_register"),
     path("billing/promotion-code/", invoice_views.promotion_code_confirm, name="promotion_code_confirm"),
     path("billing/receipts/<str:receipt_id>.pdf", invoice_views.receipt_download, name="receipt_download"),

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES
@@ -18,7 +19,7 @@ from payments.invoicing import late_usage
 from payments.invoicing.billing_details import billing_details, months_for_selection
 from payments.invoicing.selectors import credit_history, discounts_active, invoice_list
 
-from .forms import PaymentAccountForm, PaymentMethodChoiceForm
+from .forms import PaymentAccountForm, PaymentMethodChoiceForm, TransferPayerNameForm
 
 
 @tenant_view(BILLING_EDIT_ROLES)
@@ -72,7 +73,7 @@ def stripe_portal_standin(request):
     })
 
 
-def _billing_information_context(request, *, method_form=None) -> dict:
+def _billing_information_context(request, *, method_form=None, payer_name_form=None) -> dict:
     """Everything the billing-information page shows: billing details, credits, payment history, payment
     management. `method_form` replaces the payment-method form (to show its errors)."""
     tenant = request.tenant
@@ -101,6 +102,13 @@ def _billing_information_context(request, *, method_form=None) -> dict:
         "promotion_code_input": request.session.pop("promotion_code_input", ""),
     }
     settings_ = context["payment_settings"]
+    if settings_.method == "bank_transfer":
+        from payments.invoicing.transfers import open_transfer_invoices, transfer_details
+
+        context["transfer"] = transfer_details(tenant=tenant)
+        context["transfer_open"] = open_transfer_invoices(tenant=tenant)
+        context["payer_name_form"] = payer_name_form or TransferPayerNameForm(
+            initial={"payer_name": context["transfer"]["payer_name"]})
     context["method_form"] = method_form or PaymentMethodChoiceForm(
         initial={"method": settings_.method, "billing_address": settings_.billing_address or tenant.address},
         bank_transfer_reason=context["bank_transfer_reason"],
@@ -191,3 +199,24 @@ def payment_method_choose(request):
             return redirect("billing_information", tenant_slug=tenant.slug)
     return render(request, "payments/billing_information.html",
                   _billing_information_context(request, method_form=form), status=400)
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+@require_POST
+def transfer_payer_name(request):
+    """The payer name the tenant's bank prints on its transfers (振込名義), kept in the bank's half-width kana."""
+    from payments.invoicing.transfers import transfer_payer_name_set
+
+    tenant = request.tenant
+    form = TransferPayerNameForm(request.POST)
+    if form.is_valid():
+        try:
+            profile = transfer_payer_name_set(tenant=tenant, payer_name=form.cleaned_data["payer_name"],
+                                              actor=request.user)
+        except ApplicationError as exc:
+            form.add_error("payer_name", exc.message)
+        else:
+            messages.success(request, _("Payer name saved: %(name)s") % {"name": profile.payer_name or "—"})
+            return redirect(reverse("billing_information", args=[tenant.slug]) + "#bank-transfer")
+    return render(request, "payments/billing_information.html",
+                  _billing_information_context(request, payer_name_form=form), status=400)

@@ -219,6 +219,23 @@ LOGGING = {
     "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
 
+# Bank transfer (振込): the operator's account, shown on the billing pages, invoices and reminders of tenants who
+# pay by invoice. Unset (the production default), pages say the account is given on the invoice by the operator.
+BANK_TRANSFER_ACCOUNT = {
+    "bank_name": env("BANK_TRANSFER_BANK_NAME", ""),  # e.g. みずほ銀行
+    "bank_code": env("BANK_TRANSFER_BANK_CODE", ""),  # 4 digits (金融機関コード)
+    "branch_name": env("BANK_TRANSFER_BRANCH_NAME", ""),  # e.g. 本店営業部
+    "branch_code": env("BANK_TRANSFER_BRANCH_CODE", ""),  # 3 digits (支店コード)
+    "account_type": env("BANK_TRANSFER_ACCOUNT_TYPE", "ordinary"),  # ordinary (普通) | current (当座) | savings (貯蓄)
+    "account_number": env("BANK_TRANSFER_ACCOUNT_NUMBER", ""),  # 7 digits
+    "account_holder": env("BANK_TRANSFER_ACCOUNT_HOLDER", ""),  # as the bank prints it, e.g. ｶ)ｴｸﾞｻﾞﾝﾌﾟﾙ
+}
+# Due date of bank-transfer invoices: the end of the billing month plus this many months (0: 月末払い, 1: 翌月末払い),
+# moved to the previous bank business day when it falls on a weekend or 31 Dec – 3 Jan.
+BANK_TRANSFER_DUE_MONTHS = int(env("BANK_TRANSFER_DUE_MONTHS", "0"))
+# Reminder e-mails about unpaid bank-transfer invoices, in days relative to the due date (payments.TransferReminder).
+CELERY_BEAT_SCHEDULE["transfer-reminders"] = {"task": "payments.tasks.transfer_reminders_tick", "schedule": 60 * 60}
+
 # Absolute base URL used in e-mails (links to invitations, receipts, payment pages).
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 

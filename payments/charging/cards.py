@@ -139,4 +139,8 @@ def payment_method_choose(*, tenant, method: str, billing_address: str = "") -> 
         if billing_address:
             settings_.billing_address = billing_address
         settings_.save()
+        if method == PaymentMethodType.BANK_TRANSFER:
+            from payments.invoicing.transfers import transfer_profile_assign
+
+            transfer_profile_assign(tenant=tenant)  # its transfer reference, kept for good
     return settings_

@@ -17,6 +17,7 @@ from billing_portal.common.money import round_minor
 from payments.events import invoice_event
 from payments.invoicing.credits import CODE_ALPHABET, credits_in_application_order
 from payments.invoicing.discounts import discount_lines, discounts_record
+from payments.invoicing.due_dates import transfer_due_date
 from payments.models import (
     Credit,
     CreditApplication,
@@ -122,6 +123,8 @@ def invoice_issue(
                 next_attempt_at=(charge_at if totals.payment_amount and payment_method == Invoice.PaymentMethod.CARD
                                  else None),
                 payment_method=payment_method,
+                due_date=(transfer_due_date(billing_date) if payment_method == Invoice.PaymentMethod.BANK_TRANSFER
+                          and totals.payment_amount else None),
                 seller_name=settings.SELLER_NAME, seller_address=settings.SELLER_ADDRESS,
                 buyer_name=tenant.name, buyer_address=tenant.address,
                 buyer_email=tenant.payment_administrator.email if tenant.payment_administrator else "",
@@ -181,8 +184,10 @@ def invoice_status_set(invoice: Invoice, status: str, *, paid_at=None, next_atte
 
 
 @transaction.atomic
-def invoice_mark_paid_by_transfer(*, invoice, actor=None) -> Invoice:
-    """Ops confirm a bank transfer arrived. Pending bank-transfer invoices only; a paid one is left as it is."""
+def invoice_mark_paid_by_transfer(*, invoice, actor=None, paid_at=None) -> Invoice:
+    """Ops confirm a bank transfer arrived (by hand, or a statement line: `paid_at` is then the statement date).
+    Pending bank-transfer invoices only; a paid one is left as it is. The payment administrator gets the
+    payment e-mail with the receipt link after commit."""
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if invoice.status == Invoice.Status.SUCCESSFUL:
         return invoice
@@ -190,8 +195,16 @@ def invoice_mark_paid_by_transfer(*, invoice, actor=None) -> Invoice:
         raise ApplicationError("Only invoices paid by bank transfer are marked paid by hand.", code="not_bank_transfer")
     if invoice.status != Invoice.Status.PENDING:
         raise ApplicationError(f"The invoice is {invoice.get_status_display().lower()}.", code="not_pending")
-    invoice_status_set(invoice, Invoice.Status.SUCCESSFUL)
+    invoice_status_set(invoice, Invoice.Status.SUCCESSFUL, paid_at=paid_at)
     audit_record(action="invoice.paid", tenant=invoice.tenant, actor=actor,
                  data={"number": invoice.number, "method": "bank_transfer", "amount": invoice.payment_amount})
     invoice_event("invoice.paid", invoice)
+    invoice_id = invoice.pk
+    transaction.on_commit(lambda: _email_paid(invoice_id))
     return invoice
+
+
+def _email_paid(invoice_id: int) -> None:
+    from payments.notifications import notify_payment_succeeded
+
+    notify_payment_succeeded(invoice=Invoice.objects.select_related("tenant__payment_administrator").get(pk=invoice_id))
