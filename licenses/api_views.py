@@ -83,7 +83,7 @@ class PlanUpdateIn(Schema):
     when: Annotated[Literal["now", "next_period"], ErrorCode("bad_when")] = "now"
 
 
-@router.get(TENANT + "/", response={200: TenantLicenseOut, **error_responses(401, 403, 404)})
+@router.get(TENANT + "/", response={200: TenantLicenseOut, **error_responses(400, 401, 403, 404)})
 def tenant_detail(request, tenant: TenantSlug):
     """The tenant's license: plan, period, reservation, plan history."""
     return selectors.license_api_detail(tenant=api_tenant(request))
@@ -114,7 +114,7 @@ def plan_update(request, tenant: TenantSlug, change: Body[PlanUpdateIn]):
     return body
 
 
-@router.delete(TENANT + "/plan/reservation", response={200: TenantLicenseOut, **error_responses(401, 403, 404, 409)})
+@router.delete(TENANT + "/plan/reservation", response={200: TenantLicenseOut, **error_responses(400, 401, 403, 404, 409)})
 def plan_reservation_delete(request, tenant: TenantSlug):
     """Cancel the reserved change (409 `no_reservation` when there is none)."""
     tenant = api_tenant(request)

@@ -33,7 +33,8 @@ UNIT = TENANT + "/units/{slug:unit}"
 
 
 class AuthEventIn(Schema):
-    id: str = Field(min_length=1, max_length=200, description="Unique per tenant: a repeated id is a duplicate.")
+    id: Annotated[str, Field(min_length=1, max_length=200)] | int = Field(
+        description="Unique per tenant: a repeated id is a duplicate. An integer is taken as its decimal string.")
     rp: str = Field(max_length=255, description="A registered RP of the tenant.", examples=["login.example.com"])
     user_id: str = Field(min_length=1, max_length=255)
     occurred_at: str = Field(json_schema_extra={"format": "date-time"}, examples=["2026-11-02T10:00:00Z"],
@@ -221,7 +222,7 @@ def unit_at_timestamp_put(request, tenant: TenantSlug, unit: UnitName, timestamp
     return _put(request, unit, services.instant_from_unix(timestamp), reading)
 
 
-@router.delete(UNIT + "/timestamp/{timestamp}", response={200: DeletedOut, **error_responses(400, 401, 403, 404)})
+@router.delete(UNIT + "/timestamp/{timestamp}", response={200: DeletedOut, **READ_ERRORS})
 def unit_at_timestamp_delete(request, tenant: TenantSlug, unit: UnitName, timestamp: UnixSeconds,
                              rp: Query[text(255) | None] = None):
     """Remove the unit's reading at the timestamp (of `?rp=` when given); 404 when there is none."""

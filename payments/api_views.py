@@ -68,14 +68,14 @@ class UpcomingInvoiceOut(Schema):
     estimate: bool = Field(description="Always true: the final invoice may differ.")
 
 
-@router.get(TENANT + "/invoices", response={200: InvoicesOut, **error_responses(401, 403, 404)})
+@router.get(TENANT + "/invoices", response={200: InvoicesOut, **error_responses(400, 401, 403, 404)})
 def invoices(request, tenant: TenantSlug):
     """The tenant's invoices, newest first, with their lines."""
     rows = invoice_list(tenant=api_tenant(request)).prefetch_related("lines")
     return {"invoices": [invoice_api_summary(i) for i in rows]}
 
 
-@router.get(TENANT + "/invoices/upcoming", response={200: UpcomingInvoiceOut, **error_responses(401, 403, 404)},
+@router.get(TENANT + "/invoices/upcoming", response={200: UpcomingInvoiceOut, **error_responses(400, 401, 403, 404)},
             exclude_unset=True)
 def invoice_upcoming(request, tenant: TenantSlug):
     """What the next monthly invoice would be if the month ended now (an estimate; writes nothing)."""
@@ -93,7 +93,7 @@ RECEIPT_PDF = {200: {"description": "The receipt (領収書) as a PDF download."
                        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
-@router.get(TENANT + "/invoices/{receipt_id}/receipt.pdf", response={200: None, **error_responses(401, 403, 404)},
+@router.get(TENANT + "/invoices/{receipt_id}/receipt.pdf", response={200: None, **error_responses(400, 401, 403, 404)},
             openapi_extra={"responses": RECEIPT_PDF})
 def invoice_receipt(request, tenant: TenantSlug, receipt_id: text(32, min_length=1)):
     """The receipt of a paid invoice, as a PDF."""

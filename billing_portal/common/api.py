@@ -164,13 +164,19 @@ def _no_nul(value: str) -> str:
     return value
 
 
-# A calendar month 'YYYY-MM' → (year, month).
+# A calendar month 'YYYY-MM' → (year, month). (The patterns are for the schema's readers; the validators check
+# the same and answer with a message that says what to send.)
+YEAR_PATTERN = r"(19[7-9]\d|[2-9]\d{3})"  # 1970-9999 (9999 itself refused: see MAX_YEAR)
 Month = Annotated[
-    str, ErrorCode("bad_month"), Field(pattern=r"^\d{4}-\d{2}$", examples=["2026-11"]), AfterValidator(_month)
+    str, ErrorCode("bad_month"), Field(json_schema_extra={"pattern": rf"^{YEAR_PATTERN}-(0[1-9]|1[0-2])$"}, examples=["2026-11"]),
+    AfterValidator(_month),
 ]
 # A calendar day 'YYYY-MM-DD' → date.
 Day = Annotated[
-    str, ErrorCode("bad_date"), Field(pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2026-11-19"]), AfterValidator(_date)
+    str, ErrorCode("bad_date"),
+    Field(json_schema_extra={"pattern": rf"^{YEAR_PATTERN}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"},
+          examples=["2026-11-19"]),
+    AfterValidator(_date),
 ]
 # Unix seconds (a path segment), 1970 to the end of 9998.
 UnixSeconds = Annotated[
