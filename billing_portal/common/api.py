@@ -27,6 +27,7 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed
+from django.http.request import RawPostDataException
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
@@ -335,6 +336,7 @@ class OperatorApi(NinjaAPI):
         self.add_exception_handler(SuspiciousOperation, self._bad_request)
         self.add_exception_handler(BadRequest, self._bad_request)
         self.add_exception_handler(Http404, self._not_found)
+        self.add_exception_handler(RawPostDataException, self._not_json)
         self.add_exception_handler(ValidationError, self._ninja_validation_error)
         self.add_exception_handler(Exception, self._crash)
 
@@ -383,6 +385,10 @@ class OperatorApi(NinjaAPI):
         if isinstance(exc, RequestDataTooBig):
             return self._application_error(request, payload_too_large())
         return error_response("bad_request", str(exc) or "Bad request.", 400)
+
+    def _not_json(self, request, exc):  # a multipart body, already consumed as a form by Django
+        return error_response("malformed_json", f"The request body must be JSON (Content-Type: application/json), "
+                              f"not {request.content_type}.", 400)
 
     def _not_found(self, request, exc):
         return error_response("not_found", "There is no such API resource.", 404)

@@ -192,6 +192,12 @@ def test_bodies_that_are_not_a_json_object(client, tenant, key):
     for raw in ["[]", '"alice"', "1", "null", "{", '{"user_id": NaN}', "\xff"]:
         assert_error(call(client, "POST", url, key, raw=raw), 400, "malformed_json")
     assert_error(call(client, "POST", url, key, raw=""), 400)
+    form = b'--xx\r\nContent-Disposition: form-data; name="user_id"\r\n\r\nalice\r\n--xx--\r\n'
+    for content_type in ["multipart/form-data; boundary=xx", "multipart/form-data"]:
+        response = client.generic("POST", url, form, content_type=content_type, **auth(key))
+        assert_error(response, 400)
+    assert_error(client.generic("POST", url, b"user_id=alice", content_type="application/x-www-form-urlencoded",
+                                **auth(key)), 400, "malformed_json")
     assert_error(call(client, "POST", url, key, {"user_id": ["alice"]}), 400, "bad_request")
 
 
