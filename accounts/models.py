@@ -215,6 +215,30 @@ class ApiKey(models.Model):
         return self.revoked_at is None
 
 
+class ApiIdempotencyKey(models.Model):
+    """A write made with an `Idempotency-Key` header and the answer it got, kept 24 hours so that a retry with the
+    same key replays the answer instead of writing again (accounts.api_idempotency). The row is written in the
+    same transaction as the write itself; the unique constraint makes a concurrent retry wait for it."""
+
+    TTL_HOURS = 24
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of method, path and JSON body.")
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=500)
+    status_code = models.PositiveSmallIntegerField(null=True, help_text="Empty while the request runs.")
+    response_body = models.BinaryField(default=bytes)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "API idempotency key"
+        constraints = [models.UniqueConstraint(fields=["api_key", "key"], name="uniq_idempotency_key_per_api_key")]
+
+    def __str__(self):
+        return f"{self.key} ({self.method} {self.path})"
+
+
 class Invitation(models.Model):
     """An owner's invitation for an e-mail address to join the tenant with a role. Only the token's hash is kept."""
 

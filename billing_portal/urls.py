@@ -3,7 +3,8 @@ from django.urls import include, path
 
 from accounts import member_views
 from accounts import views as account_views
-from billing_portal.common import admin_login
+from billing_portal.api import api
+from billing_portal.common import admin_login, error_views
 from billing_portal.common import views as common_views
 from payments import webhooks as payment_webhooks
 
@@ -23,7 +24,7 @@ urlpatterns = [
     path("language/", account_views.language_set, name="language_set"),
     path("invitations/<str:token>/", member_views.invitation_accept_view, name="invitation_accept"),
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
-    path("api/v1/", include("billing_portal.api_urls")),
+    path("api/v1/", api.urls),
     path("accounts/", include("allauth.urls")),
     path("admin/", include("ops.urls")),  # revenue dashboard, CSV exports (staff)
     path("admin/", admin.site.urls),
@@ -31,3 +32,8 @@ urlpatterns = [
     path("readyz", common_views.readyz, name="readyz"),
     path("stripe/webhook/", payment_webhooks.stripe_webhook, name="stripe_webhook"),
 ]
+
+# Django's own error answers (unknown URL, request too large, crash) are JSON with a code under /api/.
+handler400 = error_views.bad_request
+handler404 = error_views.page_not_found
+handler500 = error_views.server_error

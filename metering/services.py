@@ -1,10 +1,10 @@
 """Writes of the metering app: authentication-event ingest with exact MAU, meter readings, MAU alerts."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from django.apps import apps
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 
 from accounts.models import RelyingParty
 from billing_portal.common import clock, providers
@@ -28,6 +28,7 @@ from .models import (
 
 MAX_EVENTS_PER_REQUEST = 10_000
 MAX_FUTURE = timedelta(minutes=5)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # no earlier event is real, and year 1 − 9 h is not a Python date
 MAX_ERRORS_REPORTED = 1000
 
 # --- authentication events → exact MAU ---------------------------------------------------------------------
@@ -58,7 +59,7 @@ def _columns_if_all_valid(events, known_rps, latest_allowed):
             instant = parse(event["occurred_at"])
             if (type(event_id) is not str or not 0 < len(event_id) <= 200 or type(rp) is not str
                     or rp not in known_rps or type(user_id) is not str or not 0 < len(user_id) <= 255
-                    or instant.tzinfo is None or instant > latest_allowed):
+                    or instant.tzinfo is None or instant > latest_allowed or instant < EARLIEST):
                 return None
             if event_id in seen:
                 continue
@@ -121,6 +122,9 @@ def auth_events_validate(*, tenant, events) -> tuple[list, list, list, list]:
             ok = False
         elif instant > latest_allowed:
             bad(index, event_id, "occurred_at", "The timestamp is more than 5 minutes in the future.")
+            ok = False
+        elif instant < EARLIEST:
+            bad(index, event_id, "occurred_at", "The timestamp is before 1970.")
             ok = False
         if ok and event_id in seen:
             continue  # repeated in the batch: the first one counts, the others are duplicates
@@ -387,6 +391,9 @@ def meter_reading_put(
                 meter_reading_enqueue(tenant=tenant, unit_id=unit.pk, rp_id=rp_id, timestamp=timestamp, count=row[1])
     except IntegrityError:
         raise negative from None
+    except DataError:  # bigint out of range: an add past 2^63 - 1
+        raise Conflict(f"Adding {count} would take {unit.unit_name} past the largest count (2^63 - 1) at that "
+                       "timestamp.", code="count_out_of_range") from None
     if row is None:
         if count:
             raise negative

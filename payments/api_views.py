@@ -1,19 +1,80 @@
+"""Operator API of payments: invoices, the next invoice's preview, receipts. Mounted by billing_portal/api.py."""
 
-from billing_portal.common.api import api_view
+from ninja import Router, Schema
+from pydantic import Field
+
+from accounts.api_auth import api_tenant
+from billing_portal.common.api import TenantSlug, error_responses, text
 from billing_portal.common.exceptions import NotFound
 from payments.invoicing.preview import upcoming_invoice_preview
 from payments.invoicing.receipts import receipt_response
 from payments.invoicing.selectors import invoice_api_summary, invoice_get_by_receipt, invoice_list
 
-
-@api_view(["GET"])
-def invoices(request, tenant):
-    return {"invoices": [invoice_api_summary(i) for i in invoice_list(tenant=tenant).prefetch_related("lines")]}
+router = Router(tags=["invoices"])
+TENANT = "/tenants/{slug:tenant}"
 
 
-@api_view(["GET"])
-def invoice_upcoming(request, tenant):
-    preview = upcoming_invoice_preview(tenant=tenant)
+class InvoiceLineOut(Schema):
+    description: str
+    quantity: str = Field(description="A decimal number as a string.", examples=["1"])
+    unit_amount: int | None
+    amount: int = Field(description="Minor units of the invoice's currency.")
+
+
+class InvoiceOut(Schema):
+    number: str
+    receipt_id: str
+    kind: str
+    billing_date: str
+    currency: str
+    usage_amount: int
+    credit_applied: int
+    determined_amount: int
+    tax_amount: int
+    payment_amount: int
+    status: str
+    payment_method: str
+    paid_at: str | None
+    lines: list[InvoiceLineOut]
+
+
+class InvoicesOut(Schema):
+    invoices: list[InvoiceOut]
+
+
+class PreviewLineOut(Schema):
+    description: str
+    amount: int
+    category: str | None = None
+    quantity: int | float | str | None = None
+    unit_amount: int | None = None
+
+
+class UpcomingInvoiceOut(Schema):
+    billing_date: str
+    currency: str
+    plan: str
+    lines: list[PreviewLineOut]
+    usage_amount: int
+    credit_applied: int
+    determined_amount: int
+    tax_amount: int
+    payment_amount: int
+    estimate: bool = Field(description="Always true: the final invoice may differ.")
+
+
+@router.get(TENANT + "/invoices", response={200: InvoicesOut, **error_responses(400, 401, 403, 404)})
+def invoices(request, tenant: TenantSlug):
+    """The tenant's invoices, newest first, with their lines."""
+    rows = invoice_list(tenant=api_tenant(request)).prefetch_related("lines")
+    return {"invoices": [invoice_api_summary(i) for i in rows]}
+
+
+@router.get(TENANT + "/invoices/upcoming", response={200: UpcomingInvoiceOut, **error_responses(400, 401, 403, 404)},
+            exclude_unset=True)
+def invoice_upcoming(request, tenant: TenantSlug):
+    """What the next monthly invoice would be if the month ended now (an estimate; writes nothing)."""
+    preview = upcoming_invoice_preview(tenant=api_tenant(request))
     return {
         "billing_date": preview["billing_date"].isoformat(), "currency": preview["currency"],
         "plan": preview["plan"].code, "lines": preview["lines"],
@@ -23,9 +84,15 @@ def invoice_upcoming(request, tenant):
     }
 
 
-@api_view(["GET"])
-def invoice_receipt(request, tenant, receipt_id):
-    invoice = invoice_get_by_receipt(tenant=tenant, receipt_id=receipt_id)
+RECEIPT_PDF = {200: {"description": "The receipt (領収書) as a PDF download.",
+                       "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+@router.get(TENANT + "/invoices/{receipt_id}/receipt.pdf", response={200: None, **error_responses(400, 401, 403, 404)},
+            openapi_extra={"responses": RECEIPT_PDF})
+def invoice_receipt(request, tenant: TenantSlug, receipt_id: text(32, min_length=1)):
+    """The receipt of a paid invoice, as a PDF."""
+    invoice = invoice_get_by_receipt(tenant=api_tenant(request), receipt_id=receipt_id)
     if invoice is None:
         raise NotFound(f"No invoice {receipt_id!r}.")
     return receipt_response(invoice=invoice)

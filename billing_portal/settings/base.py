@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "ninja",  # the operator API's docs page and its Swagger UI assets (served as this site's static files)
     "billing_portal.common",
     "accounts",
     "licenses",
@@ -264,6 +265,17 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # Licenses: renew, apply reserved changes and expire cancelled licenses shortly after each period end.
+# Operator API: the largest request body (JSON) accepted, in bytes; larger ones get 413 payload_too_large. 8 MiB
+# holds the documented 10,000-event ingest batch with room to spare (~5.5 MB with typical ids, up to ~830 bytes
+# per event). Django's own limit for request bodies is the same, so that it is this one that applies.
+API_MAX_BODY_BYTES = int(env("API_MAX_BODY_BYTES", str(8 * 1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# Idempotency keys of the operator API are kept 24 hours; the expired ones are purged hourly.
+CELERY_BEAT_SCHEDULE["api-idempotency-keys-purge"] = {
+    "task": "accounts.tasks.idempotency_keys_purge_tick",
+    "schedule": 60 * 60,
+}
+
 CELERY_BEAT_SCHEDULE["licenses-roll-over"] = {
     "task": "licenses.tasks.licenses_roll_over_due",
     "schedule": 15 * 60,

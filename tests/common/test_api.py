@@ -38,7 +38,7 @@ def test_wrong_method_is_a_json_405(client):
 
 
 def test_tenant_key_cannot_reach_another_tenant(tenant, other_tenant):
-    from billing_portal.common.api import authorise_tenant
+    from accounts.api_auth import authorise_tenant
     from billing_portal.common.exceptions import ApplicationError
 
     raw = make_key(scope="tenant", tenant=tenant)
