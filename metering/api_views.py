@@ -3,6 +3,8 @@
 import re
 from datetime import date
 
+from django.utils.translation import gettext as _
+
 from billing_portal.common import clock
 from billing_portal.common.api import api_view
 from billing_portal.common.exceptions import ApplicationError
@@ -15,7 +17,7 @@ MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 def parse_month(value: str) -> tuple[int, int]:
     match = MONTH_RE.match(value or "")
     if not match or not 1 <= int(match.group(2)) <= 12:
-        raise ApplicationError(f"Bad month {value!r}: use YYYY-MM.", code="bad_month")
+        raise ApplicationError(_("Bad month '%(value)s': use YYYY-MM.") % {"value": value}, code="bad_month")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -23,7 +25,7 @@ def parse_date(value: str) -> date:
     try:
         return date.fromisoformat(value)
     except (TypeError, ValueError):
-        raise ApplicationError(f"Bad date {value!r}: use YYYY-MM-DD.", code="bad_date") from None
+        raise ApplicationError(_("Bad date '%(value)s': use YYYY-MM-DD.") % {"value": value}, code="bad_date") from None
 
 
 @api_view(["POST"])
@@ -31,7 +33,7 @@ def auth_events(request, tenant):
     """Ingest → {"accepted", "duplicates", "late", "late_months"}: `late` counts accepted events of months already
     invoiced; they count in their month and their extra MAU overage is an adjustment line on the next invoice."""
     if "events" not in request.json:
-        raise ApplicationError("Send {\"events\": [...]}.", code="invalid_events")
+        raise ApplicationError(_('Send {"events": [...]}.'), code="invalid_events")
     return services.auth_events_ingest(tenant=tenant, events=request.json["events"])
 
 
@@ -141,5 +143,5 @@ def daily_actives(request, tenant):
     """Exact daily active users per day, `?from=YYYY-MM-DD&to=YYYY-MM-DD` (at most 366 days)."""
     start, end = parse_date(request.GET.get("from")), parse_date(request.GET.get("to"))
     if not 0 <= (end - start).days <= 365:
-        raise ApplicationError("'to' must be on or after 'from', at most 366 days.", code="bad_range")
+        raise ApplicationError(_("'to' must be on or after 'from', at most 366 days."), code="bad_range")
     return {"days": [{"date": d.isoformat(), "dau": n} for d, n in selectors.daily_actives(tenant=tenant, start=start, end=end)]}

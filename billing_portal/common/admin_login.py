@@ -7,6 +7,7 @@ from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect
+from django.utils.translation import gettext
 
 
 def staff_has_mfa(user) -> bool:
@@ -20,7 +21,7 @@ def require_staff_mfa(view):
     def wrapper(request, *args, **kwargs):
         user = request.user
         if settings.STAFF_MFA_REQUIRED and user.is_authenticated and user.is_staff and not staff_has_mfa(user):
-            messages.warning(request, "Set up an authenticator app before using Django admin.")
+            messages.warning(request, gettext("Set up an authenticator app before using Django admin."))
             return redirect("mfa_activate_totp")
         return view(request, *args, **kwargs)
 

@@ -6,7 +6,9 @@
         ...
         return {"plan": ...}            # dict → 200 JSON; or (dict, status); or an HttpResponse
 
-Errors: raise ApplicationError (code, message, status) → `{"error": {"code", "message", ...extra}}`.
+Errors: raise ApplicationError (code, message, status) → `{"error": {"code", "message", ...extra}}`. The `code` is
+stable English; the `message` is in the request's language (LocaleMiddleware: the client's `Accept-Language`,
+English without one), rendered when the response is built (messages may be lazy translations).
 """
 
 from functools import wraps
@@ -14,6 +16,7 @@ from functools import wraps
 import orjson
 from django.core.cache import cache
 from django.http import HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import ApiKey, Tenant, hash_api_key
@@ -24,18 +27,22 @@ from .exceptions import ApplicationError
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
-def error_response(code: str, message: str, status: int, **extra) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message, **extra}}, status=status)
+def error_response(code: str, message, status: int, **extra) -> JsonResponse:
+    """`message` may be a lazy translation: it is rendered here, in the language active for the request."""
+    return JsonResponse({"error": {"code": code, "message": str(message), **extra}}, status=status,
+                        json_dumps_params={"ensure_ascii": False})
 
 
 def authenticate(request) -> ApiKey:
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
-        raise ApplicationError("Send an API key as 'Authorization: Bearer <key>'.", code="unauthenticated", status=401)
+        raise ApplicationError(_("Send an API key as 'Authorization: Bearer <key>'."), code="unauthenticated",
+                               status=401)
     key = ApiKey.objects.select_related("tenant").filter(key_hash=hash_api_key(raw.strip())).first()
     if key is None or not key.is_active:
-        raise ApplicationError("The API key is not valid or has been revoked.", code="unauthenticated", status=401)
+        raise ApplicationError(_("The API key is not valid or has been revoked."), code="unauthenticated",
+                               status=401)
     _touch(key)
     return key
 
@@ -49,11 +56,11 @@ def _touch(key: ApiKey) -> None:
 def authorise_tenant(key: ApiKey, tenant_slug: str) -> Tenant:
     if key.scope == ApiKey.Scope.TENANT:
         if key.tenant.slug != tenant_slug:
-            raise ApplicationError("This API key is not valid for that tenant.", code="forbidden", status=403)
+            raise ApplicationError(_("This API key is not valid for that tenant."), code="forbidden", status=403)
         return key.tenant
     tenant = Tenant.objects.filter(slug=tenant_slug).first()
     if tenant is None:
-        raise ApplicationError(f"No tenant {tenant_slug!r}.", code="not_found", status=404)
+        raise ApplicationError(_("No tenant '%(slug)s'.") % {"slug": tenant_slug}, code="not_found", status=404)
     return tenant
 
 
@@ -61,13 +68,14 @@ def parse_json(request):
     if not request.body:
         return {}
     if len(request.body) > MAX_BODY_BYTES:
-        raise ApplicationError("The request body is too large.", code="payload_too_large", status=413)
+        raise ApplicationError(_("The request body is too large."), code="payload_too_large", status=413)
     try:
         data = orjson.loads(request.body)  # C parser: the ingest API's 5,000-event bodies
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ApplicationError(f"The request body is not valid JSON: {exc}", code="malformed_json") from None
+        raise ApplicationError(_("The request body is not valid JSON: %(error)s") % {"error": exc},
+                               code="malformed_json") from None
     if not isinstance(data, dict):
-        raise ApplicationError("The request body must be a JSON object.", code="malformed_json")
+        raise ApplicationError(_("The request body must be a JSON object."), code="malformed_json")
     return data
 
 
@@ -82,7 +90,8 @@ def api_view(methods):
             try:
                 if request.method not in allowed:
                     raise ApplicationError(
-                        f"Use {', '.join(sorted(allowed))}.", code="method_not_allowed", status=405
+                        _("Use %(methods)s.") % {"methods": ", ".join(sorted(allowed))}, code="method_not_allowed",
+                        status=405,
                     )
                 request.api_key = authenticate(request)
                 if tenant is not None:

@@ -27,7 +27,7 @@ def test_upgrade_at_0005_on_the_1st_bills_the_month_that_has_begun(paid_tenant):
     # 30 days minus 5 minutes of April remain: ¥28,000 and ¥25,000 prorated by the second.
     assert (change.unused_amount, change.remaining_amount, change.difference_amount) == (-24_997, 27_997, 3_000)
     descriptions = set(ProrationItem.objects.filter(plan_change=change).values_list("description", flat=True))
-    assert "Remaining time on Business (2027-04-01 – 2027-05-01)" in descriptions
+    assert "Remaining time on Business (2027-04-01 – 2027-04-30)" in descriptions
 
 
 def test_downgrade_now_at_0005_on_the_1st_credits_the_new_month(tenant):
