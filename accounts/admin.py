@@ -202,7 +202,8 @@ class EndUserAdmin(_RegistrationAdmin):
 class ApiKeyAdmin(ServiceAdmin):
     """Keys are created here and shown once; afterwards only the prefix is visible. Keys are revoked, never edited."""
 
-    list_display = ["name", "prefix", "scope", "tenant", "created_at", "revoked_at", "last_used_at"]
+    list_display = ["name", "prefix", "scope", "tenant", tenant_local("created_at", gettext_lazy("created")),
+                    tenant_local("revoked_at", gettext_lazy("revoked")), tenant_local("last_used_at", gettext_lazy("last used"))]
     list_filter = ["scope", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix", "tenant__name"]
     autocomplete_fields = ["tenant"]

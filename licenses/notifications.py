@@ -5,7 +5,6 @@ from django.db import transaction
 
 from accounts.audit import audit_record
 from billing_portal.common.notify import send_templated_mail
-from billing_portal.common.text import plain
 from ops.outbox import license_webhook
 
 
@@ -15,9 +14,10 @@ def license_event(*, tenant, action: str, actor=None, plan=None, when=None, data
         payload.setdefault("plan", plan.name)
     if when is not None:
         payload.setdefault("when", when.isoformat())
-    # The e-mail renders lazy texts (limit reasons) in each recipient's language; JSON gets them in the current one.
-    audit_record(action=action, tenant=tenant, actor=actor, data=plain(payload))
-    license_webhook(tenant=tenant, action=action, plan=plan, when=when, data=plain(data))
+    # The e-mail renders lazy texts (limit reasons) in each recipient's language; the audit entry and the webhook
+    # store them rendered now.
+    audit_record(action=action, tenant=tenant, actor=actor, data=payload)
+    license_webhook(tenant=tenant, action=action, plan=plan, when=when, data=data)
     recipients = sorted({u.email for u in (tenant.representative, tenant.payment_administrator) if u is not None})
     context = {"tenant": tenant, "action": action, "plan": plan, "when": when, "actor": actor, "data": payload}
     transaction.on_commit(lambda: send_templated_mail(

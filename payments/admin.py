@@ -469,7 +469,7 @@ class RefundAdmin(ReadOnlyAdmin):
     """Refunds are made from the invoice ("Refund…"); here they are history."""
 
     list_display = ["idempotency_key", "tenant", "invoice", "amount_minor", "currency", "status", "stripe_refund_id",
-                    "credit_note", "created_at"]
+                    "credit_note", tenant_local("created_at", gettext_lazy("created"))]
     list_filter = ["status", "currency"]
     search_fields = ["idempotency_key", "stripe_refund_id", "tenant__name", "invoice__number"]
 
@@ -479,7 +479,7 @@ class DisputeAdmin(ReadOnlyAdmin):
     """Disputes as Stripe reports them (respond in the Stripe dashboard)."""
 
     list_display = ["stripe_dispute_id", "tenant", "invoice", "amount_minor", "currency", "reason", "status",
-                    "opened_at"]
+                    tenant_local("opened_at", gettext_lazy("opened at"))]
     list_filter = ["status", "reason"]
     search_fields = ["stripe_dispute_id", "tenant__name", "invoice__number"]
 
@@ -530,10 +530,15 @@ class CouponAdmin(ServiceAdmin):
     """Ops create coupons here; attach one to a tenant under Discounts, or publish its promotion code."""
 
     form = CouponForm
-    list_display = ["name", "promotion_code", "summary", "redeemed_count", "redemption_limit", "redeem_by", "active"]
+    list_display = ["name", "promotion_code", "terms", "redeemed_count", "redemption_limit",
+                    operator_local("redeem_by", gettext_lazy("redeem by")), "active"]
     list_filter = ["kind", "applies_to", "duration", "active"]
     search_fields = ["name", "promotion_code"]
     filter_horizontal = ["plans"]
+
+    @admin.display(description=gettext_lazy("terms"))
+    def terms(self, obj):
+        return obj.summary
 
     def get_readonly_fields(self, request, obj=None):
         # A coupon in use keeps its terms; only its name, availability and limits change.
@@ -557,7 +562,8 @@ class DiscountAdmin(ServiceAdmin):
     """Sales-led: attach a coupon to a tenant (through the same service as a promotion code)."""
 
     form = DiscountAdminForm
-    list_display = ["tenant", "coupon", "source", "starts_on", "ends_before", "used_once", "created_at"]
+    list_display = ["tenant", "coupon", "source", "starts_on", "ends_before", "used_once",
+                    tenant_local("created_at", gettext_lazy("created"))]
     list_filter = ["source"]
     search_fields = ["tenant__name", "coupon__name"]
     autocomplete_fields = ["tenant"]

@@ -1,6 +1,7 @@
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from billing_portal.common.money import CURRENCY_CHOICES
 
@@ -235,10 +236,10 @@ class Invoice(models.Model):
     (corrections are credit notes). Amounts are minor units of `currency`."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        SUCCESSFUL = "successful", _("Successful")
-        FAILED = "failed", _("Failed")
-        VOID = "void", _("Void")  # an unpaid invoice replaced by its corrected reissue (payments.corrections)
+        PENDING = "pending", pgettext_lazy("invoice status", "Pending")
+        SUCCESSFUL = "successful", pgettext_lazy("invoice status", "Successful")
+        FAILED = "failed", pgettext_lazy("invoice status", "Failed")
+        VOID = "void", pgettext_lazy("invoice status", "Void")  # an unpaid invoice replaced by its corrected reissue (payments.corrections)
 
     class Kind(models.TextChoices):
         MONTHLY = "monthly", _("Monthly invoice")

@@ -69,6 +69,22 @@ def mo_is_current(po_path: Path) -> bool:
     return _messages(compiled) == _messages(read_po(po_path))
 
 
+def tidy_all() -> list[Path]:
+    """Rewrite each .po in its committed form: entries sorted by msgid, lines unwrapped (what makemessages
+    rewraps and reorders comes back), so that parallel branches' additions merge line by line (git's union
+    driver, .gitattributes)."""
+    from babel.messages.pofile import write_po
+
+    written = []
+    for po in po_paths():
+        out = BytesIO()
+        write_po(out, read_po(po), width=0, sort_output=True)
+        if out.getvalue() != po.read_bytes():
+            po.write_bytes(out.getvalue())
+            written.append(po)
+    return written
+
+
 def compile_all() -> list[Path]:
     written = []
     for po in po_paths():

@@ -50,7 +50,7 @@ def credit_note_issue(*, invoice, amount: int, reason: str, actor=None, refund=N
     note = Invoice.objects.create(
         tenant=tenant, kind=Invoice.Kind.CREDIT_NOTE, source_key=f"credit-note-{invoice.pk}-{sequence}",
         number=_next_number(tenant=tenant, year=today.year),
-        receipt_id="C" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(15)),
+        receipt_id="C" + "".join(secrets.choice(CODE_ALPHABET) for _position in range(15)),
         billing_date=today, issued_at=now, currency=invoice.currency, usage_amount=-amount, credit_applied=0,
         determined_amount=-amount, tax_rate=invoice.tax_rate, tax_amount=-tax, payment_amount=-(amount + tax),
         status=Invoice.Status.SUCCESSFUL, paid_at=now, payment_method=invoice.payment_method,

@@ -54,7 +54,7 @@ def test_dashboard_at_0005_on_the_1st_shows_the_new_period(paid_tenant, client):
     with time_machine.travel(jst(2027, 4, 1, 0, 5), tick=False):
         client.force_login(tenant.representative)
         page = client.get(f"/t/{tenant.slug}/dashboard/").content.decode()
-    assert "2027-04-01 00:00 JST – 2027-05-01 00:00 JST" in page
+    assert "2027-04-01 – 2027-04-30" in page
     assert PlanChange.objects.filter(tenant=tenant).count() == 1  # a renewal, no plan change
 
 
