@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 
 from billing_portal.common.admin import ReadOnlyAdmin, ServiceAdmin, tenant_local
 from billing_portal.common.exceptions import ApplicationError
@@ -243,11 +243,19 @@ class ApiKeyAdmin(ServiceAdmin):
 class AuditEntryAdmin(ReadOnlyAdmin):
     """The audit log is append-only: nobody adds, edits or deletes entries here."""
 
-    list_display = [tenant_local("created_at", gettext_lazy("when")), "tenant", "actor_label", "action"]
+    list_display = [tenant_local("created_at", gettext_lazy("when")), "tenant", "who", "what", "action"]
     list_filter = ["action"]
     search_fields = ["tenant__name", "actor_label", "action"]
     date_hierarchy = "created_at"
     readonly_fields = ["created_at", "tenant", "actor", "actor_label", "action", "data"]
+
+    @admin.display(description=gettext_lazy("actor"), ordering="actor_label")
+    def who(self, obj):
+        return pgettext("audit actor", "System") if obj.actor_label == "system" else obj.actor_label
+
+    @admin.display(description=gettext_lazy("action"))
+    def what(self, obj):
+        return obj.action_label
 
 
 @admin.register(Invitation)

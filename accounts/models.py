@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from billing_portal.common.addresses import PREFECTURE_CHOICES, format_address
+from billing_portal.common.addresses import COUNTRY_NAMES, PREFECTURE_CHOICES, format_address
 from billing_portal.common.money import CURRENCY_CHOICES
 
 
@@ -118,8 +118,16 @@ class Tenant(models.Model):
         return self.name
 
     @property
+    def country_name(self) -> str:
+        """「日本（JP）」 / "Japan (JP)"; the bare code for other countries."""
+        from django.utils.translation import gettext
+
+        name = COUNTRY_NAMES.get((self.country or "").upper())
+        return gettext("%(name)s (%(code)s)") % {"name": name, "code": self.country} if name else self.country
+
+    @property
     def postal_address(self) -> str:
-        """The whole address in the current language's order: 〒100-0005 東京都千代田区… / …, Tokyo 100-0005."""
+        """The whole address in its own script's order: 〒100-0005 東京都千代田区… / 1-2-3 Marunouchi, …, Tokyo 100-0005."""
         return format_address(postal_code=self.postal_code, prefecture=self.prefecture, address=self.address)
 
 
@@ -299,3 +307,10 @@ class AuditEntry(models.Model):
 
         tz = self.tenant.time_zone if self.tenant_id else settings.BILLING_TIME_ZONE
         return f"{local_text(self.created_at, tz)} {self.action}"
+
+    @property
+    def action_label(self) -> str:
+        """What the action is called in the page's language ("License purchased"); the code if it has no name."""
+        from .audit import action_label
+
+        return action_label(self.action)

@@ -12,7 +12,7 @@ class EventType(models.TextChoices):
     INVOICE_ISSUED = "invoice.issued", "invoice.issued"
     INVOICE_PAID = "invoice.paid", "invoice.paid"
     INVOICE_PAYMENT_FAILED = "invoice.payment_failed", "invoice.payment_failed"
-    INVOICE_REFUNDED = "invoice.refunded", "invoice.refunded (credit note)"
+    INVOICE_REFUNDED = "invoice.refunded", _("invoice.refunded (credit note)")
     LICENSE_CHANGED = "license.changed", "license.changed"
     LICENSE_RESERVATION_SET = "license.reservation_set", "license.reservation_set"
     LICENSE_CANCELLED = "license.cancelled", "license.cancelled"

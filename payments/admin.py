@@ -204,11 +204,17 @@ class StripeEventAdmin(admin.ModelAdmin):
 class CreditAdmin(ReadOnlyAdmin):
     """Credits are history: read-only here; they are granted by services (codes, prorations)."""
 
-    list_display = ["name", "tenant", "source", "currency", "amount_charged", "amount_used",
+    list_display = ["credit_name", "tenant", "source", "currency", "amount_charged", "amount_used",
                     tenant_local("expires_at", gettext_lazy("expiration date")),
                     tenant_local("registered_at", gettext_lazy("registration date"))]
     list_filter = ["source", "currency"]
     search_fields = ["name", "tenant__name", "source_key"]
+
+    @admin.display(description=gettext_lazy("credit"), ordering="name")
+    def credit_name(self, obj):
+        from payments.templatetags.invoice_text import invoice_text
+
+        return invoice_text(obj.name)
 
 
 class CreditCodeForm(forms.ModelForm):
@@ -308,8 +314,14 @@ class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
     extra = 0
     can_delete = False
-    fields = ["position", "description", "quantity", "unit_amount", "amount"]
+    fields = ["position", "line_description", "quantity", "unit_amount", "amount"]
     readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("description"))
+    def line_description(self, obj):
+        from payments.templatetags.invoice_text import invoice_text
+
+        return invoice_text(obj.description)
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -255,7 +255,7 @@ class Invoice(models.Model):
     number = models.CharField(_("number"), max_length=32)
     receipt_id = models.CharField(_("receipt ID"), max_length=32, unique=True)
     source_key = models.CharField(_("source key"),
-        max_length=200, unique=True, help_text=_("What this invoice is for (e.g. monthly-<tenant>-2026-04); issues once.")
+        max_length=200, unique=True, help_text=_("What this invoice is for (e.g. monthly-acme-2026-04); issues once.")
     )
     period_start = models.DateTimeField(_("period start"), null=True, blank=True)
     period_end = models.DateTimeField(_("period end"), null=True, blank=True)
@@ -341,7 +341,9 @@ class InvoiceLine(models.Model):
         verbose_name_plural = _("invoice lines")
 
     def __str__(self):
-        return self.description
+        from payments.templatetags.invoice_text import invoice_text
+
+        return str(invoice_text(self.description))  # admin's inline rows: in the operator's language
 
 
 class CreditApplication(models.Model):

@@ -1,8 +1,9 @@
 """Japanese postal addresses: postal code (〒, 7 digits shown as 123-4567) and prefecture (都道府県, JIS X 0401 code).
 
-A customer's address is stored as postal code + prefecture + the rest (city, street, building) and shown the way
-each language writes it: 〒100-0005 東京都千代田区丸の内1-2-3 in Japanese, "1-2-3 Marunouchi, Chiyoda-ku, Tokyo
-100-0005" in English.
+A customer's address is stored as postal code + prefecture + the rest (city, street, building) and written the way
+its own script writes it, whatever the page's language: 〒100-0005 東京都千代田区丸の内1-2-3 for an address in
+Japanese, "1-2-3 Marunouchi, Chiyoda-ku, Tokyo 100-0005" for one in Latin letters (a bare postal code and
+prefecture follow the page's language).
 """
 
 import re
@@ -36,6 +37,9 @@ PREFECTURE_NAMES_JA = dict(zip(
     strict=True,
 ))
 
+# Names of the countries customers are in, for pages (the code is what is stored and sent to Stripe).
+COUNTRY_NAMES = {"JP": _("Japan"), "US": _("United States")}
+
 POSTAL_CODE_RE = re.compile(r"^〒?\s*(\d{3})-?(\d{4})$")
 
 
@@ -68,9 +72,14 @@ def split_address(address: str) -> tuple[str, str, str]:
     return postal, prefecture, rest.strip()
 
 
+_JAPANESE_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff66-\uff9f]")
+
+
 def format_address(*, postal_code: str = "", prefecture: str = "", address: str = "", language: str | None = None) -> str:
-    """The whole address as the language writes it (the current language by default)."""
-    language = language or get_language() or "en"
+    """The whole address, in Japanese order when the address is written in Japanese, in English order when it is in
+    Latin letters; `language` forces one (without an address: the current language)."""
+    if language is None:
+        language = ("ja" if _JAPANESE_SCRIPT.search(address) else "en") if address.strip() else (get_language() or "en")
     if language.startswith("ja"):
         head = f"〒{postal_code}" if postal_code else ""
         body = f"{PREFECTURE_NAMES_JA.get(prefecture, '')}{address}"

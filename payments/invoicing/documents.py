@@ -164,10 +164,9 @@ _INVOICE_TRANSITIONS = {
 
 
 def _buyer_address(tenant) -> str:
-    """The address copied onto the invoice: 〒 postal code, prefecture and the rest, in Japanese order for tenants
-    in Japan (as Japanese documents write it), else in English order."""
-    return format_address(postal_code=tenant.postal_code, prefecture=tenant.prefecture, address=tenant.address,
-                          language="ja" if (tenant.country or "").upper() == "JP" else "en")[:300]
+    """The address copied onto the invoice: 〒 postal code, prefecture and the rest, written in the address's own
+    order (〒100-0005 東京都千代田区… for an address in Japanese)."""
+    return format_address(postal_code=tenant.postal_code, prefecture=tenant.prefecture, address=tenant.address)[:300]
 
 
 def invoice_status_set(invoice: Invoice, status: str, *, paid_at=None, next_attempt_at=None) -> Invoice:

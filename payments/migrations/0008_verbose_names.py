@@ -348,7 +348,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='invoice',
             name='source_key',
-            field=models.CharField(help_text='What this invoice is for (e.g. monthly-<tenant>-2026-04); issues once.', max_length=200, unique=True, verbose_name='source key'),
+            field=models.CharField(help_text='What this invoice is for (e.g. monthly-acme-2026-04); issues once.', max_length=200, unique=True, verbose_name='source key'),
         ),
         migrations.AlterField(
             model_name='invoice',

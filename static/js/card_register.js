@@ -6,8 +6,10 @@
   const errors = document.getElementById("card-errors");
   const button = document.getElementById("card-submit");
   const csrf = form.querySelector("[name=csrfmiddlewaretoken]").value;
-  const stripe = Stripe(JSON.parse(document.getElementById("stripe-key").textContent));
-  const card = stripe.elements().create("card");
+  // Stripe's card field and its messages in the page's language (ja / en).
+  const locale = document.documentElement.lang || "auto";
+  const stripe = Stripe(JSON.parse(document.getElementById("stripe-key").textContent), {locale: locale});
+  const card = stripe.elements({locale: locale}).create("card");
   card.mount("#card-element");
   function fail(message) {
     errors.textContent = message || gettext("The card could not be saved. Please try again.");

@@ -5,7 +5,8 @@
   const gettext = window.gettext || function (text) { return text; };  // the page's language (/jsi18n/)
   const errors = document.getElementById("pay-errors");
   const button = document.getElementById("pay-submit");
-  const stripe = Stripe(JSON.parse(document.getElementById("stripe-key").textContent));
+  const stripe = Stripe(JSON.parse(document.getElementById("stripe-key").textContent),
+                        {locale: document.documentElement.lang || "auto"});  // Stripe's messages in the page's language
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
     errors.textContent = "";

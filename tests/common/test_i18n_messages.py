@@ -185,6 +185,21 @@ def test_periods_end_on_their_last_day_in_both_languages():
             assert period_range(mid, end) == "2026-11-15 09:30 JST – 2026-12-01 00:00 JST"  # not whole days
 
 
+def test_generated_invoice_texts_read_in_the_pages_language():
+    from payments.templatetags.invoice_text import invoice_text
+
+    stored = ["MAU overage (above 1,000 MAU)", "Remaining time on Business (2027-04-01 – 2027-04-30)",
+              "Discount: Spring (10% off license fees for 3 months)", "Proration: Starter → Business",
+              "API calls (up to 1,000)", "Refund of invoice 2026-00001: double charge", "Starter license fee"]
+    with translation.override("en"):
+        assert [invoice_text(s) for s in stored] == stored  # English reads as stored
+    with translation.override("ja"):
+        assert [invoice_text(s) for s in stored] == [
+            "MAU超過料金（1,000 MAU超過分）", "Businessの残り期間分（2027年4月1日〜2027年4月30日）",
+            "割引：Spring（ライセンス料を3か月間10%割引）", "日割り精算：Starter → Business", "API calls（1,000まで）",
+            "請求書2026-00001の返金：double charge", "Starter license fee"]  # a unit's own name stays as entered
+
+
 def test_local_text_follows_the_language():
     from billing_portal.common.clock import local_text
 

@@ -50,13 +50,20 @@ def test_addresses_split_from_one_line():
     assert split_address("1-1 Chiyoda, Tokyo") == ("", "", "1-1 Chiyoda, Tokyo")
 
 
-def test_addresses_written_per_language():
+def test_addresses_written_in_their_own_order():
     parts = {"postal_code": "100-0005", "prefecture": "13"}
-    assert format_address(**parts, address="千代田区丸の内1-2-3", language="ja") == "〒100-0005 東京都千代田区丸の内1-2-3"
-    assert format_address(**parts, address="1-2-3 Marunouchi, Chiyoda-ku", language="en") == (
-        "1-2-3 Marunouchi, Chiyoda-ku, Tokyo 100-0005")
-    assert format_address(address="5 Main St, Springfield", language="ja") == "5 Main St, Springfield"
-    assert format_address(language="en") == ""
+    for language in ("ja", "en"):  # an address in Japanese reads 〒… on English pages too, and the other way round
+        with translation.override(language):
+            assert format_address(**parts, address="千代田区丸の内1-2-3") == "〒100-0005 東京都千代田区丸の内1-2-3"
+            assert format_address(**parts, address="1-2-3 Marunouchi, Chiyoda-ku") == (
+                "1-2-3 Marunouchi, Chiyoda-ku, Tokyo 100-0005")
+    with translation.override("ja"):
+        assert format_address(**parts) == "〒100-0005 東京都"  # no street: the page's language
+    with translation.override("en"):
+        assert format_address(**parts) == "Tokyo 100-0005"
+    assert format_address(address="5 Main St, Springfield") == "5 Main St, Springfield"
+    assert format_address(**parts, address="1-2-3 Marunouchi", language="ja") == "〒100-0005 東京都1-2-3 Marunouchi"
+    assert format_address() == ""
 
 
 def test_typed_form_fields():
