@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
@@ -83,7 +84,10 @@ def discount_lines(*, tenant, lines: list[dict], billing_date: date, plan, fract
             take = min(remaining, max(0, left[category]))
             left[category] -= take
             remaining -= take
-        result.append((discount, {"description": f"Discount: {coupon.name} ({coupon.summary})", "amount": -amount,
+        # Stored in one language whatever the request's (pages show it translated: payments.templatetags.invoice_text).
+        with translation.override("en"):
+            summary = coupon.summary
+        result.append((discount, {"description": f"Discount: {coupon.name} ({summary})", "amount": -amount,
                                   "category": "discount"}))
     return result
 
