@@ -2,11 +2,14 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 
 from billing_portal.common.admin import ReadOnlyAdmin, ServiceAdmin, tenant_local
 from billing_portal.common.exceptions import ApplicationError
 
 from . import services
+from .forms import TenantAdminForm
 from .models import (
     ApiKey,
     AuditEntry,
@@ -27,9 +30,9 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ["last_login", "date_joined"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
-        ("Personal info", {"fields": ["name"]}),
-        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
-        ("Important dates", {"fields": ["last_login", "date_joined"]}),
+        (gettext_lazy("Personal info"), {"fields": ["name", "language"]}),
+        (gettext_lazy("Permissions"), {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        (gettext_lazy("Important dates"), {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "name", "password1", "password2"]})]
 
@@ -55,6 +58,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Tenant)
 class TenantAdmin(ServiceAdmin):
+    form = TenantAdminForm
     list_display = ["name", "slug", "country", "currency", "sales_model", "status", "created_at"]
     list_filter = ["status", "sales_model", "currency", "country"]
     search_fields = ["name", "slug", "memberships__user__email"]
@@ -63,9 +67,10 @@ class TenantAdmin(ServiceAdmin):
     raw_id_fields = ["representative", "payment_administrator"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "status", "sales_model"]}),
-        ("Customer information", {"fields": ["address", "phone", "country", "currency", "time_zone"]}),
-        ("Contacts", {"fields": ["representative", "payment_administrator"]}),
-        ("History", {"fields": ["created_at", "updated_at"]}),
+        (gettext_lazy("Customer information"), {"fields": ["postal_code", "prefecture", "address", "phone", "country", "currency",
+                                                "time_zone"]}),
+        (gettext_lazy("Contacts"), {"fields": ["representative", "payment_administrator"]}),
+        (gettext_lazy("History"), {"fields": ["created_at", "updated_at"]}),
     ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -83,9 +88,10 @@ class TenantAdmin(ServiceAdmin):
         """Through the services: a new tenant gets its owner membership and Free license; contacts must be members."""
         if not change:
             if obj.representative is None:
-                raise ApplicationError("Choose the representative: they become the new customer's owner.")
+                raise ApplicationError(_("Choose the representative: they become the new customer's owner."))
             created = services.tenant_create(
-                owner=obj.representative, name=obj.name, address=obj.address, phone=obj.phone, country=obj.country,
+                owner=obj.representative, name=obj.name, postal_code=obj.postal_code, prefecture=obj.prefecture,
+                address=obj.address, phone=obj.phone, country=obj.country,
                 currency=obj.currency, time_zone=obj.time_zone, sales_model=obj.sales_model,
                 **({"slug": obj.slug} if obj.slug else {}),
             )
@@ -95,7 +101,8 @@ class TenantAdmin(ServiceAdmin):
                                                           actor=request.user)
             return
         old = Tenant.objects.get(pk=obj.pk)
-        data = {f: getattr(obj, f) for f in ("name", "address", "phone", "country") if getattr(obj, f) != getattr(old, f)}
+        data = {f: getattr(obj, f) for f in ("name", "postal_code", "prefecture", "address", "phone", "country")
+                if getattr(obj, f) != getattr(old, f)}
         if data:
             services.tenant_update(tenant=old, data=data)
         if obj.representative_id != old.representative_id:
@@ -111,7 +118,7 @@ class MembershipAdmin(ServiceAdmin):
     """Through the membership services: the last owner cannot be demoted or removed, contacts must be replaced
     before they are removed, and every change is in the audit log."""
 
-    list_display = ["user", "tenant", "role", tenant_local("created_at", "since")]
+    list_display = ["user", "tenant", "role", tenant_local("created_at", gettext_lazy("since"))]
     list_filter = ["role"]
     search_fields = ["user__email", "tenant__name", "tenant__slug"]
     autocomplete_fields = ["user", "tenant"]
@@ -146,7 +153,8 @@ class MembershipAdmin(ServiceAdmin):
 class ApiKeyAdmin(ServiceAdmin):
     """Keys are created here and shown once; afterwards only the prefix is visible. Keys are revoked, never edited."""
 
-    list_display = ["name", "prefix", "scope", "tenant", "created_at", "revoked_at", "last_used_at"]
+    list_display = ["name", "prefix", "scope", "tenant", tenant_local("created_at", gettext_lazy("created")),
+                    tenant_local("revoked_at", gettext_lazy("revoked")), tenant_local("last_used_at", gettext_lazy("last used"))]
     list_filter = ["scope", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix", "tenant__name"]
     autocomplete_fields = ["tenant"]
@@ -169,34 +177,43 @@ class ApiKeyAdmin(ServiceAdmin):
             obj.key_hash = hash_api_key(raw)
             obj.created_by = request.user
             super().save_model(request, obj, form, change)
-            messages.warning(request, f"Copy the new API key now; it will not be shown again: {raw}")
+            messages.warning(request, _("Copy the new API key now; it will not be shown again: %(key)s") % {"key": raw})
             return
         super().save_model(request, obj, form, change)
 
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Revoke selected API keys")
+    @admin.action(description=gettext_lazy("Revoke selected API keys"))
     def revoke(self, request, queryset):
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-        self.message_user(request, f"Revoked {count} key(s).")
+        self.message_user(request, ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.", count) % {"count": count})
 
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
     """The audit log is append-only: nobody adds, edits or deletes entries here."""
 
-    list_display = [tenant_local("created_at", "when"), "tenant", "actor_label", "action"]
+    list_display = [tenant_local("created_at", gettext_lazy("when")), "tenant", "who", "what", "action"]
     list_filter = ["action"]
     search_fields = ["tenant__name", "actor_label", "action"]
     date_hierarchy = "created_at"
     readonly_fields = ["created_at", "tenant", "actor", "actor_label", "action", "data"]
 
+    @admin.display(description=gettext_lazy("actor"), ordering="actor_label")
+    def who(self, obj):
+        return pgettext("audit actor", "System") if obj.actor_label == "system" else obj.actor_label
+
+    @admin.display(description=gettext_lazy("action"))
+    def what(self, obj):
+        return obj.action_label
+
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
-    list_display = ["email", "tenant", "role", tenant_local("created_at", "sent"), tenant_local("expires_at", "expires"),
-                    tenant_local("accepted_at", "accepted"), tenant_local("revoked_at", "revoked")]
+    list_display = ["email", "tenant", "role", tenant_local("created_at", gettext_lazy("sent")),
+                    tenant_local("expires_at", gettext_lazy("expires")), tenant_local("accepted_at", gettext_lazy("accepted")),
+                    tenant_local("revoked_at", gettext_lazy("revoked"))]
     search_fields = ["email", "tenant__name"]
     readonly_fields = ["tenant", "email", "role", "invited_by", "created_at", "expires_at", "accepted_at", "accepted_by"]
 

@@ -4,6 +4,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from billing_portal.common.addresses import PREFECTURE_CHOICES, normalize_postal_code
+from billing_portal.common.text import normalize_digits, normalize_typed
+
 from .models import Role, Tenant
 from .selectors import tenant_member_users
 
@@ -43,25 +46,57 @@ class SignupForm(forms.Form):
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()\-]{5,38}$")
 
 
-class CustomerForm(forms.ModelForm):
-    class Meta:
-        model = Tenant
-        fields = ["name", "address", "phone", "country"]
-        labels = {"name": _("Customer name"), "address": _("Customer address"), "phone": _("Customer phone number")}
-        help_texts = {"country": _("Two-letter country code, e.g. JP or US. Invoice payment needs JP.")}
-        error_messages = {"country": {"max_length": _("Enter a two-letter country code such as JP or US.")}}
+class _CustomerFieldsCleaning:
+    """Full-width digits and letters (０３－１２３４－５６７８, 〒１００－０００５, ｊｐ) are accepted and stored in ASCII
+    (NFKC); for the portal's customer form and Django admin's."""
+
+    def _relax_postal_code(self):
+        # "〒100-0005" is longer than what is stored ("100-0005"): the length is checked after normalising.
+        if "postal_code" in self.fields:
+            postal_code = self.fields["postal_code"]
+            postal_code.max_length, postal_code.validators = None, []
+            postal_code.widget.attrs.pop("maxlength", None)
+
+    def clean_postal_code(self):
+        postal_code = normalize_postal_code(self.cleaned_data["postal_code"])
+        if postal_code is None:
+            raise ValidationError(_("Enter the postal code as 7 digits, e.g. 100-0005."))
+        return postal_code
 
     def clean_phone(self):
-        phone = self.cleaned_data["phone"].strip()
+        phone = normalize_digits(self.cleaned_data["phone"])
         if phone and not PHONE_RE.match(phone):
             raise ValidationError(_("Enter a phone number with digits, spaces, +, - or parentheses (e.g. +81 3-1234-5678)."))
         return phone
 
     def clean_country(self):
-        country = self.cleaned_data["country"].strip().upper()
+        country = normalize_typed(self.cleaned_data["country"]).upper()
         if not re.fullmatch(r"[A-Z]{2}", country):
             raise ValidationError(_("Enter a two-letter country code such as JP or US."))
         return country
+
+
+class TenantAdminForm(_CustomerFieldsCleaning, forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._relax_postal_code()
+
+
+class CustomerForm(_CustomerFieldsCleaning, forms.ModelForm):
+    class Meta:
+        model = Tenant
+        fields = ["name", "postal_code", "prefecture", "address", "phone", "country"]
+        labels = {"name": _("Customer name"), "postal_code": _("Postal code"), "prefecture": _("Prefecture"),
+                  "address": _("Customer address"), "phone": _("Customer phone number")}
+        help_texts = {"country": _("Two-letter country code, e.g. JP or US. Invoice payment needs JP."),
+                      "postal_code": _("7 digits, e.g. 100-0005 (Japan)."),
+                      "address": _("City, street and building (after the prefecture).")}
+        error_messages = {"country": {"max_length": _("Enter a two-letter country code such as JP or US.")}}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["prefecture"].choices = [("", _("— (outside Japan)")), *PREFECTURE_CHOICES]
+        self._relax_postal_code()
 
 
 class MemberChoiceForm(forms.Form):
@@ -78,8 +113,8 @@ class MemberChoiceForm(forms.Form):
 
 class InvitationForm(forms.Form):
     email = forms.EmailField(label=_("E-mail address"))
-    role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.MEMBER)
 
 
 class RoleForm(forms.Form):
-    role = forms.ChoiceField(choices=Role.choices)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from billing_portal.common.exceptions import ApplicationError
@@ -50,14 +51,15 @@ def member_invite(request):
     form = InvitationForm(request.POST)
     if form.is_valid():
         try:
-            invitation, _ = invitation_create(
+            invitation, _token = invitation_create(
                 tenant=request.tenant, email=form.cleaned_data["email"], role=form.cleaned_data["role"],
                 invited_by=request.user,
             )
         except ApplicationError as exc:
             form.add_error("email", exc.message)
         else:
-            messages.success(request, f"Invitation sent to {invitation.email}. It expires in {Invitation.VALID_DAYS} days.")
+            messages.success(request, _("Invitation sent to %(email)s. It expires in %(days)s days.") % {
+                "email": invitation.email, "days": Invitation.VALID_DAYS})
             return redirect("member_list", tenant_slug=request.tenant.slug)
     return _members_page(request, invite_form=form, status=400)
 
@@ -68,14 +70,15 @@ def member_role_change(request, membership_id):
     membership = get_object_or_404(Membership, pk=membership_id, tenant=request.tenant)
     form = RoleForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose one of the listed roles.")
+        messages.error(request, _("Choose one of the listed roles."))
     else:
         try:
             membership_change_role(membership=membership, role=form.cleaned_data["role"], actor=request.user)
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"{membership.user.display_name} is now {membership.get_role_display().lower()}.")
+            messages.success(request, _("%(name)s is now %(role)s.") % {
+                "name": membership.user.display_name, "role": membership.get_role_display().lower()})
     return redirect("member_list", tenant_slug=request.tenant.slug)
 
 
@@ -89,7 +92,8 @@ def member_remove(request, membership_id):
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"{membership.user.display_name} no longer has access to {request.tenant.name}.")
+            messages.success(request, _("%(name)s no longer has access to %(tenant)s.") % {
+                "name": membership.user.display_name, "tenant": request.tenant.name})
         return redirect("member_list", tenant_slug=request.tenant.slug)
     return render(request, "accounts/member_remove.html", {"tenant": request.tenant, "membership": membership})
 
@@ -113,6 +117,6 @@ def invitation_accept_view(request, token):
             membership = invitation_accept(token=token, user=request.user)
         except ApplicationError as exc:
             return render(request, "accounts/invitation.html", {"error": exc.message}, status=exc.status)
-        messages.success(request, f"Welcome to {membership.tenant.name}.")
+        messages.success(request, _("Welcome to %(tenant)s.") % {"tenant": membership.tenant.name})
         return redirect("tenant_home", tenant_slug=membership.tenant.slug)
     return render(request, "accounts/invitation.html", {"invitation": invitation})

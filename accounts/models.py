@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from billing_portal.common.addresses import COUNTRY_NAMES, PREFECTURE_CHOICES, format_address
 from billing_portal.common.money import CURRENCY_CHOICES
 
 
@@ -37,12 +38,12 @@ class User(AbstractUser):
     username = None
     first_name = None
     last_name = None
-    email = models.EmailField("e-mail address", unique=True)
-    name = models.CharField(max_length=150, blank=True)
+    email = models.EmailField(_("e-mail address"), unique=True)
+    name = models.CharField(_("name"), max_length=150, blank=True)
     # The portal's and e-mails' language for this person; empty: the browser's (Accept-Language).
     language = models.CharField(
-        "language", max_length=8, blank=True, default="", choices=settings.LANGUAGES,
-        help_text="Empty: the browser's language.",
+        _("language"), max_length=8, blank=True, default="", choices=settings.LANGUAGES,
+        help_text=_("Empty: the browser's language."),
     )
 
     USERNAME_FIELD = "email"
@@ -52,6 +53,8 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ["email"]
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
 
     def __str__(self):
         return self.display_name
@@ -71,37 +74,61 @@ class Tenant(models.Model):
     """A customer organisation."""
 
     class SalesModel(models.TextChoices):
-        SELF_SERVE = "self_serve", "Self-serve"
-        SALES_LED = "sales_led", "Sales-led"
+        SELF_SERVE = "self_serve", _("Self-serve")
+        SALES_LED = "sales_led", _("Sales-led")
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SUSPENDED = "suspended", "Suspended"
-        CLOSED = "closed", "Closed"
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+        CLOSED = "closed", _("Closed")
 
-    slug = models.SlugField(max_length=64, unique=True, help_text="Identifier used in URLs and the API.")
-    name = models.CharField("customer name", max_length=200)
-    address = models.CharField("customer address", max_length=300, blank=True)
-    phone = models.CharField("customer phone number", max_length=40, blank=True)
-    country = models.CharField(max_length=2, default="JP", help_text="ISO 3166-1 alpha-2 code, e.g. JP, US.")
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="JPY")
-    time_zone = models.CharField(max_length=64, default="Asia/Tokyo")
-    sales_model = models.CharField(max_length=16, choices=SalesModel.choices, default=SalesModel.SELF_SERVE)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    slug = models.SlugField(_("slug"), max_length=64, unique=True,
+                            help_text=_("Identifier used in URLs and the API."))
+    name = models.CharField(_("customer name"), max_length=200)
+    # The address in three parts: 〒 postal code, prefecture (都道府県), the rest (city, street, building).
+    postal_code = models.CharField(_("postal code"), max_length=8, blank=True, help_text=_("e.g. 100-0005"))
+    prefecture = models.CharField(_("prefecture"), max_length=2, blank=True, choices=PREFECTURE_CHOICES)
+    address = models.CharField(_("customer address"), max_length=300, blank=True,
+                               help_text=_("City, street and building (after the prefecture)."))
+    phone = models.CharField(_("customer phone number"), max_length=40, blank=True)
+    country = models.CharField(_("country"), max_length=2, default="JP",
+                               help_text=_("ISO 3166-1 alpha-2 code, e.g. JP, US."))
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES, default="JPY")
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Tokyo")
+    sales_model = models.CharField(_("sales model"), max_length=16, choices=SalesModel.choices,
+                                   default=SalesModel.SELF_SERVE)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
     representative = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("representative"),
     )
     payment_administrator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("payment administrator"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
 
     def __str__(self):
         return self.name
+
+    @property
+    def country_name(self) -> str:
+        """「日本（JP）」 / "Japan (JP)"; the bare code for other countries."""
+        from django.utils.translation import gettext
+
+        name = COUNTRY_NAMES.get((self.country or "").upper())
+        return gettext("%(name)s (%(code)s)") % {"name": name, "code": self.country} if name else self.country
+
+    @property
+    def postal_address(self) -> str:
+        """The whole address in its own script's order: 〒100-0005 東京都千代田区… / 1-2-3 Marunouchi, …, Tokyo 100-0005."""
+        return format_address(postal_code=self.postal_code, prefecture=self.prefecture, address=self.address)
 
 
 class Role(models.TextChoices):
@@ -121,31 +148,36 @@ ALL_ROLES = frozenset(Role)
 
 
 class Membership(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
-    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships",
+                             verbose_name=_("user"))
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("tenant"))
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         ordering = ["tenant__name", "user__email"]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="uniq_membership_user_tenant")]
 
     def __str__(self):
-        return f"{self.user} in {self.tenant} ({self.get_role_display()})"
+        return _("%(user)s in %(tenant)s (%(role)s)") % {
+            "user": self.user, "tenant": self.tenant, "role": self.get_role_display()}
 
 
 class RelyingParty(models.Model):
     """A registered RP (channel) of the tenant; counts against the license's max RPs."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="relying_parties")
-    rp_id = models.CharField("RP ID", max_length=255, help_text="e.g. login.example.com")
-    name = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="relying_parties",
+                               verbose_name=_("tenant"))
+    rp_id = models.CharField(_("RP ID"), max_length=255, help_text=_("e.g. login.example.com"))
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("registered"), auto_now_add=True)
 
     class Meta:
         ordering = ["rp_id"]
-        verbose_name = "relying party"
-        verbose_name_plural = "relying parties"
+        verbose_name = _("relying party")
+        verbose_name_plural = _("relying parties")
         constraints = [models.UniqueConstraint(fields=["tenant", "rp_id"], name="uniq_rp_per_tenant")]
 
     def __str__(self):
@@ -155,13 +187,15 @@ class RelyingParty(models.Model):
 class EndUser(models.Model):
     """A registered end user of the tenant's service; counts against the license's max users."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="end_users")
-    user_id = models.CharField("user ID", max_length=255)
-    display_name = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="end_users", verbose_name=_("tenant"))
+    user_id = models.CharField(_("user ID"), max_length=255)
+    display_name = models.CharField(_("display name"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("registered"), auto_now_add=True)
 
     class Meta:
         ordering = ["user_id"]
+        verbose_name = _("end user")
+        verbose_name_plural = _("end users")
         constraints = [models.UniqueConstraint(fields=["tenant", "user_id"], name="uniq_end_user_per_tenant")]
 
     def __str__(self):
@@ -176,26 +210,29 @@ class ApiKey(models.Model):
     """A bearer key for the operator API. Only the SHA-256 of the key is stored; the key is shown once."""
 
     class Scope(models.TextChoices):
-        PLATFORM = "platform", "Platform (all tenants)"
-        TENANT = "tenant", "One tenant"
+        PLATFORM = "platform", _("Platform (all tenants)")
+        TENANT = "tenant", _("One tenant")
 
     PREFIX_LENGTH = 8
 
-    name = models.CharField(max_length=100)
-    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.TENANT)
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, null=True, blank=True, related_name="api_keys")
-    prefix = models.CharField(max_length=16, db_index=True, editable=False)
+    name = models.CharField(_("name"), max_length=100)
+    scope = models.CharField(_("scope"), max_length=16, choices=Scope.choices, default=Scope.TENANT)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, null=True, blank=True, related_name="api_keys",
+                               verbose_name=_("tenant"))
+    prefix = models.CharField(_("prefix"), max_length=16, db_index=True, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = "API key"
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
         constraints = [
             models.CheckConstraint(
                 condition=(models.Q(scope="platform", tenant__isnull=True) | models.Q(scope="tenant", tenant__isnull=False)),
@@ -244,21 +281,25 @@ class Invitation(models.Model):
 
     VALID_DAYS = 7
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations")
-    email = models.EmailField()
-    role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("tenant"))
+    email = models.EmailField(_("e-mail address"))
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.MEMBER)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    created_at = models.DateTimeField()
-    expires_at = models.DateTimeField()
-    accepted_at = models.DateTimeField(null=True, blank=True)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+",
+                                   verbose_name=_("invited by"))
+    created_at = models.DateTimeField(_("sent"))
+    expires_at = models.DateTimeField(_("expires"))
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
     accepted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("accepted by"),
     )
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
 
     def __str__(self):
         return f"{self.email} → {self.tenant} ({self.get_role_display()})"
@@ -270,20 +311,30 @@ class Invitation(models.Model):
 class AuditEntry(models.Model):
     """Append-only record of a financial or permission change: who did what to which tenant, with what data."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    actor_label = models.CharField(max_length=200, blank=True, help_text="Who acted, kept even if the user is deleted.")
-    action = models.CharField(max_length=64, db_index=True)
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(db_index=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries",
+                               verbose_name=_("tenant"))
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                              verbose_name=_("actor"))
+    actor_label = models.CharField(_("actor name"), max_length=200, blank=True,
+                                   help_text=_("Who acted, kept even if the user is deleted."))
+    action = models.CharField(_("action"), max_length=64, db_index=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name = "audit entry"
-        verbose_name_plural = "audit log"
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
 
     def __str__(self):
         from billing_portal.common.clock import local_text
 
         tz = self.tenant.time_zone if self.tenant_id else settings.BILLING_TIME_ZONE
         return f"{local_text(self.created_at, tz)} {self.action}"
+
+    @property
+    def action_label(self) -> str:
+        """What the action is called in the page's language ("License purchased"); the code if it has no name."""
+        from .audit import action_label
+
+        return action_label(self.action)

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .models import ALL_ROLES
 from .selectors import membership_get
@@ -28,7 +29,7 @@ def tenant_view(roles=ALL_ROLES):
             request.membership = membership
             request.session[CURRENT_TENANT_SESSION_KEY] = membership.tenant.slug
             if membership.role not in roles:
-                raise PermissionDenied("Your role in this tenant does not give access to this page.")
+                raise PermissionDenied(gettext("Your role in this tenant does not give access to this page."))
             # Dates on tenant pages are shown in the tenant's time zone.
             with timezone.override(ZoneInfo(membership.tenant.time_zone)):
                 return view(request, *args, **kwargs)

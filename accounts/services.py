@@ -5,6 +5,8 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from billing_portal.common import clock, events
 from billing_portal.common.exceptions import ApplicationError
@@ -16,11 +18,11 @@ from .models import Invitation, Membership, Role, Tenant
 
 def _unique_slug(name: str) -> str:
     base = (slugify(name) or "tenant")[:40]
-    for _ in range(20):
+    for _attempt in range(20):
         candidate = f"{base}-{secrets.token_hex(3)}"
         if not Tenant.objects.filter(slug=candidate).exists():
             return candidate
-    raise ApplicationError("Could not allocate a tenant identifier; try again.")
+    raise ApplicationError(_("Could not allocate a tenant identifier; try again."))
 
 
 @transaction.atomic
@@ -28,8 +30,8 @@ def user_language_set(*, user, language: str):
     """The language of the user's pages and e-mails; "" falls back to the browser's."""
     from django.conf import settings
 
-    if language not in {code for code, _ in settings.LANGUAGES} | {""}:
-        raise ApplicationError("Unknown language.", code="invalid_language")
+    if language not in {code for code, _label in settings.LANGUAGES} | {""}:
+        raise ApplicationError(_("Unknown language."), code="invalid_language")
     user.language = language
     user.save(update_fields=["language"])
     return user
@@ -49,10 +51,10 @@ def tenant_create(*, owner, name: str, **fields) -> Tenant:
 
 
 def tenant_update(*, tenant: Tenant, data: dict) -> Tenant:
-    allowed = {"name", "address", "phone", "country"}
+    allowed = {"name", "postal_code", "prefecture", "address", "phone", "country"}
     unknown = set(data) - allowed
     if unknown:
-        raise ApplicationError(f"Cannot change {', '.join(sorted(unknown))}.")
+        raise ApplicationError(_("Cannot change %(fields)s.") % {"fields": ", ".join(sorted(unknown))})
     for field, value in data.items():
         setattr(tenant, field, value)
     tenant.full_clean()
@@ -60,23 +62,37 @@ def tenant_update(*, tenant: Tenant, data: dict) -> Tenant:
     return tenant
 
 
+# What only owners may do, as the refusal names it ("Only an owner of X can <action>.").
+OWNER_ACTIONS = {
+    "representative": pgettext_lazy("owner action", "change the representative"),
+    "payment_administrator": pgettext_lazy("owner action", "change the payment administrator"),
+    "cancel": pgettext_lazy("owner action", "cancel the contract"),
+    "unsubscribe": pgettext_lazy("owner action", "unsubscribe (the representative must be an owner)"),
+}
+CONTACT_LABELS = {"representative": gettext_lazy("representative"),
+                  "payment_administrator": gettext_lazy("payment administrator")}
+
+
 def require_owner(*, tenant: Tenant, actor, action: str) -> None:
-    """Owner-only actions (see models.OWNER_ONLY). `actor` None is the system itself (tasks, commands)."""
+    """Owner-only actions (see models.OWNER_ONLY). `actor` None is the system itself (tasks, commands).
+    `action` is a key of OWNER_ACTIONS."""
     if actor is None:
         return
     if not Membership.objects.filter(tenant=tenant, user=actor, role=Role.OWNER).exists():
-        raise ApplicationError(f"Only an owner of {tenant.name} can {action}.", code="owner_required", status=403)
+        raise ApplicationError(_("Only an owner of %(tenant)s can %(action)s.") % {
+            "tenant": tenant.name, "action": OWNER_ACTIONS[action]}, code="owner_required", status=403)
 
 
-def _require_member(tenant: Tenant, user, what: str):
+def _require_member(tenant: Tenant, user, field: str):
     if user is None or not Membership.objects.filter(tenant=tenant, user=user).exists():
-        raise ApplicationError(f"The {what} must be a member of {tenant.name}.", code="not_a_member")
+        raise ApplicationError(_("The %(contact)s must be a member of %(tenant)s.") % {
+            "contact": CONTACT_LABELS[field], "tenant": tenant.name}, code="not_a_member")
 
 
 @transaction.atomic
-def _tenant_set_contact(*, tenant: Tenant, user, actor, field: str, label: str) -> Tenant:
-    require_owner(tenant=tenant, actor=actor, action=f"change the {label}")
-    _require_member(tenant, user, label)
+def _tenant_set_contact(*, tenant: Tenant, user, actor, field: str) -> Tenant:
+    require_owner(tenant=tenant, actor=actor, action=field)
+    _require_member(tenant, user, field)
     previous = getattr(tenant, field)
     setattr(tenant, field, user)
     tenant.save(update_fields=[field, "updated_at"])
@@ -86,13 +102,11 @@ def _tenant_set_contact(*, tenant: Tenant, user, actor, field: str, label: str) 
 
 
 def tenant_set_representative(*, tenant: Tenant, user, actor=None) -> Tenant:
-    return _tenant_set_contact(tenant=tenant, user=user, actor=actor, field="representative", label="representative")
+    return _tenant_set_contact(tenant=tenant, user=user, actor=actor, field="representative")
 
 
 def tenant_set_payment_administrator(*, tenant: Tenant, user, actor=None) -> Tenant:
-    return _tenant_set_contact(
-        tenant=tenant, user=user, actor=actor, field="payment_administrator", label="payment administrator"
-    )
+    return _tenant_set_contact(tenant=tenant, user=user, actor=actor, field="payment_administrator")
 
 
 def membership_add(*, tenant: Tenant, user, role: str = Role.MEMBER) -> Membership:
@@ -102,7 +116,8 @@ def membership_add(*, tenant: Tenant, user, role: str = Role.MEMBER) -> Membersh
         with transaction.atomic():
             return Membership.objects.create(tenant=tenant, user=user, role=role)
     except IntegrityError:
-        raise ApplicationError(f"{user} is already a member of {tenant.name}.", code="already_member") from None
+        raise ApplicationError(_("%(user)s is already a member of %(tenant)s.") % {"user": user, "tenant": tenant.name},
+                               code="already_member") from None
 
 
 def _owner_count(tenant: Tenant) -> int:
@@ -120,8 +135,8 @@ def membership_change_role(*, membership: Membership, role: str, actor=None) -> 
         return membership
     if membership.role == Role.OWNER and _owner_count(membership.tenant) == 1:
         raise ApplicationError(
-            f"{membership.user.display_name} is the last owner of {membership.tenant.name}. "
-            "Make another member an owner first.",
+            _("%(name)s is the last owner of %(tenant)s. Make another member an owner first.") % {
+                "name": membership.user.display_name, "tenant": membership.tenant.name},
             code="last_owner",
         )
     previous = membership.role
@@ -138,13 +153,15 @@ def membership_remove(*, membership: Membership, actor=None) -> None:
     list(Membership.objects.select_for_update().filter(tenant=tenant))
     if membership.role == Role.OWNER and _owner_count(tenant) == 1:
         raise ApplicationError(
-            f"{membership.user.display_name} is the last owner of {tenant.name} and cannot be removed.",
+            _("%(name)s is the last owner of %(tenant)s and cannot be removed.") % {
+                "name": membership.user.display_name, "tenant": tenant.name},
             code="last_owner",
         )
-    for attribute, label in (("representative_id", "representative"), ("payment_administrator_id", "payment administrator")):
-        if getattr(tenant, attribute) == membership.user_id:
+    for field, label in CONTACT_LABELS.items():
+        if getattr(tenant, f"{field}_id") == membership.user_id:
             raise ApplicationError(
-                f"{membership.user.display_name} is the {label}. Choose another {label} before removing them.",
+                _("%(name)s is the %(contact)s. Choose another %(contact)s before removing them.") % {
+                    "name": membership.user.display_name, "contact": label},
                 code="contact_member",
             )
     email = membership.user.email
@@ -163,7 +180,8 @@ def invitation_create(*, tenant: Tenant, email: str, role: str, invited_by) -> t
     if role not in Role.values:
         raise ApplicationError(f"Unknown role {role!r}.", code="bad_role")
     if Membership.objects.filter(tenant=tenant, user__email__iexact=email).exists():
-        raise ApplicationError(f"{email} is already a member of {tenant.name}.", code="already_member")
+        raise ApplicationError(_("%(user)s is already a member of %(tenant)s.") % {"user": email, "tenant": tenant.name},
+                               code="already_member")
     now = clock.now()
     Invitation.objects.filter(tenant=tenant, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True).update(
         revoked_at=now
@@ -187,13 +205,13 @@ def invitation_create(*, tenant: Tenant, email: str, role: str, invited_by) -> t
 def invitation_get_open(*, token: str) -> Invitation:
     invitation = Invitation.objects.select_related("tenant", "invited_by").filter(token_hash=_token_hash(token)).first()
     if invitation is None or invitation.revoked_at is not None:
-        raise ApplicationError("This invitation link is not valid.", code="invitation_invalid", status=404)
+        raise ApplicationError(_("This invitation link is not valid."), code="invitation_invalid", status=404)
     if invitation.accepted_at is not None:
-        raise ApplicationError("This invitation has already been accepted.", code="invitation_used", status=409)
+        raise ApplicationError(_("This invitation has already been accepted."), code="invitation_used", status=409)
     if not invitation.is_open(clock.now()):
         raise ApplicationError(
-            "This invitation has expired. Ask an owner of the tenant to invite you again.", code="invitation_expired",
-            status=410,
+            _("This invitation has expired. Ask an owner of the tenant to invite you again."),
+            code="invitation_expired", status=410,
         )
     return invitation
 
@@ -203,8 +221,8 @@ def _require_invitee(invitation: Invitation, user) -> None:
     the address the invitation was sent to."""
     if invitation.email.lower() != (user.email or "").lower():
         raise ApplicationError(
-            f"This invitation was sent to a different e-mail address than the one you are signed in with "
-            f"({user.email}). Sign in with the address that received the invitation e-mail.",
+            _("This invitation was sent to a different e-mail address than the one you are signed in with "
+              "(%(email)s). Sign in with the address that received the invitation e-mail.") % {"email": user.email},
             code="wrong_user", status=403,
         )
 
@@ -221,7 +239,7 @@ def invitation_accept(*, token: str, user) -> Membership:
     invitation = invitation_get_open(token=token)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.accepted_at is not None:
-        raise ApplicationError("This invitation has already been accepted.", code="invitation_used", status=409)
+        raise ApplicationError(_("This invitation has already been accepted."), code="invitation_used", status=409)
     _require_invitee(invitation, user)
     membership, created = Membership.objects.get_or_create(
         tenant=invitation.tenant, user=user, defaults={"role": invitation.role}
@@ -232,6 +250,7 @@ def invitation_accept(*, token: str, user) -> Membership:
     audit_record(action="invitation.accepted", tenant=invitation.tenant, actor=user,
                  data={"email": user.email, "role": membership.role})
     return membership
+
 
 
 
@@ -261,8 +280,8 @@ def tenant_status_set(*, tenant: Tenant, status: str, actor=None, data: dict | N
     if tenant.status == status:
         return tenant
     if status not in _TENANT_TRANSITIONS.get(tenant.status, set()):
-        raise ApplicationError(f"A {tenant.get_status_display().lower()} customer cannot become {status}.",
-                               code="bad_transition")
+        raise ApplicationError(_("A customer whose status is %(status)s cannot become %(to)s.") % {
+            "status": tenant.get_status_display(), "to": status}, code="bad_transition")
     Tenant.objects.filter(pk=tenant.pk).update(status=status, updated_at=clock.now())
     tenant.status = status
     if status == Tenant.Status.CLOSED:
@@ -285,7 +304,7 @@ def api_key_create(*, tenant: Tenant, name: str, created_by) -> tuple:
 
     name = (name or "").strip()
     if not name:
-        raise ApplicationError("Give the API key a name.", code="name_required")
+        raise ApplicationError(_("Give the API key a name."), code="name_required")
     raw = ApiKey.generate_raw_key()
     key = ApiKey.objects.create(
         name=name, scope=ApiKey.Scope.TENANT, tenant=tenant, prefix=raw[: 3 + ApiKey.PREFIX_LENGTH],
@@ -303,7 +322,7 @@ def api_key_revoke(*, tenant: Tenant, key_id: int):
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().filter(tenant=tenant, pk=key_id).first()
         if key is None:
-            raise ApplicationError("No such API key.", code="not_found", status=404)
+            raise ApplicationError(_("No such API key."), code="not_found", status=404)
         if key.revoked_at is None:
             key.revoked_at = clock.now()
             key.save(update_fields=["revoked_at"])
@@ -314,8 +333,8 @@ def tenant_unsubscribe_check(*, tenant: Tenant, actor) -> None:
     """Only the representative, and only while they are an owner, may unsubscribe (the view also asks for their
     password again)."""
     if actor is None or tenant.representative_id != actor.pk:
-        raise ApplicationError("Only the representative can unsubscribe.", code="not_representative", status=403)
-    require_owner(tenant=tenant, actor=actor, action="unsubscribe (the representative must be an owner)")
+        raise ApplicationError(_("Only the representative can unsubscribe."), code="not_representative", status=403)
+    require_owner(tenant=tenant, actor=actor, action="unsubscribe")
 
 
 def tenant_close(*, tenant: Tenant, actor, counts: dict) -> Tenant:
@@ -332,6 +351,8 @@ def tenant_close(*, tenant: Tenant, actor, counts: dict) -> Tenant:
     former_name = tenant.name
     tenant.name = f"Closed customer #{tenant.pk}"
     tenant.address = ""
+    tenant.postal_code = ""
+    tenant.prefecture = ""
     tenant.phone = ""
     tenant.representative = None
     tenant.payment_administrator = None

@@ -81,7 +81,7 @@ def customer_edit(request):
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, "Customer information saved.")
+            messages.success(request, _("Customer information saved."))
             return redirect("customer_view", tenant_slug=tenant.slug)
     return render(request, "accounts/customer_edit.html", {"form": form, "tenant": tenant})
 

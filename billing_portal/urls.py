@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from accounts import member_views
 from accounts import views as account_views
@@ -22,6 +23,9 @@ urlpatterns = [
     path("", account_views.home, name="home"),
     path("tenants/", account_views.tenant_list, name="tenant_list"),
     path("language/", account_views.language_set, name="language_set"),
+    # The JavaScript strings (static/js) in the page's language: gettext() for the scripts, served as a script of
+    # this site (the Content-Security-Policy allows no inline script). Catalogue: locale/<lang>/djangojs.po.
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript_catalog"),
     path("invitations/<str:token>/", member_views.invitation_accept_view, name="invitation_accept"),
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
     path("api/v1/", api.urls),

@@ -5,6 +5,8 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import EndUser, RelyingParty
 from billing_portal.common.admin import ReadOnlyAdmin, ServiceAdmin, tenant_local
@@ -48,7 +50,7 @@ class PricingUnitAdmin(admin.ModelAdmin):
     search_fields = ["unit_name", "display_name"]
     inlines = [PricingTierInline]
 
-    @admin.display(description="unit price")
+    @admin.display(description=gettext_lazy("unit price"))
     def price(self, obj):
         return format_money(obj.unit_amount, obj.currency)
 
@@ -87,14 +89,14 @@ class PlanForm(forms.ModelForm):
             return data
         units = PricingUnit.objects.filter(menus__in=menus).distinct()
         problems = catalogue.plan_problems(interval=data.get("interval"), currency=data.get("currency"), units=units,
-                                           name="A plan")
+                                           name=_("A plan"))
         if problems:
             raise ValidationError({"menus": problems})
         self.instance._pending_menus = list(menus)
         limits = catalogue.plan_limit_problems(plan=self.instance, max_rps=data.get("max_rps"),
                                                max_users=data.get("max_users"))
         if limits:
-            raise ValidationError({"max_rps" if any("RPs" in p for p in limits) else "max_users": limits})
+            raise ValidationError(limits)
         return data
 
 
@@ -108,8 +110,9 @@ class PlanAdmin(admin.ModelAdmin):
 
 
 class ChangePlanForm(forms.Form):
-    plan = forms.ModelChoiceField(queryset=Plan.objects.none())
-    when = forms.ChoiceField(choices=[("now", "Now (prorated, invoiced at once)"), ("next_period", "Next period")])
+    plan = forms.ModelChoiceField(label=gettext_lazy("Plan"), queryset=Plan.objects.none())
+    when = forms.ChoiceField(label=gettext_lazy("When"), choices=[
+        ("now", gettext_lazy("Now (prorated, invoiced at once)")), ("next_period", gettext_lazy("Next period"))])
 
     def __init__(self, *args, tenant, **kwargs):
         super().__init__(*args, **kwargs)
@@ -120,8 +123,8 @@ class ChangePlanForm(forms.Form):
 
 @admin.register(License)
 class LicenseAdmin(admin.ModelAdmin):
-    list_display = ["tenant", "plan", tenant_local("current_period_start", "period start"),
-                    tenant_local("current_period_end", "period end"), "auto_renew"]
+    list_display = ["tenant", "plan", tenant_local("current_period_start", gettext_lazy("period start")),
+                    tenant_local("current_period_end", gettext_lazy("period end")), "auto_renew"]
     list_filter = ["plan__license_type", "auto_renew"]
     search_fields = ["tenant__name", "tenant__slug"]
     readonly_fields = ["tenant", "plan", "started_at", "current_period_start", "current_period_end", "auto_renew",
@@ -136,7 +139,7 @@ class LicenseAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False  # read-only; ops change plans through "Change plan" (services, always_invoice)
 
-    @admin.display(description="Plan history")
+    @admin.display(description=gettext_lazy("Plan history"))
     def plan_history(self, obj):
         rows = format_html_join(
             "", "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -148,16 +151,17 @@ class LicenseAdmin(admin.ModelAdmin):
             ),
         )
         if not rows:
-            return "No plan changes yet."
+            return _("No plan changes yet.")
         return format_html(
-            "<table><thead><tr><th>When</th><th>Kind</th><th>Change</th><th>Proration</th><th>Source</th>"
-            "<th>Difference</th></tr></thead><tbody>{}</tbody></table>", rows,
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            _("When"), _("Kind"), _("Change"), _("Proration"), _("Source"), _("Difference"), rows,
         )
 
-    @admin.display(description="Ops")
+    @admin.display(description=gettext_lazy("Ops"))
     def change_plan_link(self, obj):
         url = reverse("admin:licenses_license_change_plan", args=[obj.pk])
-        return format_html('<a class="button" href="{}">Change plan (always_invoice)</a>', url)
+        return format_html('<a class="button" href="{}">{}</a>', url, _("Change plan (always_invoice)"))
 
     def get_urls(self):
         return [
@@ -182,10 +186,11 @@ class LicenseAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
             else:
-                messages.success(request, f"{tenant.name}: plan change to {form.cleaned_data['plan']} done.")
+                messages.success(request, _("%(tenant)s: plan change to %(plan)s done.") % {
+                    "tenant": tenant.name, "plan": form.cleaned_data["plan"]})
                 return redirect("admin:licenses_license_change", pk)
         context = {
-            **self.admin_site.each_context(request), "title": f"Change plan of {tenant.name}", "form": form,
+            **self.admin_site.each_context(request), "title": _("Change plan of %(tenant)s") % {"tenant": tenant.name}, "form": form,
             "license": license, "opts": self.model._meta,
         }
         return render(request, "admin/licenses/change_plan.html", context)
@@ -193,7 +198,7 @@ class LicenseAdmin(admin.ModelAdmin):
 
 @admin.register(PlanChange)
 class PlanChangeAdmin(ReadOnlyAdmin):
-    list_display = ["tenant", "kind", "from_plan", "to_plan", tenant_local("effective_at", "effective"),
+    list_display = ["tenant", "kind", "from_plan", "to_plan", tenant_local("effective_at", gettext_lazy("effective")),
                     "proration_behavior", "source",
                     "difference_amount", "currency"]
     list_filter = ["kind", "source", "proration_behavior"]
@@ -202,17 +207,18 @@ class PlanChangeAdmin(ReadOnlyAdmin):
 
 @admin.register(PlanReservation)
 class PlanReservationAdmin(PlanChangeAdmin):
-    list_display = ["tenant", "plan", tenant_local("effective_at", "effective"), "status", "source",
-                    tenant_local("created_at", "created")]
+    list_display = ["tenant", "plan", tenant_local("effective_at", gettext_lazy("effective")), "status", "source",
+                    tenant_local("created_at", gettext_lazy("created"))]
     list_filter = ["status", "source"]
 
 
 @admin.register(ProrationItem)
 class ProrationItemAdmin(PlanChangeAdmin):
-    list_display = ["tenant", "description", "amount", "billing", "status", tenant_local("created_at", "created")]
+    list_display = ["tenant", "description", "amount", "billing", "status",
+                    tenant_local("created_at", gettext_lazy("created"))]
     list_filter = ["billing", "status"]
 
-    @admin.display(description="amount")
+    @admin.display(description=gettext_lazy("amount"))
     def amount(self, obj):
         return format_money(obj.amount_minor, obj.currency)
 
@@ -249,7 +255,7 @@ class _RegistrationAdmin(ServiceAdmin):
 
 @admin.register(RelyingParty)
 class RelyingPartyAdmin(_RegistrationAdmin):
-    list_display = ["rp_id", "name", "tenant", tenant_local("created_at", "registered")]
+    list_display = ["rp_id", "name", "tenant", tenant_local("created_at", gettext_lazy("registered"))]
     search_fields = ["rp_id", "name", "tenant__name"]
     id_field, name_field = "rp_id", "name"
 
@@ -262,7 +268,7 @@ class RelyingPartyAdmin(_RegistrationAdmin):
 
 @admin.register(EndUser)
 class EndUserAdmin(_RegistrationAdmin):
-    list_display = ["user_id", "display_name", "tenant", tenant_local("created_at", "registered")]
+    list_display = ["user_id", "display_name", "tenant", tenant_local("created_at", gettext_lazy("registered"))]
     search_fields = ["user_id", "tenant__name"]
     id_field, name_field = "user_id", "display_name"
 

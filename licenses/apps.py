@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class LicensesConfig(AppConfig):
     name = "licenses"
-    verbose_name = "Licenses and pricing"
+    verbose_name = _("Licenses and pricing")
 
     def ready(self):
         from billing_portal.common import events, providers

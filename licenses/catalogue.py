@@ -8,27 +8,35 @@ the bottom call the same functions on every save / m2m change so no other path c
 from django.core.exceptions import ValidationError
 from django.db.models.signals import m2m_changed, pre_save
 from django.dispatch import receiver
+from django.utils.translation import gettext as _
 
 from .models import Menu, Plan, PricingUnit
 
 
 def _interval_label(interval: str) -> str:
-    return dict(Plan.Interval.choices).get(interval, interval).lower()
+    return str(dict(Plan.Interval.choices).get(interval, interval)).lower()
 
 
-def plan_problems(*, interval: str | None, currency: str | None, units, name: str = "The plan") -> list[str]:
-    """Why a plan billed `interval` in `currency` cannot be made of `units` (empty when it can)."""
+def _plan_named(plan) -> str:
+    return _("Plan %(name)s") % {"name": plan.name}
+
+
+def plan_problems(*, interval: str | None, currency: str | None, units, name: str | None = None) -> list[str]:
+    """Why a plan billed `interval` in `currency` cannot be made of `units` (empty when it can). `name`: how the
+    messages call the plan (translated; default "The plan")."""
+    name = name or _("The plan")
     units = list(units)
     problems = []
     intervals = {u.interval for u in units}
     if len(intervals) > 1:
-        problems.append(f"{name} cannot mix monthly and yearly pricing units.")
+        problems.append(_("%(plan)s cannot mix monthly and yearly pricing units.") % {"plan": name})
     elif intervals and interval and intervals != {interval}:
-        problems.append(f"{name} is billed {_interval_label(interval)} but its units are "
-                        f"{_interval_label(next(iter(intervals)))}.")
+        problems.append(_("%(plan)s is billed %(interval)s but its units are %(units)s.") % {
+            "plan": name, "interval": _interval_label(interval), "units": _interval_label(next(iter(intervals)))})
     wrong = sorted(u.unit_name for u in units if currency and u.currency != currency)
     if wrong:
-        problems.append(f"These units are not priced in {currency}: {', '.join(wrong)}.")
+        problems.append(_("These units are not priced in %(currency)s: %(units)s.") % {
+            "currency": currency, "units": ", ".join(wrong)})
     return problems
 
 
@@ -49,12 +57,12 @@ def menu_problems(*, menu: Menu, units) -> list[str]:
     units = list(units)
     problems = []
     if len({u.interval for u in units}) > 1:
-        problems.append("A menu cannot mix monthly and yearly pricing units.")
+        problems.append(_("A menu cannot mix monthly and yearly pricing units."))
     if len({u.currency for u in units}) > 1:
-        problems.append("A menu cannot mix currencies.")
+        problems.append(_("A menu cannot mix currencies."))
     if menu.pk:
         for plan in Plan.objects.filter(menus=menu).distinct():
-            problems += plan_problems(interval=plan.interval, currency=plan.currency, name=f"Plan {plan.name}",
+            problems += plan_problems(interval=plan.interval, currency=plan.currency, name=_plan_named(plan),
                                       units=_plan_units(plan, replace_menu=menu, menu_units=units))
     return list(dict.fromkeys(problems))
 
@@ -65,21 +73,23 @@ def unit_problems(*, unit: PricingUnit) -> list[str]:
         return []
     problems = []
     for plan in Plan.objects.filter(menus__units=unit).distinct():
-        problems += plan_problems(interval=plan.interval, currency=plan.currency, name=f"Plan {plan.name}",
+        problems += plan_problems(interval=plan.interval, currency=plan.currency, name=_plan_named(plan),
                                   units=_plan_units(plan, replace_unit=unit))
     for menu in Menu.objects.filter(units=unit).distinct():
         others = [u for u in menu.units.all() if u.pk != unit.pk]
         if any(u.interval != unit.interval for u in others):
-            problems.append(f"Menu {menu.display_name} would mix monthly and yearly pricing units.")
+            problems.append(_("Menu %(menu)s would mix monthly and yearly pricing units.") % {
+                "menu": menu.display_name})
         if any(u.currency != unit.currency for u in others):
-            problems.append(f"Menu {menu.display_name} would mix currencies.")
+            problems.append(_("Menu %(menu)s would mix currencies.") % {"menu": menu.display_name})
     return list(dict.fromkeys(problems))
 
 
-def plan_limit_problems(*, plan: Plan, max_rps, max_users) -> list[str]:
-    """Lowering a plan's limits must not leave a tenant on it (or about to move to it) above them."""
+def plan_limit_problems(*, plan: Plan, max_rps, max_users) -> dict[str, list[str]]:
+    """Lowering a plan's limits must not leave a tenant on it (or about to move to it) above them: the problems
+    per limit field (max_rps, max_users); empty when there are none."""
     if not plan.pk:
-        return []
+        return {}
     from django.db.models import Count, Q
 
     from accounts.models import Tenant
@@ -91,12 +101,15 @@ def plan_limit_problems(*, plan: Plan, max_rps, max_users) -> list[str]:
         Tenant.objects.filter(on_it)
         .distinct().annotate(rps=Count("relying_parties", distinct=True), users=Count("end_users", distinct=True))
     )
-    problems = []
+    problems = {}
     for tenant in tenants:
         if max_rps is not None and tenant.rps > max_rps:
-            problems.append(f"{tenant.name} has {tenant.rps} RPs registered (limit {max_rps}).")
+            problems.setdefault("max_rps", []).append(_("%(tenant)s has %(count)s RPs registered (limit %(limit)s).") % {
+                "tenant": tenant.name, "count": tenant.rps, "limit": max_rps})
         if max_users is not None and tenant.users > max_users:
-            problems.append(f"{tenant.name} has {tenant.users:,} users registered (limit {max_users:,}).")
+            problems.setdefault("max_users", []).append(
+                _("%(tenant)s has %(count)s users registered (limit %(limit)s).") % {
+                    "tenant": tenant.name, "count": f"{tenant.users:,}", "limit": f"{max_users:,}"})
     return problems
 
 

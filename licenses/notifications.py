@@ -36,6 +36,8 @@ def license_event(*, tenant, action: str, actor=None, plan=None, when=None, data
         payload.setdefault("plan", plan.name)
     if when is not None:
         payload.setdefault("when", when.isoformat())
+    # The e-mail renders lazy texts (limit reasons) in each recipient's language; the audit entry and the webhook
+    # store them rendered now.
     audit_record(action=action, tenant=tenant, actor=actor, data=payload)
     _announce(tenant=tenant, action=action, plan=plan, when=when, data=data)
     recipients = sorted({u.email for u in (tenant.representative, tenant.payment_administrator) if u is not None})

@@ -2,9 +2,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.db.models import Prefetch
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext_lazy
 
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
+from billing_portal.common.text import lazy_interpolate
 
 from .models import License, Menu, Plan, PlanChange, PlanReservation
 from .pricing import plan_fixed_amount, proration
@@ -34,12 +37,13 @@ def plan_get(*, code: str, currency: str) -> Plan:
     """A license plan by its API code in the tenant's currency (400 unknown_plan / wrong_currency)."""
     plans = list(_plans_with_units().filter(code=code, category=Plan.Category.LICENSE))
     if not plans:
-        raise ApplicationError(f"There is no license plan {code!r}.", code="unknown_plan")
+        raise ApplicationError(_("There is no license plan '%(code)s'.") % {"code": code}, code="unknown_plan")
     for plan in plans:
         if plan.currency == currency:
             return plan
     raise ApplicationError(
-        f"Plan {code!r} is not offered in {currency}; this tenant is billed in {currency}.", code="wrong_currency"
+        _("Plan '%(code)s' is not offered in %(currency)s; this tenant is billed in %(currency)s.") % {
+            "code": code, "currency": currency}, code="wrong_currency"
     )
 
 
@@ -98,18 +102,29 @@ def limits_violations(*, tenant, plan: Plan) -> list[str]:
 
     counts = tenant_usage_counts(tenant=tenant)
     reasons = []
+    # Lazy: rendered when shown, in the reader's language (pages, and e-mails sent after the change).
     if plan.max_rps is not None and counts["rps"] > plan.max_rps:
         excess = counts["rps"] - plan.max_rps
         names = _newest(RelyingParty, tenant, "rp_id", min(counts["rps"], REMOVAL_LIST_MAX))
         more = "" if counts["rps"] <= REMOVAL_LIST_MAX else ", …"
-        reasons.append(f"{counts['rps']} RPs are registered but {plan.name} allows {plan.max_rps}: "
-                       f"remove {excess} RP{'s' if excess > 1 else ''} (registered: {', '.join(names)}{more})")
+        reasons.append(lazy_interpolate(ngettext_lazy(
+            "%(count)s RPs are registered but %(plan)s allows %(limit)s: remove %(excess)s RP "
+            "(registered: %(names)s)",
+            "%(count)s RPs are registered but %(plan)s allows %(limit)s: remove %(excess)s RPs "
+            "(registered: %(names)s)", "excess"), {
+            "count": counts["rps"], "plan": plan.name, "limit": plan.max_rps, "excess": excess,
+            "names": ", ".join(names) + more}))
     if plan.max_users is not None and counts["users"] > plan.max_users:
         excess = counts["users"] - plan.max_users
         names = _newest(EndUser, tenant, "user_id", min(excess, REMOVAL_LIST_MAX))
         more = "" if excess <= REMOVAL_LIST_MAX else ", …"
-        reasons.append(f"{counts['users']:,} users are registered but {plan.name} allows {plan.max_users:,}: "
-                       f"remove {excess:,} user{'s' if excess > 1 else ''} (newest: {', '.join(names)}{more})")
+        reasons.append(lazy_interpolate(ngettext_lazy(
+            "%(count)s users are registered but %(plan)s allows %(limit)s: remove %(excess)s user "
+            "(newest: %(names)s)",
+            "%(count)s users are registered but %(plan)s allows %(limit)s: remove %(excess)s users "
+            "(newest: %(names)s)", "excess"), {
+            "count": f"{counts['users']:,}", "plan": plan.name, "limit": f"{plan.max_users:,}",
+            "excess": excess, "names": ", ".join(names) + more}))
     return reasons
 
 

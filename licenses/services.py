@@ -1,6 +1,7 @@
 """License lifecycle: purchase, change now with proration, reserved downgrades, cancellation, period roll-over."""
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from billing_portal.common import clock, providers
 from billing_portal.common.exceptions import ApplicationError, Conflict, LimitExceeded
@@ -22,7 +23,7 @@ from .support import support_get
 def license_start_free(*, tenant) -> License:
     """Put a new tenant on the Free license (no end date)."""
     now = clock.now()
-    license, _ = License.objects.get_or_create(
+    license, _created = License.objects.get_or_create(
         tenant=tenant,
         defaults={
             "plan": free_plan_get(currency=tenant.currency),
@@ -55,33 +56,33 @@ def _lock_license(tenant, *, at=None) -> License:
 
 def _check_plan(*, tenant, plan: Plan) -> None:
     if plan.category != Plan.Category.LICENSE:
-        raise ApplicationError(f"{plan.name} is not a license plan.", code="unknown_plan")
+        raise ApplicationError(_("%(plan)s is not a license plan.") % {"plan": plan.name}, code="unknown_plan")
     if plan.currency != tenant.currency:
         raise ApplicationError(
-            f"{plan.name} is priced in {plan.currency}, but {tenant.name} is billed in {tenant.currency}.",
+            _("%(plan)s is priced in %(plan_currency)s, but %(tenant)s is billed in %(currency)s.") % {
+                "plan": plan.name, "plan_currency": plan.currency, "tenant": tenant.name, "currency": tenant.currency},
             code="wrong_currency",
         )
     if plan.is_free:
         raise ApplicationError(
-            "To return to Free, use “Cancel license”: the paid license runs to its end date, then becomes Free.",
+            _("To return to Free, use “Cancel license”: the paid license runs to its end date, then becomes Free."),
             code="use_cancel",
         )
 
 
-def _check_limits(*, tenant, plan: Plan, what: str = "change to") -> None:
+def _check_limits(*, tenant, plan: Plan, cancel: bool = False) -> None:
     reasons = limits_violations(tenant=tenant, plan=plan)
     if reasons:
-        raise LimitExceeded(
-            f"{tenant.name} cannot {what} {plan.name}: {'; '.join(reasons)}. "
-            "Remove them first, then try again.",
-        )
+        text = (_("%(tenant)s cannot cancel to %(plan)s: %(reasons)s. Remove them first, then try again.") if cancel
+                else _("%(tenant)s cannot change to %(plan)s: %(reasons)s. Remove them first, then try again."))
+        raise LimitExceeded(text % {"tenant": tenant.name, "plan": plan.name, "reasons": "; ".join(map(str, reasons))})
 
 
 def _reservation_transition(*, tenant, to: str, reservation=None) -> int:
     """The one transition function of PlanReservation.status: pending → applied | cancelled (both final).
     Without `reservation`: every pending reservation of the tenant (there is at most one)."""
     if to not in (PlanReservation.Status.APPLIED, PlanReservation.Status.CANCELLED):
-        raise ApplicationError(f"A reservation cannot become {to}.", code="bad_transition")
+        raise ApplicationError(_("A reservation cannot become %(status)s.") % {"status": to}, code="bad_transition")
     pending = PlanReservation.objects.filter(tenant=tenant, status=PlanReservation.Status.PENDING)
     if reservation is not None:
         pending = pending.filter(pk=reservation.pk)
@@ -106,22 +107,26 @@ def _check_behavior(proration_behavior: str, *, by_operator: bool) -> None:
     keys, staff in admin)."""
     if proration_behavior not in ProrationBehavior.values:
         raise ApplicationError(
-            f"proration_behavior must be one of {', '.join(ProrationBehavior.values)}.",
+            _("proration_behavior must be one of %(values)s.") % {"values": ", ".join(ProrationBehavior.values)},
             code="bad_proration_behavior",
         )
     if proration_behavior != ProrationBehavior.ALWAYS_INVOICE and not by_operator:
         raise ApplicationError(
-            "Only the operator can defer or waive the proration of a plan change; tenants' changes are "
-            "invoiced at once (proration_behavior always_invoice).",
+            _("Only the operator can defer or waive the proration of a plan change; tenants' changes are "
+              "invoiced at once (proration_behavior always_invoice)."),
             code="proration_behavior_forbidden", status=403,
         )
 
 
 def _period_label(start, end, tenant) -> str:
+    """The days a proration line covers, the last one included (a period ending at midnight ends the day before)."""
+    from datetime import timedelta
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(tenant.time_zone)
-    return f"{start.astimezone(tz):%Y-%m-%d} – {end.astimezone(tz):%Y-%m-%d}"
+    start, end = start.astimezone(tz), end.astimezone(tz)
+    last_day = (end - timedelta(microseconds=1)).date() if end > start else end.date()
+    return f"{start:%Y-%m-%d} – {last_day:%Y-%m-%d}"
 
 
 def _record_proration(*, tenant, change: PlanChange, preview: dict, proration_behavior: str, now) -> None:
@@ -161,8 +166,8 @@ def license_purchase(*, tenant, plan: Plan, actor=None, source=PlanChange.Source
     _check_payment_method(tenant)
     license = _lock_license(tenant)
     if not license.plan.is_free:
-        raise Conflict(f"{tenant.name} already has the {license.plan.name} license; use “License update”.",
-                       code="already_paid")
+        raise Conflict(_("%(tenant)s already has the %(plan)s license; use “License update”.") % {
+            "tenant": tenant.name, "plan": license.plan.name}, code="already_paid")
     _check_limits(tenant=tenant, plan=plan)
     now = clock.now()
     preview = plan_change_preview(tenant=tenant, plan=plan, at=now)
@@ -203,13 +208,14 @@ def license_change_now(
     _check_payment_method(tenant)
     license = _lock_license(tenant)
     if license.plan.is_free:
-        raise Conflict("The Free license cannot be updated; purchase a license first.", code="not_paid")
+        raise Conflict(_("The Free license cannot be updated; purchase a license first."), code="not_paid")
     if license.plan_id == plan.pk:
-        raise Conflict(f"{tenant.name} already has the {plan.name} license.", code="same_plan")
+        raise Conflict(_("%(tenant)s already has the %(plan)s license.") % {"tenant": tenant.name, "plan": plan.name},
+                       code="same_plan")
     if license.plan.interval != plan.interval:
         raise ApplicationError(
-            "A license cannot switch between monthly and yearly billing in the middle of a period; "
-            "cancel it and purchase the other one when it ends.", code="interval_change",
+            _("A license cannot switch between monthly and yearly billing in the middle of a period; "
+              "cancel it and purchase the other one when it ends."), code="interval_change",
         )
     _check_limits(tenant=tenant, plan=plan)
     now = clock.now()
@@ -242,11 +248,12 @@ def license_reserve_change(*, tenant, plan: Plan, actor=None, source=PlanChange.
     _check_plan(tenant=tenant, plan=plan)
     license = _lock_license(tenant)
     if license.plan.is_free:
-        raise Conflict("The Free license cannot be updated; purchase a license first.", code="not_paid")
+        raise Conflict(_("The Free license cannot be updated; purchase a license first."), code="not_paid")
     if license.plan_id == plan.pk:
-        raise Conflict(f"{tenant.name} already has the {plan.name} license.", code="same_plan")
+        raise Conflict(_("%(tenant)s already has the %(plan)s license.") % {"tenant": tenant.name, "plan": plan.name},
+                       code="same_plan")
     if not license.auto_renew:
-        raise Conflict("This license is cancelled; undo the cancellation before reserving a change.",
+        raise Conflict(_("This license is cancelled; undo the cancellation before reserving a change."),
                        code="license_cancelled")
     _check_limits(tenant=tenant, plan=plan)
     now = clock.now()
@@ -266,7 +273,7 @@ def license_reservation_cancel(*, tenant, actor=None) -> PlanReservation:
     _lock_license(tenant)
     reservation = pending_reservation_get(tenant=tenant)
     if reservation is None:
-        raise Conflict("There is no reserved license change to cancel.", code="no_reservation")
+        raise Conflict(_("There is no reserved license change to cancel."), code="no_reservation")
     _reservation_transition(tenant=tenant, to=PlanReservation.Status.CANCELLED, reservation=reservation)
     license_event(tenant=tenant, action="license.reservation_cancelled", actor=actor, plan=reservation.plan)
     return reservation
@@ -278,13 +285,13 @@ def license_cancel(*, tenant, actor=None) -> License:
     Owners only (contract page); `actor` None is the operator (admin, commands)."""
     from accounts.services import require_owner
 
-    require_owner(tenant=tenant, actor=actor, action="cancel the contract")
+    require_owner(tenant=tenant, actor=actor, action="cancel")
     license = _lock_license(tenant)
     if license.plan.is_free:
-        raise Conflict("The Free license has no end date and cannot be cancelled.", code="not_paid")
+        raise Conflict(_("The Free license has no end date and cannot be cancelled."), code="not_paid")
     if not license.auto_renew:
         return license
-    _check_limits(tenant=tenant, plan=free_plan_get(currency=tenant.currency), what="cancel to")
+    _check_limits(tenant=tenant, plan=free_plan_get(currency=tenant.currency), cancel=True)
     license.auto_renew = False
     license.save(update_fields=["auto_renew", "updated_at"])
     _reservation_transition(tenant=tenant, to=PlanReservation.Status.CANCELLED)
@@ -298,11 +305,11 @@ def license_resume(*, tenant, actor=None) -> License:
     """Undo “Cancel license”: the license renews again at its end date."""
     license = _lock_license(tenant)
     if license.plan.is_free:
-        raise Conflict("The Free license has no end date.", code="not_paid")
+        raise Conflict(_("The Free license has no end date."), code="not_paid")
     if license.auto_renew:
         return license
     if license.current_period_end and license.current_period_end <= clock.now():
-        raise Conflict("This license has already ended.", code="license_ended")
+        raise Conflict(_("This license has already ended."), code="license_ended")
     license.auto_renew = True
     license.save(update_fields=["auto_renew", "updated_at"])
     license_event(tenant=tenant, action="license.resumed", actor=actor, plan=license.plan)
@@ -388,7 +395,7 @@ def plan_change(*, tenant, plan: Plan, when: str, proration_behavior: str | None
     from .selectors import license_get
 
     if when not in ("now", "next_period"):
-        raise ApplicationError("when must be 'now' or 'next_period'.", code="bad_when")
+        raise ApplicationError(_("when must be 'now' or 'next_period'."), code="bad_when")
     behavior = proration_behavior or ProrationBehavior.ALWAYS_INVOICE
     _check_behavior(behavior, by_operator=by_operator)
     current = license_get(tenant=tenant)
@@ -407,12 +414,12 @@ def licenses_unsubscribe_check(*, tenant) -> None:
     license = license_get(tenant=tenant)
     if license is not None and not license.plan.is_free:
         raise Conflict(
-            "Customers with a paid license unsubscribe through us: please contact the operator.", code="paid_license"
+            _("Customers with a paid license unsubscribe through us: please contact the operator."), code="paid_license"
         )
     support = support_get(tenant=tenant)
     if support is not None:
-        raise Conflict(f"{support.plan.name} is still running: cancel the support plan and unsubscribe after it ends.",
-                       code="support_plan_active")
+        raise Conflict(_("%(plan)s is still running: cancel the support plan and unsubscribe after it ends.") % {
+            "plan": support.plan.name}, code="support_plan_active")
 
 
 def licenses_data_delete(*, tenant) -> None:

@@ -8,6 +8,7 @@ is required first, as for licenses.
 """
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from billing_portal.common import clock
@@ -30,7 +31,8 @@ def support_plan_get(*, tenant, code: str) -> Plan:
     plan = (Plan.objects.filter(category=Plan.Category.SUPPORT, code=code, currency=tenant.currency)
             .prefetch_related("menus__units__tiers").first())
     if plan is None:
-        raise ApplicationError(f"There is no support plan {code!r} in {tenant.currency}.", code="unknown_plan")
+        raise ApplicationError(_("There is no support plan '%(code)s' in %(currency)s.") % {
+            "code": code, "currency": tenant.currency}, code="unknown_plan")
     return plan
 
 
@@ -84,10 +86,11 @@ def support_change(*, tenant, plan: Plan, actor=None, source=PlanChange.Source.P
     from .services import _check_payment_method, _record_proration
 
     if plan.category != Plan.Category.SUPPORT:
-        raise ApplicationError(f"{plan.name} is not a support plan.", code="unknown_plan")
+        raise ApplicationError(_("%(plan)s is not a support plan.") % {"plan": plan.name}, code="unknown_plan")
     if plan.currency != tenant.currency:
-        raise ApplicationError(f"{plan.name} is priced in {plan.currency}; {tenant.name} is billed in "
-                               f"{tenant.currency}.", code="wrong_currency")
+        raise ApplicationError(_("%(plan)s is priced in %(plan_currency)s, but %(tenant)s is billed in %(currency)s.") % {
+            "plan": plan.name, "plan_currency": plan.currency, "tenant": tenant.name, "currency": tenant.currency},
+            code="wrong_currency")
     _check_payment_method(tenant)
     sub = _lock(tenant)
     now = clock.now()
@@ -95,7 +98,8 @@ def support_change(*, tenant, plan: Plan, actor=None, source=PlanChange.Source.P
         sub = support_roll_over(tenant=tenant, at=now, sub=sub)
     active = sub is not None and sub.status == SupportSubscription.Status.ACTIVE
     if active and sub.plan_id == plan.pk:
-        raise Conflict(f"{tenant.name} already has {plan.name}.", code="same_plan")
+        raise Conflict(_("%(tenant)s already has %(plan)s.") % {"tenant": tenant.name, "plan": plan.name},
+                       code="same_plan")
     preview = support_preview(tenant=tenant, plan=plan, at=now)
     change = PlanChange.objects.create(
         tenant=tenant, from_plan=sub.plan if active else None, to_plan=plan, kind=preview["kind"], effective_at=now,
@@ -128,7 +132,7 @@ def support_cancel(*, tenant, actor=None) -> SupportSubscription:
     if sub is not None:
         sub = support_roll_over(tenant=tenant, at=clock.now(), sub=sub)  # never cancel a period that has ended
     if sub is None or sub.status != SupportSubscription.Status.ACTIVE:
-        raise Conflict("There is no support plan to cancel.", code="no_support_plan")
+        raise Conflict(_("There is no support plan to cancel."), code="no_support_plan")
     if sub.auto_renew:
         sub.auto_renew = False
         sub.save(update_fields=["auto_renew", "updated_at"])
@@ -143,7 +147,7 @@ def support_resume(*, tenant, actor=None) -> SupportSubscription:
     if sub is not None:
         sub = support_roll_over(tenant=tenant, at=clock.now(), sub=sub)
     if sub is None or sub.status != SupportSubscription.Status.ACTIVE or sub.current_period_end <= clock.now():
-        raise Conflict("There is no support plan to resume; buy one instead.", code="no_support_plan")
+        raise Conflict(_("There is no support plan to resume; buy one instead."), code="no_support_plan")
     if not sub.auto_renew:
         sub.auto_renew = True
         sub.save(update_fields=["auto_renew", "updated_at"])

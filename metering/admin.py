@@ -1,6 +1,7 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy
 
-from billing_portal.common.admin import ReadOnlyAdmin
+from billing_portal.common.admin import ReadOnlyAdmin, tenant_local
 
 from .models import MauAlert, MauAlertSetting, MauCounter, MeteringUnit, MeterReading
 
@@ -36,6 +37,7 @@ class MauAlertSettingAdmin(admin.ModelAdmin):
 
 @admin.register(MauAlert)
 class MauAlertAdmin(ReadOnlyAdmin):
-    list_display = ["tenant", "month", "threshold", "mau_at_alert", "notified_to", "notified_at"]
+    list_display = ["tenant", "month", "threshold", "mau_at_alert", "notified_to",
+                    tenant_local("notified_at", gettext_lazy("notified at"))]
     list_filter = ["month"]
     search_fields = ["tenant__slug", "tenant__name"]

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class MeteringConfig(AppConfig):
     name = "metering"
-    verbose_name = "Metering"
+    verbose_name = _("Metering")
 
     def ready(self):
         from accounts.signals import tenant_closed

@@ -1,22 +1,25 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class MeteringUnit(models.Model):
     """A thing that is metered (API calls, disk bytes, …), counted per day/month by sum or max."""
 
     class Aggregation(models.TextChoices):
-        SUM = "sum", "Sum (total)"
-        MAX = "max", "Max (maximum)"
+        SUM = "sum", _("Sum (total)")
+        MAX = "max", _("Max (maximum)")
 
-    unit_name = models.SlugField(
-        max_length=100, unique=True, error_messages={"unique": "A metering unit with this unit name already exists."}
+    unit_name = models.SlugField(_("unit name"),
+        max_length=100, unique=True, error_messages={"unique": _("A metering unit with this unit name already exists.")}
     )
-    display_name = models.CharField(max_length=200)
-    aggregation = models.CharField(max_length=8, choices=Aggregation.choices, default=Aggregation.SUM)
-    created_at = models.DateTimeField(auto_now_add=True)
+    display_name = models.CharField(_("display name"), max_length=200)
+    aggregation = models.CharField(_("aggregation"), max_length=8, choices=Aggregation.choices, default=Aggregation.SUM)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["unit_name"]
+        verbose_name = _("metering unit")
+        verbose_name_plural = _("metering units")
 
     def __str__(self):
         return self.display_name or self.unit_name
@@ -86,20 +89,23 @@ class MauCounter(models.Model):
 
     TENANT_TOTAL = ""
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
-    month = models.DateField()
-    rp_id = models.CharField(max_length=255, blank=True)
-    mau = models.BigIntegerField(default=0)
-    events = models.BigIntegerField(default=0)
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name=_("tenant"))
+    month = models.DateField(_("month"))
+    rp_id = models.CharField(_("RP ID"), max_length=255, blank=True)
+    mau = models.BigIntegerField(_("MAU"), default=0)
+    events = models.BigIntegerField(_("events"), default=0)
 
     class Meta:
         ordering = ["month", "rp_id"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "month", "rp_id"], name="uniq_mau_counter")
         ]
+        verbose_name = _("MAU counter")
+        verbose_name_plural = _("MAU counters")
 
     def __str__(self):
-        return f"MAU {self.mau} in {self.month:%Y-%m} {self.rp_id or '(all RPs)'}"
+        return _("MAU %(mau)s in %(month)s %(rp)s") % {
+            "mau": self.mau, "month": f"{self.month:%Y-%m}", "rp": self.rp_id or _("(all RPs)")}
 
 
 class DailyActiveFirstSeen(models.Model):
@@ -137,12 +143,12 @@ class MeterReading(models.Model):
     `rp_id` names the channel the usage belongs to ("" when not per channel).
     """
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="meter_readings")
-    unit = models.ForeignKey(MeteringUnit, on_delete=models.PROTECT, related_name="readings")
-    rp_id = models.CharField("RP ID", max_length=255, blank=True, default="")
-    timestamp = models.DateTimeField()
-    count = models.BigIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="meter_readings", verbose_name=_("tenant"))
+    unit = models.ForeignKey(MeteringUnit, on_delete=models.PROTECT, related_name="readings", verbose_name=_("unit"))
+    rp_id = models.CharField(_("RP ID"), max_length=255, blank=True, default="")
+    timestamp = models.DateTimeField(_("timestamp"))
+    count = models.BigIntegerField(_("count"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["timestamp"]
@@ -150,6 +156,8 @@ class MeterReading(models.Model):
             models.UniqueConstraint(fields=["tenant", "unit", "rp_id", "timestamp"], name="uniq_meter_reading"),
             models.CheckConstraint(condition=models.Q(count__gte=0), name="meter_reading_count_not_negative"),
         ]
+        verbose_name = _("meter reading")
+        verbose_name_plural = _("meter readings")
 
     def __str__(self):
         return f"{self.unit_id} = {self.count} at {self.timestamp:%Y-%m-%d %H:%M:%S}"
@@ -158,29 +166,35 @@ class MeterReading(models.Model):
 class MauAlertSetting(models.Model):
     """MAU exceeded alert settings of a tenant."""
 
-    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, related_name="mau_alert_setting")
-    notify_representative = models.BooleanField("notify representative", default=False)
-    threshold = models.PositiveIntegerField("MAU threshold", null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, related_name="mau_alert_setting", verbose_name=_("tenant"))
+    notify_representative = models.BooleanField(_("notify representative"), default=False)
+    threshold = models.PositiveIntegerField(_("MAU threshold"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("MAU alert setting")
+        verbose_name_plural = _("MAU alert settings")
 
     def __str__(self):
-        return f"MAU alert of {self.tenant}"
+        return _("MAU alert of %(tenant)s") % {"tenant": self.tenant}
 
 
 class MauAlert(models.Model):
     """The tenant's MAU crossed its threshold in a month: at most one per (tenant, month), one e-mail."""
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="mau_alerts")
-    month = models.DateField()
-    threshold = models.PositiveIntegerField()
-    mau_at_alert = models.BigIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    notified_to = models.EmailField(blank=True)
-    notified_at = models.DateTimeField(null=True, blank=True)
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="mau_alerts", verbose_name=_("tenant"))
+    month = models.DateField(_("month"))
+    threshold = models.PositiveIntegerField(_("threshold"))
+    mau_at_alert = models.BigIntegerField(_("MAU at alert"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    notified_to = models.EmailField(_("notified to"), blank=True)
+    notified_at = models.DateTimeField(_("notified at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-month"]
         constraints = [models.UniqueConstraint(fields=["tenant", "month"], name="uniq_mau_alert_per_month")]
+        verbose_name = _("MAU alert")
+        verbose_name_plural = _("MAU alerts")
 
     def __str__(self):
         return f"{self.tenant} {self.month:%Y-%m}"

@@ -5,6 +5,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from django.apps import apps
 from django.db import DataError, IntegrityError, connection, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import RelyingParty
 from billing_portal.common import clock, providers
@@ -79,10 +81,11 @@ def auth_events_validate(*, tenant, events) -> tuple[list, list, list, list]:
     An id repeated within the batch keeps its first event only.
     """
     if not isinstance(events, list):
-        raise ApplicationError("'events' must be a list of events.", code="invalid_events")
+        raise ApplicationError(_("'events' must be a list of events."), code="invalid_events")
     if len(events) > MAX_EVENTS_PER_REQUEST:
         raise ApplicationError(
-            f"At most {MAX_EVENTS_PER_REQUEST:,} events per request; this one has {len(events):,}.",
+            _("At most %(max)s events per request; this one has %(count)s.") % {
+                "max": f"{MAX_EVENTS_PER_REQUEST:,}", "count": f"{len(events):,}"},
             code="too_many_events",
         )
     known_rps = set(RelyingParty.objects.filter(tenant=tenant).values_list("rp_id", flat=True))
@@ -99,29 +102,30 @@ def auth_events_validate(*, tenant, events) -> tuple[list, list, list, list]:
 
     for index, event in enumerate(events):
         if not isinstance(event, dict):
-            bad(index, None, None, "An event must be a JSON object.")
+            bad(index, None, None, _("An event must be a JSON object."))
             continue
         event_id = event.get("id")
         if isinstance(event_id, int) and not isinstance(event_id, bool):
             event_id = str(event_id)
         ok = True
         if not isinstance(event_id, str) or not event_id or len(event_id) > 200:
-            bad(index, event.get("id"), "id", "Missing or invalid event id (a string of 1 to 200 characters).")
+            bad(index, event.get("id"), "id", _("Missing or invalid event id (a string of 1 to 200 characters)."))
             ok = False
         rp = event.get("rp")
         if not isinstance(rp, str) or rp not in known_rps:
-            bad(index, event_id, "rp", f"Unknown RP {rp!r}: register it first.")
+            bad(index, event_id, "rp", _("Unknown RP '%(rp)s': register it first.") % {"rp": rp})
             ok = False
         user_id = event.get("user_id")
         if not isinstance(user_id, str) or not user_id or len(user_id) > 255:
-            bad(index, event_id, "user_id", "Missing user_id (a string of 1 to 255 characters).")
+            bad(index, event_id, "user_id", _("Missing user_id (a string of 1 to 255 characters)."))
             ok = False
         instant = _parse_instant(event.get("occurred_at"))
         if instant is None:
-            bad(index, event_id, "occurred_at", "Bad timestamp: use ISO 8601 with a time zone, e.g. 2026-11-01T09:30:00Z.")
+            bad(index, event_id, "occurred_at",
+                _("Bad timestamp: use ISO 8601 with a time zone, e.g. 2026-11-01T09:30:00Z."))
             ok = False
         elif instant > latest_allowed:
-            bad(index, event_id, "occurred_at", "The timestamp is more than 5 minutes in the future.")
+            bad(index, event_id, "occurred_at", _("The timestamp is more than 5 minutes in the future."))
             ok = False
         elif instant < EARLIEST:
             bad(index, event_id, "occurred_at", "The timestamp is before 1970.")
@@ -136,7 +140,9 @@ def auth_events_validate(*, tenant, events) -> tuple[list, list, list, list]:
             instants.append(instant)
     if errors:
         raise ApplicationError(
-            f"{len(errors)} problem(s) in {len(events)} events; nothing was stored.",
+            ngettext("%(count)s problem in %(events)s events; nothing was stored.",
+                     "%(count)s problems in %(events)s events; nothing was stored.", len(errors)) % {
+                "count": len(errors), "events": len(events)},
             code="invalid_events",
             extra={"errors": errors[:MAX_ERRORS_REPORTED], "error_count": len(errors)},
         )
@@ -312,11 +318,11 @@ def mau_alert_notify(*, alert_id: int) -> MauAlert:
 
 def mau_alert_setting_update(*, tenant, notify_representative: bool, threshold: int | None) -> MauAlertSetting:
     if notify_representative and not threshold:
-        raise ApplicationError("Enter a MAU threshold to be notified about.", code="threshold_required")
+        raise ApplicationError(_("Enter a MAU threshold to be notified about."), code="threshold_required")
     if threshold is not None and threshold < 1:
-        raise ApplicationError("The MAU threshold must be at least 1.", code="bad_threshold")
+        raise ApplicationError(_("The MAU threshold must be at least 1."), code="bad_threshold")
     with transaction.atomic():
-        setting, _ = MauAlertSetting.objects.select_for_update().get_or_create(tenant=tenant)
+        setting, _created = MauAlertSetting.objects.select_for_update().get_or_create(tenant=tenant)
         setting.notify_representative = notify_representative
         setting.threshold = threshold
         setting.save()
@@ -336,7 +342,7 @@ def mau_alert_setting_update(*, tenant, notify_representative: bool, threshold: 
 def metering_unit_get(*, unit_name: str) -> MeteringUnit:
     unit = MeteringUnit.objects.filter(unit_name=unit_name).first()
     if unit is None:
-        raise NotFound(f"No metering unit {unit_name!r}.")
+        raise NotFound(_("No metering unit '%(unit)s'.") % {"unit": unit_name})
     return unit
 
 
@@ -345,7 +351,8 @@ def instant_from_unix(value) -> datetime:
         seconds = int(value)
         return datetime.fromtimestamp(seconds, tz=clock.now().tzinfo)
     except (TypeError, ValueError, OverflowError, OSError):
-        raise ApplicationError(f"Bad timestamp {value!r}: use Unix seconds.", code="bad_timestamp") from None
+        raise ApplicationError(_("Bad timestamp '%(value)s': use Unix seconds.") % {"value": value},
+                               code="bad_timestamp") from None
 
 
 METHODS = ("add", "sub", "direct")
@@ -357,11 +364,12 @@ def meter_reading_put(
     """Add to, subtract from or set the unit's count at a timestamp (race-free upsert)."""
     unit = metering_unit_get(unit_name=unit_name)
     if method not in METHODS:
-        raise ApplicationError(f"'method' must be one of {', '.join(METHODS)}.", code="bad_method")
+        raise ApplicationError(_("'method' must be one of %(methods)s.") % {"methods": ", ".join(METHODS)},
+                               code="bad_method")
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise ApplicationError("'count' must be a whole number ≥ 0.", code="bad_count")
+        raise ApplicationError(_("'count' must be a whole number ≥ 0."), code="bad_count")
     if rp_id and not RelyingParty.objects.filter(tenant=tenant, rp_id=rp_id).exists():
-        raise ApplicationError(f"Unknown RP {rp_id!r}: register it first.", code="unknown_rp")
+        raise ApplicationError(_("Unknown RP '%(rp)s': register it first.") % {"rp": rp_id}, code="unknown_rp")
     table = MeterReading._meta.db_table
     params = {"tenant": tenant.pk, "unit": unit.pk, "rp": rp_id, "ts": timestamp, "count": count, "now": clock.now()}
     if method == "sub":
@@ -379,7 +387,8 @@ def meter_reading_put(
             DO UPDATE SET count = {update}, updated_at = EXCLUDED.updated_at
             RETURNING id, count"""  # noqa: S608 - table name from model meta, values are parameters
     negative = Conflict(
-        f"Subtracting {count} would take {unit.unit_name} below zero at that timestamp.", code="negative_count"
+        _("Subtracting %(count)s would take %(unit)s below zero at that timestamp.") % {
+            "count": count, "unit": unit.unit_name}, code="negative_count"
     )
     try:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -406,14 +415,14 @@ def meter_reading_put(
 def meter_reading_delete(*, tenant, unit_name: str, timestamp: datetime, rp_id: str = "") -> int:
     unit = metering_unit_get(unit_name=unit_name)
     with transaction.atomic():
-        deleted, _ = MeterReading.objects.filter(tenant=tenant, unit=unit, rp_id=rp_id, timestamp=timestamp).delete()
+        deleted, _per_model = MeterReading.objects.filter(tenant=tenant, unit=unit, rp_id=rp_id, timestamp=timestamp).delete()
         if deleted and event_store.current().uses_outbox:
             from .event_outbox import meter_reading_enqueue
 
             meter_reading_enqueue(tenant=tenant, unit_id=unit.pk, rp_id=rp_id, timestamp=timestamp, count=0,
                                   deleted=True)
     if not deleted:
-        raise NotFound(f"No {unit.unit_name} count at that timestamp.")
+        raise NotFound(_("No %(unit)s count at that timestamp.") % {"unit": unit.unit_name})
     return deleted
 
 

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES, OWNER_ONLY, ApiKey
@@ -45,7 +46,7 @@ def mau_alert_edit(request):
         except ApplicationError as exc:
             form.add_error("threshold" if "threshold" in exc.code else None, exc.message)
         else:
-            messages.success(request, "MAU exceeding alert saved.")
+            messages.success(request, _("MAU exceeding alert saved."))
             return redirect("customer_view", tenant_slug=tenant.slug)
     return render(request, "metering/mau_alert_edit.html", {"form": form, "tenant": tenant})
 
@@ -79,9 +80,9 @@ def api_key_revoke_view(request, key_id):
     tenant = request.tenant
     key = ApiKey.objects.filter(tenant=tenant, pk=key_id).first()
     if key is None:
-        raise Http404("No such API key.")
+        raise Http404(_("No such API key."))
     if request.method == "POST":
         api_key_revoke(tenant=tenant, key_id=key.pk)
-        messages.success(request, f"API key “{key.name}” revoked; requests with it are now refused.")
+        messages.success(request, _("API key “%(name)s” revoked; requests with it are now refused.") % {"name": key.name})
         return redirect("metering_api_keys", tenant_slug=tenant.slug)
     return render(request, "metering/api_key_revoke.html", {"tenant": tenant, "key": key})

@@ -2,18 +2,23 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from billing_portal.common.admin import ReadOnlyAdmin
+from billing_portal.common.clock import local_text
 from billing_portal.common.exceptions import ApplicationError
+from billing_portal.common.forms import TypedIntegerField
 
 from . import webhook_delivery
 from .models import EventType, TestClock, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 
 class WebhookEndpointForm(forms.ModelForm):
-    url = forms.URLField(label="URL", max_length=500, assume_scheme="https",
-                         help_text="https://… (loopback, link-local and private addresses are refused)")
-    events = forms.MultipleChoiceField(choices=EventType.choices, widget=forms.CheckboxSelectMultiple)
+    url = forms.URLField(label=gettext_lazy("URL"), max_length=500, assume_scheme="https",
+                         help_text=gettext_lazy("https://… (loopback, link-local and private addresses are refused)"))
+    events = forms.MultipleChoiceField(label=gettext_lazy("events"), choices=EventType.choices,
+                                       widget=forms.CheckboxSelectMultiple)
 
     class Meta:
         model = WebhookEndpoint
@@ -39,7 +44,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # disable an endpoint instead: its delivery log stays, and no event can reference a gone row
 
-    @admin.display(description="events")
+    @admin.display(description=gettext_lazy("events"))
     def event_list(self, obj):
         return ", ".join(obj.events)
 
@@ -91,21 +96,21 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
             last_excerpt=Subquery(last.values("response_excerpt")[:1]),
         )
 
-    @admin.display(description="event", ordering="event__type")
+    @admin.display(description=gettext_lazy("event"), ordering="event__type")
     def event_type(self, obj):
         return obj.event.type
 
-    @admin.display(description="tenant")
+    @admin.display(description=gettext_lazy("tenant"))
     def tenant(self, obj):
         return obj.event.tenant or "—"
 
-    @admin.display(description="last response")
+    @admin.display(description=gettext_lazy("last response"))
     def last_response(self, obj):
         if obj.last_status is None:
             return "—"
         return format_html("{} <small>{}</small>", obj.last_status, (obj.last_excerpt or "")[:80])
 
-    @admin.display(description="latency")
+    @admin.display(description=gettext_lazy("latency"))
     def last_latency(self, obj):
         return "—" if obj.last_latency_ms is None else f"{obj.last_latency_ms} ms"
 
@@ -113,17 +118,19 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     def message_id(self, obj):
         return obj.event.message_id
 
-    @admin.display(description="payload")
+    @admin.display(description=gettext_lazy("payload"))
     def payload(self, obj):
         import json
 
         return format_html("<pre>{}</pre>", json.dumps(obj.event.payload, indent=2, ensure_ascii=False))
 
-    @admin.action(description="Resend selected deliveries")
+    @admin.action(description=gettext_lazy("Resend selected deliveries"))
     def resend(self, request, queryset):
         for delivery in queryset:
             webhook_delivery.delivery_resend(delivery=delivery)
-        self.message_user(request, f"{queryset.count()} deliveries queued again.", messages.SUCCESS)
+        count = queryset.count()
+        self.message_user(request, ngettext("%(count)s delivery queued again.", "%(count)s deliveries queued again.",
+                                            count) % {"count": count}, messages.SUCCESS)
 
 
 @admin.register(WebhookEvent)
@@ -135,11 +142,13 @@ class WebhookEventAdmin(ReadOnlyAdmin):
 
 
 class TestClockCreateForm(forms.Form):
-    name = forms.CharField(label="Test tenant name", max_length=200)
-    owner = forms.ModelChoiceField(queryset=None, help_text="The user who owns the test tenant (signs in to it).")
-    currency = forms.ChoiceField(choices=[("JPY", "JPY"), ("USD", "USD")], initial="JPY")
-    time_zone = forms.CharField(initial="Asia/Tokyo")
-    frozen_time = forms.DateTimeField(label="Clock starts at", help_text="e.g. 2027-01-10 09:00 (the time zone above)")
+    name = forms.CharField(label=gettext_lazy("Test tenant name"), max_length=200)
+    owner = forms.ModelChoiceField(label=gettext_lazy("Owner"), queryset=None,
+                                   help_text=gettext_lazy("The user who owns the test tenant (signs in to it)."))
+    currency = forms.ChoiceField(label=gettext_lazy("Currency"), choices=[("JPY", "JPY"), ("USD", "USD")], initial="JPY")
+    time_zone = forms.CharField(label=gettext_lazy("Time zone"), initial="Asia/Tokyo")
+    frozen_time = forms.DateTimeField(label=gettext_lazy("Clock starts at"),
+                                      help_text=gettext_lazy("e.g. 2027-01-10 09:00 (the time zone above)"))
 
     def __init__(self, *args, **kwargs):
         from accounts.models import User
@@ -153,13 +162,13 @@ class TestClockCreateForm(forms.Form):
         try:
             ZoneInfo(self.cleaned_data["time_zone"])
         except (ZoneInfoNotFoundError, ValueError):
-            raise forms.ValidationError("Unknown time zone.") from None
+            raise forms.ValidationError(_("Unknown time zone.")) from None
         return self.cleaned_data["time_zone"]
 
 
 class TestClockAdvanceForm(forms.Form):
-    months = forms.IntegerField(min_value=0, max_value=36, initial=1, required=False)
-    days = forms.IntegerField(min_value=0, max_value=1000, initial=0, required=False)
+    months = TypedIntegerField(label=gettext_lazy("Months"), min_value=0, max_value=36, initial=1, required=False)
+    days = TypedIntegerField(label=gettext_lazy("Days"), min_value=0, max_value=1000, initial=0, required=False)
 
 
 @admin.register(TestClock)
@@ -169,17 +178,15 @@ class TestClockAdmin(admin.ModelAdmin):
     list_display = ["__str__", "tenant", "frozen_time_local", "advance_link"]
     readonly_fields = ["tenant", "frozen_time"]
 
-    @admin.display(description="clock (tenant's time zone)")
+    @admin.display(description=gettext_lazy("clock (tenant's time zone)"))
     def frozen_time_local(self, obj):
-        from zoneinfo import ZoneInfo
-
-        return obj.frozen_time.astimezone(ZoneInfo(obj.tenant.time_zone)).strftime("%Y-%m-%d %H:%M %Z")
+        return local_text(obj.frozen_time, obj.tenant.time_zone)
 
     @admin.display(description="")
     def advance_link(self, obj):
         from django.urls import reverse
 
-        return format_html('<a href="{}">Advance…</a>', reverse("admin:ops_testclock_advance", args=[obj.pk]))
+        return format_html('<a href="{}">{}</a>', reverse("admin:ops_testclock_advance", args=[obj.pk]), _("Advance…"))
 
     def get_urls(self):
         from django.urls import path
@@ -207,11 +214,11 @@ class TestClockAdmin(admin.ModelAdmin):
                 country="JP" if data["currency"] == "JPY" else "US",
                 frozen_time=data["frozen_time"].replace(tzinfo=None).replace(tzinfo=tz),
             )
-            self.message_user(request, f"Test tenant {test_clock.tenant.slug} created on its own clock.",
-                              messages.SUCCESS)
+            self.message_user(request, _("Test tenant %(slug)s created on its own clock.") % {
+                "slug": test_clock.tenant.slug}, messages.SUCCESS)
             return redirect("admin:ops_testclock_changelist")
         return render(request, "ops/test_clock_form.html", {
-            **self.admin_site.each_context(request), "title": "Create a test tenant", "form": form,
+            **self.admin_site.each_context(request), "title": _("Create a test tenant"), "form": form,
             "opts": self.model._meta})
 
     def advance_view(self, request, pk):
@@ -233,9 +240,10 @@ class TestClockAdmin(admin.ModelAdmin):
             else:
                 ran = [f"{at:%Y-%m-%d %H:%M}: {', '.join(f'{k} {v}' for k, v in r.items() if v)}"
                        for at, r in log if any(r.values())]
-                self.message_user(request, f"{test_clock.tenant.slug} advanced to {target:%Y-%m-%d %H:%M} UTC. "
-                                  + ("; ".join(ran) if ran else "Nothing was due."), messages.SUCCESS)
+                self.message_user(request, _("%(slug)s advanced to %(when)s UTC. %(ran)s") % {
+                    "slug": test_clock.tenant.slug, "when": f"{target:%Y-%m-%d %H:%M}",
+                    "ran": "; ".join(ran) if ran else _("Nothing was due.")}, messages.SUCCESS)
                 return redirect("admin:ops_testclock_changelist")
         return render(request, "ops/test_clock_form.html", {
-            **self.admin_site.each_context(request), "title": f"Advance {test_clock}", "form": form,
+            **self.admin_site.each_context(request), "title": _("Advance %(clock)s") % {"clock": test_clock}, "form": form,
             "opts": self.model._meta, "test_clock": test_clock})

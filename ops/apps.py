@@ -1,11 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OpsConfig(AppConfig):
     """The operator's cockpit: outgoing webhooks, the revenue dashboard, CSV exports and test clocks."""
 
     name = "ops"
-    verbose_name = "Operator's cockpit"
+    verbose_name = _("Operator's cockpit")
 
     def ready(self):
         from celery.signals import before_task_publish, task_postrun, task_prerun

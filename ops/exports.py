@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Tenant
 from payments.models import Credit, Invoice, InvoiceLine, Payment
@@ -19,8 +20,8 @@ PERIOD_PARAMS = ("from", "to")
 
 
 class ExportFilterForm(forms.Form):
-    from_ = forms.DateField(label="From", required=False)
-    to = forms.DateField(label="To (included)", required=False)
+    from_ = forms.DateField(label=_("From"), required=False)
+    to = forms.DateField(label=_("To (included)"), required=False)
 
     def __init__(self, data=None, *args, **kwargs):
         if data is not None:
@@ -30,7 +31,7 @@ class ExportFilterForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
-            raise forms.ValidationError("The period ends before it starts.")
+            raise forms.ValidationError(_("The period ends before it starts."))
         return {"date_from": data.get("from_"), "date_to": data.get("to")}
 
 
@@ -41,7 +42,7 @@ def _local(instant, tz_name):
 # kind → (model whose admin list filters it, period field, is a date field, header, row function, values)
 KINDS = {
     "invoices": {
-        "title": "Invoices", "admin_model": Invoice, "period": "billing_date", "date": True,
+        "title": _("Invoices"), "admin_model": Invoice, "period": "billing_date", "date": True,
         "header": ["invoice_id", "number", "receipt_id", "tenant", "tenant_name", "kind", "status", "payment_method",
                    "billing_date", "issued_at", "paid_at", "currency", "usage_amount_minor", "credit_applied_minor",
                    "determined_amount_minor", "tax_amount_minor", "payment_amount_minor", "attempt_count"],
@@ -51,7 +52,7 @@ KINDS = {
         "instants": {"issued_at", "paid_at"},
     },
     "invoice-lines": {
-        "title": "Invoice lines", "admin_model": Invoice, "period": "invoice__billing_date", "date": True,
+        "title": _("Invoice lines"), "admin_model": Invoice, "period": "invoice__billing_date", "date": True,
         "header": ["invoice_id", "number", "tenant", "billing_date", "position", "description", "quantity",
                    "unit_amount_minor", "amount_minor", "currency"],
         "values": ["invoice_id", "invoice__number", "invoice__tenant__slug", "invoice__billing_date", "position",
@@ -60,7 +61,7 @@ KINDS = {
         "instants": set(),
     },
     "payments": {
-        "title": "Payments", "admin_model": Payment, "period": "created_at", "date": False,
+        "title": _("Payments"), "admin_model": Payment, "period": "created_at", "date": False,
         "header": ["payment_id", "tenant", "invoice_number", "idempotency_key", "status", "currency", "amount_minor",
                    "created_at", "updated_at", "stripe_payment_intent_id", "failure_message"],
         "values": ["pk", "tenant__slug", "invoice__number", "idempotency_key", "status", "currency", "amount_minor",
@@ -68,7 +69,7 @@ KINDS = {
         "instants": {"created_at", "updated_at"},
     },
     "credits": {
-        "title": "Credits", "admin_model": Credit, "period": "registered_at", "date": False,
+        "title": _("Credits"), "admin_model": Credit, "period": "registered_at", "date": False,
         "header": ["credit_id", "tenant", "name", "source", "currency", "amount_charged_minor", "amount_used_minor",
                    "registered_at", "expires_at"],
         "values": ["pk", "tenant__slug", "name", "source", "currency", "amount_charged", "amount_used",
@@ -76,7 +77,7 @@ KINDS = {
         "instants": {"registered_at", "expires_at"},
     },
     "tenants": {
-        "title": "Tenants", "admin_model": Tenant, "period": "created_at", "date": False,
+        "title": _("Tenants"), "admin_model": Tenant, "period": "created_at", "date": False,
         "header": ["tenant_id", "slug", "name", "status", "sales_model", "country", "currency", "time_zone",
                    "plan", "created_at"],
         "values": ["pk", "slug", "name", "status", "sales_model", "country", "currency", "time_zone",

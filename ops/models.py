@@ -3,6 +3,7 @@ import secrets
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class EventType(models.TextChoices):
@@ -11,7 +12,7 @@ class EventType(models.TextChoices):
     INVOICE_ISSUED = "invoice.issued", "invoice.issued"
     INVOICE_PAID = "invoice.paid", "invoice.paid"
     INVOICE_PAYMENT_FAILED = "invoice.payment_failed", "invoice.payment_failed"
-    INVOICE_REFUNDED = "invoice.refunded", "invoice.refunded (credit note)"
+    INVOICE_REFUNDED = "invoice.refunded", _("invoice.refunded (credit note)")
     LICENSE_CHANGED = "license.changed", "license.changed"
     LICENSE_RESERVATION_SET = "license.reservation_set", "license.reservation_set"
     LICENSE_CANCELLED = "license.cancelled", "license.cancelled"
@@ -29,17 +30,18 @@ def new_signing_secret() -> str:
 class WebhookEndpoint(models.Model):
     """Where ops want events sent. Each endpoint signs with its own secret."""
 
-    url = models.URLField("URL", max_length=500, help_text="https://… (private and loopback addresses are refused)")
-    description = models.CharField(max_length=200, blank=True)
-    events = models.JSONField(default=list, help_text="Event types sent to this endpoint.")
-    enabled = models.BooleanField(default=True)
-    secret = models.CharField("signing secret", max_length=100, default=new_signing_secret, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    url = models.URLField(_("URL"), max_length=500, help_text=_("https://… (private and loopback addresses are refused)"))
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    events = models.JSONField(_("events"), default=list, help_text=_("Event types sent to this endpoint."))
+    enabled = models.BooleanField(_("enabled"), default=True)
+    secret = models.CharField(_("signing secret"), max_length=100, default=new_signing_secret, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["url"]
-        verbose_name = "webhook endpoint"
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
 
     def __str__(self):
         return self.description or self.url
@@ -50,16 +52,17 @@ class WebhookEvent(models.Model):
     change sends nothing, and a committed one is delivered even if every worker dies). `message_id` is the
     Standard Webhooks `webhook-id`: the same for every attempt, so receivers can de-duplicate."""
 
-    message_id = models.CharField(max_length=40, unique=True)
-    type = models.CharField(max_length=64, choices=EventType.choices, db_index=True)
+    message_id = models.CharField(_("message ID"), max_length=40, unique=True)
+    type = models.CharField(_("type"), max_length=64, choices=EventType.choices, db_index=True)
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.SET_NULL, null=True, blank=True,
-                               related_name="+")
-    payload = models.JSONField(help_text="The body sent: {type, timestamp, data}.")
-    created_at = models.DateTimeField(db_index=True)
+                               related_name="+", verbose_name=_("tenant"))
+    payload = models.JSONField(_("payload"), help_text=_("The body sent: {type, timestamp, data}."))
+    created_at = models.DateTimeField(_("created at"), db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name = "webhook event"
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
 
     def __str__(self):
         return f"{self.type} {self.message_id}"
@@ -70,23 +73,23 @@ class WebhookDelivery(models.Model):
     three days, then failed (ops can resend)."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCEEDED = "succeeded", "Delivered"
-        FAILED = "failed", "Failed (gave up)"
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Delivered")
+        FAILED = "failed", _("Failed (gave up)")
 
-    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempt_count = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    window_started_at = models.DateTimeField(help_text="Retries stop three days after this (reset by a resend).")
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField()
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event"))
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries", verbose_name=_("endpoint"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempt_count = models.PositiveIntegerField(_("attempt count"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    window_started_at = models.DateTimeField(_("window started at"), help_text=_("Retries stop three days after this (reset by a resend)."))
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"))
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name = "webhook delivery"
-        verbose_name_plural = "webhook deliveries"
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         constraints = [models.UniqueConstraint(fields=["event", "endpoint"], name="uniq_delivery_per_endpoint")]
         indexes = [models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="delivery_due")]
 
@@ -100,25 +103,27 @@ class WebhookAttempt(models.Model):
     it `abandoned` and the delivery continues with a new attempt (a new `attempt_id`)."""
 
     class Status(models.TextChoices):
-        SENDING = "sending", "Sending"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        ABANDONED = "abandoned", "Abandoned (worker died; outcome unknown)"
+        SENDING = "sending", _("Sending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        ABANDONED = "abandoned", _("Abandoned (worker died; outcome unknown)")
 
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
-    number = models.PositiveIntegerField()
-    attempt_id = models.CharField(max_length=40, unique=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SENDING)
-    started_at = models.DateTimeField()
-    finished_at = models.DateTimeField(null=True, blank=True)
-    response_status = models.PositiveIntegerField(null=True, blank=True)
-    latency_ms = models.PositiveIntegerField(null=True, blank=True)
-    response_excerpt = models.TextField(blank=True)
-    error = models.TextField(blank=True)
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts", verbose_name=_("delivery"))
+    number = models.PositiveIntegerField(_("number"))
+    attempt_id = models.CharField(_("attempt ID"), max_length=40, unique=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.SENDING)
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    response_status = models.PositiveIntegerField(_("response status"), null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(_("latency (ms)"), null=True, blank=True)
+    response_excerpt = models.TextField(_("response excerpt"), blank=True)
+    error = models.TextField(_("error"), blank=True)
 
     class Meta:
         ordering = ["delivery", "number"]
         constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="uniq_attempt_number")]
+        verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
 
     def __str__(self):
         return f"{self.attempt_id} ({self.get_status_display()})"
@@ -131,14 +136,15 @@ class TestClock(models.Model):
 
     __test__ = False  # not a pytest class
 
-    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, related_name="test_clock")
-    name = models.CharField(max_length=100, blank=True)
-    frozen_time = models.DateTimeField(help_text="The tenant's current time.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, related_name="test_clock", verbose_name=_("tenant"))
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    frozen_time = models.DateTimeField(_("frozen time"), help_text=_("The tenant's current time."))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
-        verbose_name = "test clock"
+        verbose_name = _("test clock")
+        verbose_name_plural = _("test clocks")
 
     def __str__(self):
-        return self.name or f"Test clock of {self.tenant}"
+        return self.name or _("Test clock of %(tenant)s") % {"tenant": self.tenant}

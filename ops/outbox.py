@@ -14,6 +14,7 @@ from django.db import transaction
 
 from billing_portal.common import clock
 from billing_portal.common.queue import enqueue_on_commit
+from billing_portal.common.text import plain
 
 from .models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -67,7 +68,7 @@ def webhook_emit(*, type: str, tenant=None, data: dict) -> WebhookEvent | None: 
     with transaction.atomic():
         event = WebhookEvent.objects.create(
             message_id=new_id("msg_"), type=type, tenant=tenant, created_at=clock.system_now(),
-            payload={"type": type, "timestamp": happened_at.isoformat().replace("+00:00", "Z"), "data": data},
+            payload={"type": type, "timestamp": happened_at.isoformat().replace("+00:00", "Z"), "data": plain(data)},
         )
         now = clock.system_now()
         deliveries = WebhookDelivery.objects.bulk_create(

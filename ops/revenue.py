@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import F, Q
+from django.utils.translation import gettext_noop
 
 from accounts.models import Tenant
 from billing_portal.common import clock
@@ -236,7 +237,9 @@ def _failed_invoices() -> dict:
     return dict(table)
 
 
-AGE_BUCKETS = [(0, 30, "0–30 days"), (31, 60, "31–60 days"), (61, 90, "61–90 days"), (91, None, "over 90 days")]
+# The labels are keys (data-age in the page); the page shows them translated.
+AGE_BUCKETS = [(0, 30, gettext_noop("0–30 days")), (31, 60, gettext_noop("31–60 days")),
+               (61, 90, gettext_noop("61–90 days")), (91, None, gettext_noop("over 90 days"))]
 
 
 def _open_bank_transfers(today: date) -> dict:

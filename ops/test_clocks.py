@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
@@ -111,18 +112,18 @@ def test_clock_advance(*, test_clock: TestClock, to: datetime) -> list[tuple[dat
     """Move the clock to `to`, stopping at every due moment on the way. Returns what ran at each stop."""
     test_clock = TestClock.objects.select_related("tenant").get(pk=test_clock.pk)
     if to <= test_clock.frozen_time:
-        raise ApplicationError("A test clock only moves forward.", code="clock_backwards")
+        raise ApplicationError(_("A test clock only moves forward."), code="clock_backwards")
     tenant = test_clock.tenant
     log = []
     at = test_clock.frozen_time
-    for _ in range(MAX_STEPS):
+    for _step in range(MAX_STEPS):
         at = _next_checkpoint(tenant, at, to)
         TestClock.objects.filter(pk=test_clock.pk).update(frozen_time=at, updated_at=clock.system_now())
         report = tenant_run_due(tenant=tenant, at=at)
         log.append((at, report))
         if at >= to:
             return log
-    raise ApplicationError("The test clock stopped after too many steps.", code="too_many_steps")
+    raise ApplicationError(_("The test clock stopped after too many steps."), code="too_many_steps")
 
 
 test_clock_advance.__test__ = False

@@ -4,6 +4,9 @@ from django.contrib import admin
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from billing_portal.common.templatetags.periods import month_label
 
 from . import exports, revenue
 
@@ -34,7 +37,7 @@ def _link_all(data):
 def revenue_dashboard(request):
     data = _link_all(revenue.dashboard(months=12))
     chart = {
-        "labels": data["labels"],
+        "labels": [month_label(label) for label in data["labels"]],
         "currencies": {
             currency: {
                 "mrr": [row["mrr"] for row in rows],
@@ -58,7 +61,7 @@ def revenue_dashboard(request):
         for currency, months in data["failed_payments"].items()
     }
     context = {
-        **admin.site.each_context(request), "title": "Revenue", "data": data, "chart": chart,
+        **admin.site.each_context(request), "title": _("Revenue"), "data": data, "chart": chart,
         "overage_rows": overage_rows, "failed_rows": failed_rows,
         "current": {currency: rows[-1] for currency, rows in data["mrr"].items()},
     }
@@ -66,7 +69,7 @@ def revenue_dashboard(request):
 
 
 def export_index(request):
-    context = {**admin.site.each_context(request), "title": "CSV exports", "kinds": exports.KINDS,
+    context = {**admin.site.each_context(request), "title": _("CSV exports"), "kinds": exports.KINDS,
                "form": exports.ExportFilterForm(request.GET or None)}
     return render(request, "ops/exports.html", context)
 
@@ -76,7 +79,7 @@ def export_csv(request, kind: str):
         raise Http404
     form = exports.ExportFilterForm(request.GET)
     if not form.is_valid():
-        raise Http404("Bad filter")
+        raise Http404(_("Bad filter"))
     rows = exports.export_rows(kind=kind, request=request, **form.cleaned_data)
     response = StreamingHttpResponse(exports.csv_stream(rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{exports.filename(kind, **form.cleaned_data)}"'

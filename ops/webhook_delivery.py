@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
@@ -87,20 +88,22 @@ def resolve_endpoint(url: str) -> tuple[str, str, int, str]:
     answer changing between check and connect cannot redirect it."""
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UnsafeEndpoint("The URL must start with https:// (or http://) and name a host.", code="bad_url")
+        raise UnsafeEndpoint(_("The URL must start with https:// (or http://) and name a host."), code="bad_url")
     if parts.username or parts.password:
-        raise UnsafeEndpoint("Credentials in the URL are not allowed.", code="bad_url")
+        raise UnsafeEndpoint(_("Credentials in the URL are not allowed."), code="bad_url")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise UnsafeEndpoint(f"The host {parts.hostname} does not resolve ({exc}).", code="unresolvable") from None
+        raise UnsafeEndpoint(_("The host %(host)s does not resolve (%(error)s).") % {
+            "host": parts.hostname, "error": exc}, code="unresolvable") from None
     addresses = sorted({info[4][0] for info in infos})
     refused = [a for a in addresses if not _address_allowed(a)]
     if refused or not addresses:
         raise UnsafeEndpoint(
-            f"{parts.hostname} resolves to a loopback, link-local or private address ({', '.join(refused)}); "
-            "webhooks are only sent to public addresses.", code="private_address",
+            _("%(host)s resolves to a loopback, link-local or private address (%(addresses)s); webhooks are only "
+              "sent to public addresses.") % {"host": parts.hostname, "addresses": ", ".join(refused)},
+            code="private_address",
         )
     return parts.scheme, parts.hostname, port, addresses[0]
 

@@ -3,10 +3,14 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.validators import MinValueValidator
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from billing_portal.common.admin import ReadOnlyAdmin, ServiceAdmin, operator_local, tenant_local
 from billing_portal.common.exceptions import ApplicationError
+from billing_portal.common.forms import TypedCharField, TypedDecimalField, TypedIntegerField
 from billing_portal.common.money import format_money
+from billing_portal.common.text import normalize_typed
 from payments.charging import attempts, cards, customers, stripe_events
 from payments.invoicing.credit_notes import credit_note_issue
 from payments.invoicing.credits import credit_code_issue, format_code
@@ -33,13 +37,13 @@ from .transfer_admin import OverdueTransferFilter
 class PaymentAccountAdminForm(forms.ModelForm):
     """Sales-led flow: leave the Stripe customer ID empty to create a customer at Stripe, or enter one to link it."""
 
-    stripe_customer_id = forms.CharField(
-        label="Payment account ID (Stripe customer)", required=False,
-        help_text="Leave empty to create a new Stripe customer from the name and e-mail below; "
-                  "enter an existing cus_… ID to link it (its name and e-mail are read from Stripe).",
+    stripe_customer_id = TypedCharField(
+        label=gettext_lazy("Payment account ID (Stripe customer)"), required=False,
+        help_text=gettext_lazy("Leave empty to create a new Stripe customer from the name and e-mail below; "
+                               "enter an existing cus_… ID to link it (its name and e-mail are read from Stripe)."),
     )
-    name = forms.CharField(label="Payer name", required=False)
-    email = forms.EmailField(label="Payer e-mail address", required=False)
+    name = forms.CharField(label=gettext_lazy("Payer name"), required=False)
+    email = forms.EmailField(label=gettext_lazy("Payer e-mail address"), required=False)
 
     class Meta:
         model = PaymentAccount
@@ -49,19 +53,19 @@ class PaymentAccountAdminForm(forms.ModelForm):
         data = super().clean()
         if self.instance.pk:
             if not data.get("name") or not data.get("email"):
-                raise forms.ValidationError("Enter the payer name and e-mail address.")
+                raise forms.ValidationError(_("Enter the payer name and e-mail address."))
         elif data.get("stripe_customer_id"):
             if not data["stripe_customer_id"].startswith("cus_"):
-                self.add_error("stripe_customer_id", "A Stripe customer ID starts with 'cus_'.")
+                self.add_error("stripe_customer_id", _("A Stripe customer ID starts with 'cus_'."))
         elif not data.get("name") or not data.get("email"):
-            raise forms.ValidationError("Enter a Stripe customer ID to link, or the payer name and e-mail to create one.")
+            raise forms.ValidationError(_("Enter a Stripe customer ID to link, or the payer name and e-mail to create one."))
         return data
 
 
 @admin.register(PaymentAccount)
 class PaymentAccountAdmin(ServiceAdmin):
     form = PaymentAccountAdminForm
-    list_display = ["stripe_customer_id", "tenant", "name", "email", tenant_local("created_at", "created")]
+    list_display = ["stripe_customer_id", "tenant", "name", "email", tenant_local("created_at", gettext_lazy("created"))]
     search_fields = ["stripe_customer_id", "tenant__name", "name", "email"]
     autocomplete_fields = ["tenant"]
     actions = ["sync_cards_from_stripe"]
@@ -98,14 +102,14 @@ class PaymentAccountAdmin(ServiceAdmin):
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
             return redirect(request.get_full_path())
 
-    @admin.action(description="Refresh cards from Stripe")
+    @admin.action(description=gettext_lazy("Refresh cards from Stripe"))
     def sync_cards_from_stripe(self, request, queryset):
         for account in queryset.select_related("tenant"):
             try:
                 cards.payment_methods_sync(tenant=account.tenant)
             except ApplicationError as exc:
                 self.message_user(request, f"{account.tenant}: {exc.message}", messages.ERROR)
-        self.message_user(request, "Cards refreshed from Stripe.")
+        self.message_user(request, _("Cards refreshed from Stripe."))
 
 
 @admin.register(PaymentSettings)
@@ -140,7 +144,7 @@ class PaymentMethodAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Remove selected cards (detach at Stripe)")
+    @admin.action(description=gettext_lazy("Remove selected cards (detach at Stripe)"))
     def remove_at_stripe(self, request, queryset):
         for card in queryset.select_related("tenant"):
             try:
@@ -152,7 +156,7 @@ class PaymentMethodAdmin(admin.ModelAdmin):
 @admin.register(Payment)
 class PaymentAdmin(admin.ModelAdmin):
     list_display = ["idempotency_key", "tenant", "amount_minor", "currency", "status", "stripe_payment_intent_id",
-                    tenant_local("created_at", "created")]
+                    tenant_local("created_at", gettext_lazy("created"))]
     list_filter = ["status", "currency"]
     search_fields = ["idempotency_key", "stripe_payment_intent_id", "tenant__name"]
     actions = ["refresh_from_stripe"]
@@ -166,7 +170,7 @@ class PaymentAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # payments are financial records
 
-    @admin.action(description="Refresh status from Stripe")
+    @admin.action(description=gettext_lazy("Refresh status from Stripe"))
     def refresh_from_stripe(self, request, queryset):
         for payment in queryset:
             try:
@@ -187,11 +191,13 @@ class StripeEventAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Reprocess selected events")
+    @admin.action(description=gettext_lazy("Reprocess selected events"))
     def reprocess(self, request, queryset):
         results = [stripe_events.stripe_event_process(event=event).status for event in queryset]
         failed = results.count(StripeEvent.Status.FAILED)
-        self.message_user(request, f"Reprocessed {len(results)} event(s); {failed} failed.",
+        self.message_user(request, ngettext("Reprocessed %(count)s event; %(failed)s failed.",
+                                            "Reprocessed %(count)s events; %(failed)s failed.", len(results)) % {
+                              "count": len(results), "failed": failed},
                           messages.WARNING if failed else messages.SUCCESS)
 
 
@@ -199,17 +205,25 @@ class StripeEventAdmin(admin.ModelAdmin):
 class CreditAdmin(ReadOnlyAdmin):
     """Credits are history: read-only here; they are granted by services (codes, prorations)."""
 
-    list_display = ["name", "tenant", "source", "currency", "amount_charged", "amount_used",
-                    tenant_local("expires_at", "expiration date"), tenant_local("registered_at", "registration date")]
+    list_display = ["credit_name", "tenant", "source", "currency", "amount_charged", "amount_used",
+                    tenant_local("expires_at", gettext_lazy("expiration date")),
+                    tenant_local("registered_at", gettext_lazy("registration date"))]
     list_filter = ["source", "currency"]
     search_fields = ["name", "tenant__name", "source_key"]
+
+    @admin.display(description=gettext_lazy("credit"), ordering="name")
+    def credit_name(self, obj):
+        from payments.templatetags.invoice_text import invoice_text
+
+        return invoice_text(obj.name)
 
 
 class CreditCodeForm(forms.ModelForm):
     class Meta:
         model = CreditCode
         fields = ["name", "currency", "amount", "expires_at", "redemption_limit"]
-        help_texts = {"amount": "In minor units: yen for JPY, cents for USD."}
+        field_classes = {"amount": TypedIntegerField, "redemption_limit": TypedIntegerField}
+        help_texts = {"amount": gettext_lazy("In minor units: yen for JPY, cents for USD.")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -225,15 +239,15 @@ class CreditCodeAdmin(ServiceAdmin):
     """Ops issue credit codes here; the code is generated (80 random bits) and never editable."""
 
     form = CreditCodeForm
-    list_display = ["name", "display_code", "currency", "amount", operator_local("expires_at", "expiration date"),
+    list_display = ["name", "display_code", "currency", "amount", operator_local("expires_at", gettext_lazy("expiration date")),
                     "redeemed_count", "redemption_limit"]
     list_filter = ["currency"]
     search_fields = ["name", "code"]
     readonly_fields = ["display_code", "redeemed_count", "created_by", "created_at"]
 
-    @admin.display(description="code")
+    @admin.display(description=gettext_lazy("code"))
     def display_code(self, obj):
-        return format_code(obj.code) if obj and obj.code else "(generated on save)"
+        return format_code(obj.code) if obj and obj.code else _("(generated on save)")
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -251,30 +265,30 @@ class CreditCodeAdmin(ServiceAdmin):
             redemption_limit=obj.redemption_limit, created_by=request.user,
         )
         obj.pk, obj.code = issued.pk, issued.code
-        messages.info(request, f"Credit code issued: {format_code(issued.code)}")
+        messages.info(request, _("Credit code issued: %(code)s") % {"code": format_code(issued.code)})
 
     def has_delete_permission(self, request, obj=None):
         return False
 
 
 class CreditNoteForm(forms.Form):
-    amount = forms.IntegerField(label="Amount to credit, before tax (minor units)", min_value=1)
-    reason = forms.CharField(label="Reason (printed on the credit note)", max_length=200)
+    amount = TypedIntegerField(label=gettext_lazy("Amount to credit, before tax (minor units)"), min_value=1)
+    reason = forms.CharField(label=gettext_lazy("Reason (printed on the credit note)"), max_length=200)
 
 
 class RefundForm(forms.Form):
-    amount = forms.IntegerField(label="Amount to refund, tax included (minor units)", min_value=1, required=False,
-                                help_text="Leave empty to refund everything not yet refunded.")
-    reason = forms.CharField(label="Reason (printed on the credit note)", max_length=200)
+    amount = TypedIntegerField(label=gettext_lazy("Amount to refund, tax included (minor units)"), min_value=1,
+                               required=False, help_text=gettext_lazy("Leave empty to refund everything not yet refunded."))
+    reason = forms.CharField(label=gettext_lazy("Reason (printed on the credit note)"), max_length=200)
 
 
 class ReissueForm(forms.Form):
     lines = forms.CharField(
-        label="Corrected lines", widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
-        help_text="One line per row: description | amount in minor units (before tax). Negative amounts are "
-                  "allowed for discounts; the total must not be negative.",
+        label=gettext_lazy("Corrected lines"), widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
+        help_text=gettext_lazy("One line per row: description | amount in minor units (before tax). Negative "
+                               "amounts are allowed for discounts; the total must not be negative."),
     )
-    reason = forms.CharField(label="Reason", max_length=200)
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=200)
 
     def clean_lines(self):
         parsed = []
@@ -282,15 +296,18 @@ class ReissueForm(forms.Form):
             if not row.strip():
                 continue
             description, sep, amount = row.rpartition("|")
+            if not sep:  # a full-width bar (｜) typed on a Japanese keyboard
+                description, sep, amount = row.rpartition("｜")
             try:
-                value = int(amount.strip().replace(",", ""))
+                value = int(normalize_typed(amount).replace(",", "").replace(" ", ""))
             except ValueError:
                 value = None
             if not sep or not description.strip() or value is None or abs(value) >= 10**15:
-                raise forms.ValidationError(f"Row {number}: write “description | amount” with a whole amount.")
+                raise forms.ValidationError(_("Row %(number)s: write “description | amount” with a whole amount.") % {
+                    "number": number})
             parsed.append({"description": description.strip(), "amount": value})
         if not parsed:
-            raise forms.ValidationError("Give at least one line.")
+            raise forms.ValidationError(_("Give at least one line."))
         return parsed
 
 
@@ -298,8 +315,14 @@ class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
     extra = 0
     can_delete = False
-    fields = ["position", "description", "quantity", "unit_amount", "amount"]
+    fields = ["position", "line_description", "quantity", "unit_amount", "amount"]
     readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("description"))
+    def line_description(self, obj):
+        from payments.templatetags.invoice_text import invoice_text
+
+        return invoice_text(obj.description)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -309,8 +332,8 @@ class InvoiceLineInline(admin.TabularInline):
 class InvoiceAdmin(admin.ModelAdmin):
     """Issued invoices are never edited here; ops only mark bank-transfer invoices as paid."""
 
-    list_display = ["number", "tenant", "kind", "billing_date", tenant_local("issued_at", "issued"), "currency",
-                    "payment_amount", "status", "payment_method", "due_date", tenant_local("paid_at", "paid")]
+    list_display = ["number", "tenant", "kind", "billing_date", tenant_local("issued_at", gettext_lazy("issued")), "currency",
+                    "payment_amount", "status", "payment_method", "due_date", tenant_local("paid_at", gettext_lazy("paid"))]
     list_filter = [OverdueTransferFilter, "status", "kind", "payment_method", "currency"]
     search_fields = ["number", "receipt_id", "tenant__name"]
     date_hierarchy = "billing_date"
@@ -355,11 +378,11 @@ class InvoiceAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
             else:
-                self.message_user(request, f"Credit note {note.number} issued; the amount is credited to the "
-                                           "customer's next invoice.", messages.SUCCESS)
+                self.message_user(request, _("Credit note %(number)s issued; the amount is credited to the customer's "
+                                             "next invoice.") % {"number": note.number}, messages.SUCCESS)
                 return redirect(reverse("admin:payments_invoice_change", args=[note.pk]))
         return TemplateResponse(request, "admin/payments/credit_note.html", {
-            **self.admin_site.each_context(request), "title": f"Credit note for invoice {invoice.number}",
+            **self.admin_site.each_context(request), "title": _("Credit note for invoice %(number)s") % {"number": invoice.number},
             "invoice": invoice, "form": form, "opts": self.model._meta,
         })
 
@@ -376,14 +399,14 @@ class InvoiceAdmin(admin.ModelAdmin):
         form = form_class(request.POST or None, initial=initial(invoice) if initial else None)
         if request.method == "POST" and form.is_valid():
             try:
-                target, message = act(invoice, form.cleaned_data)
+                target, message, ok = act(invoice, form.cleaned_data)
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
             else:
-                self.message_user(request, message, messages.SUCCESS if "failed" not in message else messages.ERROR)
+                self.message_user(request, message, messages.SUCCESS if ok else messages.ERROR)
                 return redirect(reverse("admin:payments_invoice_change", args=[target.pk]))
         return TemplateResponse(request, template, {
-            **self.admin_site.each_context(request), "title": title.format(number=invoice.number),
+            **self.admin_site.each_context(request), "title": title % {"number": invoice.number},
             "invoice": invoice, "form": form, "opts": self.model._meta, **(context(invoice) if context else {}),
         })
 
@@ -394,14 +417,15 @@ class InvoiceAdmin(admin.ModelAdmin):
             refund = refund_request(invoice=invoice, amount_minor=data["amount"], reason=data["reason"],
                                     actor=request.user)
             if refund.status == refund.Status.SUCCEEDED:
-                return invoice, (f"Refunded {format_money(refund.amount_minor, refund.currency)}; "
-                                 f"credit note {refund.credit_note.number}.")
+                return invoice, _("Refunded %(amount)s; credit note %(number)s.") % {
+                    "amount": format_money(refund.amount_minor, refund.currency),
+                    "number": refund.credit_note.number}, True
             if refund.status == refund.Status.FAILED:
-                return invoice, f"The refund failed: {refund.failure_message}"
-            return invoice, "The refund was sent; Stripe has not confirmed it yet (the sweeper finishes it)."
+                return invoice, _("The refund failed: %(reason)s") % {"reason": refund.failure_message}, False
+            return invoice, _("The refund was sent; Stripe has not confirmed it yet (the sweeper finishes it)."), True
 
         return self._correction_view(request, invoice_id, form_class=RefundForm, template="admin/payments/refund.html",
-                                     title="Refund invoice {number}", act=act,
+                                     title=_("Refund invoice %(number)s"), act=act,
                                      context=lambda invoice: {"refundable": refundable_amount(invoice)})
 
     def reissue_view(self, request, invoice_id):
@@ -409,34 +433,35 @@ class InvoiceAdmin(admin.ModelAdmin):
 
         def act(invoice, data):
             new = invoice_reissue(invoice=invoice, lines=data["lines"], reason=data["reason"], actor=request.user)
-            return new, f"Invoice {invoice.number} is void; its replacement is {new.number}."
+            return new, _("Invoice %(number)s is void; its replacement is %(new)s.") % {
+                "number": invoice.number, "new": new.number}, True
 
         def initial(invoice):
             return {"lines": "\n".join(f"{line.description} | {line.amount}" for line in invoice.lines.all())}
 
         return self._correction_view(request, invoice_id, form_class=ReissueForm, template="admin/payments/reissue.html",
-                                     title="Reissue invoice {number}", act=act, initial=initial)
+                                     title=_("Reissue invoice %(number)s"), act=act, initial=initial)
 
-    @admin.display(description="correction")
+    @admin.display(description=gettext_lazy("correction"))
     def credit_note_link(self, obj):
         from django.urls import reverse
         from django.utils.html import format_html, format_html_join
 
         if obj is None or obj.kind == Invoice.Kind.CREDIT_NOTE:
             return "—"
-        links = [("admin:payments_invoice_credit_note", "Issue a credit note…")]
+        links = [("admin:payments_invoice_credit_note", _("Issue a credit note…"))]
         if obj.status == Invoice.Status.SUCCESSFUL and obj.payment_method == Invoice.PaymentMethod.CARD:
-            links.append(("admin:payments_invoice_refund", "Refund…"))
+            links.append(("admin:payments_invoice_refund", _("Refund…")))
         if obj.status in (Invoice.Status.PENDING, Invoice.Status.FAILED):
-            links.append(("admin:payments_invoice_reissue", "Void and reissue…"))
+            links.append(("admin:payments_invoice_reissue", _("Void and reissue…")))
         html = format_html_join(" ", '<a class="button" href="{}">{}</a>',
                                 ((reverse(name, args=[obj.pk]), label) for name, label in links))
         if obj.replaced_by_id:
-            html = format_html('{} Replaced by <a href="{}">{}</a>.', html,
+            html = format_html('{} {} <a href="{}">{}</a>.', html, _("Replaced by"),
                                reverse("admin:payments_invoice_change", args=[obj.replaced_by_id]), obj.replaced_by)
         return html
 
-    @admin.action(description="Mark selected bank-transfer invoices as paid")
+    @admin.action(description=gettext_lazy("Mark selected bank-transfer invoices as paid"))
     def mark_bank_transfer_paid(self, request, queryset):
         done, refused = 0, []
         for invoice in queryset:
@@ -446,7 +471,8 @@ class InvoiceAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 refused.append(f"{invoice.number}: {exc.message}")
         if done:
-            self.message_user(request, f"Marked {done} invoice(s) as paid.", messages.SUCCESS)
+            self.message_user(request, ngettext("Marked %(count)s invoice as paid.", "Marked %(count)s invoices as paid.",
+                                                done) % {"count": done}, messages.SUCCESS)
         for line in refused:
             self.message_user(request, line, messages.ERROR)
 
@@ -456,7 +482,7 @@ class RefundAdmin(ReadOnlyAdmin):
     """Refunds are made from the invoice ("Refund…"); here they are history."""
 
     list_display = ["idempotency_key", "tenant", "invoice", "amount_minor", "currency", "status", "stripe_refund_id",
-                    "credit_note", "created_at"]
+                    "credit_note", tenant_local("created_at", gettext_lazy("created"))]
     list_filter = ["status", "currency"]
     search_fields = ["idempotency_key", "stripe_refund_id", "tenant__name", "invoice__number"]
 
@@ -466,7 +492,7 @@ class DisputeAdmin(ReadOnlyAdmin):
     """Disputes as Stripe reports them (respond in the Stripe dashboard)."""
 
     list_display = ["stripe_dispute_id", "tenant", "invoice", "amount_minor", "currency", "reason", "status",
-                    "opened_at"]
+                    tenant_local("opened_at", gettext_lazy("opened at"))]
     list_filter = ["status", "reason"]
     search_fields = ["stripe_dispute_id", "tenant__name", "invoice__number"]
 
@@ -476,8 +502,11 @@ class CouponForm(forms.ModelForm):
         model = Coupon
         fields = ["name", "promotion_code", "kind", "percent_off", "amount_off", "currency", "applies_to", "duration",
                   "duration_months", "plans", "redeem_by", "redemption_limit", "active"]
-        help_texts = {"amount_off": "In minor units: yen for JPY, cents for USD.",
-                      "percent_off": "1–100; 100 makes the invoices ¥0 (they are still issued)."}
+        field_classes = {"promotion_code": TypedCharField, "percent_off": TypedDecimalField,
+                         "amount_off": TypedIntegerField, "duration_months": TypedIntegerField,
+                         "redemption_limit": TypedIntegerField}
+        help_texts = {"amount_off": gettext_lazy("In minor units: yen for JPY, cents for USD."),
+                      "percent_off": gettext_lazy("1–100; 100 makes the invoices ¥0 (they are still issued).")}
 
     def clean_promotion_code(self):
         from payments.invoicing.discounts import normalise_promotion_code
@@ -489,23 +518,23 @@ class CouponForm(forms.ModelForm):
         kind = data.get("kind")
         if kind == Coupon.Kind.PERCENT:
             if data.get("percent_off") is None or not 0 < data["percent_off"] <= 100:
-                self.add_error("percent_off", "Enter a percentage from 0.01 to 100.")
+                self.add_error("percent_off", _("Enter a percentage from 0.01 to 100."))
             data["amount_off"], data["currency"] = None, data.get("currency") or ""
         elif kind == Coupon.Kind.AMOUNT:
             if not data.get("amount_off"):
-                self.add_error("amount_off", "Enter the amount off in minor units.")
+                self.add_error("amount_off", _("Enter the amount off in minor units."))
             elif data["amount_off"] >= 10**12:
-                self.add_error("amount_off", "That amount is too large.")
+                self.add_error("amount_off", _("That amount is too large."))
             if not data.get("currency"):
-                self.add_error("currency", "A fixed amount is in one currency: choose it.")
+                self.add_error("currency", _("A fixed amount is in one currency: choose it."))
             data["percent_off"] = None
         if data.get("duration") == Coupon.Duration.REPEATING:
             if not data.get("duration_months") or not 1 <= data["duration_months"] <= 120:
-                self.add_error("duration_months", "For how many months (1–120)?")
+                self.add_error("duration_months", _("For how many months (1–120)?"))
         else:
             data["duration_months"] = None
         if data.get("redemption_limit") is not None and data["redemption_limit"] < 1:
-            self.add_error("redemption_limit", "At least 1, or leave empty for no limit.")
+            self.add_error("redemption_limit", _("At least 1, or leave empty for no limit."))
         return data
 
 
@@ -514,10 +543,15 @@ class CouponAdmin(ServiceAdmin):
     """Ops create coupons here; attach one to a tenant under Discounts, or publish its promotion code."""
 
     form = CouponForm
-    list_display = ["name", "promotion_code", "summary", "redeemed_count", "redemption_limit", "redeem_by", "active"]
+    list_display = ["name", "promotion_code", "terms", "redeemed_count", "redemption_limit",
+                    operator_local("redeem_by", gettext_lazy("redeem by")), "active"]
     list_filter = ["kind", "applies_to", "duration", "active"]
     search_fields = ["name", "promotion_code"]
     filter_horizontal = ["plans"]
+
+    @admin.display(description=gettext_lazy("terms"))
+    def terms(self, obj):
+        return obj.summary
 
     def get_readonly_fields(self, request, obj=None):
         # A coupon in use keeps its terms; only its name, availability and limits change.
@@ -541,7 +575,8 @@ class DiscountAdmin(ServiceAdmin):
     """Sales-led: attach a coupon to a tenant (through the same service as a promotion code)."""
 
     form = DiscountAdminForm
-    list_display = ["tenant", "coupon", "source", "starts_on", "ends_before", "used_once", "created_at"]
+    list_display = ["tenant", "coupon", "source", "starts_on", "ends_before", "used_once",
+                    tenant_local("created_at", gettext_lazy("created"))]
     list_filter = ["source"]
     search_fields = ["tenant__name", "coupon__name"]
     autocomplete_fields = ["tenant"]

@@ -26,7 +26,7 @@ class PaymentMethodChoiceForm(forms.Form):
             if self.bank_transfer_reason:
                 self.add_error("method", self.bank_transfer_reason)
             elif not (data.get("billing_address") or "").strip():
-                self.add_error("billing_address", "Invoice payment needs a billing address.")
+                self.add_error("billing_address", _("Invoice payment needs a billing address."))
         return data
 
 

@@ -4,12 +4,15 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import BILLING_EDIT_ROLES
 from accounts.permissions import tenant_view
 from billing_portal.common import ratelimit
 from billing_portal.common.exceptions import ApplicationError
+from billing_portal.common.forms import TypedCharField
 from billing_portal.common.money import format_money
 from payments.charging import gateway as stripe_gateway
 from payments.charging.attempts import payment_refresh_from_stripe
@@ -25,7 +28,7 @@ CREDIT_CODE_WINDOW_SECONDS = 15 * 60
 
 
 class CreditCodeForm(forms.Form):
-    code = forms.CharField(label="Credit code", max_length=40, strip=True)
+    code = TypedCharField(label=gettext_lazy("Credit code"), max_length=40, strip=True)
 
 
 @tenant_view(BILLING_EDIT_ROLES)
@@ -35,7 +38,7 @@ def credit_code_register(request):
     form = CreditCodeForm(request.POST)
     target = redirect("billing_information", tenant_slug=tenant.slug)
     if not form.is_valid():
-        messages.error(request, "Enter the credit code you received.")
+        messages.error(request, _("Enter the credit code you received."))
         return target
     allowed = ratelimit.hit(
         f"credit-code:tenant:{tenant.pk}", limit=CREDIT_CODE_ATTEMPTS, window_seconds=CREDIT_CODE_WINDOW_SECONDS
@@ -43,7 +46,7 @@ def credit_code_register(request):
         f"credit-code:user:{request.user.pk}", limit=CREDIT_CODE_ATTEMPTS, window_seconds=CREDIT_CODE_WINDOW_SECONDS
     )
     if not allowed:
-        messages.error(request, "Too many credit-code attempts. Wait 15 minutes and try again.")
+        messages.error(request, _("Too many credit-code attempts. Wait 15 minutes and try again."))
         return target
     try:
         credit = credit_code_redeem(tenant=tenant, code=form.cleaned_data["code"], actor=request.user)
@@ -51,9 +54,8 @@ def credit_code_register(request):
         messages.error(request, exc.message)
         request.session["credit_code_input"] = form.cleaned_data["code"]
     else:
-        messages.success(
-            request, f"Credit “{credit.name}” of {format_money(credit.amount_charged, credit.currency)} registered."
-        )
+        messages.success(request, _("Credit “%(name)s” of %(amount)s registered.") % {
+            "name": credit.name, "amount": format_money(credit.amount_charged, credit.currency)})
     return target
 
 
@@ -61,7 +63,7 @@ def credit_code_register(request):
 def receipt_download(request, receipt_id):
     invoice = invoice_get_by_receipt(tenant=request.tenant, receipt_id=receipt_id)
     if invoice is None:
-        raise Http404("No such receipt.")
+        raise Http404(_("No such receipt."))
     return receipt_response(invoice=invoice)
 
 
@@ -72,7 +74,7 @@ def invoice_pay(request, receipt_id):
     tenant = request.tenant
     invoice = invoice_get_by_receipt(tenant=tenant, receipt_id=receipt_id)
     if invoice is None:
-        raise Http404("No such invoice.")
+        raise Http404(_("No such invoice."))
     payment = invoice.payments.filter(status=Payment.Status.REQUIRES_ACTION).exclude(stripe_payment_intent_id="").last()
     if request.method == "POST" and payment is not None:
         try:
@@ -81,9 +83,10 @@ def invoice_pay(request, receipt_id):
             messages.error(request, exc.message)
         else:
             if payment.status == Payment.Status.SUCCESSFUL:
-                messages.success(request, f"Thank you: invoice {invoice.number} is paid.")
+                messages.success(request, _("Thank you: invoice %(number)s is paid.") % {"number": invoice.number})
                 return redirect("billing_information", tenant_slug=tenant.slug)
-            messages.error(request, payment.failure_message or "The payment is not complete yet.")
+            messages.error(request, _(payment.failure_message) if payment.failure_message
+                           else _("The payment is not complete yet."))
         return redirect("invoice_pay", tenant_slug=tenant.slug, receipt_id=receipt_id)
     client_secret = ""
     if payment is not None and invoice.status != Invoice.Status.SUCCESSFUL:
@@ -107,14 +110,14 @@ def promotion_code_confirm(request):
     code = (request.POST.get("promotion_code") or request.GET.get("promotion_code") or "").strip()[:40]
     back = redirect("billing_information", tenant_slug=tenant.slug)
     if not code:
-        messages.error(request, "Enter the promotion code you received.")
+        messages.error(request, _("Enter the promotion code you received."))
         return back
     if request.method == "GET" and not (
         ratelimit.hit(f"promo:tenant:{tenant.pk}", limit=CREDIT_CODE_ATTEMPTS, window_seconds=CREDIT_CODE_WINDOW_SECONDS)
         and ratelimit.hit(f"promo:user:{request.user.pk}", limit=CREDIT_CODE_ATTEMPTS,
                           window_seconds=CREDIT_CODE_WINDOW_SECONDS)
     ):
-        messages.error(request, "Too many promotion-code attempts. Wait 15 minutes and try again.")
+        messages.error(request, _("Too many promotion-code attempts. Wait 15 minutes and try again."))
         return back
     try:
         coupon = promotion_code_find(code=code)
@@ -123,7 +126,8 @@ def promotion_code_confirm(request):
         coupon_check(tenant=tenant, coupon=coupon, plan=license_get(tenant=tenant).plan)
         if request.method == "POST":
             coupon_attach(tenant=tenant, coupon=coupon, source="promotion_code", actor=request.user)
-            messages.success(request, f"Promotion “{coupon.name}” applied: {coupon.summary}.")
+            messages.success(request, _("Promotion “%(name)s” applied: %(summary)s.") % {
+                "name": coupon.name, "summary": coupon.summary})
             return back
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -141,7 +145,7 @@ def invoice_pay_now(request, receipt_id):
     tenant = request.tenant
     invoice = invoice_get_by_receipt(tenant=tenant, receipt_id=receipt_id)
     if invoice is None:
-        raise Http404("No such invoice.")
+        raise Http404(_("No such invoice."))
     try:
         result = pay_now(tenant=tenant, invoice=invoice, actor=request.user)
     except ApplicationError as exc:

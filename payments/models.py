@@ -1,6 +1,7 @@
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from billing_portal.common.money import CURRENCY_CHOICES
 
@@ -8,12 +9,16 @@ from billing_portal.common.money import CURRENCY_CHOICES
 class PaymentAccount(models.Model):
     """The tenant's link to Stripe: only the Stripe customer id and the payer's name and e-mail are kept."""
 
-    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, related_name="payment_account")
-    stripe_customer_id = models.CharField("payment account ID", max_length=255, unique=True)
-    name = models.CharField("payment account name", max_length=200)
-    email = models.EmailField("payment account e-mail address")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, related_name="payment_account", verbose_name=_("tenant"))
+    stripe_customer_id = models.CharField(_("payment account ID"), max_length=255, unique=True)
+    name = models.CharField(_("payment account name"), max_length=200)
+    email = models.EmailField(_("payment account e-mail address"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("payment account")
+        verbose_name_plural = _("payment accounts")
 
     def __str__(self):
         return f"{self.stripe_customer_id} ({self.tenant})"
@@ -27,26 +32,28 @@ class Credit(models.Model):
     """
 
     class Source(models.TextChoices):
-        CREDIT_CODE = "credit_code", "Credit code"
-        PRORATION = "proration", "Proration (plan change)"
-        MANUAL = "manual", "Manual (operator)"
-        BANK_TRANSFER = "bank_transfer", "Bank transfer overpayment"
+        CREDIT_CODE = "credit_code", _("Credit code")
+        PRORATION = "proration", _("Proration (plan change)")
+        MANUAL = "manual", _("Manual (operator)")
+        BANK_TRANSFER = "bank_transfer", _("Bank transfer overpayment")
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="credits")
-    name = models.CharField("credit", max_length=200)
-    source = models.CharField(max_length=16, choices=Source.choices)
-    source_key = models.CharField(max_length=200, unique=True)
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
-    amount_charged = models.PositiveBigIntegerField("charged (minor units)")
-    amount_used = models.PositiveBigIntegerField("used (minor units)", default=0)
-    expires_at = models.DateTimeField("expiration date", null=True, blank=True)
-    registered_at = models.DateTimeField("registration date")
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="credits", verbose_name=_("tenant"))
+    name = models.CharField(_("credit"), max_length=200)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    source_key = models.CharField(_("source key"), max_length=200, unique=True)
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    amount_charged = models.PositiveBigIntegerField(_("charged (minor units)"))
+    amount_used = models.PositiveBigIntegerField(_("used (minor units)"), default=0)
+    expires_at = models.DateTimeField(_("expiration date"), null=True, blank=True)
+    registered_at = models.DateTimeField(_("registration date"))
 
     class Meta:
         ordering = ["tenant", "registered_at"]
         constraints = [
             models.CheckConstraint(condition=Q(amount_used__lte=F("amount_charged")), name="credit_used_within_charged"),
         ]
+        verbose_name = _("credit")
+        verbose_name_plural = _("credits")
 
     def __str__(self):
         return f"{self.name} ({self.tenant})"
@@ -64,14 +71,15 @@ class PaymentMethodType(models.TextChoices):
 class PaymentSettings(models.Model):
     """How the tenant pays: by card (charged off-session) or by invoice payment (bank transfer, Japan only)."""
 
-    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, related_name="payment_settings")
-    method = models.CharField("payment method", max_length=16, choices=PaymentMethodType.choices,
+    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, related_name="payment_settings", verbose_name=_("tenant"))
+    method = models.CharField(_("payment method"), max_length=16, choices=PaymentMethodType.choices,
                               default=PaymentMethodType.CARD)
-    billing_address = models.CharField("billing address", max_length=300, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    billing_address = models.CharField(_("billing address"), max_length=300, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
-        verbose_name_plural = "payment settings"
+        verbose_name_plural = _("payment settings")
+        verbose_name = _("payment settings")
 
     def __str__(self):
         return f"{self.get_method_display()} ({self.tenant})"
@@ -80,18 +88,20 @@ class PaymentSettings(models.Model):
 class PaymentMethod(models.Model):
     """A card registered with Stripe: only its summary is kept (never the card number)."""
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="payment_methods")
-    stripe_payment_method_id = models.CharField("Stripe payment method ID", max_length=255, unique=True)
-    brand = models.CharField(max_length=32)
-    last4 = models.CharField("last 4 digits", max_length=4)
-    exp_month = models.PositiveSmallIntegerField("expiry month")
-    exp_year = models.PositiveSmallIntegerField("expiry year")
-    is_default = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="payment_methods", verbose_name=_("tenant"))
+    stripe_payment_method_id = models.CharField(_("Stripe payment method ID"), max_length=255, unique=True)
+    brand = models.CharField(_("brand"), max_length=32)
+    last4 = models.CharField(_("last 4 digits"), max_length=4)
+    exp_month = models.PositiveSmallIntegerField(_("expiry month"))
+    exp_year = models.PositiveSmallIntegerField(_("expiry year"))
+    is_default = models.BooleanField(_("is default"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["tenant", "-is_default", "-created_at"]
+        verbose_name = _("payment method")
+        verbose_name_plural = _("payment methods")
 
     def __str__(self):
         return f"{self.brand} •••• {self.last4} ({self.tenant})"
@@ -110,30 +120,30 @@ class Payment(models.Model):
     database: a second charge of the same invoice cannot even be recorded."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCESSFUL = "successful", "Successful"
-        FAILED = "failed", "Failed"
-        REQUIRES_ACTION = "requires_action", "Requires action"
+        PENDING = "pending", _("Pending")
+        SUCCESSFUL = "successful", _("Successful")
+        FAILED = "failed", _("Failed")
+        REQUIRES_ACTION = "requires_action", _("Requires action")
 
     LIVE_STATUSES = (Status.PENDING, Status.REQUIRES_ACTION, Status.SUCCESSFUL)
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="payments")
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="payments", verbose_name=_("tenant"))
     invoice = models.ForeignKey(
-        "payments.Invoice", on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+        "payments.Invoice", on_delete=models.PROTECT, null=True, blank=True, related_name="payments", verbose_name=_("invoice")
     )
-    amount_minor = models.PositiveBigIntegerField("amount (minor units)")
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
-    idempotency_key = models.CharField(max_length=200, unique=True)
-    description = models.CharField(max_length=200, blank=True)
-    stripe_payment_intent_id = models.CharField("Stripe PaymentIntent ID", max_length=255, blank=True, db_index=True)
+    amount_minor = models.PositiveBigIntegerField(_("amount (minor units)"))
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    stripe_payment_intent_id = models.CharField(_("Stripe PaymentIntent ID"), max_length=255, blank=True, db_index=True)
     stripe_payment_method_id = models.CharField(
-        "Stripe payment method ID", max_length=255, blank=True,
-        help_text="The card this attempt charges: a resumed attempt sends exactly what the first call sent.",
+        _("Stripe payment method ID"), max_length=255, blank=True,
+        help_text=_("The card this attempt charges: a resumed attempt sends exactly what the first call sent."),
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    failure_message = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    failure_message = models.TextField(_("failure message"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["tenant", "-created_at"]
@@ -143,6 +153,8 @@ class Payment(models.Model):
                 name="uniq_live_payment_per_invoice",
             ),
         ]
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
 
     def __str__(self):
         return f"{self.idempotency_key} ({self.get_status_display()})"
@@ -152,25 +164,27 @@ class StripeEvent(models.Model):
     """A webhook as received (raw body kept), stored once per Stripe event id."""
 
     class Status(models.TextChoices):
-        RECEIVED = "received", "Received"
-        PROCESSED = "processed", "Processed"
-        IGNORED = "ignored", "Ignored (type not handled)"
-        FLAGGED = "flagged", "Flagged for ops (does not match our records)"
-        FAILED = "failed", "Failed"
+        RECEIVED = "received", _("Received")
+        PROCESSED = "processed", _("Processed")
+        IGNORED = "ignored", _("Ignored (type not handled)")
+        FLAGGED = "flagged", _("Flagged for ops (does not match our records)")
+        FAILED = "failed", _("Failed")
 
-    stripe_event_id = models.CharField("Stripe event ID", max_length=255, unique=True)
-    type = models.CharField(max_length=100, db_index=True)
-    stripe_created = models.BigIntegerField("created at Stripe (unix)", default=0)
-    raw_body = models.TextField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
-    traceback = models.TextField(blank=True)
-    flag_reason = models.TextField(blank=True, help_text="Why the event was not applied (flagged events).")
-    attempts = models.PositiveIntegerField(default=0)
-    received_at = models.DateTimeField()
-    processed_at = models.DateTimeField(null=True, blank=True)
+    stripe_event_id = models.CharField(_("Stripe event ID"), max_length=255, unique=True)
+    type = models.CharField(_("type"), max_length=100, db_index=True)
+    stripe_created = models.BigIntegerField(_("created at Stripe (unix)"), default=0)
+    raw_body = models.TextField(_("raw body"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    traceback = models.TextField(_("traceback"), blank=True)
+    flag_reason = models.TextField(_("flag reason"), blank=True, help_text=_("Why the event was not applied (flagged events)."))
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    received_at = models.DateTimeField(_("received at"))
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
+        verbose_name = _("Stripe event")
+        verbose_name_plural = _("Stripe events")
 
     def __str__(self):
         return f"{self.type} {self.stripe_event_id}"
@@ -179,15 +193,15 @@ class StripeEvent(models.Model):
 class CreditCode(models.Model):
     """A credit code issued by ops. A tenant redeems it once; `redemption_limit` caps how many tenants may."""
 
-    name = models.CharField(max_length=200, help_text="Shown to the customer as the credit's name.")
-    code = models.CharField(max_length=32, unique=True, editable=False)
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
-    amount = models.PositiveBigIntegerField("amount (minor units)")
-    expires_at = models.DateTimeField("expiration date")
-    redemption_limit = models.PositiveIntegerField(default=1)
-    redeemed_count = models.PositiveIntegerField(default=0, editable=False)
-    created_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    name = models.CharField(_("name"), max_length=200, help_text=_("Shown to the customer as the credit's name."))
+    code = models.CharField(_("code"), max_length=32, unique=True, editable=False)
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    amount = models.PositiveBigIntegerField(_("amount (minor units)"))
+    expires_at = models.DateTimeField(_("expiration date"))
+    redemption_limit = models.PositiveIntegerField(_("redemption limit"), default=1)
+    redeemed_count = models.PositiveIntegerField(_("redeemed count"), default=0, editable=False)
+    created_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("created by"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -195,6 +209,8 @@ class CreditCode(models.Model):
             models.CheckConstraint(condition=Q(redeemed_count__lte=F("redemption_limit")), name="credit_code_within_limit"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="credit_code_positive"),
         ]
+        verbose_name = _("credit code")
+        verbose_name_plural = _("credit codes")
 
     def __str__(self):
         return f"{self.name} ({self.code[:4]}…)"
@@ -221,62 +237,62 @@ class Invoice(models.Model):
     (corrections are credit notes). Amounts are minor units of `currency`."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        SUCCESSFUL = "successful", _("Paid")
-        FAILED = "failed", _("Failed")
-        VOID = "void", _("Void")  # an unpaid invoice replaced by its corrected reissue (payments.corrections)
+        PENDING = "pending", pgettext_lazy("invoice status", "Pending")
+        SUCCESSFUL = "successful", pgettext_lazy("invoice status", "Paid")
+        FAILED = "failed", pgettext_lazy("invoice status", "Failed")
+        VOID = "void", pgettext_lazy("invoice status", "Void")  # an unpaid invoice replaced by its corrected reissue (payments.corrections)
 
     class Kind(models.TextChoices):
-        MONTHLY = "monthly", "Monthly invoice"
-        PRORATION = "proration", "Plan change (immediate)"
-        CREDIT_NOTE = "credit_note", "Credit note"
+        MONTHLY = "monthly", _("Monthly invoice")
+        PRORATION = "proration", _("Plan change (immediate)")
+        CREDIT_NOTE = "credit_note", _("Credit note")
 
     class PaymentMethod(models.TextChoices):
         CARD = "card", _("Card")
         BANK_TRANSFER = "bank_transfer", _("Invoice (bank transfer)")
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="invoices")
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MONTHLY)
-    number = models.CharField(max_length=32)
-    receipt_id = models.CharField("receipt ID", max_length=32, unique=True)
-    source_key = models.CharField(
-        max_length=200, unique=True, help_text="What this invoice is for (e.g. monthly-<tenant>-2026-04); issues once."
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="invoices", verbose_name=_("tenant"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.MONTHLY)
+    number = models.CharField(_("number"), max_length=32)
+    receipt_id = models.CharField(_("receipt ID"), max_length=32, unique=True)
+    source_key = models.CharField(_("source key"),
+        max_length=200, unique=True, help_text=_("What this invoice is for (e.g. monthly-acme-2026-04); issues once.")
     )
-    period_start = models.DateTimeField(null=True, blank=True)
-    period_end = models.DateTimeField(null=True, blank=True)
-    billing_date = models.DateField()
-    issued_at = models.DateTimeField()
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
-    usage_amount = models.BigIntegerField("usage amount")
-    credit_applied = models.BigIntegerField("credit", default=0)
-    determined_amount = models.BigIntegerField("determined amount")
-    tax_rate = models.DecimalField(max_digits=6, decimal_places=4)
-    tax_amount = models.BigIntegerField("tax")
-    payment_amount = models.BigIntegerField("payment amount")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    payment_method = models.CharField(max_length=16, choices=PaymentMethod.choices, default=PaymentMethod.CARD)
-    paid_at = models.DateTimeField("payment date", null=True, blank=True)
+    period_start = models.DateTimeField(_("period start"), null=True, blank=True)
+    period_end = models.DateTimeField(_("period end"), null=True, blank=True)
+    billing_date = models.DateField(_("billing date"))
+    issued_at = models.DateTimeField(_("issued at"))
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    usage_amount = models.BigIntegerField(_("usage amount"))
+    credit_applied = models.BigIntegerField(_("credit"), default=0)
+    determined_amount = models.BigIntegerField(_("determined amount"))
+    tax_rate = models.DecimalField(_("tax rate"), max_digits=6, decimal_places=4)
+    tax_amount = models.BigIntegerField(_("tax"))
+    payment_amount = models.BigIntegerField(_("payment amount"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    payment_method = models.CharField(_("payment method"), max_length=16, choices=PaymentMethod.choices, default=PaymentMethod.CARD)
+    paid_at = models.DateTimeField(_("payment date"), null=True, blank=True)
     due_date = models.DateField(
-        "due date", null=True, blank=True,
+        _("due date"), null=True, blank=True,
         help_text="Bank-transfer invoices: the last day to pay (payments.invoicing.due_dates; in the tenant's calendar).",
     )
-    seller_name = models.CharField(max_length=200)
-    seller_address = models.CharField(max_length=300)
-    buyer_name = models.CharField(max_length=200)
-    buyer_address = models.CharField(max_length=300, blank=True)
-    buyer_email = models.EmailField(blank=True)
-    attempt_count = models.PositiveSmallIntegerField("charge attempts", default=0)
+    seller_name = models.CharField(_("seller name"), max_length=200)
+    seller_address = models.CharField(_("seller address"), max_length=300)
+    buyer_name = models.CharField(_("buyer name"), max_length=200)
+    buyer_address = models.CharField(_("buyer address"), max_length=300, blank=True)
+    buyer_email = models.EmailField(_("buyer e-mail address"), blank=True)
+    attempt_count = models.PositiveSmallIntegerField(_("charge attempts"), default=0)
     next_attempt_at = models.DateTimeField(
-        "next charge attempt", null=True, blank=True, help_text="When the card is charged next (cards only)."
+        _("next charge attempt"), null=True, blank=True, help_text=_("When the card is charged next (cards only).")
     )
     refunded_amount = models.BigIntegerField(
-        "refunded (minor units)", default=0, help_text="Money returned to the card (tax included), by refunds."
+        _("refunded (minor units)"), default=0, help_text=_("Money returned to the card (tax included), by refunds.")
     )
     replaced_by = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaces",
-        help_text="A void invoice's corrected replacement (reissue).",
+        help_text=_("A void invoice's corrected replacement (reissue)."), verbose_name=_("replaced by"),
     )
-    disputed = models.BooleanField(default=False, help_text="The customer's bank has opened a dispute (chargeback).")
+    disputed = models.BooleanField(_("disputed"), default=False, help_text=_("The customer's bank has opened a dispute (chargeback)."))
 
     class Meta:
         ordering = ["-billing_date", "-id"]
@@ -297,6 +313,8 @@ class Invoice(models.Model):
                 condition=Q(payment_amount=F("determined_amount") + F("tax_amount")), name="invoice_payment_total"
             ),
         ]
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
 
     def __str__(self):
         return f"{self.number} ({self.tenant})"
@@ -305,28 +323,32 @@ class Invoice(models.Model):
     def display_status(self) -> str:
         """What the payment history says: refunds show over the paid status; a credit note says what it is."""
         if self.kind == self.Kind.CREDIT_NOTE:
-            return "Credit note"
+            return _("Credit note")
         if self.refunded_amount and self.refunded_amount >= self.payment_amount:
-            return "Refunded"
+            return _("Refunded")
         if self.refunded_amount:
-            return "Partially refunded"
+            return _("Partially refunded")
         return self.get_status_display()
 
 
 class InvoiceLine(models.Model):
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
-    position = models.PositiveIntegerField()
-    description = models.CharField(max_length=300)
-    quantity = models.DecimalField(max_digits=20, decimal_places=4, default=1)
-    unit_amount = models.BigIntegerField("unit price (minor units)", null=True, blank=True)
-    amount = models.BigIntegerField("amount (minor units)")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines", verbose_name=_("invoice"))
+    position = models.PositiveIntegerField(_("position"))
+    description = models.CharField(_("description"), max_length=300)
+    quantity = models.DecimalField(_("quantity"), max_digits=20, decimal_places=4, default=1)
+    unit_amount = models.BigIntegerField(_("unit price (minor units)"), null=True, blank=True)
+    amount = models.BigIntegerField(_("amount (minor units)"))
 
     class Meta:
         ordering = ["invoice", "position"]
         constraints = [models.UniqueConstraint(fields=["invoice", "position"], name="uniq_invoice_line_position")]
+        verbose_name = _("invoice line")
+        verbose_name_plural = _("invoice lines")
 
     def __str__(self):
-        return self.description
+        from payments.templatetags.invoice_text import invoice_text
+
+        return str(invoice_text(self.description))  # admin's inline rows: in the operator's language
 
 
 class CreditApplication(models.Model):
@@ -340,7 +362,7 @@ class CreditApplication(models.Model):
         constraints = [models.UniqueConstraint(fields=["invoice", "credit"], name="uniq_credit_per_invoice")]
 
     def __str__(self):
-        return f"{self.credit} on {self.invoice}"
+        return _("%(credit)s on %(invoice)s") % {"credit": self.credit, "invoice": self.invoice}
 
 
 class InvoiceNumberSequence(models.Model):
@@ -363,25 +385,25 @@ class Refund(models.Model):
     before Stripe is called, under the invoice's row lock, so the sum of refunds can never exceed what was paid."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="refunds")
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="refunds")
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
-    amount_minor = models.PositiveBigIntegerField("amount (minor units, tax included)")
-    tax_minor = models.PositiveBigIntegerField("of which tax (minor units)")
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
-    reason = models.CharField(max_length=300)
-    idempotency_key = models.CharField(max_length=200, unique=True)
-    stripe_refund_id = models.CharField("Stripe refund ID", max_length=255, unique=True, null=True, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    failure_message = models.TextField(blank=True)
-    credit_note = models.OneToOneField(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    created_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="refunds", verbose_name=_("tenant"))
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("invoice"))
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment"))
+    amount_minor = models.PositiveBigIntegerField(_("amount (minor units, tax included)"))
+    tax_minor = models.PositiveBigIntegerField(_("of which tax (minor units)"))
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    reason = models.CharField(_("reason"), max_length=300)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
+    stripe_refund_id = models.CharField(_("Stripe refund ID"), max_length=255, unique=True, null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    failure_message = models.TextField(_("failure message"), blank=True)
+    credit_note = models.OneToOneField(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("credit note"))
+    created_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("created by"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -389,6 +411,8 @@ class Refund(models.Model):
             models.CheckConstraint(condition=Q(amount_minor__gt=0) & Q(tax_minor__lte=F("amount_minor")),
                                    name="refund_positive"),
         ]
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
 
     def __str__(self):
         return f"{self.idempotency_key} ({self.get_status_display()})"
@@ -397,19 +421,21 @@ class Refund(models.Model):
 class Dispute(models.Model):
     """A dispute (chargeback) the customer's bank opened on a charge, as Stripe reports it."""
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="disputes")
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="disputes")
-    stripe_dispute_id = models.CharField("Stripe dispute ID", max_length=255, unique=True)
-    stripe_payment_intent_id = models.CharField(max_length=255, blank=True)
-    amount_minor = models.BigIntegerField("amount (minor units)")
-    currency = models.CharField(max_length=3)
-    reason = models.CharField(max_length=100, blank=True)
-    status = models.CharField(max_length=40, help_text="Stripe's dispute status (needs_response, won, lost, …).")
-    opened_at = models.DateTimeField()
-    updated_at = models.DateTimeField(auto_now=True)
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="disputes", verbose_name=_("tenant"))
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="disputes", verbose_name=_("invoice"))
+    stripe_dispute_id = models.CharField(_("Stripe dispute ID"), max_length=255, unique=True)
+    stripe_payment_intent_id = models.CharField(_("Stripe PaymentIntent ID"), max_length=255, blank=True)
+    amount_minor = models.BigIntegerField(_("amount (minor units)"))
+    currency = models.CharField(_("currency"), max_length=3)
+    reason = models.CharField(_("reason"), max_length=100, blank=True)
+    status = models.CharField(_("status"), max_length=40, help_text=_("Stripe's dispute status (needs_response, won, lost, …)."))
+    opened_at = models.DateTimeField(_("opened at"))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["-opened_at"]
+        verbose_name = _("dispute")
+        verbose_name_plural = _("disputes")
 
     def __str__(self):
         return f"{self.stripe_dispute_id} ({self.status})"
@@ -421,39 +447,39 @@ class Coupon(models.Model):
     by a tenant owner with its promotion code (self-serve)."""
 
     class Kind(models.TextChoices):
-        PERCENT = "percent", "Percent off"
-        AMOUNT = "amount", "Fixed amount off"
+        PERCENT = "percent", _("Percent off")
+        AMOUNT = "amount", _("Fixed amount off")
 
     class AppliesTo(models.TextChoices):
-        LICENSE = "license", "License fees"
-        USAGE = "usage", "Usage (metered units, MAU overage)"
-        ALL = "all", "Everything"
+        LICENSE = "license", _("License fees")
+        USAGE = "usage", _("Usage (metered units, MAU overage)")
+        ALL = "all", _("Everything")
 
     class Duration(models.TextChoices):
-        ONCE = "once", "Once (the next invoice)"
-        REPEATING = "repeating", "For a number of months"
-        FOREVER = "forever", "Forever"
+        ONCE = "once", _("Once (the next invoice)")
+        REPEATING = "repeating", _("For a number of months")
+        FOREVER = "forever", _("Forever")
 
-    name = models.CharField(max_length=200, help_text="Shown on invoices as the discount's name.")
-    promotion_code = models.CharField(
+    name = models.CharField(_("name"), max_length=200, help_text=_("Shown on invoices as the discount's name."))
+    promotion_code = models.CharField(_("promotion code"),
         max_length=32, unique=True, null=True, blank=True,
-        help_text="Leave empty for a coupon only ops attach. Tenants enter it on the plan or billing page.",
+        help_text=_("Leave empty for a coupon only ops attach. Tenants enter it on the plan or billing page."),
     )
-    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PERCENT)
-    percent_off = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
-    amount_off = models.PositiveBigIntegerField("amount off (minor units)", null=True, blank=True)
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, blank=True,
-                                help_text="Required for a fixed amount; a percent coupon works in any currency.")
-    applies_to = models.CharField(max_length=8, choices=AppliesTo.choices, default=AppliesTo.ALL)
-    duration = models.CharField(max_length=10, choices=Duration.choices, default=Duration.ONCE)
-    duration_months = models.PositiveSmallIntegerField(null=True, blank=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.PERCENT)
+    percent_off = models.DecimalField(_("percent off"), max_digits=5, decimal_places=2, null=True, blank=True)
+    amount_off = models.PositiveBigIntegerField(_("amount off (minor units)"), null=True, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES, blank=True,
+                                help_text=_("Required for a fixed amount; a percent coupon works in any currency."))
+    applies_to = models.CharField(_("applies to"), max_length=8, choices=AppliesTo.choices, default=AppliesTo.ALL)
+    duration = models.CharField(_("duration"), max_length=10, choices=Duration.choices, default=Duration.ONCE)
+    duration_months = models.PositiveSmallIntegerField(_("duration months"), null=True, blank=True)
     plans = models.ManyToManyField("licenses.Plan", blank=True, related_name="+",
-                                   help_text="Only for these plans (empty: every plan).")
-    redeem_by = models.DateTimeField(null=True, blank=True, help_text="No new redemptions after this.")
-    redemption_limit = models.PositiveIntegerField(null=True, blank=True)
-    redeemed_count = models.PositiveIntegerField(default=0, editable=False)
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+                                   help_text=_("Only for these plans (empty: every plan)."), verbose_name=_("plans"))
+    redeem_by = models.DateTimeField(_("redeem by"), null=True, blank=True, help_text=_("No new redemptions after this."))
+    redemption_limit = models.PositiveIntegerField(_("redemption limit"), null=True, blank=True)
+    redeemed_count = models.PositiveIntegerField(_("redeemed count"), default=0, editable=False)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -471,20 +497,29 @@ class Coupon(models.Model):
             models.CheckConstraint(condition=Q(redemption_limit__isnull=True) | Q(redeemed_count__lte=F("redemption_limit")),
                                    name="coupon_within_limit"),
         ]
+        verbose_name = _("coupon")
+        verbose_name_plural = _("coupons")
 
     def __str__(self):
         return self.name
 
     @property
     def summary(self) -> str:
+        from django.utils.translation import gettext, ngettext
+
         from billing_portal.common.money import format_money
 
-        off = f"{self.percent_off.normalize():f}% off" if self.kind == self.Kind.PERCENT else (
-            f"{format_money(self.amount_off, self.currency)} off")
-        what = {"license": "license fees", "usage": "usage", "all": "everything"}[self.applies_to]
-        when = {"once": "on the next invoice", "forever": "on every invoice",
-                "repeating": f"for {self.duration_months} month{'s' if (self.duration_months or 0) > 1 else ''}"}
-        return f"{off} {what} {when[self.duration]}"
+        off = gettext("%(percent)s%% off") % {"percent": f"{self.percent_off.normalize():f}"} if (
+            self.kind == self.Kind.PERCENT) else gettext("%(amount)s off") % {
+            "amount": format_money(self.amount_off, self.currency)}
+        what = {"license": gettext("license fees"), "usage": gettext("usage"), "all": gettext("everything")}
+        when = {"once": gettext("on the next invoice"), "forever": gettext("on every invoice")}
+        if self.duration == self.Duration.REPEATING:
+            months = self.duration_months or 0
+            when["repeating"] = ngettext("for %(months)s month", "for %(months)s months", months) % {"months": months}
+        # "10% off license fees on the next invoice"; each language orders the three parts its own way.
+        return gettext("%(off)s %(what)s %(when)s") % {
+            "off": off, "what": what[self.applies_to], "when": when[self.duration]}
 
 
 class Discount(models.Model):
@@ -492,21 +527,23 @@ class Discount(models.Model):
     month), for the coupon's duration. One per tenant and coupon (the database says so)."""
 
     class Source(models.TextChoices):
-        ADMIN = "admin", "Attached by ops"
-        PROMOTION_CODE = "promotion_code", "Promotion code"
+        ADMIN = "admin", _("Attached by ops")
+        PROMOTION_CODE = "promotion_code", _("Promotion code")
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="discounts")
-    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="discounts")
-    source = models.CharField(max_length=16, choices=Source.choices)
-    starts_on = models.DateField(help_text="The first billing date it applies to.")
-    ends_before = models.DateField(null=True, blank=True, help_text="Billing dates before this (repeating).")
-    used_once = models.BooleanField(default=False)
-    created_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="discounts", verbose_name=_("tenant"))
+    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="discounts", verbose_name=_("coupon"))
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    starts_on = models.DateField(_("starts on"), help_text=_("The first billing date it applies to."))
+    ends_before = models.DateField(_("ends before"), null=True, blank=True, help_text=_("Billing dates before this (repeating)."))
+    used_once = models.BooleanField(_("used once"), default=False)
+    created_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("created by"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["tenant", "created_at"]
         constraints = [models.UniqueConstraint(fields=["tenant", "coupon"], name="uniq_discount_per_tenant")]
+        verbose_name = _("discount")
+        verbose_name_plural = _("discounts")
 
     def __str__(self):
         return f"{self.coupon} → {self.tenant}"
@@ -530,7 +567,7 @@ class DiscountApplication(models.Model):
         constraints = [models.UniqueConstraint(fields=["invoice", "discount"], name="uniq_discount_per_invoice")]
 
     def __str__(self):
-        return f"{self.discount} on {self.invoice}"
+        return _("%(discount)s on %(invoice)s") % {"discount": self.discount, "invoice": self.invoice}
 
 
 class BankTransferProfile(models.Model):

@@ -35,7 +35,7 @@ def payment_account_create(request):
         except ApplicationError as exc:
             form.add_error(exc.extra.get("field"), exc.message)
         else:
-            messages.success(request, "Payment account created.")
+            messages.success(request, _("Payment account created."))
             return redirect("billing_dashboard", tenant_slug=tenant.slug)
     return render(request, "payments/payment_account_create.html", {"tenant": tenant, "form": form})
 
@@ -58,7 +58,7 @@ def customer_portal(request):
 def stripe_portal_standin(request):
     """Local substitute for Stripe's customer portal; exists only while talking to the stand-in."""
     if not stripe_gateway.is_standin():
-        raise Http404("Only available with the local Stripe stand-in.")
+        raise Http404(_("Only available with the local Stripe stand-in."))
     tenant = request.tenant
     account = selectors.payment_account_get(tenant=tenant)
     customer, error = None, ""
@@ -86,7 +86,7 @@ def _billing_information_context(request, *, method_form=None, payer_name_form=N
             if (year, month) not in months:
                 raise ValueError
         except ValueError:
-            messages.error(request, "Choose one of the listed months.")
+            messages.error(request, _("Choose one of the listed months."))
             year, month = months[0]
     context = {
         "tenant": tenant,
@@ -110,7 +110,7 @@ def _billing_information_context(request, *, method_form=None, payer_name_form=N
         context["payer_name_form"] = payer_name_form or TransferPayerNameForm(
             initial={"payer_name": context["transfer"]["payer_name"]})
     context["method_form"] = method_form or PaymentMethodChoiceForm(
-        initial={"method": settings_.method, "billing_address": settings_.billing_address or tenant.address},
+        initial={"method": settings_.method, "billing_address": settings_.billing_address or tenant.postal_address},
         bank_transfer_reason=context["bank_transfer_reason"],
     )
     return context
@@ -125,7 +125,7 @@ def billing_information(request):
 def card_register(request):
     tenant = request.tenant
     if selectors.payment_account_get(tenant=tenant) is None:
-        messages.error(request, "Create a payment account first.")
+        messages.error(request, _("Create a payment account first."))
         return redirect("billing_dashboard", tenant_slug=tenant.slug)
     return render(request, "payments/card_register.html", {
         "tenant": tenant, "stripe_js_url": stripe_gateway.js_url(),
@@ -155,7 +155,8 @@ def card_setup_complete(request):
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("card_register", tenant_slug=tenant.slug)
-    messages.success(request, f"Card registered: {card.brand.title()} ending in {card.last4}." if card else "Card registered.")
+    messages.success(request, _("Card registered: %(brand)s ending in %(last4)s.") % {
+        "brand": card.brand.title(), "last4": card.last4} if card else _("Card registered."))
     from payments.charging.collection import open_invoices_retry
 
     for result in open_invoices_retry(tenant=tenant, actor=request.user):  # a new card pays what failed, at once
@@ -177,7 +178,7 @@ def card_remove(request, pk):
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"Card ending in {card.last4} removed.")
+            messages.success(request, _("Card ending in %(last4)s removed.") % {"last4": card.last4})
         return redirect("billing_information", tenant_slug=tenant.slug)
     return render(request, "payments/card_remove.html", {"tenant": tenant, "card": card})
 
@@ -195,7 +196,7 @@ def payment_method_choose(request):
         except ApplicationError as exc:
             form.add_error(exc.extra.get("field"), exc.message)
         else:
-            messages.success(request, "Payment method saved.")
+            messages.success(request, _("Payment method saved."))
             return redirect("billing_information", tenant_slug=tenant.slug)
     return render(request, "payments/billing_information.html",
                   _billing_information_context(request, method_form=form), status=400)

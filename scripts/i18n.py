@@ -1,10 +1,11 @@
 """Translation catalogues without system gettext.
 
-    python scripts/i18n.py compile   # locale/*/LC_MESSAGES/django.po -> django.mo (commit both)
+    python scripts/i18n.py tidy      # after makemessages: entries sorted, unwrapped (the committed form)
+    python scripts/i18n.py compile   # locale/*/LC_MESSAGES/{django,djangojs}.po -> .mo (commit both)
     python scripts/i18n.py check     # exit 1 if a .mo is stale or a .po has fuzzy/untranslated entries
 
-New strings are collected into the .po with `python manage.py makemessages -l ja` (that step needs GNU gettext,
-as Django's makemessages does; compiling and checking do not).
+New strings are collected into the .po with `python manage.py makemessages -l ja` (and `-d djangojs` for
+static/js; that step needs GNU gettext, as Django's makemessages does; tidying, compiling and checking do not).
 """
 
 import os
@@ -23,6 +24,10 @@ from billing_portal.common import catalogues  # noqa: E402
 
 def main(argv):
     command = argv[1] if len(argv) > 1 else "check"
+    if command == "tidy":
+        for po in catalogues.tidy_all():
+            print(f"tidied {po}")
+        return 0
     if command == "compile":
         for po in catalogues.po_paths():
             for problem in catalogues.problems(catalogues.read_po(po)):

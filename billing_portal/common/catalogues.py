@@ -1,6 +1,7 @@
 """Translation catalogues compiled and checked in pure Python (Babel): no system gettext needed.
 
-`locale/<lang>/LC_MESSAGES/django.po` is the source; its compiled `django.mo` is committed next to it so that
+`locale/<lang>/LC_MESSAGES/django.po` (pages, e-mails, Python) and `djangojs.po` (the scripts in static/js, served
+by the JavaScript catalogue at /jsi18n/) are the sources; each compiled `.mo` is committed next to it so that
 `make run` needs nothing but Python. `python scripts/i18n.py compile` rewrites the .mo files; the test suite
 (`tests/common/test_i18n.py`) fails when a committed .mo is not current with its .po, or when a .po has fuzzy or
 untranslated entries.
@@ -13,7 +14,8 @@ from django.conf import settings
 
 
 def po_paths() -> list[Path]:
-    return sorted(Path(p) for root in settings.LOCALE_PATHS for p in Path(root).glob("*/LC_MESSAGES/django.po"))
+    return sorted(Path(p) for root in settings.LOCALE_PATHS for domain in ("django", "djangojs")
+                  for p in Path(root).glob(f"*/LC_MESSAGES/{domain}.po"))
 
 
 def read_po(path: Path):
@@ -65,6 +67,22 @@ def mo_is_current(po_path: Path) -> bool:
     with open(mo_path, "rb") as f:
         compiled = read_mo(f)
     return _messages(compiled) == _messages(read_po(po_path))
+
+
+def tidy_all() -> list[Path]:
+    """Rewrite each .po in its committed form: entries sorted by msgid, lines unwrapped (what makemessages
+    rewraps and reorders comes back), so that parallel branches' additions merge line by line (git's union
+    driver, .gitattributes)."""
+    from babel.messages.pofile import write_po
+
+    written = []
+    for po in po_paths():
+        out = BytesIO()
+        write_po(out, read_po(po), width=0, sort_output=True)
+        if out.getvalue() != po.read_bytes():
+            po.write_bytes(out.getvalue())
+            written.append(po)
+    return written
 
 
 def compile_all() -> list[Path]:

@@ -72,9 +72,17 @@ def today_in(tz_name: str):
     return now().astimezone(ZoneInfo(tz_name)).date()
 
 
-def local_text(instant: datetime | None, tz_name: str, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
-    """An instant as a person in `tz_name` reads it (e.g. "2027-04-01 00:00 JST"); "" for None."""
-    return instant.astimezone(ZoneInfo(tz_name)).strftime(fmt) if instant else ""
+def local_text(instant: datetime | None, tz_name: str, fmt: str | None = None) -> str:
+    """An instant as a person in `tz_name` reads it, in the current language's DATETIME_FORMAT ("2027-04-01 00:00
+    JST", 「2027年4月1日 0:00 JST」); `fmt`: an strftime format instead. "" for None."""
+    if not instant:
+        return ""
+    local = instant.astimezone(ZoneInfo(tz_name))
+    if fmt is not None:
+        return local.strftime(fmt)
+    from django.utils.formats import date_format
+
+    return date_format(local, "DATETIME_FORMAT")
 
 
 def local_date(instant: datetime, tz_name: str):

@@ -4,7 +4,9 @@
 class ApplicationError(Exception):
     """A failure the user can understand and act on.
 
-    `code` is stable and machine-readable (used by the API), `message` is for people,
+    `code` is stable and machine-readable (used by the API, always English), `message` is for people: a translated
+    string (`gettext` where it is raised, or `gettext_lazy` for module-level texts; views and the API render it in
+    the request's language),
     `status` is the HTTP status the API answers with, `extra` carries details (e.g. per-field errors).
     """
 

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 
 class ContentSecurityPolicyMiddleware:
@@ -47,7 +48,7 @@ class RejectNulBytesMiddleware:
     """A NUL byte in a query string or a submitted form is never valid input here and PostgreSQL cannot store or
     compare it: answer 400 (JSON under /api/) before any view sees it, instead of a 500 from the database."""
 
-    MESSAGE = "The request contains a NUL character (\\x00), which is not allowed in any field."
+    MESSAGE = _("The request contains a NUL character (\\x00), which is not allowed in any field.")
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -57,13 +58,17 @@ class RejectNulBytesMiddleware:
                 request.method == "POST"
                 and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
                 and self._has_nul(request.POST)):
-            if request.path.startswith("/api/"):
-                from .api import error_response
+            from django.utils import translation
 
-                return error_response("bad_request", self.MESSAGE, 400)
-            from django.http import HttpResponseBadRequest
+            # Before LocaleMiddleware: the answer follows the browser's (or API client's) Accept-Language.
+            with translation.override(translation.get_language_from_request(request)):
+                if request.path.startswith("/api/"):
+                    from .api import error_response
 
-            return HttpResponseBadRequest(self.MESSAGE, content_type="text/plain; charset=utf-8")
+                    return error_response("bad_request", self.MESSAGE, 400)
+                from django.http import HttpResponseBadRequest
+
+                return HttpResponseBadRequest(str(self.MESSAGE), content_type="text/plain; charset=utf-8")
         return self.get_response(request)
 
     @staticmethod

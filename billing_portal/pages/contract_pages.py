@@ -102,7 +102,7 @@ def contract_cancel(request):
     license, terms = _terms(tenant)
     form = CancellationForm(request.POST, terms=terms)
     if license.plan.is_free:
-        messages.error(request, "There is no paid contract to cancel. To stop using the service, unsubscribe.")
+        messages.error(request, _("There is no paid contract to cancel. To stop using the service, unsubscribe."))
         return redirect("contract", tenant_slug=tenant.slug)
     if not form.is_valid():
         return render(request, "accounts/contract.html", {
@@ -117,9 +117,8 @@ def contract_cancel(request):
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(
-            request, f"The contract is cancelled. Service continues until {_local_text(license.current_period_end, tenant)}."
-        )
+        messages.success(request, _("The contract is cancelled. Service continues until %(end)s.") % {
+            "end": _local_text(license.current_period_end, tenant)})
     return redirect("billing_dashboard", tenant_slug=tenant.slug)
 
 
@@ -130,13 +129,13 @@ def unsubscribe(request):
     is_representative = tenant.representative_id == request.user.pk
     is_owner = request.membership.role in OWNER_ONLY
     if request.method == "POST" and not is_representative:
-        raise PermissionDenied("Only the representative can unsubscribe.")
+        raise PermissionDenied(_("Only the representative can unsubscribe."))
     if request.method == "POST" and not is_owner:
-        raise PermissionDenied("The representative must be an owner to unsubscribe.")
+        raise PermissionDenied(_("The representative must be an owner to unsubscribe."))
     license = license_get(tenant=tenant)
     form = UnsubscribeForm(request.POST or None, tenant=tenant, request=request)
     if request.method == "POST" and not license.plan.is_free:
-        messages.error(request, "Customers with a paid license unsubscribe through us: please contact the operator.")
+        messages.error(request, _("Customers with a paid license unsubscribe through us: please contact the operator."))
         return redirect("unsubscribe", tenant_slug=tenant.slug)
     if request.method == "POST" and form.is_valid():
         try:
@@ -146,7 +145,8 @@ def unsubscribe(request):
         else:
             name = form.cleaned_data["confirm_name"]
             logout(request)
-            messages.success(request, f"{name} has been unsubscribed and its registered information deleted.")
+            messages.success(request, _("%(name)s has been unsubscribed and its registered information deleted.") % {
+                "name": name})
             return redirect("account_login")
     return render(request, "accounts/unsubscribe.html", {
         "tenant": tenant, "license": license, "form": form, "is_representative": is_representative,

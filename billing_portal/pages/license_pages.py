@@ -6,6 +6,8 @@ from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
@@ -71,8 +73,8 @@ def license_change(request):
         if promotion["error"]:
             error = promotion["error"]
         elif charge is not None and expected and expected != str(charge["total"]):
-            error = (f"The amount to be charged is now {format_money(charge['total'], preview['currency'])} "
-                     "(the proration runs by the second). Check it and confirm again.")
+            error = _("The amount to be charged is now %(amount)s (the proration runs by the second). Check it and "
+                      "confirm again.") % {"amount": format_money(charge["total"], preview["currency"])}
         else:
             error = _make_change(request, tenant, plan, preview, coupon=promotion["coupon"])
         if error is None:
@@ -147,18 +149,18 @@ def _make_change(request, tenant, plan, preview, *, coupon=None):
 def _make_change_now(request, tenant, plan, preview):
     if preview["kind"] == PlanChange.Kind.PURCHASE:
         services.license_purchase(tenant=tenant, plan=plan, actor=request.user)
-        messages.success(request, f"You purchased the {plan.name} license. The rest of this period is invoiced "
-                                  "and charged now.")
+        messages.success(request, _("You purchased the %(plan)s license. The rest of this period is invoiced and "
+                                    "charged now.") % {"plan": plan.name})
     elif preview["kind"] == PlanChange.Kind.DOWNGRADE:
         reservation = services.license_reserve_change(tenant=tenant, plan=plan, actor=request.user)
-        messages.success(request, f"The license will change to {plan.name} on "
-                         f"{timezone.localtime(reservation.effective_at):%Y-%m-%d}.")
+        messages.success(request, _("The license will change to %(plan)s on %(date)s.") % {
+            "plan": plan.name, "date": date_format(timezone.localtime(reservation.effective_at), "DATE_FORMAT")})
     else:
         change = services.license_change_now(
             tenant=tenant, plan=plan, proration_behavior=ProrationBehavior.ALWAYS_INVOICE, actor=request.user
         )
-        messages.success(request, f"The license is now {plan.name}. Difference before tax: "
-                         f"{format_money(change.difference_amount, change.currency)}.")
+        messages.success(request, _("The license is now %(plan)s. Difference before tax: %(amount)s.") % {
+            "plan": plan.name, "amount": format_money(change.difference_amount, change.currency)})
 
 
 def _confirm_action(request, *, template, action, success, context=None):
@@ -194,7 +196,7 @@ def license_cancel(request):
 def license_resume(request):
     return _confirm_action(
         request, template="licenses/license_resume.html", action=services.license_resume,
-        success="The cancellation is undone: the license renews automatically again.",
+        success=gettext_lazy("The cancellation is undone: the license renews automatically again."),
     )
 
 
@@ -203,8 +205,13 @@ def license_resume(request):
 def license_reservation_cancel(request):
     return _confirm_action(
         request, template="licenses/reservation_cancel.html", action=services.license_reservation_cancel,
-        success="The reserved license change is cancelled; the current plan continues.",
+        success=gettext_lazy("The reserved license change is cancelled; the current plan continues."),
     )
+
+
+# What the registration pages say, per kind of registration.
+_REGISTERED = {"RP": gettext_lazy("Registered RP %(value)s."), "user": gettext_lazy("Registered user %(value)s.")}
+_REMOVED = {"RP": gettext_lazy("Removed RP %(value)s."), "user": gettext_lazy("Removed user %(value)s.")}
 
 
 def _register_page(request, *, key: str, form_class, service, fields, model, limit_field, noun, remove):
@@ -213,7 +220,7 @@ def _register_page(request, *, key: str, form_class, service, fields, model, lim
     form = form_class(None if removing else (request.POST or None))
     if request.method == "POST":
         if request.membership.role not in BILLING_EDIT_ROLES:
-            raise PermissionDenied("Your role can view this page but not register.")
+            raise PermissionDenied(_("Your role can view this page but not register."))
         if removing:
             value = request.POST.get("remove", "")
             try:
@@ -221,7 +228,7 @@ def _register_page(request, *, key: str, form_class, service, fields, model, lim
             except ApplicationError as exc:
                 messages.error(request, exc.message)
             else:
-                messages.success(request, f"Removed {noun} {value}.")
+                messages.success(request, _REMOVED[noun] % {"value": value})
             return redirect(request.path)
         if form.is_valid():
             try:
@@ -229,7 +236,7 @@ def _register_page(request, *, key: str, form_class, service, fields, model, lim
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
             else:
-                messages.success(request, f"Registered {noun} {obj}.")
+                messages.success(request, _REGISTERED[noun] % {"value": obj})
                 return redirect(request.path)
     license = selectors.license_get(tenant=tenant)
     page = REGISTRATION_PAGES[key]

@@ -1,14 +1,13 @@
 """Support plan pages (the second category on the billing dashboard): choose, confirm, cancel, resume. Thin."""
 
-from zoneinfo import ZoneInfo
-
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import BILLING_EDIT_ROLES, OWNER_ONLY
 from accounts.permissions import tenant_view
+from billing_portal.common.clock import local_text
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
 from licenses import support
@@ -48,15 +47,15 @@ def support_change(request):
     if request.method == "POST":
         expected = request.POST.get("expected_total", "")
         if charge is not None and expected and expected != str(charge["total"]):
-            error = (f"The amount to be charged is now {format_money(charge['total'], preview['currency'])} "
-                     "(the proration runs by the second). Check it and confirm again.")
+            error = _("The amount to be charged is now %(amount)s (the proration runs by the second). Check it and "
+                      "confirm again.") % {"amount": format_money(charge["total"], preview["currency"])}
         else:
             try:
                 support.support_change(tenant=tenant, plan=plan, actor=request.user)
             except ApplicationError as exc:
                 error = exc.message
             else:
-                messages.success(request, f"Your support plan is now {plan.name}.")
+                messages.success(request, _("Your support plan is now %(plan)s.") % {"plan": plan.name})
                 return _to_dashboard(tenant)
     return render(request, "licenses/support_confirm.html", {
         "tenant": tenant, "plan": plan, "preview": preview, "charge": charge, "error": error,
@@ -70,7 +69,7 @@ def support_cancel(request):
     tenant = request.tenant
     subscription = support.support_get(tenant=tenant)
     if subscription is None:
-        messages.error(request, "There is no support plan to cancel.")
+        messages.error(request, _("There is no support plan to cancel."))
         return _to_dashboard(tenant)
     if request.method == "POST":
         try:
@@ -78,8 +77,8 @@ def support_cancel(request):
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
-            ends = timezone.localtime(subscription.current_period_end, ZoneInfo(tenant.time_zone))
-            messages.success(request, f"{subscription.plan.name} ends on {ends:%Y-%m-%d %H:%M %Z}; it is not renewed.")
+            messages.success(request, _("%(plan)s ends on %(end)s; it is not renewed.") % {
+                "plan": subscription.plan.name, "end": local_text(subscription.current_period_end, tenant.time_zone)})
         return _to_dashboard(tenant)
     return render(request, "licenses/support_cancel.html", {"tenant": tenant, "subscription": subscription})
 
@@ -93,5 +92,5 @@ def support_resume(request):
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Your support plan renews again.")
+        messages.success(request, _("Your support plan renews again."))
     return _to_dashboard(tenant)

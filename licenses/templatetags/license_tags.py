@@ -1,4 +1,5 @@
 from django import template
+from django.utils.translation import gettext, ngettext
 
 register = template.Library()
 
@@ -6,7 +7,7 @@ register = template.Library()
 @register.filter
 def limit(value) -> str:
     """A license limit for people: 10000 → '10,000', None → 'Unlimited'."""
-    return "Unlimited" if value is None else f"{int(value):,}"
+    return gettext("Unlimited") if value is None else f"{int(value):,}"
 
 
 @register.filter
@@ -15,4 +16,6 @@ def days_hours(seconds) -> str:
     seconds = max(0, int(seconds or 0))
     days, rest = divmod(seconds, 86_400)
     hours = rest // 3_600
-    return f"{days} day{'' if days == 1 else 's'} {hours} hour{'' if hours == 1 else 's'}"
+    return gettext("%(days)s %(hours)s") % {
+        "days": ngettext("%(count)s day", "%(count)s days", days) % {"count": days},
+        "hours": ngettext("%(count)s hour", "%(count)s hours", hours) % {"count": hours}}

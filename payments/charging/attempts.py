@@ -2,6 +2,7 @@
 row lock, and its outcome checked against the PaymentIntent (writes)."""
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from billing_portal.common.exceptions import ApplicationError
 from payments.charging import gateway as stripe_gateway
@@ -22,7 +23,8 @@ def payment_charge_off_session(*, tenant, amount_minor: int, currency: str, idem
     Raises StripeUnavailable when Stripe cannot be reached (the row stays pending and is safe to retry).
     """
     if currency != tenant.currency:
-        raise ApplicationError(f"{tenant.name} is billed in {tenant.currency}, not {currency}.", code="wrong_currency")
+        raise ApplicationError(_("%(tenant)s is billed in %(currency)s, not %(other)s.") % {
+            "tenant": tenant.name, "currency": tenant.currency, "other": currency}, code="wrong_currency")
     payment, created = payment_attempt_create(
         tenant=tenant, amount_minor=amount_minor, currency=currency, idempotency_key=idempotency_key,
         description=description, invoice=invoice,
@@ -51,7 +53,7 @@ def payment_attempt_create(*, tenant, amount_minor: int, currency: str, idempote
     except IntegrityError:
         payment = Payment.objects.filter(idempotency_key=idempotency_key).first()
         if payment is None:  # not the key: the invoice already has a live attempt
-            raise ApplicationError("This invoice already has a payment in progress or completed.",
+            raise ApplicationError(_("This invoice already has a payment in progress or completed."),
                                    code="payment_in_progress", status=409) from None
         if payment.tenant_id != tenant.pk:
             raise
@@ -86,10 +88,10 @@ def payment_send(*, payment: Payment, resume: bool) -> Payment:
     account = PaymentAccount.objects.filter(tenant=payment.tenant).first()
     if account is None:
         return _payment_set(payment, status=Payment.Status.FAILED,
-                            failure_message="No payment account exists for this tenant.")
+                            failure_message=_("No payment account exists for this tenant."))
     if not payment.stripe_payment_method_id:
         return _payment_set(payment, status=Payment.Status.FAILED,
-                            failure_message="No card is registered for this payment account.")
+                            failure_message=_("No card is registered for this payment account."))
     try:
         intent = stripe_gateway.charge_off_session(
             customer_id=account.stripe_customer_id, payment_method_id=payment.stripe_payment_method_id,
@@ -105,7 +107,7 @@ def payment_send(*, payment: Payment, resume: bool) -> Payment:
     except stripe_gateway.StripeObjectMissing:
         # Stripe does not know the customer or the card (deleted at Stripe): nothing was charged.
         return _payment_set(payment, status=Payment.Status.FAILED,
-                            failure_message="The card on file no longer exists at Stripe. Register a card again.")
+                            failure_message=_("The card on file no longer exists at Stripe. Register a card again."))
     return _payment_set(payment, status=intent["status"], failure_message=intent["failure_message"],
                         intent_id=intent["id"])
 
@@ -148,7 +150,7 @@ def payment_refresh_from_stripe(*, payment: Payment) -> Payment:
     with transaction.atomic():
         locked = payment_lock_for_send(payment=payment)
         if locked is None:
-            raise ApplicationError("This payment is being processed right now; try again in a minute.",
+            raise ApplicationError(_("This payment is being processed right now; try again in a minute."),
                                    code="payment_in_flight", status=409)
         before = locked.status
         if before == Payment.Status.PENDING:

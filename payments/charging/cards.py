@@ -1,6 +1,7 @@
 """Cards: registering through a SetupIntent, removing, choosing card or bank transfer (writes)."""
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from billing_portal.common.exceptions import ApplicationError
 from payments.charging import gateway as stripe_gateway
@@ -17,15 +18,16 @@ def payment_account_link(*, tenant, stripe_customer_id: str) -> PaymentAccount:
     """Sales-led: link an existing Stripe customer (ops, in Django admin); name and e-mail come from Stripe."""
     stripe_customer_id = (stripe_customer_id or "").strip()
     if not stripe_customer_id.startswith("cus_"):
-        raise ApplicationError("A Stripe customer ID starts with 'cus_'.", code="bad_customer_id")
+        raise ApplicationError(_("A Stripe customer ID starts with 'cus_'."), code="bad_customer_id")
     customer = stripe_gateway.customer_retrieve(customer_id=stripe_customer_id)
     if customer["deleted"]:
-        raise ApplicationError("That Stripe customer has been deleted.", code="customer_deleted")
+        raise ApplicationError(_("That Stripe customer has been deleted."), code="customer_deleted")
     other = PaymentAccount.objects.filter(stripe_customer_id=stripe_customer_id).exclude(tenant=tenant).first()
     if other is not None:
-        raise ApplicationError(f"That Stripe customer is already linked to {other.tenant}.", code="customer_in_use")
+        raise ApplicationError(_("That Stripe customer is already linked to %(tenant)s.") % {"tenant": other.tenant},
+                               code="customer_in_use")
     with transaction.atomic():
-        account, _ = PaymentAccount.objects.select_for_update().update_or_create(
+        account, _created = PaymentAccount.objects.select_for_update().update_or_create(
             tenant=tenant,
             defaults={"stripe_customer_id": stripe_customer_id, "name": customer["name"] or tenant.name,
                       "email": customer["email"]},
@@ -47,16 +49,17 @@ def card_setup_complete(*, tenant, setup_intent_id: str) -> PaymentMethod:
     account = payment_account_require(tenant=tenant)
     intent = stripe_gateway.setup_intent_retrieve(setup_intent_id=setup_intent_id)
     if intent["customer"] != account.stripe_customer_id:
-        raise ApplicationError("This card setup does not belong to your payment account.", code="not_yours", status=404)
+        raise ApplicationError(_("This card setup does not belong to your payment account."), code="not_yours",
+                               status=404)
     if intent["status"] != "succeeded" or not intent["payment_method"]:
-        raise ApplicationError("The card was not confirmed. Please try again.", code="setup_incomplete", status=409)
+        raise ApplicationError(_("The card was not confirmed. Please try again."), code="setup_incomplete", status=409)
     return _card_attach_as_default(tenant=tenant, account=account, payment_method_id=intent["payment_method"])
 
 
 def _card_attach_as_default(*, tenant, account, payment_method_id: str) -> PaymentMethod:
     pm = stripe_gateway.payment_method_retrieve(payment_method_id=payment_method_id)
     if pm["customer"] not in (None, account.stripe_customer_id):
-        raise ApplicationError("This card belongs to another payment account.", code="not_yours", status=404)
+        raise ApplicationError(_("This card belongs to another payment account."), code="not_yours", status=404)
     if pm["customer"] is None:
         pm = stripe_gateway.payment_method_attach(
             payment_method_id=payment_method_id, customer_id=account.stripe_customer_id,
@@ -83,7 +86,7 @@ def _detach_quietly(payment_method_id: str) -> None:
 
 def card_remove(*, tenant, payment_method: PaymentMethod) -> None:
     if payment_method.tenant_id != tenant.pk:
-        raise ApplicationError("No such card.", code="not_found", status=404)
+        raise ApplicationError(_("No such card."), code="not_found", status=404)
     account = payment_account_require(tenant=tenant)
     _detach_quietly(payment_method.stripe_payment_method_id)
     stripe_gateway.customer_update(
@@ -124,17 +127,17 @@ def payment_method_choose(*, tenant, method: str, billing_address: str = "") -> 
     from payments.charging.selectors import bank_transfer_unavailable_reason
 
     if method not in PaymentMethodType.values:
-        raise ApplicationError("Choose card or invoice payment.", code="bad_method")
+        raise ApplicationError(_("Choose card or invoice payment."), code="bad_method")
     billing_address = (billing_address or "").strip()
     if method == PaymentMethodType.BANK_TRANSFER:
         reason = bank_transfer_unavailable_reason(tenant=tenant)
         if reason:
             raise ApplicationError(reason, code="bank_transfer_unavailable")
         if not billing_address:
-            raise ApplicationError("Invoice payment needs a billing address.", code="billing_address_required",
+            raise ApplicationError(_("Invoice payment needs a billing address."), code="billing_address_required",
                                    extra={"field": "billing_address"})
     with transaction.atomic():
-        settings_, _ = PaymentSettings.objects.select_for_update().get_or_create(tenant=tenant)
+        settings_, _created = PaymentSettings.objects.select_for_update().get_or_create(tenant=tenant)
         settings_.method = method
         if billing_address:
             settings_.billing_address = billing_address

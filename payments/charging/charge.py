@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import timedelta
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from billing_portal.common import clock
@@ -161,7 +162,7 @@ def payment_settle_invoice(*, payment, previous_status: str, at=None) -> str:
         from django.urls import reverse
 
         action_path = reverse("invoice_pay", args=[invoice.tenant.slug, invoice.receipt_id])
-    reason = payment.failure_message or "The payment failed."
+    reason = payment.failure_message or _("The payment failed.")
     transaction.on_commit(lambda: notify_payment_failed(
         invoice=invoice, reason=reason, next_attempt_at=next_at, action_path=action_path,
     ))

@@ -4,6 +4,7 @@ committed under the invoice's lock before Stripe is called), so a double click n
 
 from django.db import transaction
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from billing_portal.common import clock
@@ -35,23 +36,25 @@ def invoice_pay_now(*, tenant, invoice, actor=None, use_new_card=False) -> dict:
     Returns {"outcome": ChargeOutcome…, "redirect": url or None, "message": text}.
     """
     if invoice.tenant_id != tenant.pk:
-        raise ApplicationError("No such invoice.", code="not_found", status=404)
+        raise ApplicationError(_("No such invoice."), code="not_found", status=404)
     now = clock.now()
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if invoice.status == Invoice.Status.SUCCESSFUL:
-            return {"outcome": ChargeOutcome.PAID, "redirect": None, "message": f"Invoice {invoice.number} is paid."}
+            return {"outcome": ChargeOutcome.PAID, "redirect": None,
+                    "message": _("Invoice %(number)s is paid.") % {"number": invoice.number}}
         if invoice.status != Invoice.Status.FAILED or invoice.payment_method != Invoice.PaymentMethod.CARD:
-            raise Conflict(f"Invoice {invoice.number} is not waiting for a card payment.", code="not_payable")
+            raise Conflict(_("Invoice %(number)s is not waiting for a card payment.") % {"number": invoice.number},
+                           code="not_payable")
         last = invoice.payments.order_by("-created_at", "-pk").first()
         if last is not None and last.status == Payment.Status.PENDING:
-            raise Conflict("A payment of this invoice is still being processed; try again in a few minutes.",
+            raise Conflict(_("A payment of this invoice is still being processed; try again in a few minutes."),
                            code="payment_pending")
         if (not use_new_card and last is not None and last.status == Payment.Status.REQUIRES_ACTION
                 and last.stripe_payment_intent_id):
             return {"outcome": ChargeOutcome.ACTION_REQUIRED,
                     "redirect": reverse("invoice_pay", args=[tenant.slug, invoice.receipt_id]),
-                    "message": "Your bank asks you to confirm this payment."}
+                    "message": _("Your bank asks you to confirm this payment.")}
         invoice.next_attempt_at = now  # due at once; the attempt itself is counted by invoice_charge
         invoice.save(update_fields=["next_attempt_at"])
         audit_record(action="invoice.pay_now", tenant=tenant, actor=actor,
@@ -60,12 +63,14 @@ def invoice_pay_now(*, tenant, invoice, actor=None, use_new_card=False) -> dict:
     invoice.refresh_from_db()
     last = invoice.payments.order_by("-created_at", "-pk").first()
     if outcome == ChargeOutcome.PAID:
-        message = f"Thank you: invoice {invoice.number} is paid."
+        message = _("Thank you: invoice %(number)s is paid.") % {"number": invoice.number}
     elif outcome == ChargeOutcome.ACTION_REQUIRED:
         return {"outcome": outcome, "redirect": reverse("invoice_pay", args=[tenant.slug, invoice.receipt_id]),
-                "message": "Your bank asks you to confirm this payment."}
+                "message": _("Your bank asks you to confirm this payment.")}
     else:
-        message = f"The payment of invoice {invoice.number} failed: {last.failure_message if last else 'try again'}."
+        message = _("The payment of invoice %(number)s failed: %(reason)s") % {
+            "number": invoice.number, "reason": _(last.failure_message) if last and last.failure_message
+            else _("try again.")}
     return {"outcome": outcome, "redirect": None, "message": message}
 
 

@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
@@ -18,11 +19,11 @@ def _clean_payer(name: str, email: str) -> tuple[str, str]:
     name = (name or "").strip()
     email = (email or "").strip()
     if not name:
-        raise ApplicationError("Enter the payer's name.", code="bad_name", extra={"field": "name"})
+        raise ApplicationError(_("Enter the payer's name."), code="bad_name", extra={"field": "name"})
     try:
         validate_email(email)
     except ValidationError:
-        raise ApplicationError("Enter a valid e-mail address.", code="bad_email", extra={"field": "email"}) from None
+        raise ApplicationError(_("Enter a valid e-mail address."), code="bad_email", extra={"field": "email"}) from None
     return name, email
 
 
@@ -62,7 +63,7 @@ def payment_account_update(*, account: PaymentAccount, name: str, email: str) ->
 def payment_account_require(*, tenant) -> PaymentAccount:
     account = PaymentAccount.objects.filter(tenant=tenant).first()
     if account is None:
-        raise ApplicationError("Create a payment account first.", code="no_payment_account", status=409)
+        raise ApplicationError(_("Create a payment account first."), code="no_payment_account", status=409)
     return account
 
 

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 import stripe
 from django.conf import settings
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import CURRENCY_CHOICES
@@ -82,22 +84,29 @@ def _translate(exc: stripe.StripeError) -> ApplicationError:
     if isinstance(exc, stripe.CardError) or code == "card_declined":
         if code == "authentication_required" or decline == "authentication_required":
             return AuthenticationRequired(
-                "The card issuer requires the cardholder to authenticate this payment (3-D Secure). "
-                "The payment administrator has to confirm it while signed in."
+                _("The card issuer requires the cardholder to authenticate this payment (3-D Secure). "
+                  "The payment administrator has to confirm it while signed in.")
             )
-        reason = exc.user_message or "Your card was declined."
-        return CardDeclined(f"{reason} Please use a different card or contact your card issuer.")
+        # Stripe's own explanation is in English: other languages get the portal's (so do Stripe's generic
+        # declines, so that a message stored by a task reads in each reader's language; see `failure_text`).
+        english = (translation.get_language() or "en").startswith("en")
+        reason = exc.user_message if english else ""
+        if not reason or reason == "Your card was declined.":
+            return CardDeclined(_("Your card was declined. Please use a different card or contact your card issuer."))
+        return CardDeclined(_("%(reason)s Please use a different card or contact your card issuer.") % {"reason": reason})
     if isinstance(exc, stripe.APIConnectionError):
-        return StripeUnavailable("Stripe could not be reached. Nothing was changed; please try again in a few minutes.")
+        return StripeUnavailable(_("Stripe could not be reached. Nothing was changed; please try again in a few minutes."))
     if isinstance(exc, stripe.AuthenticationError):
-        return StripeNotConfigured("Stripe rejected the portal's API key. Ask the operator to check STRIPE_SECRET_KEY.")
+        return StripeNotConfigured(_("Stripe rejected the portal's API key. Ask the operator to check STRIPE_SECRET_KEY."))
     if isinstance(exc, stripe.RateLimitError):
-        return StripeUnavailable("Stripe is busy right now. Please try again in a minute.", status=429)
+        return StripeUnavailable(_("Stripe is busy right now. Please try again in a minute."), status=429)
     if isinstance(exc, stripe.InvalidRequestError) and getattr(exc, "http_status", None) == 404:
-        return StripeObjectMissing("Stripe does not know this object (it may have been deleted).")
+        return StripeObjectMissing(_("Stripe does not know this object (it may have been deleted)."))
     if isinstance(exc, stripe.IdempotencyError):
-        return PaymentGatewayError("Stripe refused a repeated request with different details.", code="idempotency_error")
-    return PaymentGatewayError(f"Stripe could not complete the request: {exc.user_message or 'unexpected error'}.")
+        return PaymentGatewayError(_("Stripe refused a repeated request with different details."),
+                                   code="idempotency_error")
+    return PaymentGatewayError(_("Stripe could not complete the request: %(reason)s.") % {
+        "reason": exc.user_message or _("unexpected error")})
 
 
 class _Call:
@@ -307,9 +316,9 @@ def charge_off_session(*, customer_id: str, payment_method_id: str, amount_minor
     """
     currency = currency.upper()
     if currency not in SUPPORTED_CURRENCIES:
-        raise ApplicationError(f"Currency {currency} is not supported.", code="bad_currency")
+        raise ApplicationError(_("Currency %(currency)s is not supported.") % {"currency": currency}, code="bad_currency")
     if not isinstance(amount_minor, int) or amount_minor <= 0:
-        raise ApplicationError("A payment must be a positive whole amount in minor units.", code="bad_amount")
+        raise ApplicationError(_("A payment must be a positive whole amount in minor units."), code="bad_amount")
     try:
         obj = _client().v1.payment_intents.create(
             params={
@@ -384,7 +393,7 @@ def refund_create(*, payment_intent_id: str, amount_minor: int, idempotency_key:
     """Refund part or all of a PaymentIntent's charge (minor units, tax included). The same key never refunds
     twice (Stripe replays the first answer)."""
     if not isinstance(amount_minor, int) or amount_minor <= 0:
-        raise ApplicationError("A refund must be a positive whole amount in minor units.", code="bad_amount")
+        raise ApplicationError(_("A refund must be a positive whole amount in minor units."), code="bad_amount")
     try:
         obj = _client().v1.refunds.create(
             params={"payment_intent": payment_intent_id, "amount": amount_minor, "metadata": metadata},
@@ -393,7 +402,8 @@ def refund_create(*, payment_intent_id: str, amount_minor: int, idempotency_key:
     except stripe.InvalidRequestError as exc:
         if getattr(exc, "http_status", None) == 400 and not isinstance(exc, stripe.IdempotencyError):
             logger.warning("Stripe refused a refund: %s", getattr(exc, "code", ""))
-            raise RefundRefused(f"Stripe refused the refund: {exc.user_message or 'invalid request'}") from exc
+            raise RefundRefused(_("Stripe refused the refund: %(reason)s") % {
+                "reason": exc.user_message or _("invalid request")}) from exc
         raise _translate(exc) from exc
     except stripe.StripeError as exc:
         raise _translate(exc) from exc

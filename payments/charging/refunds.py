@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import F, Sum
+from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from billing_portal.common.exceptions import ApplicationError, Conflict
@@ -34,33 +35,34 @@ def refund_request(*, invoice, amount_minor: int | None, reason: str, actor=None
     earlier and concurrent refunds (the invoice's row lock)."""
     reason = (reason or "").strip()
     if not reason:
-        raise ApplicationError("Say why the invoice is refunded; the reason is printed on the credit note.",
+        raise ApplicationError(_("Say why the invoice is refunded; the reason is printed on the credit note."),
                                code="reason_required")
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=invoice.pk)
         if invoice.kind == Invoice.Kind.CREDIT_NOTE:
-            raise ApplicationError("A credit note cannot be refunded.", code="credit_note")
+            raise ApplicationError(_("A credit note cannot be refunded."), code="credit_note")
         if invoice.status != Invoice.Status.SUCCESSFUL:
-            raise Conflict("Only paid invoices are refunded; correct an unpaid one by reissuing it.", code="not_paid")
+            raise Conflict(_("Only paid invoices are refunded; correct an unpaid one by reissuing it."), code="not_paid")
         payment = invoice.payments.filter(status=Payment.Status.SUCCESSFUL).first()
         if invoice.payment_method != Invoice.PaymentMethod.CARD or payment is None or not payment.stripe_payment_intent_id:
-            raise ApplicationError("Only invoices paid by card are refunded through Stripe; for a bank transfer, "
-                                   "issue a credit note and return the money by transfer.", code="not_card")
+            raise ApplicationError(_("Only invoices paid by card are refunded through Stripe; for a bank transfer, "
+                                     "issue a credit note and return the money by transfer."), code="not_card")
         left = refundable_amount(invoice)
         amount = left if amount_minor is None else amount_minor
         if not isinstance(amount, int) or amount <= 0 or amount > left:
             raise ApplicationError(
-                f"The refund must be between {format_money(1, invoice.currency)} and "
-                f"{format_money(left, invoice.currency)} (paid, less earlier refunds).", code="bad_amount",
+                _("The refund must be between %(min)s and %(max)s (paid, less earlier refunds).") % {
+                    "min": format_money(1, invoice.currency), "max": format_money(left, invoice.currency)},
+                code="bad_amount",
             )
         tax = _tax_share(invoice, amount, left)
         if amount - tax < 1:
-            raise ApplicationError("Refund at least the smallest amount that carries no more than its own tax.",
+            raise ApplicationError(_("Refund at least the smallest amount that carries no more than its own tax."),
                                    code="bad_amount")
         credited = -(Invoice.objects.filter(source_key__startswith=f"credit-note-{invoice.pk}-")
                      .aggregate(total=Sum("usage_amount"))["total"] or 0)
         if amount - tax > invoice.usage_amount - credited:
-            raise ApplicationError("Credit notes already cover this invoice; the refund would exceed it.",
+            raise ApplicationError(_("Credit notes already cover this invoice; the refund would exceed it."),
                                    code="bad_amount")
         number = invoice.refunds.count() + 1
         refund = Refund.objects.create(

@@ -1,6 +1,7 @@
 """Reads: payment account, payment methods, payment settings."""
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 
 from payments.models import PaymentAccount, PaymentMethod, PaymentMethodType, PaymentSettings
 
@@ -35,7 +36,7 @@ def payment_settings_get(*, tenant) -> PaymentSettings:
 def bank_transfer_unavailable_reason(*, tenant) -> str:
     """Why invoice payment (bank transfer) cannot be chosen, or "" when it can."""
     if (tenant.country or "").upper() != "JP":
-        return "Invoice payment (bank transfer) is only available to customers in Japan."
+        return _("Invoice payment (bank transfer) is only available to customers in Japan.")
     return ""
 
 
@@ -43,14 +44,15 @@ def payment_method_missing_reason(*, tenant) -> str:
     """Why the tenant cannot buy or set a paid plan yet ("" when it can): a payment account and a registered
     payment method — a card, or invoice payment (bank transfer, Japan only) with a billing address."""
     if payment_account_get(tenant=tenant) is None:
-        return "Create a payment account first."
+        return _("Create a payment account first.")
     settings_ = PaymentSettings.objects.filter(tenant=tenant).first()
     if settings_ is not None and settings_.method == PaymentMethodType.BANK_TRANSFER:
         if settings_.billing_address and not bank_transfer_unavailable_reason(tenant=tenant):
             return ""
-        return "Invoice payment needs a billing address in Japan; register a card or complete the billing address."
+        return _("Invoice payment needs a billing address in Japan; register a card or complete the billing address.")
     if payment_method_default(tenant=tenant) is None:
-        return "Please register your payment method before setting your plan: add a card (or choose invoice payment) on the billing information page."
+        return _("Please register your payment method before setting your plan: add a card (or choose invoice payment) "
+                 "on the billing information page.")
     return ""
 
 

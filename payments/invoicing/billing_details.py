@@ -3,6 +3,8 @@
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext
+
 from billing_portal.common import clock
 from licenses.models import PricingUnit
 from licenses.pricing import plan_fixed_amount, plan_units, unit_line
@@ -36,7 +38,7 @@ def billing_details(*, tenant, year: int, month: int) -> dict:
     channels = []
     usage_fee_total = 0
     for rp_id, usage in usage_by_channel(tenant=tenant, year=year, month=month).items():
-        rows = [{"service": "Authentication", "usage": f"{usage['mau']:,} MAU",
+        rows = [{"service": gettext("Authentication"), "usage": f"{usage['mau']:,} MAU",
                  "quantity": usage["auth_events"], "kind": "calls"}]
         api_fee = disk_fee = 0
         for unit_name, count in sorted(usage["services"].items()):
@@ -50,7 +52,7 @@ def billing_details(*, tenant, year: int, month: int) -> dict:
                 else:
                     api_fee += fee
         usage_fee_total += api_fee + disk_fee
-        channels.append({"rp_id": rp_id or "(no channel)", "rows": rows, "api_fee": api_fee, "disk_fee": disk_fee,
+        channels.append({"rp_id": rp_id or gettext("(no channel)"), "rows": rows, "api_fee": api_fee, "disk_fee": disk_fee,
                          "total": api_fee + disk_fee})
     base_fee = 0 if plan.is_free else plan_fixed_amount(plan)
     mau = mau_count(tenant=tenant, year=year, month=month)

@@ -2,6 +2,7 @@
 
 from django.db import transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from billing_portal.common import clock
@@ -15,21 +16,22 @@ def invoice_reissue(*, invoice, lines: list[dict], reason: str, actor=None) -> I
     description and amount (minor units). The void invoice stays readable and points to the new one."""
     reason = (reason or "").strip()
     if not reason:
-        raise ApplicationError("Say why the invoice is reissued.", code="reason_required")
+        raise ApplicationError(_("Say why the invoice is reissued."), code="reason_required")
     if not lines or any(not (line.get("description") or "").strip() or not isinstance(line.get("amount"), int)
                         for line in lines):
-        raise ApplicationError("Give the corrected invoice at least one line, each with a description and a "
-                               "whole amount in minor units.", code="bad_lines")
+        raise ApplicationError(_("Give the corrected invoice at least one line, each with a description and a "
+                                 "whole amount in minor units."), code="bad_lines")
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=invoice.pk)
         if invoice.kind == Invoice.Kind.CREDIT_NOTE:
-            raise ApplicationError("A credit note is not reissued.", code="credit_note")
+            raise ApplicationError(_("A credit note is not reissued."), code="credit_note")
         if invoice.status not in (Invoice.Status.PENDING, Invoice.Status.FAILED):
-            raise Conflict(f"A {invoice.get_status_display().lower()} invoice cannot be reissued; correct a paid one "
-                           "with a credit note or a refund.", code="not_reissuable")
+            raise Conflict(_("An invoice whose status is %(status)s cannot be reissued; correct a paid one with a "
+                             "credit note or a refund.") % {"status": invoice.get_status_display().lower()},
+                           code="not_reissuable")
         if invoice.payments.filter(status__in=[Payment.Status.PENDING, Payment.Status.REQUIRES_ACTION]).exists():
-            raise Conflict("A payment of this invoice is in progress (or waiting for the customer's 3-D Secure "
-                           "confirmation); reissue it once that is settled.", code="payment_in_progress")
+            raise Conflict(_("A payment of this invoice is in progress (or waiting for the customer's 3-D Secure "
+                             "confirmation); reissue it once that is settled."), code="payment_in_progress")
         invoice_void(invoice=invoice)
         for application in invoice.credit_applications.all():
             Credit.objects.filter(pk=application.credit_id).update(amount_used=F("amount_used") - application.amount)

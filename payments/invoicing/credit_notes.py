@@ -4,6 +4,7 @@ import secrets
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.models import Tenant
@@ -29,17 +30,17 @@ def credit_note_issue(*, invoice, amount: int, reason: str, actor=None, refund=N
     note carries exactly the refund's tax."""
     invoice = Invoice.objects.select_for_update().select_related("tenant").get(pk=invoice.pk)
     if invoice.kind == Invoice.Kind.CREDIT_NOTE:
-        raise ApplicationError("A credit note cannot itself be credited.", code="credit_note")
+        raise ApplicationError(_("A credit note cannot itself be credited."), code="credit_note")
     reason = (reason or "").strip()
     if not reason:
-        raise ApplicationError("Say why the invoice is corrected; the reason is printed on the credit note.",
+        raise ApplicationError(_("Say why the invoice is corrected; the reason is printed on the credit note."),
                                code="reason_required")
     credited = -sum(Invoice.objects.filter(source_key__startswith=f"credit-note-{invoice.pk}-")
                     .values_list("usage_amount", flat=True))
     if amount <= 0 or amount > invoice.usage_amount - credited:
         raise ApplicationError(
-            f"The amount must be between 1 and {format_money(invoice.usage_amount - credited, invoice.currency)} "
-            "(the invoice's usage amount not yet credited).", code="bad_amount",
+            _("The amount must be between 1 and %(max)s (the invoice's usage amount not yet credited).") % {
+                "max": format_money(invoice.usage_amount - credited, invoice.currency)}, code="bad_amount",
         )
     tenant = Tenant.objects.select_for_update(of=("self",)).get(pk=invoice.tenant_id)
     now = clock.now()
@@ -49,7 +50,7 @@ def credit_note_issue(*, invoice, amount: int, reason: str, actor=None, refund=N
     note = Invoice.objects.create(
         tenant=tenant, kind=Invoice.Kind.CREDIT_NOTE, source_key=f"credit-note-{invoice.pk}-{sequence}",
         number=_next_number(tenant=tenant, year=today.year),
-        receipt_id="C" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(15)),
+        receipt_id="C" + "".join(secrets.choice(CODE_ALPHABET) for _position in range(15)),
         billing_date=today, issued_at=now, currency=invoice.currency, usage_amount=-amount, credit_applied=0,
         determined_amount=-amount, tax_rate=invoice.tax_rate, tax_amount=-tax, payment_amount=-(amount + tax),
         status=Invoice.Status.SUCCESSFUL, paid_at=now, payment_method=invoice.payment_method,

@@ -4,6 +4,7 @@ import secrets
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from billing_portal.common import clock, events
@@ -19,10 +20,11 @@ from payments.models import (
 def credit_grant(*, tenant, name, amount_minor, currency, source, source_key, expires_at=None) -> Credit:
     """Grant credit once per `source_key`; granting again returns the existing credit."""
     if amount_minor <= 0:
-        raise ApplicationError("A credit must be a positive amount.", code="bad_amount")
+        raise ApplicationError(_("A credit must be a positive amount."), code="bad_amount")
     if currency != tenant.currency:
         raise ApplicationError(
-            f"This credit is in {currency}, but {tenant.name} is billed in {tenant.currency}.", code="wrong_currency"
+            _("This credit is in %(credit_currency)s, but %(tenant)s is billed in %(currency)s.") % {
+                "credit_currency": currency, "tenant": tenant.name, "currency": tenant.currency}, code="wrong_currency"
         )
     try:
         with transaction.atomic():
@@ -61,7 +63,11 @@ def credits_in_application_order(*, tenant, at, lock=False):
 
 
 def normalise_code(raw: str) -> str:
-    return "".join(ch for ch in (raw or "").upper() if ch.isalnum())
+    """What the tenant typed → the stored code: full-width letters and digits folded (NFKC), dashes and spaces
+    dropped, upper case."""
+    from billing_portal.common.text import normalize_typed
+
+    return "".join(ch for ch in normalize_typed(raw or "").upper() if ch.isascii() and ch.isalnum())
 
 
 def format_code(code: str) -> str:
@@ -70,11 +76,11 @@ def format_code(code: str) -> str:
 
 def credit_code_issue(*, name, amount, currency, expires_at, redemption_limit=1, created_by=None) -> CreditCode:
     if amount <= 0:
-        raise ApplicationError("The amount must be greater than zero.", code="bad_amount")
+        raise ApplicationError(_("The amount must be greater than zero."), code="bad_amount")
     if redemption_limit < 1:
-        raise ApplicationError("The redemption limit must be at least 1.", code="bad_limit")
-    for _ in range(5):
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        raise ApplicationError(_("The redemption limit must be at least 1."), code="bad_limit")
+    for _attempt in range(5):
+        code = "".join(secrets.choice(CODE_ALPHABET) for _position in range(CODE_LENGTH))
         try:
             with transaction.atomic():
                 return CreditCode.objects.create(
@@ -83,7 +89,7 @@ def credit_code_issue(*, name, amount, currency, expires_at, redemption_limit=1,
                 )
         except IntegrityError:
             continue
-    raise ApplicationError("Could not generate a unique code; try again.")
+    raise ApplicationError(_("Could not generate a unique code; try again."))
 
 
 @transaction.atomic
@@ -93,22 +99,24 @@ def credit_code_redeem(*, tenant, code: str, actor=None) -> Credit:
     normalised = normalise_code(code)
     credit_code = CreditCode.objects.select_for_update().filter(code=normalised).first() if normalised else None
     if credit_code is None:
-        raise ApplicationError("This credit code is not valid. Check it and try again.", code="unknown_code")
+        raise ApplicationError(_("This credit code is not valid. Check it and try again."), code="unknown_code")
     now = clock.now()
     if credit_code.expires_at <= now:
         raise ApplicationError(
-            f"This credit code expired on {clock.local_text(credit_code.expires_at, tenant.time_zone)}.",
+            _("This credit code expired on %(date)s.") % {
+                "date": clock.local_text(credit_code.expires_at, tenant.time_zone)},
             code="expired_code",
         )
     if credit_code.currency != tenant.currency:
         raise ApplicationError(
-            f"This credit code is in {credit_code.currency}, but {tenant.name} is billed in {tenant.currency}.",
+            _("This credit code is in %(code_currency)s, but %(tenant)s is billed in %(currency)s.") % {
+                "code_currency": credit_code.currency, "tenant": tenant.name, "currency": tenant.currency},
             code="wrong_currency",
         )
     if CreditRedemption.objects.filter(credit_code=credit_code, tenant=tenant).exists():
-        raise ApplicationError("This credit code is already registered for your account.", code="already_redeemed")
+        raise ApplicationError(_("This credit code is already registered for your account."), code="already_redeemed")
     if credit_code.redeemed_count >= credit_code.redemption_limit:
-        raise ApplicationError("This credit code has already been used.", code="code_used_up")
+        raise ApplicationError(_("This credit code has already been used."), code="code_used_up")
     credit = credit_grant(
         tenant=tenant, name=credit_code.name, amount_minor=credit_code.amount, currency=credit_code.currency,
         source=Credit.Source.CREDIT_CODE, source_key=f"credit-code-{credit_code.pk}-tenant-{tenant.pk}",

@@ -20,6 +20,8 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from billing_portal.common import clock
@@ -82,7 +84,10 @@ def discount_lines(*, tenant, lines: list[dict], billing_date: date, plan, fract
             take = min(remaining, max(0, left[category]))
             left[category] -= take
             remaining -= take
-        result.append((discount, {"description": f"Discount: {coupon.name} ({coupon.summary})", "amount": -amount,
+        # Stored in one language whatever the request's (pages show it translated: payments.templatetags.invoice_text).
+        with translation.override("en"):
+            summary = coupon.summary
+        result.append((discount, {"description": f"Discount: {coupon.name} ({summary})", "amount": -amount,
                                   "category": "discount"}))
     return result
 
@@ -99,9 +104,10 @@ def discounts_record(*, invoice, applied: list[tuple[Discount, dict]]) -> None:
 
 
 def normalise_promotion_code(raw: str) -> str:
-    import unicodedata
+    """Full-width letters and digits (ＷＥＬＣＯＭＥ２０２６) are the same code; spaces and other marks are dropped."""
+    from billing_portal.common.text import normalize_typed
 
-    return "".join(ch for ch in unicodedata.normalize("NFKC", raw or "").upper() if ch.isalnum() or ch in "-_")
+    return "".join(ch for ch in normalize_typed(raw or "").upper() if ch.isalnum() or ch in "-_")
 
 
 def promotion_code_find(*, code: str) -> Coupon:
@@ -109,7 +115,7 @@ def promotion_code_find(*, code: str) -> Coupon:
     normalised = normalise_promotion_code(code)
     coupon = Coupon.objects.filter(promotion_code=normalised, active=True).first() if normalised else None
     if coupon is None:
-        raise ApplicationError("This promotion code is not valid.", code="promotion_code_invalid",
+        raise ApplicationError(_("This promotion code is not valid."), code="promotion_code_invalid",
                                extra={"field": "promotion_code"})
     return coupon
 
@@ -119,20 +125,21 @@ def coupon_check(*, tenant, coupon: Coupon, plan=None, at=None) -> None:
     at = at or clock.now()
     problem = None
     if not coupon.active:
-        problem = "This promotion code is no longer offered."
+        problem = _("This promotion code is no longer offered.")
     elif coupon.redeem_by and coupon.redeem_by <= at:
-        problem = "This promotion code has expired."
+        problem = _("This promotion code has expired.")
     elif coupon.redemption_limit is not None and coupon.redeemed_count >= coupon.redemption_limit:
-        problem = "This promotion code has been used up."
+        problem = _("This promotion code has been used up.")
     elif coupon.kind == Coupon.Kind.AMOUNT and coupon.currency != tenant.currency:
-        problem = f"This promotion code is for {coupon.currency} accounts; you are billed in {tenant.currency}."
+        problem = _("This promotion code is for %(code_currency)s accounts; you are billed in %(currency)s.") % {
+            "code_currency": coupon.currency, "currency": tenant.currency}
     elif Discount.objects.filter(tenant=tenant, coupon=coupon).exists():
-        problem = "You have already used this promotion code."
+        problem = _("You have already used this promotion code.")
     else:
         restricted = list(coupon.plans.all())
         if restricted and (plan is None or plan.pk not in {p.pk for p in restricted}):
             names = ", ".join(sorted({p.name for p in restricted}))
-            problem = f"This promotion code is only for the {names} license."
+            problem = _("This promotion code is only for the %(plans)s license.") % {"plans": names}
     if problem:
         raise ApplicationError(problem, code="promotion_code_unavailable", extra={"field": "promotion_code"})
 
@@ -160,7 +167,7 @@ def coupon_attach(*, tenant, coupon: Coupon, source: str, plan=None, actor=None)
                 discount = Discount.objects.create(tenant=tenant, coupon=coupon, source=source, starts_on=starts_on,
                                                    ends_before=ends_before, created_by=actor)
         except IntegrityError:
-            raise ApplicationError("You have already used this promotion code.", code="promotion_code_unavailable",
+            raise ApplicationError(_("You have already used this promotion code."), code="promotion_code_unavailable",
                                    extra={"field": "promotion_code"}) from None
         Coupon.objects.filter(pk=coupon.pk).update(redeemed_count=F("redeemed_count") + 1)
         audit_record(action="discount.attached", tenant=tenant, actor=actor,

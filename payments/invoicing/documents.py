@@ -8,10 +8,12 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.models import Tenant
 from billing_portal.common import clock
+from billing_portal.common.addresses import format_address
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import round_minor
 from payments.events import invoice_event
@@ -46,7 +48,8 @@ def compute_totals(*, line_amounts, credits, rate: Decimal) -> Totals:
     the usage; tax is charged on what is left and rounded once for the whole invoice."""
     usage = sum(line_amounts)
     if usage < 0:
-        raise ApplicationError("An invoice cannot total less than zero; record the difference as credit.", code="negative_invoice")
+        raise ApplicationError(_("An invoice cannot total less than zero; record the difference as credit."),
+                               code="negative_invoice")
     remaining = usage
     allocations = []
     for credit in credits:
@@ -126,7 +129,7 @@ def invoice_issue(
                 due_date=(transfer_due_date(billing_date) if payment_method == Invoice.PaymentMethod.BANK_TRANSFER
                           and totals.payment_amount else None),
                 seller_name=settings.SELLER_NAME, seller_address=settings.SELLER_ADDRESS,
-                buyer_name=tenant.name, buyer_address=tenant.address,
+                buyer_name=tenant.name, buyer_address=_buyer_address(tenant),
                 buyer_email=tenant.payment_administrator.email if tenant.payment_administrator else "",
             )
             InvoiceLine.objects.bulk_create(
@@ -163,13 +166,20 @@ _INVOICE_TRANSITIONS = {
 }
 
 
+def _buyer_address(tenant) -> str:
+    """The address copied onto the invoice: 〒 postal code, prefecture and the rest, written in the address's own
+    order (〒100-0005 東京都千代田区… for an address in Japanese)."""
+    return format_address(postal_code=tenant.postal_code, prefecture=tenant.prefecture, address=tenant.address)[:300]
+
+
 def invoice_status_set(invoice: Invoice, status: str, *, paid_at=None, next_attempt_at=None) -> Invoice:
     """Every change of Invoice.status after issue goes through here, inside the caller's transaction and row
     lock: pending → successful | failed | void, failed → successful | failed (retry) | void, successful and
     void never change. Paid clears the next attempt; failed sets it (None: no automatic retry); void clears it."""
     if status not in _INVOICE_TRANSITIONS.get(invoice.status, set()):
         raise ApplicationError(
-            f"Invoice {invoice.number} is {invoice.get_status_display().lower()}; it cannot become {status}.",
+            _("Invoice %(number)s is %(status)s; it cannot become %(to)s.") % {
+                "number": invoice.number, "status": invoice.get_status_display().lower(), "to": status},
             code="bad_transition",
         )
     invoice.status = status
@@ -192,9 +202,11 @@ def invoice_mark_paid_by_transfer(*, invoice, actor=None, paid_at=None) -> Invoi
     if invoice.status == Invoice.Status.SUCCESSFUL:
         return invoice
     if invoice.payment_method != Invoice.PaymentMethod.BANK_TRANSFER:
-        raise ApplicationError("Only invoices paid by bank transfer are marked paid by hand.", code="not_bank_transfer")
+        raise ApplicationError(_("Only invoices paid by bank transfer are marked paid by hand."),
+                               code="not_bank_transfer")
     if invoice.status != Invoice.Status.PENDING:
-        raise ApplicationError(f"The invoice is {invoice.get_status_display().lower()}.", code="not_pending")
+        raise ApplicationError(_("The invoice is %(status)s.") % {"status": invoice.get_status_display().lower()},
+                               code="not_pending")
     invoice_status_set(invoice, Invoice.Status.SUCCESSFUL, paid_at=paid_at)
     audit_record(action="invoice.paid", tenant=invoice.tenant, actor=actor,
                  data={"number": invoice.number, "method": "bank_transfer", "amount": invoice.payment_amount})

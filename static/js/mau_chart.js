@@ -6,8 +6,9 @@
     var box = document.querySelector("[data-mau-chart]");
     if (!data || !box || typeof window.Chart === "undefined") return;
     var history = JSON.parse(data.textContent);
+    var gettext = window.gettext || function (text) { return text; };  // the page's language (/jsi18n/)
     var palette = ["#1f6feb", "#d9480f", "#2b8a3e", "#9c36b5", "#e67700", "#0b7285", "#c2255c", "#5c940d"];
-    var datasets = [{ label: "All RPs", data: history.total, borderColor: "#212529", borderWidth: 3, tension: 0.2 }];
+    var datasets = [{ label: gettext("All RPs"), data: history.total, borderColor: "#212529", borderWidth: 3, tension: 0.2 }];
     Object.keys(history.by_rp).forEach(function (rp, i) {
       datasets.push({ label: rp, data: history.by_rp[rp], borderColor: palette[i % palette.length], tension: 0.2 });
     });

@@ -62,7 +62,7 @@ def test_purchase_mid_month_invoices_the_rest_of_the_month_at_once(tenant):
     assert change.kind == PlanChange.Kind.PURCHASE
     item = ProrationItem.objects.get(tenant=tenant)
     assert (item.amount_minor, item.billing, item.status) == (9_032, "immediate", "pending")
-    assert item.description == "Remaining time on Business (2027-03-01 – 2027-04-01)"
+    assert item.description == "Remaining time on Business (2027-03-01 – 2027-03-31)"
 
 
 def test_reference_upgrade_always_invoice(paid_tenant):

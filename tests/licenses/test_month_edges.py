@@ -27,7 +27,7 @@ def test_upgrade_at_0005_on_the_1st_bills_the_month_that_has_begun(paid_tenant):
     # 30 days minus 5 minutes of April remain: ¥28,000 and ¥25,000 prorated by the second.
     assert (change.unused_amount, change.remaining_amount, change.difference_amount) == (-24_997, 27_997, 3_000)
     descriptions = set(ProrationItem.objects.filter(plan_change=change).values_list("description", flat=True))
-    assert "Remaining time on Business (2027-04-01 – 2027-05-01)" in descriptions
+    assert "Remaining time on Business (2027-04-01 – 2027-04-30)" in descriptions
 
 
 def test_downgrade_now_at_0005_on_the_1st_credits_the_new_month(tenant):
@@ -54,7 +54,7 @@ def test_dashboard_at_0005_on_the_1st_shows_the_new_period(paid_tenant, client):
     with time_machine.travel(jst(2027, 4, 1, 0, 5), tick=False):
         client.force_login(tenant.representative)
         page = client.get(f"/t/{tenant.slug}/dashboard/").content.decode()
-    assert "2027-04-01 00:00 JST – 2027-05-01 00:00 JST" in page
+    assert "2027-04-01 – 2027-04-30" in page
     assert PlanChange.objects.filter(tenant=tenant).count() == 1  # a renewal, no plan change
 
 

@@ -50,7 +50,7 @@ def test_state_3_paid_license(owner_client, tenant):
         response = owner_client.get(reverse("billing_dashboard", args=[tenant.slug]))
     page = text(response)
     assert "License type Business" in page
-    assert "2027-03-01 00:00 JST – 2027-04-01 00:00 JST" in page
+    assert "2027-03-01 – 2027-03-31" in page  # the period by its last day included
     assert "License update" in page and "Cancel license" in page
     assert "Maximum number of MAUs 10,000" in page
     assert "MAU usage count this month 0" in page

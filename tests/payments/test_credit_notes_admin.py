@@ -69,7 +69,7 @@ def test_ops_mark_bank_transfer_invoices_paid(client, tenant):
     response = client.post(reverse("admin:payments_invoice_changelist"), {
         "action": "mark_bank_transfer_paid", "_selected_action": [invoice.pk, card_invoice.pk]}, follow=True)
     body = response.content.decode()
-    assert "Marked 1 invoice(s) as paid." in body
+    assert "Marked 1 invoice as paid." in body
     assert "Only invoices paid by bank transfer" in body
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.SUCCESSFUL and invoice.paid_at is not None

@@ -115,7 +115,7 @@ def test_failure_keeps_the_traceback_and_admin_reprocesses(client, account, monk
     stripe_gateway.customer_update(customer_id=account.stripe_customer_id, name="After Fix", idempotency_key="t3")
     response = admin_client.post(reverse("admin:payments_stripeevent_changelist"),
                                  {"action": "reprocess", "_selected_action": [stored.pk]}, follow=True)
-    assert "Reprocessed 1 event(s); 0 failed." in response.content.decode()
+    assert "Reprocessed 1 event; 0 failed." in response.content.decode()
     stored.refresh_from_db()
     assert stored.status == "processed" and stored.traceback == "" and stored.attempts == 2
     assert PaymentAccount.objects.get().name == "After Fix"
