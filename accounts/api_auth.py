@@ -6,6 +6,7 @@ or body is looked at: 401 `unauthenticated`, 403 `forbidden` (another tenant's k
 """
 
 from django.core.cache import cache
+from django.utils.translation import gettext as _
 from ninja.security import HttpBearer
 
 from billing_portal.common import clock
@@ -18,10 +19,12 @@ def authenticate(request) -> ApiKey:
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
-        raise ApplicationError("Send an API key as 'Authorization: Bearer <key>'.", code="unauthenticated", status=401)
+        raise ApplicationError(_("Send an API key as 'Authorization: Bearer <key>'."), code="unauthenticated",
+                               status=401)
     key = ApiKey.objects.select_related("tenant").filter(key_hash=hash_api_key(raw.strip())).first()
     if key is None or not key.is_active:
-        raise ApplicationError("The API key is not valid or has been revoked.", code="unauthenticated", status=401)
+        raise ApplicationError(_("The API key is not valid or has been revoked."), code="unauthenticated",
+                               status=401)
     _touch(key)
     return key
 
@@ -35,11 +38,11 @@ def _touch(key: ApiKey) -> None:
 def authorise_tenant(key: ApiKey, tenant_slug: str) -> Tenant:
     if key.scope == ApiKey.Scope.TENANT:
         if key.tenant.slug != tenant_slug:
-            raise ApplicationError("This API key is not valid for that tenant.", code="forbidden", status=403)
+            raise ApplicationError(_("This API key is not valid for that tenant."), code="forbidden", status=403)
         return key.tenant
     tenant = Tenant.objects.filter(slug=tenant_slug).first()
     if tenant is None:
-        raise ApplicationError(f"No tenant {tenant_slug!r}.", code="not_found", status=404)
+        raise ApplicationError(_("No tenant '%(slug)s'.") % {"slug": tenant_slug}, code="not_found", status=404)
     return tenant
 
 

@@ -53,9 +53,11 @@ def max_body_bytes() -> int:
 # --- errors ---------------------------------------------------------------------------------------------------
 
 
-def error_response(code: str, message: str, status: int, **extra) -> HttpResponse:
+def error_response(code: str, message, status: int, **extra) -> HttpResponse:
+    """`message` may be a lazy translation: it is rendered here, in the language active for the request (the
+    client's `Accept-Language`; English without one). The `code` stays stable English."""
     return HttpResponse(
-        orjson.dumps({"error": {"code": code, "message": message, **extra}}, default=_json_default),
+        orjson.dumps({"error": {"code": code, "message": str(message), **extra}}, default=_json_default),
         status=status, content_type="application/json",
     )
 

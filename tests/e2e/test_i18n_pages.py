@@ -62,8 +62,9 @@ def world(db):
     """A Japanese customer with a paid license, a support plan, a card, members, an RP and users, MAU this month,
     an API key, credit, invoices (one paid at purchase, one monthly); a staff user for admin."""
     from accounts.models import Role
-    from accounts.services import api_key_create, end_user_register, invitation_create, relying_party_register
+    from accounts.services import api_key_create, invitation_create
     from billing_portal.common import clock
+    from licenses.registrations import end_user_register, relying_party_register
     from licenses.selectors import plan_get
     from licenses.services import license_purchase
     from licenses.support import support_change, support_plans
