@@ -167,11 +167,13 @@ def _no_nul(value: str) -> str:
     return value
 
 
-# A calendar month 'YYYY-MM' → (year, month). (The patterns are for the schema's readers; the validators check
-# the same and answer with a message that says what to send.)
+# The patterns are for the schema's readers; the validators check the same (and the range) and answer with a
+# message that says what to send.
 YEAR_PATTERN = r"(19[7-9]\d|[2-9]\d{3})"  # 1970-9999 (9999 itself refused: see MAX_YEAR)
+# A calendar month 'YYYY-MM' → (year, month).
 Month = Annotated[
-    str, ErrorCode("bad_month"), Field(json_schema_extra={"pattern": rf"^{YEAR_PATTERN}-(0[1-9]|1[0-2])$"}, examples=["2026-11"]),
+    str, ErrorCode("bad_month"),
+    Field(json_schema_extra={"pattern": rf"^{YEAR_PATTERN}-(0[1-9]|1[0-2])$"}, examples=["2026-11"]),
     AfterValidator(_month),
 ]
 # A calendar day 'YYYY-MM-DD' → date.
