@@ -17,7 +17,7 @@ from .models import ApiKey, Tenant, hash_api_key
 
 def authenticate(request) -> ApiKey:
     header = request.headers.get("Authorization", "")
-    scheme, _, raw = header.partition(" ")
+    scheme, _space, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         raise ApplicationError(_("Send an API key as 'Authorization: Bearer <key>'."), code="unauthenticated",
                                status=401)

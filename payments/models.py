@@ -274,7 +274,7 @@ class Invoice(models.Model):
     paid_at = models.DateTimeField(_("payment date"), null=True, blank=True)
     due_date = models.DateField(
         _("due date"), null=True, blank=True,
-        help_text="Bank-transfer invoices: the last day to pay (payments.invoicing.due_dates; in the tenant's calendar).",
+        help_text=_("Bank-transfer invoices: the last day to pay, in the tenant's calendar."),
     )
     seller_name = models.CharField(_("seller name"), max_length=200)
     seller_address = models.CharField(_("seller address"), max_length=300)
@@ -582,6 +582,8 @@ class BankTransferProfile(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("bank transfer profile")
+        verbose_name_plural = _("bank transfer profiles")
         constraints = [models.CheckConstraint(condition=Q(reference__regex=r"^[0-9]{7}$"), name="transfer_reference_digits")]
 
     def __str__(self):
@@ -601,6 +603,8 @@ class BankStatement(models.Model):
     uploaded_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("bank statement")
+        verbose_name_plural = _("bank statements")
         ordering = ["-uploaded_at"]
 
     def __str__(self):
@@ -631,6 +635,8 @@ class BankStatementLine(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("bank statement line")
+        verbose_name_plural = _("bank statement lines")
         ordering = ["booked_on", "statement", "row"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="statement_line_positive")]
 
@@ -652,6 +658,8 @@ class TransferPayment(models.Model):
     applied_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("transfer payment")
+        verbose_name_plural = _("transfer payments")
         ordering = ["-applied_at"]
 
     def __str__(self):
@@ -673,6 +681,8 @@ class TransferReminder(models.Model):
     sent_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("transfer reminder")
+        verbose_name_plural = _("transfer reminders")
         ordering = ["invoice", "sent_at"]
         constraints = [models.UniqueConstraint(fields=["invoice", "step"], name="uniq_transfer_reminder_step")]
 

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
 
 from billing_portal.common.admin import ReadOnlyAdmin, tenant_local
 from billing_portal.common.exceptions import ApplicationError
@@ -304,12 +305,12 @@ class BankTransferProfileAdmin(ReadOnlyAdmin):
 class OverdueTransferFilter(admin.SimpleListFilter):
     """Invoice list: bank-transfer invoices open past their due date (ops' overdue list)."""
 
-    title = "bank transfer"
+    title = gettext_lazy("bank transfer")
     parameter_name = "transfer"
 
     def lookups(self, request, model_admin):
-        return [("overdue", "Overdue (past the due date, unpaid)"), ("open", "Open (unpaid)"),
-                ("partial", "Partly received")]
+        return [("overdue", gettext_lazy("Overdue (past the due date, unpaid)")), ("open", gettext_lazy("Open (unpaid)")),
+                ("partial", gettext_lazy("Partly received"))]
 
     def queryset(self, request, queryset):
         if self.value() is None:
