@@ -31,7 +31,10 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         (gettext_lazy("Personal info"), {"fields": ["name", "language"]}),
-        (gettext_lazy("Permissions"), {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        (
+            gettext_lazy("Permissions"),
+            {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
+        ),
         (gettext_lazy("Important dates"), {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "name", "password1", "password2"]})]
@@ -67,8 +70,10 @@ class TenantAdmin(ServiceAdmin):
     raw_id_fields = ["representative", "payment_administrator"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "status", "sales_model"]}),
-        (gettext_lazy("Customer information"), {"fields": ["postal_code", "prefecture", "address", "phone", "country", "currency",
-                                                "time_zone"]}),
+        (
+            gettext_lazy("Customer information"),
+            {"fields": ["postal_code", "prefecture", "address", "phone", "country", "currency", "time_zone"]},
+        ),
         (gettext_lazy("Contacts"), {"fields": ["representative", "payment_administrator"]}),
         (gettext_lazy("History"), {"fields": ["created_at", "updated_at"]}),
     ]
@@ -90,25 +95,41 @@ class TenantAdmin(ServiceAdmin):
             if obj.representative is None:
                 raise ApplicationError(_("Choose the representative: they become the new customer's owner."))
             created = services.tenant_create(
-                owner=obj.representative, name=obj.name, postal_code=obj.postal_code, prefecture=obj.prefecture,
-                address=obj.address, phone=obj.phone, country=obj.country,
-                currency=obj.currency, time_zone=obj.time_zone, sales_model=obj.sales_model,
+                owner=obj.representative,
+                name=obj.name,
+                postal_code=obj.postal_code,
+                prefecture=obj.prefecture,
+                address=obj.address,
+                phone=obj.phone,
+                country=obj.country,
+                currency=obj.currency,
+                time_zone=obj.time_zone,
+                sales_model=obj.sales_model,
                 **({"slug": obj.slug} if obj.slug else {}),
             )
             obj.pk = created.pk
-            if obj.payment_administrator_id and obj.payment_administrator_id != created.payment_administrator_id:
-                services.tenant_set_payment_administrator(tenant=created, user=obj.payment_administrator,
-                                                          actor=request.user)
+            if (
+                obj.payment_administrator_id
+                and obj.payment_administrator_id != created.payment_administrator_id
+            ):
+                services.tenant_set_payment_administrator(
+                    tenant=created, user=obj.payment_administrator, actor=request.user
+                )
             return
         old = Tenant.objects.get(pk=obj.pk)
-        data = {f: getattr(obj, f) for f in ("name", "postal_code", "prefecture", "address", "phone", "country")
-                if getattr(obj, f) != getattr(old, f)}
+        data = {
+            f: getattr(obj, f)
+            for f in ("name", "postal_code", "prefecture", "address", "phone", "country")
+            if getattr(obj, f) != getattr(old, f)
+        }
         if data:
             services.tenant_update(tenant=old, data=data)
         if obj.representative_id != old.representative_id:
             services.tenant_set_representative(tenant=old, user=obj.representative, actor=request.user)
         if obj.payment_administrator_id != old.payment_administrator_id:
-            services.tenant_set_payment_administrator(tenant=old, user=obj.payment_administrator, actor=request.user)
+            services.tenant_set_payment_administrator(
+                tenant=old, user=obj.payment_administrator, actor=request.user
+            )
         if obj.sales_model != old.sales_model:
             Tenant.objects.filter(pk=obj.pk).update(sales_model=obj.sales_model)
 
@@ -129,8 +150,9 @@ class MembershipAdmin(ServiceAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.membership_change_role(membership=Membership.objects.get(pk=obj.pk), role=obj.role,
-                                            actor=request.user)
+            services.membership_change_role(
+                membership=Membership.objects.get(pk=obj.pk), role=obj.role, actor=request.user
+            )
         else:
             obj.pk = services.membership_add(tenant=obj.tenant, user=obj.user, role=obj.role).pk
 
@@ -143,18 +165,19 @@ class MembershipAdmin(ServiceAdmin):
                 services.membership_remove(membership=membership, actor=request.user)
 
 
-
-
-
-
-
-
 @admin.register(ApiKey)
 class ApiKeyAdmin(ServiceAdmin):
     """Keys are created here and shown once; afterwards only the prefix is visible. Keys are revoked, never edited."""
 
-    list_display = ["name", "prefix", "scope", "tenant", tenant_local("created_at", gettext_lazy("created")),
-                    tenant_local("revoked_at", gettext_lazy("revoked")), tenant_local("last_used_at", gettext_lazy("last used"))]
+    list_display = [
+        "name",
+        "prefix",
+        "scope",
+        "tenant",
+        tenant_local("created_at", gettext_lazy("created")),
+        tenant_local("revoked_at", gettext_lazy("revoked")),
+        tenant_local("last_used_at", gettext_lazy("last used")),
+    ]
     list_filter = ["scope", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix", "tenant__name"]
     autocomplete_fields = ["tenant"]
@@ -177,7 +200,9 @@ class ApiKeyAdmin(ServiceAdmin):
             obj.key_hash = hash_api_key(raw)
             obj.created_by = request.user
             super().save_model(request, obj, form, change)
-            messages.warning(request, _("Copy the new API key now; it will not be shown again: %(key)s") % {"key": raw})
+            messages.warning(
+                request, _("Copy the new API key now; it will not be shown again: %(key)s") % {"key": raw}
+            )
             return
         super().save_model(request, obj, form, change)
 
@@ -187,7 +212,9 @@ class ApiKeyAdmin(ServiceAdmin):
     @admin.action(description=gettext_lazy("Revoke selected API keys"))
     def revoke(self, request, queryset):
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-        self.message_user(request, ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.", count) % {"count": count})
+        self.message_user(
+            request, ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.", count) % {"count": count}
+        )
 
 
 @admin.register(AuditEntry)
@@ -211,11 +238,26 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
-    list_display = ["email", "tenant", "role", tenant_local("created_at", gettext_lazy("sent")),
-                    tenant_local("expires_at", gettext_lazy("expires")), tenant_local("accepted_at", gettext_lazy("accepted")),
-                    tenant_local("revoked_at", gettext_lazy("revoked"))]
+    list_display = [
+        "email",
+        "tenant",
+        "role",
+        tenant_local("created_at", gettext_lazy("sent")),
+        tenant_local("expires_at", gettext_lazy("expires")),
+        tenant_local("accepted_at", gettext_lazy("accepted")),
+        tenant_local("revoked_at", gettext_lazy("revoked")),
+    ]
     search_fields = ["email", "tenant__name"]
-    readonly_fields = ["tenant", "email", "role", "invited_by", "created_at", "expires_at", "accepted_at", "accepted_by"]
+    readonly_fields = [
+        "tenant",
+        "email",
+        "role",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+        "accepted_by",
+    ]
 
     def has_add_permission(self, request):
         return False

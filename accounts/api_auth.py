@@ -19,12 +19,14 @@ def authenticate(request) -> ApiKey:
     header = request.headers.get("Authorization", "")
     scheme, _space, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
-        raise ApplicationError(_("Send an API key as 'Authorization: Bearer <key>'."), code="unauthenticated",
-                               status=401)
+        raise ApplicationError(
+            _("Send an API key as 'Authorization: Bearer <key>'."), code="unauthenticated", status=401
+        )
     key = ApiKey.objects.select_related("tenant").filter(key_hash=hash_api_key(raw.strip())).first()
     if key is None or not key.is_active:
-        raise ApplicationError(_("The API key is not valid or has been revoked."), code="unauthenticated",
-                               status=401)
+        raise ApplicationError(
+            _("The API key is not valid or has been revoked."), code="unauthenticated", status=401
+        )
     _touch(key)
     return key
 
@@ -38,11 +40,15 @@ def _touch(key: ApiKey) -> None:
 def authorise_tenant(key: ApiKey, tenant_slug: str) -> Tenant:
     if key.scope == ApiKey.Scope.TENANT:
         if key.tenant.slug != tenant_slug:
-            raise ApplicationError(_("This API key is not valid for that tenant."), code="forbidden", status=403)
+            raise ApplicationError(
+                _("This API key is not valid for that tenant."), code="forbidden", status=403
+            )
         return key.tenant
     tenant = Tenant.objects.filter(slug=tenant_slug).first()
     if tenant is None:
-        raise ApplicationError(_("No tenant '%(slug)s'.") % {"slug": tenant_slug}, code="not_found", status=404)
+        raise ApplicationError(
+            _("No tenant '%(slug)s'.") % {"slug": tenant_slug}, code="not_found", status=404
+        )
     return tenant
 
 

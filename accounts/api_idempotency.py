@@ -45,9 +45,11 @@ WAIT_SECONDS = 10
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 PARAMETER = {
-    "in": "header", "name": HEADER, "required": False,
+    "in": "header",
+    "name": HEADER,
+    "required": False,
     "description": "Makes a retry safe: the same key with the same request replays the first answer (24 h). "
-                   "Use a new random value (e.g. a UUID) per intended write.",
+    "Use a new random value (e.g. a UUID) per intended write.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_RE.pattern},
 }
 
@@ -98,8 +100,9 @@ def _with_idempotency(run):
         except Exception:  # noqa: BLE001 - 401/403/404/413: the operation answers them itself, nothing to keep
             return run(request, *args, **kwargs)
         if not KEY_RE.match(key):
-            return error_response("bad_idempotency_key",
-                                  f"{HEADER} must be 1 to 255 printable ASCII characters.", 400)
+            return error_response(
+                "bad_idempotency_key", f"{HEADER} must be 1 to 255 printable ASCII characters.", 400
+            )
         request_hash = _request_hash(request, body)
         try:
             with transaction.atomic():
@@ -129,8 +132,12 @@ def _claim(*, api_key, key: str, request_hash: str, request):
                 with connection.cursor() as cursor:
                     cursor.execute(f"SET LOCAL lock_timeout = '{WAIT_SECONDS}s'")
                 row = ApiIdempotencyKey.objects.create(
-                    api_key=api_key, key=key, request_hash=request_hash, method=request.method,
-                    path=request.path[:500], created_at=now,
+                    api_key=api_key,
+                    key=key,
+                    request_hash=request_hash,
+                    method=request.method,
+                    path=request.path[:500],
+                    created_at=now,
                 )
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
@@ -151,7 +158,8 @@ def _claim(*, api_key, key: str, request_hash: str, request):
             return None, error_response(
                 "idempotency_key_reused",
                 f"This {HEADER} was used for a different request in the last {ApiIdempotencyKey.TTL_HOURS} hours; "
-                "use a new key for a new request.", 422,
+                "use a new key for a new request.",
+                422,
             )
         if existing.status_code is None:
             return None, _in_progress()
@@ -160,8 +168,9 @@ def _claim(*, api_key, key: str, request_hash: str, request):
 
 
 def _in_progress() -> HttpResponse:
-    response = error_response("idempotency_key_in_progress",
-                              f"A request with this {HEADER} is still running; retry shortly.", 409)
+    response = error_response(
+        "idempotency_key_in_progress", f"A request with this {HEADER} is still running; retry shortly.", 409
+    )
     response["Retry-After"] = "1"
     return response
 

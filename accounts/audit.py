@@ -15,7 +15,12 @@ def audit_record(*, action: str, tenant=None, actor=None, data: dict | None = No
         actor = None
     label = actor.email if actor is not None else "system"
     return AuditEntry.objects.create(
-        tenant=tenant, actor=actor, actor_label=label, action=action, data=plain(data or {}), created_at=clock.now()
+        tenant=tenant,
+        actor=actor,
+        actor_label=label,
+        action=action,
+        data=plain(data or {}),
+        created_at=clock.now(),
     )
 
 

@@ -22,7 +22,9 @@ class SignupForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self._joining_by_invitation():
-            self.fields["organisation"].help_text = _("Leave empty: you are joining the organisation that invited you.")
+            self.fields["organisation"].help_text = _(
+                "Leave empty: you are joining the organisation that invited you."
+            )
 
     def _joining_by_invitation(self) -> bool:
         next_url = self.data.get("next") or self.initial.get("next") or ""
@@ -66,7 +68,9 @@ class _CustomerFieldsCleaning:
     def clean_phone(self):
         phone = normalize_digits(self.cleaned_data["phone"])
         if phone and not PHONE_RE.match(phone):
-            raise ValidationError(_("Enter a phone number with digits, spaces, +, - or parentheses (e.g. +81 3-1234-5678)."))
+            raise ValidationError(
+                _("Enter a phone number with digits, spaces, +, - or parentheses (e.g. +81 3-1234-5678).")
+            )
         return phone
 
     def clean_country(self):
@@ -86,11 +90,18 @@ class CustomerForm(_CustomerFieldsCleaning, forms.ModelForm):
     class Meta:
         model = Tenant
         fields = ["name", "postal_code", "prefecture", "address", "phone", "country"]
-        labels = {"name": _("Customer name"), "postal_code": _("Postal code"), "prefecture": _("Prefecture"),
-                  "address": _("Customer address"), "phone": _("Customer phone number")}
-        help_texts = {"country": _("Two-letter country code, e.g. JP or US. Invoice payment needs JP."),
-                      "postal_code": _("7 digits, e.g. 100-0005 (Japan)."),
-                      "address": _("City, street and building (after the prefecture).")}
+        labels = {
+            "name": _("Customer name"),
+            "postal_code": _("Postal code"),
+            "prefecture": _("Prefecture"),
+            "address": _("Customer address"),
+            "phone": _("Customer phone number"),
+        }
+        help_texts = {
+            "country": _("Two-letter country code, e.g. JP or US. Invoice payment needs JP."),
+            "postal_code": _("7 digits, e.g. 100-0005 (Japan)."),
+            "address": _("City, street and building (after the prefecture)."),
+        }
         error_messages = {"country": {"max_length": _("Enter a two-letter country code such as JP or US.")}}
 
     def __init__(self, *args, **kwargs):

@@ -43,8 +43,11 @@ def _account_id(email: str) -> str:
 
 def _keys(request, email: str) -> dict:
     account, ip = _account_id(email), client_ip(request)
-    return {"pair": f"login-failed:pair:{account}:{ip}", "ip": f"login-failed:ip:{ip}",
-            "account": f"login-failed:account:{account}"}
+    return {
+        "pair": f"login-failed:pair:{account}:{ip}",
+        "ip": f"login-failed:ip:{ip}",
+        "account": f"login-failed:account:{account}",
+    }
 
 
 def known_accounts(request) -> list[str]:
@@ -101,6 +104,10 @@ def remember_device(request, response, email: str) -> None:
     account = _account_id(email)
     accounts = [account, *[a for a in known_accounts(request) if a != account]][:DEVICE_MAX_ACCOUNTS]
     response.set_cookie(
-        DEVICE_COOKIE, signing.dumps(accounts, salt=DEVICE_SALT), max_age=DEVICE_MAX_AGE, httponly=True,
-        secure=settings.SESSION_COOKIE_SECURE, samesite="Lax",
+        DEVICE_COOKIE,
+        signing.dumps(accounts, salt=DEVICE_SALT),
+        max_age=DEVICE_MAX_AGE,
+        httponly=True,
+        secure=settings.SESSION_COOKIE_SECURE,
+        samesite="Lax",
     )

@@ -52,14 +52,19 @@ def member_invite(request):
     if form.is_valid():
         try:
             invitation, _token = invitation_create(
-                tenant=request.tenant, email=form.cleaned_data["email"], role=form.cleaned_data["role"],
+                tenant=request.tenant,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
                 invited_by=request.user,
             )
         except ApplicationError as exc:
             form.add_error("email", exc.message)
         else:
-            messages.success(request, _("Invitation sent to %(email)s. It expires in %(days)s days.") % {
-                "email": invitation.email, "days": Invitation.VALID_DAYS})
+            messages.success(
+                request,
+                _("Invitation sent to %(email)s. It expires in %(days)s days.")
+                % {"email": invitation.email, "days": Invitation.VALID_DAYS},
+            )
             return redirect("member_list", tenant_slug=request.tenant.slug)
     return _members_page(request, invite_form=form, status=400)
 
@@ -77,25 +82,35 @@ def member_role_change(request, membership_id):
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, _("%(name)s is now %(role)s.") % {
-                "name": membership.user.display_name, "role": membership.get_role_display().lower()})
+            messages.success(
+                request,
+                _("%(name)s is now %(role)s.")
+                % {"name": membership.user.display_name, "role": membership.get_role_display().lower()},
+            )
     return redirect("member_list", tenant_slug=request.tenant.slug)
 
 
 @tenant_view(OWNER_ONLY)
 @require_http_methods(["GET", "POST"])
 def member_remove(request, membership_id):
-    membership = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id, tenant=request.tenant)
+    membership = get_object_or_404(
+        Membership.objects.select_related("user"), pk=membership_id, tenant=request.tenant
+    )
     if request.method == "POST":
         try:
             membership_remove(membership=membership, actor=request.user)
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, _("%(name)s no longer has access to %(tenant)s.") % {
-                "name": membership.user.display_name, "tenant": request.tenant.name})
+            messages.success(
+                request,
+                _("%(name)s no longer has access to %(tenant)s.")
+                % {"name": membership.user.display_name, "tenant": request.tenant.name},
+            )
         return redirect("member_list", tenant_slug=request.tenant.slug)
-    return render(request, "accounts/member_remove.html", {"tenant": request.tenant, "membership": membership})
+    return render(
+        request, "accounts/member_remove.html", {"tenant": request.tenant, "membership": membership}
+    )
 
 
 @tenant_view(OWNER_ONLY)
@@ -110,8 +125,12 @@ def invitation_accept_view(request, token):
     try:
         invitation = invitation_get_for_user(token=token, user=request.user)
     except ApplicationError as exc:
-        return render(request, "accounts/invitation.html", {"error": exc.message, "error_code": exc.code},
-                      status=exc.status)
+        return render(
+            request,
+            "accounts/invitation.html",
+            {"error": exc.message, "error_code": exc.code},
+            status=exc.status,
+        )
     if request.method == "POST":
         try:
             membership = invitation_accept(token=token, user=request.user)

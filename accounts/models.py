@@ -42,7 +42,11 @@ class User(AbstractUser):
     name = models.CharField(_("name"), max_length=150, blank=True)
     # The portal's and e-mails' language for this person; empty: the browser's (Accept-Language).
     language = models.CharField(
-        _("language"), max_length=8, blank=True, default="", choices=settings.LANGUAGES,
+        _("language"),
+        max_length=8,
+        blank=True,
+        default="",
+        choices=settings.LANGUAGES,
         help_text=_("Empty: the browser's language."),
     )
 
@@ -82,28 +86,43 @@ class Tenant(models.Model):
         SUSPENDED = "suspended", _("Suspended")
         CLOSED = "closed", _("Closed")
 
-    slug = models.SlugField(_("slug"), max_length=64, unique=True,
-                            help_text=_("Identifier used in URLs and the API."))
+    slug = models.SlugField(
+        _("slug"), max_length=64, unique=True, help_text=_("Identifier used in URLs and the API.")
+    )
     name = models.CharField(_("customer name"), max_length=200)
     # The address in three parts: 〒 postal code, prefecture (都道府県), the rest (city, street, building).
     postal_code = models.CharField(_("postal code"), max_length=8, blank=True, help_text=_("e.g. 100-0005"))
     prefecture = models.CharField(_("prefecture"), max_length=2, blank=True, choices=PREFECTURE_CHOICES)
-    address = models.CharField(_("customer address"), max_length=300, blank=True,
-                               help_text=_("City, street and building (after the prefecture)."))
+    address = models.CharField(
+        _("customer address"),
+        max_length=300,
+        blank=True,
+        help_text=_("City, street and building (after the prefecture)."),
+    )
     phone = models.CharField(_("customer phone number"), max_length=40, blank=True)
-    country = models.CharField(_("country"), max_length=2, default="JP",
-                               help_text=_("ISO 3166-1 alpha-2 code, e.g. JP, US."))
+    country = models.CharField(
+        _("country"), max_length=2, default="JP", help_text=_("ISO 3166-1 alpha-2 code, e.g. JP, US.")
+    )
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES, default="JPY")
     time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Tokyo")
-    sales_model = models.CharField(_("sales model"), max_length=16, choices=SalesModel.choices,
-                                   default=SalesModel.SELF_SERVE)
+    sales_model = models.CharField(
+        _("sales model"), max_length=16, choices=SalesModel.choices, default=SalesModel.SELF_SERVE
+    )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
     representative = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("representative"),
     )
     payment_administrator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("payment administrator"),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -148,9 +167,12 @@ ALL_ROLES = frozenset(Role)
 
 
 class Membership(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships",
-                             verbose_name=_("user"))
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("tenant"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user")
+    )
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("tenant")
+    )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -162,14 +184,18 @@ class Membership(models.Model):
 
     def __str__(self):
         return _("%(user)s in %(tenant)s (%(role)s)") % {
-            "user": self.user, "tenant": self.tenant, "role": self.get_role_display()}
+            "user": self.user,
+            "tenant": self.tenant,
+            "role": self.get_role_display(),
+        }
 
 
 class RelyingParty(models.Model):
     """A registered RP (channel) of the tenant; counts against the license's max RPs."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="relying_parties",
-                               verbose_name=_("tenant"))
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="relying_parties", verbose_name=_("tenant")
+    )
     rp_id = models.CharField(_("RP ID"), max_length=255, help_text=_("e.g. login.example.com"))
     name = models.CharField(_("name"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("registered"), auto_now_add=True)
@@ -187,7 +213,9 @@ class RelyingParty(models.Model):
 class EndUser(models.Model):
     """A registered end user of the tenant's service; counts against the license's max users."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="end_users", verbose_name=_("tenant"))
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="end_users", verbose_name=_("tenant")
+    )
     user_id = models.CharField(_("user ID"), max_length=255)
     display_name = models.CharField(_("display name"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("registered"), auto_now_add=True)
@@ -217,12 +245,22 @@ class ApiKey(models.Model):
 
     name = models.CharField(_("name"), max_length=100)
     scope = models.CharField(_("scope"), max_length=16, choices=Scope.choices, default=Scope.TENANT)
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, null=True, blank=True, related_name="api_keys",
-                               verbose_name=_("tenant"))
+    tenant = models.ForeignKey(
+        Tenant,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="api_keys",
+        verbose_name=_("tenant"),
+    )
     prefix = models.CharField(_("prefix"), max_length=16, db_index=True, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -235,7 +273,10 @@ class ApiKey(models.Model):
         verbose_name_plural = _("API keys")
         constraints = [
             models.CheckConstraint(
-                condition=(models.Q(scope="platform", tenant__isnull=True) | models.Q(scope="tenant", tenant__isnull=False)),
+                condition=(
+                    models.Q(scope="platform", tenant__isnull=True)
+                    | models.Q(scope="tenant", tenant__isnull=False)
+                ),
                 name="api_key_scope_matches_tenant",
             )
         ]
@@ -270,7 +311,9 @@ class ApiIdempotencyKey(models.Model):
 
     class Meta:
         verbose_name = "API idempotency key"
-        constraints = [models.UniqueConstraint(fields=["api_key", "key"], name="uniq_idempotency_key_per_api_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="uniq_idempotency_key_per_api_key")
+        ]
 
     def __str__(self):
         return f"{self.key} ({self.method} {self.path})"
@@ -281,17 +324,28 @@ class Invitation(models.Model):
 
     VALID_DAYS = 7
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("tenant"))
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("tenant")
+    )
     email = models.EmailField(_("e-mail address"))
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.MEMBER)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+",
-                                   verbose_name=_("invited by"))
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("invited by"),
+    )
     created_at = models.DateTimeField(_("sent"))
     expires_at = models.DateTimeField(_("expires"))
     accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
     accepted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("accepted by"),
     )
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
@@ -311,12 +365,28 @@ class Invitation(models.Model):
 class AuditEntry(models.Model):
     """Append-only record of a financial or permission change: who did what to which tenant, with what data."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries",
-                               verbose_name=_("tenant"))
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
-                              verbose_name=_("actor"))
-    actor_label = models.CharField(_("actor name"), max_length=200, blank=True,
-                                   help_text=_("Who acted, kept even if the user is deleted."))
+    tenant = models.ForeignKey(
+        Tenant,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_entries",
+        verbose_name=_("tenant"),
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    actor_label = models.CharField(
+        _("actor name"),
+        max_length=200,
+        blank=True,
+        help_text=_("Who acted, kept even if the user is deleted."),
+    )
     action = models.CharField(_("action"), max_length=64, db_index=True)
     data = models.JSONField(_("data"), default=dict, blank=True)
     created_at = models.DateTimeField(_("when"), db_index=True)

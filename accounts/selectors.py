@@ -27,5 +27,3 @@ def tenant_member_users(*, tenant):
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.filter(memberships__tenant=tenant).order_by("email")
-
-

@@ -69,8 +69,10 @@ OWNER_ACTIONS = {
     "cancel": pgettext_lazy("owner action", "cancel the contract"),
     "unsubscribe": pgettext_lazy("owner action", "unsubscribe (the representative must be an owner)"),
 }
-CONTACT_LABELS = {"representative": gettext_lazy("representative"),
-                  "payment_administrator": gettext_lazy("payment administrator")}
+CONTACT_LABELS = {
+    "representative": gettext_lazy("representative"),
+    "payment_administrator": gettext_lazy("payment administrator"),
+}
 
 
 def require_owner(*, tenant: Tenant, actor, action: str) -> None:
@@ -79,14 +81,21 @@ def require_owner(*, tenant: Tenant, actor, action: str) -> None:
     if actor is None:
         return
     if not Membership.objects.filter(tenant=tenant, user=actor, role=Role.OWNER).exists():
-        raise ApplicationError(_("Only an owner of %(tenant)s can %(action)s.") % {
-            "tenant": tenant.name, "action": OWNER_ACTIONS[action]}, code="owner_required", status=403)
+        raise ApplicationError(
+            _("Only an owner of %(tenant)s can %(action)s.")
+            % {"tenant": tenant.name, "action": OWNER_ACTIONS[action]},
+            code="owner_required",
+            status=403,
+        )
 
 
 def _require_member(tenant: Tenant, user, field: str):
     if user is None or not Membership.objects.filter(tenant=tenant, user=user).exists():
-        raise ApplicationError(_("The %(contact)s must be a member of %(tenant)s.") % {
-            "contact": CONTACT_LABELS[field], "tenant": tenant.name}, code="not_a_member")
+        raise ApplicationError(
+            _("The %(contact)s must be a member of %(tenant)s.")
+            % {"contact": CONTACT_LABELS[field], "tenant": tenant.name},
+            code="not_a_member",
+        )
 
 
 @transaction.atomic
@@ -96,8 +105,12 @@ def _tenant_set_contact(*, tenant: Tenant, user, actor, field: str) -> Tenant:
     previous = getattr(tenant, field)
     setattr(tenant, field, user)
     tenant.save(update_fields=[field, "updated_at"])
-    audit_record(action=f"{field}.changed", tenant=tenant, actor=actor,
-                 data={"from": previous.email if previous else None, "to": user.email})
+    audit_record(
+        action=f"{field}.changed",
+        tenant=tenant,
+        actor=actor,
+        data={"from": previous.email if previous else None, "to": user.email},
+    )
     return tenant
 
 
@@ -116,8 +129,10 @@ def membership_add(*, tenant: Tenant, user, role: str = Role.MEMBER) -> Membersh
         with transaction.atomic():
             return Membership.objects.create(tenant=tenant, user=user, role=role)
     except IntegrityError:
-        raise ApplicationError(_("%(user)s is already a member of %(tenant)s.") % {"user": user, "tenant": tenant.name},
-                               code="already_member") from None
+        raise ApplicationError(
+            _("%(user)s is already a member of %(tenant)s.") % {"user": user, "tenant": tenant.name},
+            code="already_member",
+        ) from None
 
 
 def _owner_count(tenant: Tenant) -> int:
@@ -135,15 +150,19 @@ def membership_change_role(*, membership: Membership, role: str, actor=None) -> 
         return membership
     if membership.role == Role.OWNER and _owner_count(membership.tenant) == 1:
         raise ApplicationError(
-            _("%(name)s is the last owner of %(tenant)s. Make another member an owner first.") % {
-                "name": membership.user.display_name, "tenant": membership.tenant.name},
+            _("%(name)s is the last owner of %(tenant)s. Make another member an owner first.")
+            % {"name": membership.user.display_name, "tenant": membership.tenant.name},
             code="last_owner",
         )
     previous = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
-    audit_record(action="membership.role_changed", tenant=membership.tenant, actor=actor,
-                 data={"user": membership.user.email, "from": previous, "to": role})
+    audit_record(
+        action="membership.role_changed",
+        tenant=membership.tenant,
+        actor=actor,
+        data={"user": membership.user.email, "from": previous, "to": role},
+    )
     return membership
 
 
@@ -153,15 +172,15 @@ def membership_remove(*, membership: Membership, actor=None) -> None:
     list(Membership.objects.select_for_update().filter(tenant=tenant))
     if membership.role == Role.OWNER and _owner_count(tenant) == 1:
         raise ApplicationError(
-            _("%(name)s is the last owner of %(tenant)s and cannot be removed.") % {
-                "name": membership.user.display_name, "tenant": tenant.name},
+            _("%(name)s is the last owner of %(tenant)s and cannot be removed.")
+            % {"name": membership.user.display_name, "tenant": tenant.name},
             code="last_owner",
         )
     for field, label in CONTACT_LABELS.items():
         if getattr(tenant, f"{field}_id") == membership.user_id:
             raise ApplicationError(
-                _("%(name)s is the %(contact)s. Choose another %(contact)s before removing them.") % {
-                    "name": membership.user.display_name, "contact": label},
+                _("%(name)s is the %(contact)s. Choose another %(contact)s before removing them.")
+                % {"name": membership.user.display_name, "contact": label},
                 code="contact_member",
             )
     email = membership.user.email
@@ -180,22 +199,33 @@ def invitation_create(*, tenant: Tenant, email: str, role: str, invited_by) -> t
     if role not in Role.values:
         raise ApplicationError(f"Unknown role {role!r}.", code="bad_role")
     if Membership.objects.filter(tenant=tenant, user__email__iexact=email).exists():
-        raise ApplicationError(_("%(user)s is already a member of %(tenant)s.") % {"user": email, "tenant": tenant.name},
-                               code="already_member")
+        raise ApplicationError(
+            _("%(user)s is already a member of %(tenant)s.") % {"user": email, "tenant": tenant.name},
+            code="already_member",
+        )
     now = clock.now()
-    Invitation.objects.filter(tenant=tenant, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True).update(
-        revoked_at=now
-    )
+    Invitation.objects.filter(
+        tenant=tenant, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now)
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
-        tenant=tenant, email=email, role=role, token_hash=_token_hash(token), invited_by=invited_by,
-        created_at=now, expires_at=now + timedelta(days=Invitation.VALID_DAYS),
+        tenant=tenant,
+        email=email,
+        role=role,
+        token_hash=_token_hash(token),
+        invited_by=invited_by,
+        created_at=now,
+        expires_at=now + timedelta(days=Invitation.VALID_DAYS),
     )
-    audit_record(action="invitation.created", tenant=tenant, actor=invited_by, data={"email": email, "role": role})
+    audit_record(
+        action="invitation.created", tenant=tenant, actor=invited_by, data={"email": email, "role": role}
+    )
     accept_path = reverse("invitation_accept", args=[token])
     transaction.on_commit(
         lambda: send_templated_mail(
-            name="invitation", to=[email], context={"invitation": invitation, "accept_path": accept_path},
+            name="invitation",
+            to=[email],
+            context={"invitation": invitation, "accept_path": accept_path},
             time_zone=tenant.time_zone,
         )
     )
@@ -203,15 +233,22 @@ def invitation_create(*, tenant: Tenant, email: str, role: str, invited_by) -> t
 
 
 def invitation_get_open(*, token: str) -> Invitation:
-    invitation = Invitation.objects.select_related("tenant", "invited_by").filter(token_hash=_token_hash(token)).first()
+    invitation = (
+        Invitation.objects.select_related("tenant", "invited_by")
+        .filter(token_hash=_token_hash(token))
+        .first()
+    )
     if invitation is None or invitation.revoked_at is not None:
         raise ApplicationError(_("This invitation link is not valid."), code="invitation_invalid", status=404)
     if invitation.accepted_at is not None:
-        raise ApplicationError(_("This invitation has already been accepted."), code="invitation_used", status=409)
+        raise ApplicationError(
+            _("This invitation has already been accepted."), code="invitation_used", status=409
+        )
     if not invitation.is_open(clock.now()):
         raise ApplicationError(
             _("This invitation has expired. Ask an owner of the tenant to invite you again."),
-            code="invitation_expired", status=410,
+            code="invitation_expired",
+            status=410,
         )
     return invitation
 
@@ -221,9 +258,13 @@ def _require_invitee(invitation: Invitation, user) -> None:
     the address the invitation was sent to."""
     if invitation.email.lower() != (user.email or "").lower():
         raise ApplicationError(
-            _("This invitation was sent to a different e-mail address than the one you are signed in with "
-              "(%(email)s). Sign in with the address that received the invitation e-mail.") % {"email": user.email},
-            code="wrong_user", status=403,
+            _(
+                "This invitation was sent to a different e-mail address than the one you are signed in with "
+                "(%(email)s). Sign in with the address that received the invitation e-mail."
+            )
+            % {"email": user.email},
+            code="wrong_user",
+            status=403,
         )
 
 
@@ -239,7 +280,9 @@ def invitation_accept(*, token: str, user) -> Membership:
     invitation = invitation_get_open(token=token)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.accepted_at is not None:
-        raise ApplicationError(_("This invitation has already been accepted."), code="invitation_used", status=409)
+        raise ApplicationError(
+            _("This invitation has already been accepted."), code="invitation_used", status=409
+        )
     _require_invitee(invitation, user)
     membership, created = Membership.objects.get_or_create(
         tenant=invitation.tenant, user=user, defaults={"role": invitation.role}
@@ -247,22 +290,13 @@ def invitation_accept(*, token: str, user) -> Membership:
     invitation.accepted_at = clock.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
-    audit_record(action="invitation.accepted", tenant=invitation.tenant, actor=user,
-                 data={"email": user.email, "role": membership.role})
+    audit_record(
+        action="invitation.accepted",
+        tenant=invitation.tenant,
+        actor=user,
+        data={"email": user.email, "role": membership.role},
+    )
     return membership
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # --- tenant status: the one transition function ---
@@ -274,14 +308,19 @@ _TENANT_TRANSITIONS = {
 }
 
 
-def tenant_status_set(*, tenant: Tenant, status: str, actor=None, data: dict | None = None, audit=True) -> Tenant:
+def tenant_status_set(
+    *, tenant: Tenant, status: str, actor=None, data: dict | None = None, audit=True
+) -> Tenant:
     """Every change of Tenant.status goes through here: active ⇄ suspended (above the plan's limits after a
     cancellation took effect, back once it fits), active/suspended → closed (unsubscribe)."""
     if tenant.status == status:
         return tenant
     if status not in _TENANT_TRANSITIONS.get(tenant.status, set()):
-        raise ApplicationError(_("A customer whose status is %(status)s cannot become %(to)s.") % {
-            "status": tenant.get_status_display(), "to": status}, code="bad_transition")
+        raise ApplicationError(
+            _("A customer whose status is %(status)s cannot become %(to)s.")
+            % {"status": tenant.get_status_display(), "to": status},
+            code="bad_transition",
+        )
     Tenant.objects.filter(pk=tenant.pk).update(status=status, updated_at=clock.now())
     tenant.status = status
     if status == Tenant.Status.CLOSED:
@@ -291,10 +330,6 @@ def tenant_status_set(*, tenant: Tenant, status: str, actor=None, data: dict | N
     if audit:
         audit_record(action=f"tenant.{status}", tenant=tenant, actor=actor, data=data or {})
     return tenant
-
-
-
-
 
 
 def api_key_create(*, tenant: Tenant, name: str, created_by) -> tuple:
@@ -307,8 +342,12 @@ def api_key_create(*, tenant: Tenant, name: str, created_by) -> tuple:
         raise ApplicationError(_("Give the API key a name."), code="name_required")
     raw = ApiKey.generate_raw_key()
     key = ApiKey.objects.create(
-        name=name, scope=ApiKey.Scope.TENANT, tenant=tenant, prefix=raw[: 3 + ApiKey.PREFIX_LENGTH],
-        key_hash=hash_api_key(raw), created_by=created_by,
+        name=name,
+        scope=ApiKey.Scope.TENANT,
+        tenant=tenant,
+        prefix=raw[: 3 + ApiKey.PREFIX_LENGTH],
+        key_hash=hash_api_key(raw),
+        created_by=created_by,
     )
     return key, raw
 
@@ -333,7 +372,9 @@ def tenant_unsubscribe_check(*, tenant: Tenant, actor) -> None:
     """Only the representative, and only while they are an owner, may unsubscribe (the view also asks for their
     password again)."""
     if actor is None or tenant.representative_id != actor.pk:
-        raise ApplicationError(_("Only the representative can unsubscribe."), code="not_representative", status=403)
+        raise ApplicationError(
+            _("Only the representative can unsubscribe."), code="not_representative", status=403
+        )
     require_owner(tenant=tenant, actor=actor, action="unsubscribe")
 
 
@@ -358,7 +399,11 @@ def tenant_close(*, tenant: Tenant, actor, counts: dict) -> Tenant:
     tenant.payment_administrator = None
     tenant.save()
     tenant_status_set(tenant=tenant, status=Tenant.Status.CLOSED, actor=actor)
-    audit_record(action="tenant.unsubscribed", tenant=tenant, actor=actor,
-                 data={"former_name": former_name, **{k: v for k, v in counts.items() if v}})
+    audit_record(
+        action="tenant.unsubscribed",
+        tenant=tenant,
+        actor=actor,
+        data={"former_name": former_name, **{k: v for k, v in counts.items() if v}},
+    )
     events.publish("tenant.unsubscribed", tenant=tenant, data={})
     return tenant

@@ -26,7 +26,9 @@ def home(request):
     """Send the user to the tenant they used last, or their first one, or the tenant list."""
     memberships = list(memberships_for_user(user=request.user))
     last = request.session.get(CURRENT_TENANT_SESSION_KEY)
-    chosen = next((m for m in memberships if m.tenant.slug == last), None) or (memberships[0] if memberships else None)
+    chosen = next((m for m in memberships if m.tenant.slug == last), None) or (
+        memberships[0] if memberships else None
+    )
     if chosen is None:
         return render(request, "accounts/no_tenant.html", status=200)
     return redirect("tenant_home", tenant_slug=chosen.tenant.slug)
@@ -51,8 +53,13 @@ def language_set(request):
     response = HttpResponseRedirect(target)
     if language:
         translation.activate(language)
-        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600,
-                            samesite="Lax", secure=request.is_secure())
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
     else:
         response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
     return response
@@ -60,7 +67,9 @@ def language_set(request):
 
 @login_required
 def tenant_list(request):
-    return render(request, "accounts/tenant_list.html", {"memberships": memberships_for_user(user=request.user)})
+    return render(
+        request, "accounts/tenant_list.html", {"memberships": memberships_for_user(user=request.user)}
+    )
 
 
 @tenant_view()

@@ -65,8 +65,15 @@ def setup_data() -> None:
     starter, free = plan_get(code="starter", currency="JPY"), free_plan_get(currency="JPY")
     owner = User.objects.create_user(email="bench-owner@example.test", password=None)
     tenants = Tenant.objects.bulk_create(
-        Tenant(slug=f"bench-inv-{i:05d}", name=f"Bench customer {i:05d}", currency="JPY", country="JP",
-               time_zone="Asia/Tokyo", representative=owner, payment_administrator=owner)
+        Tenant(
+            slug=f"bench-inv-{i:05d}",
+            name=f"Bench customer {i:05d}",
+            currency="JPY",
+            country="JP",
+            time_zone="Asia/Tokyo",
+            representative=owner,
+            payment_administrator=owner,
+        )
         for i in range(TENANTS)
     )
     Membership.objects.bulk_create(Membership(user=owner, tenant=t, role=Role.OWNER) for t in tenants)
@@ -75,21 +82,45 @@ def setup_data() -> None:
         for t in tenants
     )
     changes = PlanChange.objects.bulk_create(
-        PlanChange(tenant=t, from_plan=free, to_plan=starter, kind=PlanChange.Kind.PURCHASE, effective_at=start,
-                   source=PlanChange.Source.SYSTEM, currency="JPY", created_at=start)
+        PlanChange(
+            tenant=t,
+            from_plan=free,
+            to_plan=starter,
+            kind=PlanChange.Kind.PURCHASE,
+            effective_at=start,
+            source=PlanChange.Source.SYSTEM,
+            currency="JPY",
+            created_at=start,
+        )
         for t in tenants
     )
     ProrationItem.objects.bulk_create(
-        ProrationItem(tenant=c.tenant, plan_change=c, description="Proration", amount_minor=968, currency="JPY",
-                      billing=ProrationItem.Billing.NEXT_INVOICE, created_at=start)
+        ProrationItem(
+            tenant=c.tenant,
+            plan_change=c,
+            description="Proration",
+            amount_minor=968,
+            currency="JPY",
+            billing=ProrationItem.Billing.NEXT_INVOICE,
+            created_at=start,
+        )
         for c in changes
     )
     Credit.objects.bulk_create(
-        Credit(tenant=t, name="Bench credit", source="manual", source_key=f"bench-{t.pk}", currency="JPY",
-               amount_charged=1_000, registered_at=start)
+        Credit(
+            tenant=t,
+            name="Bench credit",
+            source="manual",
+            source_key=f"bench-{t.pk}",
+            currency="JPY",
+            amount_charged=1_000,
+            registered_at=start,
+        )
         for t in tenants[::10]
     )
-    if os.environ.get("BENCH_WEBHOOK_ENDPOINT"):  # the outgoing-webhook outbox in the run: one event per invoice
+    if os.environ.get(
+        "BENCH_WEBHOOK_ENDPOINT"
+    ):  # the outgoing-webhook outbox in the run: one event per invoice
         from ops.models import WebhookEndpoint
 
         WebhookEndpoint.objects.create(url="https://hooks.example.com/billing", events=["invoice.issued"])
@@ -138,7 +169,9 @@ def main() -> int:
     connection.close()
     seconds, issued = run_cycle(ids)
     again, _ = run_cycle(ids)
-    stats = Invoice.objects.aggregate(n=Count("pk"), total=Sum("payment_amount"), credit=Sum("credit_applied"))
+    stats = Invoice.objects.aggregate(
+        n=Count("pk"), total=Sum("payment_amount"), credit=Sum("credit_applied")
+    )
     per_tenant = Invoice.objects.values("tenant").annotate(n=Count("pk")).filter(n__gt=1).count()
     # Every tenant: Starter ¥25,000 + MAU overage ¥0 + proration ¥968; every tenth has ¥1,000 credit; tax 10%.
     credited = len(ids[::10])
@@ -146,15 +179,19 @@ def main() -> int:
     ok = stats["n"] == len(ids) == issued and per_tenant == 0 and stats["total"] == expected_total
     print("\n=== invoicing benchmark ===")
     print(f"tenants invoiced        {issued:,} with {WORKERS} worker process(es)")
-    print(f"time to invoice         {seconds:.1f} s  ({issued / seconds:,.0f} invoices/s)   target < 60 s: "
-          f"{'met' if seconds < 60 else 'NOT met'}")
+    print(
+        f"time to invoice         {seconds:.1f} s  ({issued / seconds:,.0f} invoices/s)   target < 60 s: "
+        f"{'met' if seconds < 60 else 'NOT met'}"
+    )
     print(f"idempotent re-run       {again:.1f} s  (no new invoices: {Invoice.objects.count() == len(ids)})")
     if os.environ.get("BENCH_WEBHOOK_ENDPOINT"):
         from ops.models import WebhookDelivery
 
         print(f"webhook deliveries      {WebhookDelivery.objects.count():,} written to the outbox")
-    print(f"exact totals            {'yes' if ok else 'NO'} (sum of payment amounts ¥{stats['total']:,}, "
-          f"expected ¥{expected_total:,})")
+    print(
+        f"exact totals            {'yes' if ok else 'NO'} (sum of payment amounts ¥{stats['total']:,}, "
+        f"expected ¥{expected_total:,})"
+    )
     return 0 if ok else 1
 
 

@@ -66,7 +66,9 @@ def batch_events(request_no: int, ranges, start: datetime) -> tuple[int, list[tu
     span = int((datetime.now(UTC) - start).total_seconds()) - 60
     events = [
         (
-            f"r{request_no}-{i}", RPS[rng.randrange(3)], f"user-{first + rng.randrange(count)}",
+            f"r{request_no}-{i}",
+            RPS[rng.randrange(3)],
+            f"user-{first + rng.randrange(count)}",
             (start + timedelta(seconds=rng.randrange(span))).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
         for i in range(BATCH)
@@ -172,7 +174,9 @@ def prepare(start):
         for rp in RPS:
             RelyingParty.objects.get_or_create(tenant=tenant, rp_id=rp)
     raw = ApiKey.generate_raw_key()
-    ApiKey.objects.create(name="bench", scope=ApiKey.Scope.PLATFORM, prefix=raw[:11], key_hash=hash_api_key(raw))
+    ApiKey.objects.create(
+        name="bench", scope=ApiKey.Scope.PLATFORM, prefix=raw[:11], key_hash=hash_api_key(raw)
+    )
     return raw
 
 
@@ -284,15 +288,38 @@ def main() -> int:
     key = prepare(start)
     requests = max(1, EVENTS // BATCH)
     ranges = user_ranges()
-    print(f"bench: {TENANTS} tenants, {USERS:,} distinct users, {requests * BATCH:,} events in {requests:,} requests "
-          f"of {BATCH:,}; {CLIENTS} clients, {WORKERS} gunicorn workers, {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"bench: {TENANTS} tenants, {USERS:,} distinct users, {requests * BATCH:,} events in {requests:,} requests "
+        f"of {BATCH:,}; {CLIENTS} clients, {WORKERS} gunicorn workers, {os.cpu_count()} CPUs",
+        flush=True,
+    )
 
     port = devservices.free_port()
     log = open(ROOT / ".var" / "bench-gunicorn.log", "w")  # noqa: SIM115
     server = devservices.spawn(
-        [sys.executable, "-m", "gunicorn", "billing_portal.wsgi", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
-         "--worker-class", "gthread", "--threads", "1", "--keep-alive", "30", "--timeout", "120", "--preload"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "billing_portal.wsgi",
+            "-w",
+            str(WORKERS),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "1",
+            "--keep-alive",
+            "30",
+            "--timeout",
+            "120",
+            "--preload",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     for _ in range(100):
         try:
@@ -303,7 +330,9 @@ def main() -> int:
     time.sleep(1)
 
     out = mp.Queue()
-    procs = [mp.Process(target=client, args=(w, port, key, ranges, start, requests, out)) for w in range(CLIENTS)]
+    procs = [
+        mp.Process(target=client, args=(w, port, key, ranges, start, requests, out)) for w in range(CLIENTS)
+    ]
     cpu_before = cpu_seconds()
     t0 = time.perf_counter()
     for p in procs:
@@ -331,29 +360,43 @@ def main() -> int:
     mau, reads = mau_read_latency()
 
     print("\n=== ingest through POST /api/v1/tenants/<t>/auth-events (gunicorn, loopback) ===")
-    print(f"events sent        {sent:,} ({accepted:,} new, {duplicates:,} duplicates/replays), errors {errors}")
+    print(
+        f"events sent        {sent:,} ({accepted:,} new, {duplicates:,} duplicates/replays), errors {errors}"
+    )
     print(f"wall time          {wall:.1f} s")
     print(f"throughput         {rate:,.0f} events/s  ({len(latencies) / wall:.1f} requests/s)")
     if latencies:
-        print(f"request latency    p50 {percentile(latencies, 50) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms "
-              f"(batch of {BATCH:,})")
-    print(f"CPU during ingest  PostgreSQL {cpu['postgres']:.1f} s, gunicorn {cpu['gunicorn']:.1f} s, "
-          f"clients {cpu['clients']:.1f} s, other work on the machine {cpu['other']:.1f} s "
-          f"(of {wall * (os.cpu_count() or 1):.1f} CPU-seconds); load average {os.getloadavg()[0]:.2f}")
-    print(f"  per event        PostgreSQL {cpu['postgres'] / max(1, sent) * 1e6:.1f} µs, "
-          f"gunicorn {cpu['gunicorn'] / max(1, sent) * 1e6:.1f} µs")
-    print(f"exact MAU          {'yes' if exact else 'NO'}: MAU and daily-active counters = brute-force recount over {counter_rows:,} tenant/RP-months and tenant-days")
+        print(
+            f"request latency    p50 {percentile(latencies, 50) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms "
+            f"(batch of {BATCH:,})"
+        )
+    print(
+        f"CPU during ingest  PostgreSQL {cpu['postgres']:.1f} s, gunicorn {cpu['gunicorn']:.1f} s, "
+        f"clients {cpu['clients']:.1f} s, other work on the machine {cpu['other']:.1f} s "
+        f"(of {wall * (os.cpu_count() or 1):.1f} CPU-seconds); load average {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"  per event        PostgreSQL {cpu['postgres'] / max(1, sent) * 1e6:.1f} µs, "
+        f"gunicorn {cpu['gunicorn'] / max(1, sent) * 1e6:.1f} µs"
+    )
+    print(
+        f"exact MAU          {'yes' if exact else 'NO'}: MAU and daily-active counters = brute-force recount over {counter_rows:,} tenant/RP-months and tenant-days"
+    )
     print("\n=== ceiling: PostgreSQL COPY of the same events into an index-free table ===")
     print(f"COPY rate          {copy_rate:,.0f} rows/s ({copy_rows:,} rows in {copy_seconds:.1f} s)")
     print(f"ratio              HTTP ingest = {rate / copy_rate:.1%} of raw COPY")
     p99 = percentile(latencies, 99) if latencies else float("inf")
     print("\n=== goal (full size, quiet machine): ≥ 60,000 events/s, p99 < 1 s per 5,000-event request ===")
-    print(f"this run           {rate:,.0f} events/s ({'met' if rate >= 60_000 else 'NOT met'}), "
-          f"p99 {p99 * 1000:,.0f} ms ({'met' if p99 < 1 else 'NOT met'}), ratio to COPY {rate / copy_rate:.1%}"
-          f"{'' if (TENANTS, USERS, EVENTS) == (100, 1_000_000, 10_000_000) else ' — reduced size, not the goal run'}")
+    print(
+        f"this run           {rate:,.0f} events/s ({'met' if rate >= 60_000 else 'NOT met'}), "
+        f"p99 {p99 * 1000:,.0f} ms ({'met' if p99 < 1 else 'NOT met'}), ratio to COPY {rate / copy_rate:.1%}"
+        f"{'' if (TENANTS, USERS, EVENTS) == (100, 1_000_000, 10_000_000) else ' — reduced size, not the goal run'}"
+    )
     print("\n=== MAU read for the largest tenant (bench-000, this month) ===")
-    print(f"MAU {mau:,}; read p50 {statistics.median(reads) * 1000:.3f} ms, p99 {percentile(reads, 99) * 1000:.3f} ms "
-          f"over {len(reads)} reads")
+    print(
+        f"MAU {mau:,}; read p50 {statistics.median(reads) * 1000:.3f} ms, p99 {percentile(reads, 99) * 1000:.3f} ms "
+        f"over {len(reads)} reads"
+    )
     return 0 if exact and not errors else 1
 
 

@@ -51,9 +51,29 @@ def ingest(env, key, ranges, start, requests) -> dict:
     port = devservices.free_port()
     log = open(ROOT / ".var" / f"bench-gunicorn-{env['EVENT_STORE_URL'].split(':')[0]}.log", "w")  # noqa: SIM115
     server = devservices.spawn(
-        [sys.executable, "-m", "gunicorn", "billing_portal.wsgi", "-w", str(run.WORKERS), "-b", f"127.0.0.1:{port}",
-         "--worker-class", "gthread", "--threads", "1", "--keep-alive", "30", "--timeout", "120", "--preload"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "billing_portal.wsgi",
+            "-w",
+            str(run.WORKERS),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "1",
+            "--keep-alive",
+            "30",
+            "--timeout",
+            "120",
+            "--preload",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     for _ in range(100):
         try:
@@ -63,8 +83,10 @@ def ingest(env, key, ranges, start, requests) -> dict:
             time.sleep(0.2)
     time.sleep(1)
     out = mp.Queue()
-    procs = [mp.Process(target=run.client, args=(w, port, key, ranges, start, requests, out))
-             for w in range(run.CLIENTS)]
+    procs = [
+        mp.Process(target=run.client, args=(w, port, key, ranges, start, requests, out))
+        for w in range(run.CLIENTS)
+    ]
     cpu_before = run.cpu_seconds()
     t0 = time.perf_counter()
     for p in procs:
@@ -79,10 +101,18 @@ def ingest(env, key, ranges, start, requests) -> dict:
     latencies = [x for r in results for x in r[0]]
     accepted, duplicates, errors = (sum(r[i] for r in results) for i in (1, 2, 3))
     sent = accepted + duplicates
-    return {"sent": sent, "accepted": accepted, "duplicates": duplicates, "errors": errors, "wall": wall,
-            "rate": sent / wall, "p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
-            "cpu_postgres": cpu_after["postgres"] - cpu_before["postgres"],
-            "cpu_gunicorn": cpu_after["gunicorn"] - cpu_before["gunicorn"]}
+    return {
+        "sent": sent,
+        "accepted": accepted,
+        "duplicates": duplicates,
+        "errors": errors,
+        "wall": wall,
+        "rate": sent / wall,
+        "p50": percentile(latencies, 50),
+        "p99": percentile(latencies, 99),
+        "cpu_postgres": cpu_after["postgres"] - cpu_before["postgres"],
+        "cpu_gunicorn": cpu_after["gunicorn"] - cpu_before["gunicorn"],
+    }
 
 
 def mau_reads(iterations: int) -> tuple[int, list[float]]:
@@ -145,9 +175,12 @@ def main() -> int:
         cursor.execute("TRUNCATE metering_eventoutbox")
     requests = max(1, run.EVENTS // run.BATCH)
     ranges = run.user_ranges()
-    print(f"bench (both event stores): {run.TENANTS} tenants, {run.USERS:,} distinct users, "
-          f"{requests * run.BATCH:,} events in {requests:,} requests of {run.BATCH:,}; {run.CLIENTS} clients, "
-          f"{run.WORKERS} gunicorn workers, {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"bench (both event stores): {run.TENANTS} tenants, {run.USERS:,} distinct users, "
+        f"{requests * run.BATCH:,} events in {requests:,} requests of {run.BATCH:,}; {run.CLIENTS} clients, "
+        f"{run.WORKERS} gunicorn workers, {os.cpu_count()} CPUs",
+        flush=True,
+    )
 
     print("PostgreSQL store: ingest …", flush=True)
     pg = ingest(env, key, ranges, start, requests)
@@ -162,8 +195,10 @@ def main() -> int:
     store.truncate()
     ch = ingest({**env, "EVENT_STORE_URL": chdb_url}, key, ranges, start, requests)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*), coalesce(sum(events), 0), pg_total_relation_size('metering_eventoutbox')"
-                       " FROM metering_eventoutbox")
+        cursor.execute(
+            "SELECT count(*), coalesce(sum(events), 0), pg_total_relation_size('metering_eventoutbox')"
+            " FROM metering_eventoutbox"
+        )
         outbox_rows, outbox_events, outbox_bytes = cursor.fetchone()
     print(f"ClickHouse store: shipping {outbox_events:,} events in {outbox_rows:,} outbox rows …", flush=True)
     t0 = time.perf_counter()
@@ -186,32 +221,65 @@ def main() -> int:
     def row(label, a, b):
         print(f"{label:<34}{a:>26} {b:>30}")
 
-    print("\n=== event stores side by side (the same events through POST /api/v1/tenants/<t>/auth-events) ===")
+    print(
+        "\n=== event stores side by side (the same events through POST /api/v1/tenants/<t>/auth-events) ==="
+    )
     row("", "PostgreSQL", "ClickHouse (chdb, 1 node)")
     row("events sent", f"{pg['sent']:,}", f"{ch['sent']:,}")
-    row("answered accepted / duplicates", f"{pg['accepted']:,} / {pg['duplicates']:,}",
-        f"{ch['accepted']:,} / {ch['duplicates']:,}")
+    row(
+        "answered accepted / duplicates",
+        f"{pg['accepted']:,} / {pg['duplicates']:,}",
+        f"{ch['accepted']:,} / {ch['duplicates']:,}",
+    )
     row("HTTP errors", str(pg["errors"]), str(ch["errors"]))
-    row("ingest through the endpoint", f"{pg['rate']:,.0f} events/s", f"{ch['rate']:,.0f} events/s (to outbox)")
-    row("request latency p50 / p99", f"{pg['p50'] * 1000:,.0f} / {pg['p99'] * 1000:,.0f} ms",
-        f"{ch['p50'] * 1000:,.0f} / {ch['p99'] * 1000:,.0f} ms")
-    row("CPU: PostgreSQL / gunicorn", f"{pg['cpu_postgres']:.1f} / {pg['cpu_gunicorn']:.1f} s",
-        f"{ch['cpu_postgres']:.1f} / {ch['cpu_gunicorn']:.1f} s")
-    row("ratio to PostgreSQL COPY", f"{pg['rate'] / (copy_rows / copy_seconds):.1%}",
-        f"{ch['rate'] / (copy_rows / copy_seconds):.1%}")
+    row(
+        "ingest through the endpoint",
+        f"{pg['rate']:,.0f} events/s",
+        f"{ch['rate']:,.0f} events/s (to outbox)",
+    )
+    row(
+        "request latency p50 / p99",
+        f"{pg['p50'] * 1000:,.0f} / {pg['p99'] * 1000:,.0f} ms",
+        f"{ch['p50'] * 1000:,.0f} / {ch['p99'] * 1000:,.0f} ms",
+    )
+    row(
+        "CPU: PostgreSQL / gunicorn",
+        f"{pg['cpu_postgres']:.1f} / {pg['cpu_gunicorn']:.1f} s",
+        f"{ch['cpu_postgres']:.1f} / {ch['cpu_gunicorn']:.1f} s",
+    )
+    row(
+        "ratio to PostgreSQL COPY",
+        f"{pg['rate'] / (copy_rows / copy_seconds):.1%}",
+        f"{ch['rate'] / (copy_rows / copy_seconds):.1%}",
+    )
     row("outbox after ingest", "—", f"{outbox_rows:,} rows, {outbox_bytes / 1e6:,.1f} MB")
-    row("shipping outbox → ClickHouse", "— (counted in the request)",
-        f"{shipped['events'] / ship_seconds:,.0f} events/s ({ship_seconds:.1f} s)")
+    row(
+        "shipping outbox → ClickHouse",
+        "— (counted in the request)",
+        f"{shipped['events'] / ship_seconds:,.0f} events/s ({ship_seconds:.1f} s)",
+    )
     row("rows stored / distinct events", "—", f"{raw_rows:,} / {unique_rows:,}")
-    row("MAU read, largest tenant p50", f"{statistics.median(pg_reads) * 1000:.3f} ms",
-        f"{statistics.median(ch_reads) * 1000:.3f} ms")
-    row("MAU read p99", f"{percentile(pg_reads, 99) * 1000:.3f} ms", f"{percentile(ch_reads, 99) * 1000:.3f} ms")
+    row(
+        "MAU read, largest tenant p50",
+        f"{statistics.median(pg_reads) * 1000:.3f} ms",
+        f"{statistics.median(ch_reads) * 1000:.3f} ms",
+    )
+    row(
+        "MAU read p99",
+        f"{percentile(pg_reads, 99) * 1000:.3f} ms",
+        f"{percentile(ch_reads, 99) * 1000:.3f} ms",
+    )
     row("MAU of bench-000 this month", f"{pg_mau:,}", f"{ch_mau:,}")
-    row("exact", "yes" if exact_pg else "NO (vs brute-force recount)",
-        "yes" if not mismatches else f"NO: {', '.join(mismatches[:5])}")
-    print(f"(PostgreSQL: counters = brute-force recount over {counter_rows:,} rows; ClickHouse = PostgreSQL's counters "
-          f"for all {compared:,} tenant-month, tenant-RP-month and tenant-day figures; COPY: {copy_rows / copy_seconds:,.0f} "
-          f"rows/s. The box is shared: {os.cpu_count()} CPUs, load average now {os.getloadavg()[0]:.2f}.)")
+    row(
+        "exact",
+        "yes" if exact_pg else "NO (vs brute-force recount)",
+        "yes" if not mismatches else f"NO: {', '.join(mismatches[:5])}",
+    )
+    print(
+        f"(PostgreSQL: counters = brute-force recount over {counter_rows:,} rows; ClickHouse = PostgreSQL's counters "
+        f"for all {compared:,} tenant-month, tenant-RP-month and tenant-day figures; COPY: {copy_rows / copy_seconds:,.0f} "
+        f"rows/s. The box is shared: {os.cpu_count()} CPUs, load average now {os.getloadavg()[0]:.2f}.)"
+    )
     ok = exact_pg and not mismatches and not pg["errors"] and not ch["errors"] and pg_mau == ch_mau
     return 0 if ok else 1
 

@@ -28,14 +28,26 @@ class PricingTierInline(admin.TabularInline):
 class PricingUnitForm(forms.ModelForm):
     class Meta:
         model = PricingUnit
-        fields = ["unit_name", "display_name", "description", "type", "metering_unit", "currency", "interval",
-                  "unit_amount"]
+        fields = [
+            "unit_name",
+            "display_name",
+            "description",
+            "type",
+            "metering_unit",
+            "currency",
+            "interval",
+            "unit_amount",
+        ]
 
     def clean(self):
         data = super().clean()
         if self.instance.pk and not self.errors:
-            probe = PricingUnit(pk=self.instance.pk, unit_name=self.instance.unit_name,
-                                interval=data.get("interval"), currency=data.get("currency"))
+            probe = PricingUnit(
+                pk=self.instance.pk,
+                unit_name=self.instance.unit_name,
+                interval=data.get("interval"),
+                currency=data.get("currency"),
+            )
             problems = catalogue.unit_problems(unit=probe)
             if problems:
                 raise ValidationError({"interval": problems})
@@ -79,8 +91,21 @@ class MenuAdmin(admin.ModelAdmin):
 class PlanForm(forms.ModelForm):
     class Meta:
         model = Plan
-        fields = ["code", "name", "category", "license_type", "currency", "interval", "menus", "max_rps",
-                  "max_users", "max_mau", "mau_overage_unit_amount", "is_public", "sort_order"]
+        fields = [
+            "code",
+            "name",
+            "category",
+            "license_type",
+            "currency",
+            "interval",
+            "menus",
+            "max_rps",
+            "max_users",
+            "max_mau",
+            "mau_overage_unit_amount",
+            "is_public",
+            "sort_order",
+        ]
 
     def clean(self):
         data = super().clean()
@@ -88,13 +113,15 @@ class PlanForm(forms.ModelForm):
         if menus is None:
             return data
         units = PricingUnit.objects.filter(menus__in=menus).distinct()
-        problems = catalogue.plan_problems(interval=data.get("interval"), currency=data.get("currency"), units=units,
-                                           name=_("A plan"))
+        problems = catalogue.plan_problems(
+            interval=data.get("interval"), currency=data.get("currency"), units=units, name=_("A plan")
+        )
         if problems:
             raise ValidationError({"menus": problems})
         self.instance._pending_menus = list(menus)
-        limits = catalogue.plan_limit_problems(plan=self.instance, max_rps=data.get("max_rps"),
-                                               max_users=data.get("max_users"))
+        limits = catalogue.plan_limit_problems(
+            plan=self.instance, max_rps=data.get("max_rps"), max_users=data.get("max_users")
+        )
         if limits:
             raise ValidationError(limits)
         return data
@@ -103,7 +130,17 @@ class PlanForm(forms.ModelForm):
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
     form = PlanForm
-    list_display = ["name", "code", "category", "license_type", "currency", "interval", "max_rps", "max_users", "max_mau"]
+    list_display = [
+        "name",
+        "code",
+        "category",
+        "license_type",
+        "currency",
+        "interval",
+        "max_rps",
+        "max_users",
+        "max_mau",
+    ]
     list_filter = ["category", "license_type", "currency", "interval"]
     search_fields = ["name", "code"]
     filter_horizontal = ["menus"]
@@ -111,8 +148,13 @@ class PlanAdmin(admin.ModelAdmin):
 
 class ChangePlanForm(forms.Form):
     plan = forms.ModelChoiceField(label=gettext_lazy("Plan"), queryset=Plan.objects.none())
-    when = forms.ChoiceField(label=gettext_lazy("When"), choices=[
-        ("now", gettext_lazy("Now (prorated, invoiced at once)")), ("next_period", gettext_lazy("Next period"))])
+    when = forms.ChoiceField(
+        label=gettext_lazy("When"),
+        choices=[
+            ("now", gettext_lazy("Now (prorated, invoiced at once)")),
+            ("next_period", gettext_lazy("Next period")),
+        ],
+    )
 
     def __init__(self, *args, tenant, **kwargs):
         super().__init__(*args, **kwargs)
@@ -123,12 +165,25 @@ class ChangePlanForm(forms.Form):
 
 @admin.register(License)
 class LicenseAdmin(admin.ModelAdmin):
-    list_display = ["tenant", "plan", tenant_local("current_period_start", gettext_lazy("period start")),
-                    tenant_local("current_period_end", gettext_lazy("period end")), "auto_renew"]
+    list_display = [
+        "tenant",
+        "plan",
+        tenant_local("current_period_start", gettext_lazy("period start")),
+        tenant_local("current_period_end", gettext_lazy("period end")),
+        "auto_renew",
+    ]
     list_filter = ["plan__license_type", "auto_renew"]
     search_fields = ["tenant__name", "tenant__slug"]
-    readonly_fields = ["tenant", "plan", "started_at", "current_period_start", "current_period_end", "auto_renew",
-                       "change_plan_link", "plan_history"]
+    readonly_fields = [
+        "tenant",
+        "plan",
+        "started_at",
+        "current_period_start",
+        "current_period_end",
+        "auto_renew",
+        "change_plan_link",
+        "plan_history",
+    ]
 
     def has_add_permission(self, request):
         return False
@@ -142,11 +197,18 @@ class LicenseAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("Plan history"))
     def plan_history(self, obj):
         rows = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
-                (local_text(c.effective_at, obj.tenant.time_zone), c.get_kind_display(), c.from_plan.name if c.from_plan else "—",
-                 c.to_plan.name, c.proration_behavior or "—", c.get_source_display(),
-                 format_money(c.difference_amount, c.currency))
+                (
+                    local_text(c.effective_at, obj.tenant.time_zone),
+                    c.get_kind_display(),
+                    c.from_plan.name if c.from_plan else "—",
+                    c.to_plan.name,
+                    c.proration_behavior or "—",
+                    c.get_source_display(),
+                    format_money(c.difference_amount, c.currency),
+                )
                 for c in plan_history(tenant=obj.tenant)
             ),
         )
@@ -155,7 +217,13 @@ class LicenseAdmin(admin.ModelAdmin):
         return format_html(
             "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
             "<tbody>{}</tbody></table>",
-            _("When"), _("Kind"), _("Change"), _("Proration"), _("Source"), _("Difference"), rows,
+            _("When"),
+            _("Kind"),
+            _("Change"),
+            _("Proration"),
+            _("Source"),
+            _("Difference"),
+            rows,
         )
 
     @admin.display(description=gettext_lazy("Ops"))
@@ -165,8 +233,11 @@ class LicenseAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         return [
-            path("<int:pk>/change-plan/", self.admin_site.admin_view(self.change_plan_view),
-                 name="licenses_license_change_plan"),
+            path(
+                "<int:pk>/change-plan/",
+                self.admin_site.admin_view(self.change_plan_view),
+                name="licenses_license_change_plan",
+            ),
             *super().get_urls(),
         ]
 
@@ -180,42 +251,74 @@ class LicenseAdmin(admin.ModelAdmin):
         form = ChangePlanForm(request.POST or None, tenant=tenant)
         if request.method == "POST" and form.is_valid():
             try:
-                plan_change(tenant=tenant, plan=form.cleaned_data["plan"], when=form.cleaned_data["when"],
-                            proration_behavior="always_invoice", actor=request.user, source=PlanChange.Source.ADMIN,
-                            by_operator=True)
+                plan_change(
+                    tenant=tenant,
+                    plan=form.cleaned_data["plan"],
+                    when=form.cleaned_data["when"],
+                    proration_behavior="always_invoice",
+                    actor=request.user,
+                    source=PlanChange.Source.ADMIN,
+                    by_operator=True,
+                )
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
             else:
-                messages.success(request, _("%(tenant)s: plan change to %(plan)s done.") % {
-                    "tenant": tenant.name, "plan": form.cleaned_data["plan"]})
+                messages.success(
+                    request,
+                    _("%(tenant)s: plan change to %(plan)s done.")
+                    % {"tenant": tenant.name, "plan": form.cleaned_data["plan"]},
+                )
                 return redirect("admin:licenses_license_change", pk)
         context = {
-            **self.admin_site.each_context(request), "title": _("Change plan of %(tenant)s") % {"tenant": tenant.name}, "form": form,
-            "license": license, "opts": self.model._meta,
+            **self.admin_site.each_context(request),
+            "title": _("Change plan of %(tenant)s") % {"tenant": tenant.name},
+            "form": form,
+            "license": license,
+            "opts": self.model._meta,
         }
         return render(request, "admin/licenses/change_plan.html", context)
 
 
 @admin.register(PlanChange)
 class PlanChangeAdmin(ReadOnlyAdmin):
-    list_display = ["tenant", "kind", "from_plan", "to_plan", tenant_local("effective_at", gettext_lazy("effective")),
-                    "proration_behavior", "source",
-                    "difference_amount", "currency"]
+    list_display = [
+        "tenant",
+        "kind",
+        "from_plan",
+        "to_plan",
+        tenant_local("effective_at", gettext_lazy("effective")),
+        "proration_behavior",
+        "source",
+        "difference_amount",
+        "currency",
+    ]
     list_filter = ["kind", "source", "proration_behavior"]
     search_fields = ["tenant__name", "tenant__slug"]
 
 
 @admin.register(PlanReservation)
 class PlanReservationAdmin(PlanChangeAdmin):
-    list_display = ["tenant", "plan", tenant_local("effective_at", gettext_lazy("effective")), "status", "source",
-                    tenant_local("created_at", gettext_lazy("created"))]
+    list_display = [
+        "tenant",
+        "plan",
+        tenant_local("effective_at", gettext_lazy("effective")),
+        "status",
+        "source",
+        tenant_local("created_at", gettext_lazy("created")),
+    ]
     list_filter = ["status", "source"]
 
 
 @admin.register(ProrationItem)
 class ProrationItemAdmin(PlanChangeAdmin):
-    list_display = ["tenant", "description", "amount", "billing", "status",
-                    tenant_local("created_at", gettext_lazy("created"))]
+    list_display = [
+        "tenant",
+        "description",
+        "amount",
+        "billing",
+        "status",
+        tenant_local("created_at", gettext_lazy("created")),
+    ]
     list_filter = ["billing", "status"]
 
     @admin.display(description=gettext_lazy("amount"))
@@ -241,8 +344,10 @@ class _RegistrationAdmin(ServiceAdmin):
         if change:
             type(obj).objects.filter(pk=obj.pk).update(**{self.name_field: getattr(obj, self.name_field)})
             return
-        obj.pk = self.register(tenant=obj.tenant, **{self.id_field: getattr(obj, self.id_field),
-                                                     self.name_field: getattr(obj, self.name_field)}).pk
+        obj.pk = self.register(
+            tenant=obj.tenant,
+            **{self.id_field: getattr(obj, self.id_field), self.name_field: getattr(obj, self.name_field)},
+        ).pk
 
     def delete_model(self, request, obj):
         self.remove(tenant=obj.tenant, actor=request.user, **{self.id_field: getattr(obj, self.id_field)})
@@ -268,7 +373,12 @@ class RelyingPartyAdmin(_RegistrationAdmin):
 
 @admin.register(EndUser)
 class EndUserAdmin(_RegistrationAdmin):
-    list_display = ["user_id", "display_name", "tenant", tenant_local("created_at", gettext_lazy("registered"))]
+    list_display = [
+        "user_id",
+        "display_name",
+        "tenant",
+        tenant_local("created_at", gettext_lazy("registered")),
+    ]
     search_fields = ["user_id", "tenant__name"]
     id_field, name_field = "user_id", "display_name"
 

@@ -91,8 +91,11 @@ def tenant_detail(request, tenant: TenantSlug):
     return selectors.license_api_detail(tenant=api_tenant(request))
 
 
-@router.put(TENANT + "/plan", response={200: PlanUpdateOut, **error_responses(400, 401, 403, 404, 409, 413, 422)},
-            exclude_unset=True)
+@router.put(
+    TENANT + "/plan",
+    response={200: PlanUpdateOut, **error_responses(400, 401, 403, 404, 409, 413, 422)},
+    exclude_unset=True,
+)
 @idempotent
 def plan_update(request, tenant: TenantSlug, change: Body[PlanUpdateIn]):
     """Buy (from Free), change now (prorated by the second) or reserve for the next period.
@@ -102,21 +105,29 @@ def plan_update(request, tenant: TenantSlug, change: Body[PlanUpdateIn]):
     tenant = api_tenant(request)
     plan = selectors.plan_get(code=change.plan, currency=tenant.currency)
     result = services.plan_change(
-        tenant=tenant, plan=plan, when=change.when, proration_behavior=change.proration_behavior,
-        source=PlanChange.Source.API, by_operator=request.api_key.scope == ApiKey.Scope.PLATFORM,
+        tenant=tenant,
+        plan=plan,
+        when=change.when,
+        proration_behavior=change.proration_behavior,
+        source=PlanChange.Source.API,
+        by_operator=request.api_key.scope == ApiKey.Scope.PLATFORM,
     )
     body = {"result": result["result"], **selectors.license_api_detail(tenant=tenant)}
     plan_change = result.get("change")
     if plan_change is not None:
         body["proration"] = {
-            "currency": plan_change.currency, "unused_amount": plan_change.unused_amount,
-            "remaining_amount": plan_change.remaining_amount, "difference_amount": plan_change.difference_amount,
+            "currency": plan_change.currency,
+            "unused_amount": plan_change.unused_amount,
+            "remaining_amount": plan_change.remaining_amount,
+            "difference_amount": plan_change.difference_amount,
             "proration_behavior": plan_change.proration_behavior,
         }
     return body
 
 
-@router.delete(TENANT + "/plan/reservation", response={200: TenantLicenseOut, **error_responses(400, 401, 403, 404, 409)})
+@router.delete(
+    TENANT + "/plan/reservation", response={200: TenantLicenseOut, **error_responses(400, 401, 403, 404, 409)}
+)
 def plan_reservation_delete(request, tenant: TenantSlug):
     """Cancel the reserved change (409 `no_reservation` when there is none)."""
     tenant = api_tenant(request)
@@ -157,14 +168,23 @@ REGISTER_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422)
 def rp_register(request, tenant: TenantSlug, rp: Body[RelyingPartyIn]):
     """Register an RP; 409 `limit_exceeded` beyond the license, 409 `already_registered`."""
     created = registrations.relying_party_register(tenant=api_tenant(request), rp_id=rp.rp_id, name=rp.name)
-    return Status(201, {"rp_id": created.rp_id, "name": created.name, "created_at": created.created_at.isoformat()})
+    return Status(
+        201, {"rp_id": created.rp_id, "name": created.name, "created_at": created.created_at.isoformat()}
+    )
 
 
 @router.post(TENANT + "/users", response={201: EndUserOut, **REGISTER_ERRORS})
 @idempotent
 def user_register(request, tenant: TenantSlug, user: Body[EndUserIn]):
     """Register an end user; 409 `limit_exceeded` beyond the license, 409 `already_registered`."""
-    created = registrations.end_user_register(tenant=api_tenant(request), user_id=user.user_id,
-                                              display_name=user.display_name)
-    return Status(201, {"user_id": created.user_id, "display_name": created.display_name,
-                        "created_at": created.created_at.isoformat()})
+    created = registrations.end_user_register(
+        tenant=api_tenant(request), user_id=user.user_id, display_name=user.display_name
+    )
+    return Status(
+        201,
+        {
+            "user_id": created.user_id,
+            "display_name": created.display_name,
+            "created_at": created.created_at.isoformat(),
+        },
+    )

@@ -31,12 +31,20 @@ def plan_problems(*, interval: str | None, currency: str | None, units, name: st
     if len(intervals) > 1:
         problems.append(_("%(plan)s cannot mix monthly and yearly pricing units.") % {"plan": name})
     elif intervals and interval and intervals != {interval}:
-        problems.append(_("%(plan)s is billed %(interval)s but its units are %(units)s.") % {
-            "plan": name, "interval": _interval_label(interval), "units": _interval_label(next(iter(intervals)))})
+        problems.append(
+            _("%(plan)s is billed %(interval)s but its units are %(units)s.")
+            % {
+                "plan": name,
+                "interval": _interval_label(interval),
+                "units": _interval_label(next(iter(intervals))),
+            }
+        )
     wrong = sorted(u.unit_name for u in units if currency and u.currency != currency)
     if wrong:
-        problems.append(_("These units are not priced in %(currency)s: %(units)s.") % {
-            "currency": currency, "units": ", ".join(wrong)})
+        problems.append(
+            _("These units are not priced in %(currency)s: %(units)s.")
+            % {"currency": currency, "units": ", ".join(wrong)}
+        )
     return problems
 
 
@@ -44,8 +52,10 @@ def _plan_units(plan, *, replace_menu=None, menu_units=None, replace_unit=None):
     units = {}
     # A form saving the plan together with new menus says which menus it is about to set.
     menus = getattr(plan, "_pending_menus", None)
-    for menu in (menus if menus is not None else plan.menus.all()):
-        for unit in (menu_units if replace_menu is not None and menu.pk == replace_menu.pk else menu.units.all()):
+    for menu in menus if menus is not None else plan.menus.all():
+        for unit in (
+            menu_units if replace_menu is not None and menu.pk == replace_menu.pk else menu.units.all()
+        ):
             units[unit.pk] = unit
     if replace_unit is not None and replace_unit.pk in units:
         units[replace_unit.pk] = replace_unit
@@ -62,8 +72,12 @@ def menu_problems(*, menu: Menu, units) -> list[str]:
         problems.append(_("A menu cannot mix currencies."))
     if menu.pk:
         for plan in Plan.objects.filter(menus=menu).distinct():
-            problems += plan_problems(interval=plan.interval, currency=plan.currency, name=_plan_named(plan),
-                                      units=_plan_units(plan, replace_menu=menu, menu_units=units))
+            problems += plan_problems(
+                interval=plan.interval,
+                currency=plan.currency,
+                name=_plan_named(plan),
+                units=_plan_units(plan, replace_menu=menu, menu_units=units),
+            )
     return list(dict.fromkeys(problems))
 
 
@@ -73,13 +87,18 @@ def unit_problems(*, unit: PricingUnit) -> list[str]:
         return []
     problems = []
     for plan in Plan.objects.filter(menus__units=unit).distinct():
-        problems += plan_problems(interval=plan.interval, currency=plan.currency, name=_plan_named(plan),
-                                  units=_plan_units(plan, replace_unit=unit))
+        problems += plan_problems(
+            interval=plan.interval,
+            currency=plan.currency,
+            name=_plan_named(plan),
+            units=_plan_units(plan, replace_unit=unit),
+        )
     for menu in Menu.objects.filter(units=unit).distinct():
         others = [u for u in menu.units.all() if u.pk != unit.pk]
         if any(u.interval != unit.interval for u in others):
-            problems.append(_("Menu %(menu)s would mix monthly and yearly pricing units.") % {
-                "menu": menu.display_name})
+            problems.append(
+                _("Menu %(menu)s would mix monthly and yearly pricing units.") % {"menu": menu.display_name}
+            )
         if any(u.currency != unit.currency for u in others):
             problems.append(_("Menu %(menu)s would mix currencies.") % {"menu": menu.display_name})
     return list(dict.fromkeys(problems))
@@ -99,17 +118,21 @@ def plan_limit_problems(*, plan: Plan, max_rps, max_users) -> dict[str, list[str
         on_it |= Q(license__auto_renew=False, license__plan__currency=plan.currency)
     tenants = (
         Tenant.objects.filter(on_it)
-        .distinct().annotate(rps=Count("relying_parties", distinct=True), users=Count("end_users", distinct=True))
+        .distinct()
+        .annotate(rps=Count("relying_parties", distinct=True), users=Count("end_users", distinct=True))
     )
     problems = {}
     for tenant in tenants:
         if max_rps is not None and tenant.rps > max_rps:
-            problems.setdefault("max_rps", []).append(_("%(tenant)s has %(count)s RPs registered (limit %(limit)s).") % {
-                "tenant": tenant.name, "count": tenant.rps, "limit": max_rps})
+            problems.setdefault("max_rps", []).append(
+                _("%(tenant)s has %(count)s RPs registered (limit %(limit)s).")
+                % {"tenant": tenant.name, "count": tenant.rps, "limit": max_rps}
+            )
         if max_users is not None and tenant.users > max_users:
             problems.setdefault("max_users", []).append(
-                _("%(tenant)s has %(count)s users registered (limit %(limit)s).") % {
-                    "tenant": tenant.name, "count": f"{tenant.users:,}", "limit": f"{max_users:,}"})
+                _("%(tenant)s has %(count)s users registered (limit %(limit)s).")
+                % {"tenant": tenant.name, "count": f"{tenant.users:,}", "limit": f"{max_users:,}"}
+            )
     return problems
 
 
@@ -129,7 +152,9 @@ def _unit_pre_save(sender, instance, raw=False, **kwargs):
 def _plan_pre_save(sender, instance, raw=False, **kwargs):
     if raw or not instance.pk:
         return
-    problems = plan_problems(interval=instance.interval, currency=instance.currency, units=_plan_units(instance))
+    problems = plan_problems(
+        interval=instance.interval, currency=instance.currency, units=_plan_units(instance)
+    )
     if problems:
         raise ValidationError(problems)
 

@@ -13,4 +13,6 @@ def seed(*, tenants, users, stdout):
         license = license_get(tenant=tenant)
         limit = getattr(getattr(license, "plan", None), "max_rps", None)
         for rp in DEMO_RPS[: min(len(DEMO_RPS), limit or len(DEMO_RPS))]:  # stay within the license's max RPs
-            RelyingParty.objects.get_or_create(tenant=tenant, rp_id=rp, defaults={"name": rp.split(".")[0].title()})
+            RelyingParty.objects.get_or_create(
+                tenant=tenant, rp_id=rp, defaults={"name": rp.split(".")[0].title()}
+            )

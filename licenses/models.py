@@ -23,21 +23,33 @@ class Plan(models.Model):
         MONTH = "month", _("Monthly")
         YEAR = "year", _("Yearly")
 
-    code = models.SlugField(_("code"), max_length=64, help_text=_("Stable identifier used by the API, e.g. 'starter'."))
+    code = models.SlugField(
+        _("code"), max_length=64, help_text=_("Stable identifier used by the API, e.g. 'starter'.")
+    )
     name = models.CharField(_("name"), max_length=100)
-    category = models.CharField(_("category"), max_length=16, choices=Category.choices, default=Category.LICENSE)
+    category = models.CharField(
+        _("category"), max_length=16, choices=Category.choices, default=Category.LICENSE
+    )
     license_type = models.CharField(_("license type"), max_length=16, choices=LicenseType.choices, blank=True)
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
     interval = models.CharField(_("interval"), max_length=8, choices=Interval.choices, default=Interval.MONTH)
-    max_rps = models.PositiveIntegerField(_("maximum registered RPs"), null=True, blank=True, help_text=_("Empty = unlimited."))
+    max_rps = models.PositiveIntegerField(
+        _("maximum registered RPs"), null=True, blank=True, help_text=_("Empty = unlimited.")
+    )
     max_users = models.PositiveIntegerField(
         _("maximum registered users"), null=True, blank=True, help_text=_("Empty = unlimited.")
     )
-    max_mau = models.PositiveIntegerField(_("maximum MAU"), null=True, blank=True, help_text=_("Empty = unlimited."))
-    mau_overage_unit_amount = models.PositiveIntegerField(
-        _("MAU overage unit price (minor units)"), default=0, help_text=_("Charged per MAU above the maximum.")
+    max_mau = models.PositiveIntegerField(
+        _("maximum MAU"), null=True, blank=True, help_text=_("Empty = unlimited.")
     )
-    is_public = models.BooleanField(_("is public"), default=True, help_text=_("Offered on the plan-selection page."))
+    mau_overage_unit_amount = models.PositiveIntegerField(
+        _("MAU overage unit price (minor units)"),
+        default=0,
+        help_text=_("Charged per MAU above the maximum."),
+    )
+    is_public = models.BooleanField(
+        _("is public"), default=True, help_text=_("Offered on the plan-selection page.")
+    )
     sort_order = models.PositiveIntegerField(_("sort order"), default=0)
     menus = models.ManyToManyField("Menu", related_name="plans", blank=True, verbose_name=_("menus"))
 
@@ -58,16 +70,27 @@ class Plan(models.Model):
 class License(models.Model):
     """The tenant's current license plan and period."""
 
-    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, related_name="license", verbose_name=_("tenant"))
+    tenant = models.OneToOneField(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="license", verbose_name=_("tenant")
+    )
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="licenses", verbose_name=_("plan"))
     started_at = models.DateTimeField(_("started at"))
     current_period_start = models.DateTimeField(_("current period start"))
-    current_period_end = models.DateTimeField(_("current period end"), null=True, blank=True, help_text=_("Empty for Free (no end date)."))
+    current_period_end = models.DateTimeField(
+        _("current period end"), null=True, blank=True, help_text=_("Empty for Free (no end date).")
+    )
     auto_renew = models.BooleanField(_("auto renew"), default=True)
     billed_plan = models.ForeignKey(
-        Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-        help_text=_("The plan whose fixed fee has been billed for the current period (empty on Free). A change "
-                  "without proration keeps it, so a later downgrade credits only what was actually billed."), verbose_name=_("billed plan"),
+        Plan,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_(
+            "The plan whose fixed fee has been billed for the current period (empty on Free). A change "
+            "without proration keeps it, so a later downgrade credits only what was actually billed."
+        ),
+        verbose_name=_("billed plan"),
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -88,18 +111,28 @@ class PricingUnit(models.Model):
         TIERED = "tiered", _("Tiered unit (flat amount of the tier reached)")
         TIERED_USAGE = "tiered_usage", _("Tiered usage unit (the tier reached sets the unit price)")
 
-    unit_name = models.SlugField(_("unit name"),
-        max_length=100, unique=True, error_messages={"unique": _("A pricing unit with this unit name already exists.")}
+    unit_name = models.SlugField(
+        _("unit name"),
+        max_length=100,
+        unique=True,
+        error_messages={"unique": _("A pricing unit with this unit name already exists.")},
     )
     display_name = models.CharField(_("display name"), max_length=200)
     description = models.CharField(_("description"), max_length=300, blank=True)
     type = models.CharField(_("type"), max_length=16, choices=Type.choices, default=Type.FIXED)
     metering_unit = models.ForeignKey(
-        "metering.MeteringUnit", on_delete=models.PROTECT, null=True, blank=True, related_name="pricing_units",
-        help_text=_("What is counted for usage, tiered and tiered usage units."), verbose_name=_("metering unit"),
+        "metering.MeteringUnit",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="pricing_units",
+        help_text=_("What is counted for usage, tiered and tiered usage units."),
+        verbose_name=_("metering unit"),
     )
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
-    interval = models.CharField(_("interval"), max_length=8, choices=Plan.Interval.choices, default=Plan.Interval.MONTH)
+    interval = models.CharField(
+        _("interval"), max_length=8, choices=Plan.Interval.choices, default=Plan.Interval.MONTH
+    )
     unit_amount = models.PositiveBigIntegerField(
         _("unit price (minor units)"), default=0, help_text=_("Fixed fee, or price per unit for usage units.")
     )
@@ -116,8 +149,12 @@ class PricingUnit(models.Model):
 class PricingTier(models.Model):
     """One tier of a tiered unit. `up_to` empty means infinity (the last tier)."""
 
-    unit = models.ForeignKey(PricingUnit, on_delete=models.CASCADE, related_name="tiers", verbose_name=_("unit"))
-    up_to = models.PositiveBigIntegerField(_("up to"), null=True, blank=True, help_text=_("Upper bound, inclusive. Empty = ∞."))
+    unit = models.ForeignKey(
+        PricingUnit, on_delete=models.CASCADE, related_name="tiers", verbose_name=_("unit")
+    )
+    up_to = models.PositiveBigIntegerField(
+        _("up to"), null=True, blank=True, help_text=_("Upper bound, inclusive. Empty = ∞.")
+    )
     unit_amount = models.PositiveBigIntegerField(_("unit price (minor units)"), default=0)
     flat_amount = models.PositiveBigIntegerField(_("flat amount (minor units)"), default=0)
 
@@ -139,7 +176,12 @@ class PricingTier(models.Model):
 class Menu(models.Model):
     """A group of pricing units; plans are made of menus."""
 
-    name = models.SlugField(_("name"), max_length=100, unique=True, error_messages={"unique": _("A menu with this name already exists.")})
+    name = models.SlugField(
+        _("name"),
+        max_length=100,
+        unique=True,
+        error_messages={"unique": _("A menu with this name already exists.")},
+    )
     display_name = models.CharField(_("display name"), max_length=200)
     units = models.ManyToManyField(PricingUnit, related_name="menus", blank=True, verbose_name=_("units"))
 
@@ -174,16 +216,32 @@ class PlanChange(models.Model):
         ADMIN = "admin", _("Django admin")
         SYSTEM = "system", _("System (period end)")
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="plan_changes", verbose_name=_("tenant"))
-    from_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+", null=True, blank=True,
-                                  help_text=_("Empty when a support plan is bought (there was none before)."), verbose_name=_("from plan"))
+    tenant = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="plan_changes", verbose_name=_("tenant")
+    )
+    from_plan = models.ForeignKey(
+        Plan,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        help_text=_("Empty when a support plan is bought (there was none before)."),
+        verbose_name=_("from plan"),
+    )
     to_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+", verbose_name=_("to plan"))
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     effective_at = models.DateTimeField(_("effective at"))
-    proration_behavior = models.CharField(_("proration behavior"), max_length=20, choices=ProrationBehavior.choices, blank=True)
+    proration_behavior = models.CharField(
+        _("proration behavior"), max_length=20, choices=ProrationBehavior.choices, blank=True
+    )
     source = models.CharField(_("source"), max_length=16, choices=Source.choices)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("actor")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
     )
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
     unused_amount = models.BigIntegerField(_("unused time of the old plan (minor units)"), default=0)
@@ -212,8 +270,12 @@ class ProrationItem(models.Model):
         PENDING = "pending", _("Pending")
         INVOICED = "invoiced", _("Invoiced")
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="proration_items", verbose_name=_("tenant"))
-    plan_change = models.ForeignKey(PlanChange, on_delete=models.CASCADE, related_name="proration_items", verbose_name=_("plan change"))
+    tenant = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="proration_items", verbose_name=_("tenant")
+    )
+    plan_change = models.ForeignKey(
+        PlanChange, on_delete=models.CASCADE, related_name="proration_items", verbose_name=_("plan change")
+    )
     description = models.CharField(_("description"), max_length=300)
     amount_minor = models.BigIntegerField(_("amount (minor units)"))
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
@@ -238,13 +300,23 @@ class PlanReservation(models.Model):
         APPLIED = "applied", _("Applied")
         CANCELLED = "cancelled", _("Cancelled")
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="plan_reservations", verbose_name=_("tenant"))
+    tenant = models.ForeignKey(
+        "accounts.Tenant",
+        on_delete=models.CASCADE,
+        related_name="plan_reservations",
+        verbose_name=_("tenant"),
+    )
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+", verbose_name=_("plan"))
     effective_at = models.DateTimeField(_("effective at"))
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     source = models.CharField(_("source"), max_length=16, choices=PlanChange.Source.choices)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("actor")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
     )
     created_at = models.DateTimeField(_("created at"))
 
@@ -262,7 +334,10 @@ class PlanReservation(models.Model):
         from billing_portal.common.clock import local_text
 
         return _("%(tenant)s: %(plan)s from %(when)s") % {
-            "tenant": self.tenant, "plan": self.plan.name, "when": local_text(self.effective_at, self.tenant.time_zone)}
+            "tenant": self.tenant,
+            "plan": self.plan.name,
+            "when": local_text(self.effective_at, self.tenant.time_zone),
+        }
 
 
 class SupportSubscription(models.Model):
@@ -274,9 +349,18 @@ class SupportSubscription(models.Model):
         ACTIVE = "active", _("Active")
         ENDED = "ended", _("Ended")
 
-    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, related_name="support_subscription", verbose_name=_("tenant"))
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="support_subscriptions", verbose_name=_("plan"))
-    billed_plan = models.ForeignKey(Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("billed plan"))
+    tenant = models.OneToOneField(
+        "accounts.Tenant",
+        on_delete=models.CASCADE,
+        related_name="support_subscription",
+        verbose_name=_("tenant"),
+    )
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, related_name="support_subscriptions", verbose_name=_("plan")
+    )
+    billed_plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("billed plan")
+    )
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.ACTIVE)
     started_at = models.DateTimeField(_("started at"))
     current_period_start = models.DateTimeField(_("current period start"))

@@ -22,12 +22,16 @@ def _announce(*, tenant, action: str, plan=None, when=None, data: dict | None = 
     type_ = WEBHOOK_EVENTS.get(action)
     if type_ is None:
         return
-    events.publish(type_, tenant=tenant, data={
-        "action": action.split(".", 1)[1],
-        "plan": {"code": plan.code, "name": plan.name} if plan is not None else None,
-        "effective_at": when.isoformat() if when is not None else None,
-        **{k: v for k, v in (data or {}).items() if isinstance(v, str | int | bool | None)},
-    })
+    events.publish(
+        type_,
+        tenant=tenant,
+        data={
+            "action": action.split(".", 1)[1],
+            "plan": {"code": plan.code, "name": plan.name} if plan is not None else None,
+            "effective_at": when.isoformat() if when is not None else None,
+            **{k: v for k, v in (data or {}).items() if isinstance(v, str | int | bool | None)},
+        },
+    )
 
 
 def license_event(*, tenant, action: str, actor=None, plan=None, when=None, data: dict | None = None) -> None:
@@ -40,8 +44,22 @@ def license_event(*, tenant, action: str, actor=None, plan=None, when=None, data
     # store them rendered now.
     audit_record(action=action, tenant=tenant, actor=actor, data=payload)
     _announce(tenant=tenant, action=action, plan=plan, when=when, data=data)
-    recipients = sorted({u.email for u in (tenant.representative, tenant.payment_administrator) if u is not None})
-    context = {"tenant": tenant, "action": action, "plan": plan, "when": when, "actor": actor, "data": payload}
-    transaction.on_commit(lambda: send_templated_mail(
-        name="license_event", to=recipients, context=context, time_zone=tenant.time_zone,
-    ))
+    recipients = sorted(
+        {u.email for u in (tenant.representative, tenant.payment_administrator) if u is not None}
+    )
+    context = {
+        "tenant": tenant,
+        "action": action,
+        "plan": plan,
+        "when": when,
+        "actor": actor,
+        "data": payload,
+    }
+    transaction.on_commit(
+        lambda: send_templated_mail(
+            name="license_event",
+            to=recipients,
+            context=context,
+            time_zone=tenant.time_zone,
+        )
+    )

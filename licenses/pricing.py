@@ -40,25 +40,45 @@ def unit_line(unit: PricingUnit, quantity: int = 0, *, tiers=None) -> dict:
     tiers = list(unit.tiers.all()) if tiers is None else list(tiers)
     name = unit.display_name
     if unit.type == PricingUnit.Type.FIXED:
-        return _line(description=name, quantity=1, unit_amount=unit.unit_amount, amount_minor=unit.unit_amount,
-                     currency=unit.currency)
+        return _line(
+            description=name,
+            quantity=1,
+            unit_amount=unit.unit_amount,
+            amount_minor=unit.unit_amount,
+            currency=unit.currency,
+        )
     if unit.type == PricingUnit.Type.USAGE:
         amount = round_minor(Decimal(unit.unit_amount) * quantity)
-        return _line(description=name, quantity=quantity, unit_amount=unit.unit_amount, amount_minor=amount,
-                     currency=unit.currency)
+        return _line(
+            description=name,
+            quantity=quantity,
+            unit_amount=unit.unit_amount,
+            amount_minor=amount,
+            currency=unit.currency,
+        )
     tier = tier_for(tiers, quantity)
     if unit.type == PricingUnit.Type.TIERED:
         # Flat amount of the tier the quantity reached.
         flat = tier.flat_amount if tier else 0
-        return _line(description=f"{name} ({_tier_label(tier)})", quantity=quantity, unit_amount=flat,
-                     amount_minor=flat, currency=unit.currency)
+        return _line(
+            description=f"{name} ({_tier_label(tier)})",
+            quantity=quantity,
+            unit_amount=flat,
+            amount_minor=flat,
+            currency=unit.currency,
+        )
     if unit.type == PricingUnit.Type.TIERED_USAGE:
         # Volume pricing: the tier reached sets the unit price of every unit, plus its flat amount.
         unit_amount = tier.unit_amount if tier else 0
         flat = tier.flat_amount if tier else 0
         amount = round_minor(Decimal(unit_amount) * quantity) + flat
-        return _line(description=f"{name} ({_tier_label(tier)})", quantity=quantity, unit_amount=unit_amount,
-                     amount_minor=amount, currency=unit.currency)
+        return _line(
+            description=f"{name} ({_tier_label(tier)})",
+            quantity=quantity,
+            unit_amount=unit_amount,
+            amount_minor=amount,
+            currency=unit.currency,
+        )
     raise ValueError(f"Unknown pricing unit type {unit.type!r}")
 
 
@@ -84,7 +104,9 @@ def plan_fixed_amount(plan) -> int:
     return sum(u.unit_amount for u in plan_units(plan) if u.type == PricingUnit.Type.FIXED)
 
 
-def plan_invoice_lines(plan, *, usage: dict | None = None, mau: int = 0, fixed: bool = True, metered: bool = True):
+def plan_invoice_lines(
+    plan, *, usage: dict | None = None, mau: int = 0, fixed: bool = True, metered: bool = True
+):
     """Invoice lines of a plan for one period.
 
     `usage` maps a metering unit's `unit_name` to the quantity used in the period; `mau` is the period's MAU,
@@ -102,11 +124,15 @@ def plan_invoice_lines(plan, *, usage: dict | None = None, mau: int = 0, fixed: 
             lines.append(unit_line(unit, usage.get(key, 0)))
     if metered and plan.max_mau is not None and plan.mau_overage_unit_amount:
         over = max(0, int(mau) - plan.max_mau)
-        lines.append(_line(
-            description=f"MAU overage (above {plan.max_mau:,} MAU)", quantity=over,
-            unit_amount=plan.mau_overage_unit_amount,
-            amount_minor=round_minor(Decimal(plan.mau_overage_unit_amount) * over), currency=plan.currency,
-        ))
+        lines.append(
+            _line(
+                description=f"MAU overage (above {plan.max_mau:,} MAU)",
+                quantity=over,
+                unit_amount=plan.mau_overage_unit_amount,
+                amount_minor=round_minor(Decimal(plan.mau_overage_unit_amount) * over),
+                currency=plan.currency,
+            )
+        )
     return lines
 
 

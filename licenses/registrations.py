@@ -18,24 +18,34 @@ _REGISTRATION_TEXTS = {
         "enter": gettext_lazy("Enter an RP ID."),
         "taken": gettext_lazy("The RP %(value)s is already registered."),
         "missing": gettext_lazy("There is no registered RP %(value)s."),
-        "limit_later": gettext_lazy("The license becomes %(plan)s on %(when)s, which allows at most %(limit)s "
-                                    "registered RPs. Cancel that change to register more."),
-        "limit": gettext_lazy("The %(plan)s license allows at most %(limit)s registered RPs. Update the license "
-                              "to register more."),
+        "limit_later": gettext_lazy(
+            "The license becomes %(plan)s on %(when)s, which allows at most %(limit)s "
+            "registered RPs. Cancel that change to register more."
+        ),
+        "limit": gettext_lazy(
+            "The %(plan)s license allows at most %(limit)s registered RPs. Update the license "
+            "to register more."
+        ),
     },
     "user": {
         "enter": gettext_lazy("Enter a user ID."),
         "taken": gettext_lazy("The user %(value)s is already registered."),
         "missing": gettext_lazy("There is no registered user %(value)s."),
-        "limit_later": gettext_lazy("The license becomes %(plan)s on %(when)s, which allows at most %(limit)s "
-                                    "registered users. Cancel that change to register more."),
-        "limit": gettext_lazy("The %(plan)s license allows at most %(limit)s registered users. Update the "
-                              "license to register more."),
+        "limit_later": gettext_lazy(
+            "The license becomes %(plan)s on %(when)s, which allows at most %(limit)s "
+            "registered users. Cancel that change to register more."
+        ),
+        "limit": gettext_lazy(
+            "The %(plan)s license allows at most %(limit)s registered users. Update the "
+            "license to register more."
+        ),
     },
 }
 
 
-def _register_within_limit(*, tenant: Tenant, model, field: str, value: str, limit_field: str, what: str, extra: dict):
+def _register_within_limit(
+    *, tenant: Tenant, model, field: str, value: str, limit_field: str, what: str, extra: dict
+):
     """Register one RP or end user; the tenant row is locked so concurrent registrations cannot pass the limit.
     The limit is the current plan's, or the stricter one of a cancellation's Free / a reserved downgrade."""
 
@@ -49,8 +59,10 @@ def _register_within_limit(*, tenant: Tenant, model, field: str, value: str, lim
     limit, plan, when = registration_limit(tenant=tenant, field=limit_field)
     if limit is not None and model.objects.filter(tenant=tenant).count() >= limit:
         if when is not None:
-            raise LimitExceeded(texts["limit_later"] % {
-                "plan": plan.name, "when": local_text(when, tenant.time_zone), "limit": f"{limit:,}"})
+            raise LimitExceeded(
+                texts["limit_later"]
+                % {"plan": plan.name, "when": local_text(when, tenant.time_zone), "limit": f"{limit:,}"}
+            )
         raise LimitExceeded(texts["limit"] % {"plan": plan.name, "limit": f"{limit:,}"})
     return model.objects.create(tenant=tenant, **{field: value}, **extra)
 
@@ -58,15 +70,29 @@ def _register_within_limit(*, tenant: Tenant, model, field: str, value: str, lim
 @transaction.atomic
 def relying_party_register(*, tenant: Tenant, rp_id: str, name: str = ""):
     """Register an RP; beyond the license's maximum number of RPs → LimitExceeded (409 limit_exceeded)."""
-    return _register_within_limit(tenant=tenant, model=RelyingParty, field="rp_id", value=rp_id,
-                                  limit_field="max_rps", what="RP", extra={"name": name.strip()})
+    return _register_within_limit(
+        tenant=tenant,
+        model=RelyingParty,
+        field="rp_id",
+        value=rp_id,
+        limit_field="max_rps",
+        what="RP",
+        extra={"name": name.strip()},
+    )
 
 
 @transaction.atomic
 def end_user_register(*, tenant: Tenant, user_id: str, display_name: str = ""):
     """Register an end user; beyond the license's maximum number of users → LimitExceeded (409 limit_exceeded)."""
-    return _register_within_limit(tenant=tenant, model=EndUser, field="user_id", value=user_id,
-                                  limit_field="max_users", what="user", extra={"display_name": display_name.strip()})
+    return _register_within_limit(
+        tenant=tenant,
+        model=EndUser,
+        field="user_id",
+        value=user_id,
+        limit_field="max_users",
+        what="user",
+        extra={"display_name": display_name.strip()},
+    )
 
 
 def _registration_remove(*, tenant: Tenant, model, field: str, value: str, what: str, actor=None) -> None:
@@ -74,24 +100,34 @@ def _registration_remove(*, tenant: Tenant, model, field: str, value: str, what:
         tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
         deleted = model.objects.filter(tenant=tenant, **{field: value}).delete()[0]
         if not deleted:
-            raise ApplicationError(_REGISTRATION_TEXTS[what]["missing"] % {"value": value}, code="not_found", status=404)
-        audit_record(action=f"{model._meta.model_name}.removed", tenant=tenant, actor=actor, data={field: value})
+            raise ApplicationError(
+                _REGISTRATION_TEXTS[what]["missing"] % {"value": value}, code="not_found", status=404
+            )
+        audit_record(
+            action=f"{model._meta.model_name}.removed", tenant=tenant, actor=actor, data={field: value}
+        )
         tenant_reactivate_if_within_limits(tenant=tenant, actor=actor)
 
 
 def relying_party_remove(*, tenant: Tenant, rp_id: str, actor=None) -> None:
 
-    _registration_remove(tenant=tenant, model=RelyingParty, field="rp_id", value=rp_id, what="RP", actor=actor)
+    _registration_remove(
+        tenant=tenant, model=RelyingParty, field="rp_id", value=rp_id, what="RP", actor=actor
+    )
 
 
 def end_user_remove(*, tenant: Tenant, user_id: str, actor=None) -> None:
 
-    _registration_remove(tenant=tenant, model=EndUser, field="user_id", value=user_id, what="user", actor=actor)
+    _registration_remove(
+        tenant=tenant, model=EndUser, field="user_id", value=user_id, what="user", actor=actor
+    )
 
 
 def tenant_suspend_over_limits(*, tenant: Tenant, reasons: list[str], plan) -> Tenant:
     """The roll-over found the tenant above its new plan's limits: suspend it and tell it what to remove."""
-    tenant = tenant_status_set(tenant=tenant, status=Tenant.Status.SUSPENDED, audit=False)  # license_event audits
+    tenant = tenant_status_set(
+        tenant=tenant, status=Tenant.Status.SUSPENDED, audit=False
+    )  # license_event audits
     license_event(tenant=tenant, action="tenant.suspended", plan=plan, data={"reasons": reasons})
     return tenant
 

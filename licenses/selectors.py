@@ -22,7 +22,11 @@ def license_get(*, tenant) -> License | None:
     license's row locks, see `licenses.services.licenses_roll_over`), so pages, the API and limits read the
     period that is running now even before the 15-minute roll-over task has passed."""
     license = License.objects.select_related("plan", "billed_plan").filter(tenant=tenant).first()
-    if license is not None and license.current_period_end is not None and license.current_period_end <= clock.now():
+    if (
+        license is not None
+        and license.current_period_end is not None
+        and license.current_period_end <= clock.now()
+    ):
         from .services import licenses_roll_over
 
         license = licenses_roll_over(tenant=tenant)
@@ -30,27 +34,33 @@ def license_get(*, tenant) -> License | None:
 
 
 def _plans_with_units():
-    return Plan.objects.prefetch_related(Prefetch("menus", queryset=Menu.objects.prefetch_related("units__tiers")))
+    return Plan.objects.prefetch_related(
+        Prefetch("menus", queryset=Menu.objects.prefetch_related("units__tiers"))
+    )
 
 
 def plan_get(*, code: str, currency: str) -> Plan:
     """A license plan by its API code in the tenant's currency (400 unknown_plan / wrong_currency)."""
     plans = list(_plans_with_units().filter(code=code, category=Plan.Category.LICENSE))
     if not plans:
-        raise ApplicationError(_("There is no license plan '%(code)s'.") % {"code": code}, code="unknown_plan")
+        raise ApplicationError(
+            _("There is no license plan '%(code)s'.") % {"code": code}, code="unknown_plan"
+        )
     for plan in plans:
         if plan.currency == currency:
             return plan
     raise ApplicationError(
-        _("Plan '%(code)s' is not offered in %(currency)s; this tenant is billed in %(currency)s.") % {
-            "code": code, "currency": currency}, code="wrong_currency"
+        _("Plan '%(code)s' is not offered in %(currency)s; this tenant is billed in %(currency)s.")
+        % {"code": code, "currency": currency},
+        code="wrong_currency",
     )
 
 
 def plans_for_selection(*, tenant) -> list[Plan]:
     """Public license plans in the tenant's currency, cheapest first, with their fixed price."""
     plans = list(
-        _plans_with_units().filter(category=Plan.Category.LICENSE, currency=tenant.currency, is_public=True)
+        _plans_with_units()
+        .filter(category=Plan.Category.LICENSE, currency=tenant.currency, is_public=True)
         .order_by("sort_order", "name")
     )
     for plan in plans:
@@ -93,7 +103,11 @@ REMOVAL_LIST_MAX = 10  # how many registrations a limits message names (the newe
 
 
 def _newest(model, tenant, field, count):
-    return list(model.objects.filter(tenant=tenant).order_by("-created_at", "-pk").values_list(field, flat=True)[:count])
+    return list(
+        model.objects.filter(tenant=tenant)
+        .order_by("-created_at", "-pk")
+        .values_list(field, flat=True)[:count]
+    )
 
 
 def limits_violations(*, tenant, plan: Plan) -> list[str]:
@@ -107,24 +121,46 @@ def limits_violations(*, tenant, plan: Plan) -> list[str]:
         excess = counts["rps"] - plan.max_rps
         names = _newest(RelyingParty, tenant, "rp_id", min(counts["rps"], REMOVAL_LIST_MAX))
         more = "" if counts["rps"] <= REMOVAL_LIST_MAX else ", …"
-        reasons.append(lazy_interpolate(ngettext_lazy(
-            "%(count)s RPs are registered but %(plan)s allows %(limit)s: remove %(excess)s RP "
-            "(registered: %(names)s)",
-            "%(count)s RPs are registered but %(plan)s allows %(limit)s: remove %(excess)s RPs "
-            "(registered: %(names)s)", "excess"), {
-            "count": counts["rps"], "plan": plan.name, "limit": plan.max_rps, "excess": excess,
-            "names": ", ".join(names) + more}))
+        reasons.append(
+            lazy_interpolate(
+                ngettext_lazy(
+                    "%(count)s RPs are registered but %(plan)s allows %(limit)s: remove %(excess)s RP "
+                    "(registered: %(names)s)",
+                    "%(count)s RPs are registered but %(plan)s allows %(limit)s: remove %(excess)s RPs "
+                    "(registered: %(names)s)",
+                    "excess",
+                ),
+                {
+                    "count": counts["rps"],
+                    "plan": plan.name,
+                    "limit": plan.max_rps,
+                    "excess": excess,
+                    "names": ", ".join(names) + more,
+                },
+            )
+        )
     if plan.max_users is not None and counts["users"] > plan.max_users:
         excess = counts["users"] - plan.max_users
         names = _newest(EndUser, tenant, "user_id", min(excess, REMOVAL_LIST_MAX))
         more = "" if excess <= REMOVAL_LIST_MAX else ", …"
-        reasons.append(lazy_interpolate(ngettext_lazy(
-            "%(count)s users are registered but %(plan)s allows %(limit)s: remove %(excess)s user "
-            "(newest: %(names)s)",
-            "%(count)s users are registered but %(plan)s allows %(limit)s: remove %(excess)s users "
-            "(newest: %(names)s)", "excess"), {
-            "count": f"{counts['users']:,}", "plan": plan.name, "limit": f"{plan.max_users:,}",
-            "excess": excess, "names": ", ".join(names) + more}))
+        reasons.append(
+            lazy_interpolate(
+                ngettext_lazy(
+                    "%(count)s users are registered but %(plan)s allows %(limit)s: remove %(excess)s user "
+                    "(newest: %(names)s)",
+                    "%(count)s users are registered but %(plan)s allows %(limit)s: remove %(excess)s users "
+                    "(newest: %(names)s)",
+                    "excess",
+                ),
+                {
+                    "count": f"{counts['users']:,}",
+                    "plan": plan.name,
+                    "limit": f"{plan.max_users:,}",
+                    "excess": excess,
+                    "names": ", ".join(names) + more,
+                },
+            )
+        )
     return reasons
 
 
@@ -185,7 +221,9 @@ def plan_change_preview(*, tenant, plan: Plan, at: datetime | None = None) -> di
     period_seconds = int((end - start).total_seconds())
     remaining_seconds = max(0, min(period_seconds, int((end - at).total_seconds())))
     lines = proration(
-        old_amount=old_amount, new_amount=new_amount, remaining_seconds=remaining_seconds,
+        old_amount=old_amount,
+        new_amount=new_amount,
+        remaining_seconds=remaining_seconds,
         period_seconds=period_seconds,
     )
     return {
@@ -247,16 +285,25 @@ def license_api_detail(*, tenant) -> dict:
         },
         "period": {"start": iso(license.current_period_start), "end": iso(license.current_period_end)},
         "auto_renew": license.auto_renew,
-        "reservation": None if reservation is None else {
-            "plan": reservation.plan.code, "effective_at": iso(reservation.effective_at),
+        "reservation": None
+        if reservation is None
+        else {
+            "plan": reservation.plan.code,
+            "effective_at": iso(reservation.effective_at),
         },
         "history": [
             {
-                "from_plan": c.from_plan.code if c.from_plan else None, "to_plan": c.to_plan.code, "kind": c.kind,
+                "from_plan": c.from_plan.code if c.from_plan else None,
+                "to_plan": c.to_plan.code,
+                "kind": c.kind,
                 "category": c.to_plan.category,
-                "effective_at": iso(c.effective_at), "proration_behavior": c.proration_behavior or None,
-                "source": c.source, "currency": c.currency, "unused_amount": c.unused_amount,
-                "remaining_amount": c.remaining_amount, "difference_amount": c.difference_amount,
+                "effective_at": iso(c.effective_at),
+                "proration_behavior": c.proration_behavior or None,
+                "source": c.source,
+                "currency": c.currency,
+                "unused_amount": c.unused_amount,
+                "remaining_amount": c.remaining_amount,
+                "difference_amount": c.difference_amount,
             }
             for c in plan_history(tenant=tenant)
         ],

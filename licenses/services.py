@@ -56,16 +56,25 @@ def _lock_license(tenant, *, at=None) -> License:
 
 def _check_plan(*, tenant, plan: Plan) -> None:
     if plan.category != Plan.Category.LICENSE:
-        raise ApplicationError(_("%(plan)s is not a license plan.") % {"plan": plan.name}, code="unknown_plan")
+        raise ApplicationError(
+            _("%(plan)s is not a license plan.") % {"plan": plan.name}, code="unknown_plan"
+        )
     if plan.currency != tenant.currency:
         raise ApplicationError(
-            _("%(plan)s is priced in %(plan_currency)s, but %(tenant)s is billed in %(currency)s.") % {
-                "plan": plan.name, "plan_currency": plan.currency, "tenant": tenant.name, "currency": tenant.currency},
+            _("%(plan)s is priced in %(plan_currency)s, but %(tenant)s is billed in %(currency)s.")
+            % {
+                "plan": plan.name,
+                "plan_currency": plan.currency,
+                "tenant": tenant.name,
+                "currency": tenant.currency,
+            },
             code="wrong_currency",
         )
     if plan.is_free:
         raise ApplicationError(
-            _("To return to Free, use “Cancel license”: the paid license runs to its end date, then becomes Free."),
+            _(
+                "To return to Free, use “Cancel license”: the paid license runs to its end date, then becomes Free."
+            ),
             code="use_cancel",
         )
 
@@ -73,16 +82,23 @@ def _check_plan(*, tenant, plan: Plan) -> None:
 def _check_limits(*, tenant, plan: Plan, cancel: bool = False) -> None:
     reasons = limits_violations(tenant=tenant, plan=plan)
     if reasons:
-        text = (_("%(tenant)s cannot cancel to %(plan)s: %(reasons)s. Remove them first, then try again.") if cancel
-                else _("%(tenant)s cannot change to %(plan)s: %(reasons)s. Remove them first, then try again."))
-        raise LimitExceeded(text % {"tenant": tenant.name, "plan": plan.name, "reasons": "; ".join(map(str, reasons))})
+        text = (
+            _("%(tenant)s cannot cancel to %(plan)s: %(reasons)s. Remove them first, then try again.")
+            if cancel
+            else _("%(tenant)s cannot change to %(plan)s: %(reasons)s. Remove them first, then try again.")
+        )
+        raise LimitExceeded(
+            text % {"tenant": tenant.name, "plan": plan.name, "reasons": "; ".join(map(str, reasons))}
+        )
 
 
 def _reservation_transition(*, tenant, to: str, reservation=None) -> int:
     """The one transition function of PlanReservation.status: pending → applied | cancelled (both final).
     Without `reservation`: every pending reservation of the tenant (there is at most one)."""
     if to not in (PlanReservation.Status.APPLIED, PlanReservation.Status.CANCELLED):
-        raise ApplicationError(_("A reservation cannot become %(status)s.") % {"status": to}, code="bad_transition")
+        raise ApplicationError(
+            _("A reservation cannot become %(status)s.") % {"status": to}, code="bad_transition"
+        )
     pending = PlanReservation.objects.filter(tenant=tenant, status=PlanReservation.Status.PENDING)
     if reservation is not None:
         pending = pending.filter(pk=reservation.pk)
@@ -107,14 +123,18 @@ def _check_behavior(proration_behavior: str, *, by_operator: bool) -> None:
     keys, staff in admin)."""
     if proration_behavior not in ProrationBehavior.values:
         raise ApplicationError(
-            _("proration_behavior must be one of %(values)s.") % {"values": ", ".join(ProrationBehavior.values)},
+            _("proration_behavior must be one of %(values)s.")
+            % {"values": ", ".join(ProrationBehavior.values)},
             code="bad_proration_behavior",
         )
     if proration_behavior != ProrationBehavior.ALWAYS_INVOICE and not by_operator:
         raise ApplicationError(
-            _("Only the operator can defer or waive the proration of a plan change; tenants' changes are "
-              "invoiced at once (proration_behavior always_invoice)."),
-            code="proration_behavior_forbidden", status=403,
+            _(
+                "Only the operator can defer or waive the proration of a plan change; tenants' changes are "
+                "invoiced at once (proration_behavior always_invoice)."
+            ),
+            code="proration_behavior_forbidden",
+            status=403,
         )
 
 
@@ -148,8 +168,13 @@ def _record_proration(*, tenant, change: PlanChange, preview: dict, proration_be
     lines.append((f"Remaining time on {change.to_plan.name} ({period})", change.remaining_amount))
     ProrationItem.objects.bulk_create(
         ProrationItem(
-            tenant=tenant, plan_change=change, description=description, amount_minor=amount,
-            currency=change.currency, billing=billing, created_at=now,
+            tenant=tenant,
+            plan_change=change,
+            description=description,
+            amount_minor=amount,
+            currency=change.currency,
+            billing=billing,
+            created_at=now,
         )
         for description, amount in lines
     )
@@ -166,15 +191,27 @@ def license_purchase(*, tenant, plan: Plan, actor=None, source=PlanChange.Source
     _check_payment_method(tenant)
     license = _lock_license(tenant)
     if not license.plan.is_free:
-        raise Conflict(_("%(tenant)s already has the %(plan)s license; use “License update”.") % {
-            "tenant": tenant.name, "plan": license.plan.name}, code="already_paid")
+        raise Conflict(
+            _("%(tenant)s already has the %(plan)s license; use “License update”.")
+            % {"tenant": tenant.name, "plan": license.plan.name},
+            code="already_paid",
+        )
     _check_limits(tenant=tenant, plan=plan)
     now = clock.now()
     preview = plan_change_preview(tenant=tenant, plan=plan, at=now)
     change = PlanChange.objects.create(
-        tenant=tenant, from_plan=license.plan, to_plan=plan, kind=PlanChange.Kind.PURCHASE, effective_at=now,
-        proration_behavior=ProrationBehavior.ALWAYS_INVOICE, source=source, actor=actor, currency=plan.currency,
-        unused_amount=0, remaining_amount=preview["remaining"], difference_amount=preview["remaining"],
+        tenant=tenant,
+        from_plan=license.plan,
+        to_plan=plan,
+        kind=PlanChange.Kind.PURCHASE,
+        effective_at=now,
+        proration_behavior=ProrationBehavior.ALWAYS_INVOICE,
+        source=source,
+        actor=actor,
+        currency=plan.currency,
+        unused_amount=0,
+        remaining_amount=preview["remaining"],
+        difference_amount=preview["remaining"],
         created_at=now,
     )
     license.plan = plan
@@ -184,16 +221,32 @@ def license_purchase(*, tenant, plan: Plan, actor=None, source=PlanChange.Source
     license.current_period_end = preview["period_end"]
     license.auto_renew = True
     license.save()
-    _record_proration(tenant=tenant, change=change, preview=preview,
-                      proration_behavior=ProrationBehavior.ALWAYS_INVOICE, now=now)
-    license_event(tenant=tenant, action="license.purchased", actor=actor, plan=plan, when=now,
-                  data={"change": change.pk, "amount": change.difference_amount, "currency": change.currency})
+    _record_proration(
+        tenant=tenant,
+        change=change,
+        preview=preview,
+        proration_behavior=ProrationBehavior.ALWAYS_INVOICE,
+        now=now,
+    )
+    license_event(
+        tenant=tenant,
+        action="license.purchased",
+        actor=actor,
+        plan=plan,
+        when=now,
+        data={"change": change.pk, "amount": change.difference_amount, "currency": change.currency},
+    )
     return change
 
 
 @transaction.atomic
 def license_change_now(
-    *, tenant, plan: Plan, proration_behavior: str, actor=None, source=PlanChange.Source.PORTAL,
+    *,
+    tenant,
+    plan: Plan,
+    proration_behavior: str,
+    actor=None,
+    source=PlanChange.Source.PORTAL,
     by_operator: bool = False,
 ) -> PlanChange:
     """Change a paid license's plan at once, prorated by the second for the rest of the period.
@@ -210,20 +263,32 @@ def license_change_now(
     if license.plan.is_free:
         raise Conflict(_("The Free license cannot be updated; purchase a license first."), code="not_paid")
     if license.plan_id == plan.pk:
-        raise Conflict(_("%(tenant)s already has the %(plan)s license.") % {"tenant": tenant.name, "plan": plan.name},
-                       code="same_plan")
+        raise Conflict(
+            _("%(tenant)s already has the %(plan)s license.") % {"tenant": tenant.name, "plan": plan.name},
+            code="same_plan",
+        )
     if license.plan.interval != plan.interval:
         raise ApplicationError(
-            _("A license cannot switch between monthly and yearly billing in the middle of a period; "
-              "cancel it and purchase the other one when it ends."), code="interval_change",
+            _(
+                "A license cannot switch between monthly and yearly billing in the middle of a period; "
+                "cancel it and purchase the other one when it ends."
+            ),
+            code="interval_change",
         )
     _check_limits(tenant=tenant, plan=plan)
     now = clock.now()
     preview = plan_change_preview(tenant=tenant, plan=plan, at=now)
     prorated = proration_behavior != ProrationBehavior.NONE
     change = PlanChange.objects.create(
-        tenant=tenant, from_plan=license.plan, to_plan=plan, kind=preview["kind"], effective_at=now,
-        proration_behavior=proration_behavior, source=source, actor=actor, currency=plan.currency,
+        tenant=tenant,
+        from_plan=license.plan,
+        to_plan=plan,
+        kind=preview["kind"],
+        effective_at=now,
+        proration_behavior=proration_behavior,
+        source=source,
+        actor=actor,
+        currency=plan.currency,
         unused_amount=preview["unused"] if prorated else 0,
         remaining_amount=preview["remaining"] if prorated else 0,
         difference_amount=preview["difference"] if prorated else 0,
@@ -235,35 +300,64 @@ def license_change_now(
     license.auto_renew = True
     license.save(update_fields=["plan", "billed_plan", "auto_renew", "updated_at"])
     _reservation_transition(tenant=tenant, to=PlanReservation.Status.CANCELLED)
-    _record_proration(tenant=tenant, change=change, preview=preview, proration_behavior=proration_behavior, now=now)
-    license_event(tenant=tenant, action="license.changed", actor=actor, plan=plan, when=now,
-                  data={"change": change.pk, "from": change.from_plan.name, "proration_behavior": proration_behavior,
-                        "difference": change.difference_amount, "currency": change.currency})
+    _record_proration(
+        tenant=tenant, change=change, preview=preview, proration_behavior=proration_behavior, now=now
+    )
+    license_event(
+        tenant=tenant,
+        action="license.changed",
+        actor=actor,
+        plan=plan,
+        when=now,
+        data={
+            "change": change.pk,
+            "from": change.from_plan.name,
+            "proration_behavior": proration_behavior,
+            "difference": change.difference_amount,
+            "currency": change.currency,
+        },
+    )
     return change
 
 
 @transaction.atomic
-def license_reserve_change(*, tenant, plan: Plan, actor=None, source=PlanChange.Source.PORTAL) -> PlanReservation:
+def license_reserve_change(
+    *, tenant, plan: Plan, actor=None, source=PlanChange.Source.PORTAL
+) -> PlanReservation:
     """Reserve a plan (normally a downgrade) from the start of the next period. Replaces an earlier reservation."""
     _check_plan(tenant=tenant, plan=plan)
     license = _lock_license(tenant)
     if license.plan.is_free:
         raise Conflict(_("The Free license cannot be updated; purchase a license first."), code="not_paid")
     if license.plan_id == plan.pk:
-        raise Conflict(_("%(tenant)s already has the %(plan)s license.") % {"tenant": tenant.name, "plan": plan.name},
-                       code="same_plan")
+        raise Conflict(
+            _("%(tenant)s already has the %(plan)s license.") % {"tenant": tenant.name, "plan": plan.name},
+            code="same_plan",
+        )
     if not license.auto_renew:
-        raise Conflict(_("This license is cancelled; undo the cancellation before reserving a change."),
-                       code="license_cancelled")
+        raise Conflict(
+            _("This license is cancelled; undo the cancellation before reserving a change."),
+            code="license_cancelled",
+        )
     _check_limits(tenant=tenant, plan=plan)
     now = clock.now()
     _reservation_transition(tenant=tenant, to=PlanReservation.Status.CANCELLED)
     reservation = PlanReservation.objects.create(
-        tenant=tenant, plan=plan, effective_at=license.current_period_end, source=source, actor=actor,
+        tenant=tenant,
+        plan=plan,
+        effective_at=license.current_period_end,
+        source=source,
+        actor=actor,
         created_at=now,
     )
-    license_event(tenant=tenant, action="license.reservation_set", actor=actor, plan=plan,
-                  when=reservation.effective_at, data={"from": license.plan.name})
+    license_event(
+        tenant=tenant,
+        action="license.reservation_set",
+        actor=actor,
+        plan=plan,
+        when=reservation.effective_at,
+        data={"from": license.plan.name},
+    )
     return reservation
 
 
@@ -295,8 +389,13 @@ def license_cancel(*, tenant, actor=None) -> License:
     license.auto_renew = False
     license.save(update_fields=["auto_renew", "updated_at"])
     _reservation_transition(tenant=tenant, to=PlanReservation.Status.CANCELLED)
-    license_event(tenant=tenant, action="license.cancelled", actor=actor, plan=license.plan,
-                  when=license.current_period_end)
+    license_event(
+        tenant=tenant,
+        action="license.cancelled",
+        actor=actor,
+        plan=license.plan,
+        when=license.current_period_end,
+    )
     return license
 
 
@@ -338,11 +437,22 @@ def _roll_over(*, tenant, at, license) -> License:
             # does not fit (ops' direct edits, a catalogue change), it is suspended until it does.
             reasons = limits_violations(tenant=tenant, plan=free)
             PlanChange.objects.create(
-                tenant=tenant, from_plan=license.plan, to_plan=free, kind=PlanChange.Kind.EXPIRY,
-                effective_at=boundary, source=PlanChange.Source.SYSTEM, currency=tenant.currency, created_at=at,
+                tenant=tenant,
+                from_plan=license.plan,
+                to_plan=free,
+                kind=PlanChange.Kind.EXPIRY,
+                effective_at=boundary,
+                source=PlanChange.Source.SYSTEM,
+                currency=tenant.currency,
+                created_at=at,
             )
-            license_event(tenant=tenant, action="license.expired", plan=free, when=boundary,
-                          data={"from": license.plan.name})
+            license_event(
+                tenant=tenant,
+                action="license.expired",
+                plan=free,
+                when=boundary,
+                data={"from": license.plan.name},
+            )
             license.plan = free
             license.billed_plan = None
             license.started_at = boundary
@@ -353,26 +463,50 @@ def _roll_over(*, tenant, at, license) -> License:
                 tenant_suspend_over_limits(tenant=tenant, reasons=reasons, plan=free)
             break
         reservation = (
-            PlanReservation.objects.select_for_update().select_related("plan")
-            .filter(tenant=tenant, status=PlanReservation.Status.PENDING, effective_at__lte=boundary).first()
+            PlanReservation.objects.select_for_update()
+            .select_related("plan")
+            .filter(tenant=tenant, status=PlanReservation.Status.PENDING, effective_at__lte=boundary)
+            .first()
         )
         refused = limits_violations(tenant=tenant, plan=reservation.plan) if reservation is not None else []
         if refused:
             # The reserved plan no longer fits: it is not applied; the current plan renews and the customer is told
             # what to remove before reserving again.
-            _reservation_transition(tenant=tenant, to=PlanReservation.Status.CANCELLED, reservation=reservation)
-            license_event(tenant=tenant, action="license.reservation_refused", actor=None, plan=reservation.plan,
-                          when=boundary, data={"from": license.plan.name, "reasons": refused})
+            _reservation_transition(
+                tenant=tenant, to=PlanReservation.Status.CANCELLED, reservation=reservation
+            )
+            license_event(
+                tenant=tenant,
+                action="license.reservation_refused",
+                actor=None,
+                plan=reservation.plan,
+                when=boundary,
+                data={"from": license.plan.name, "reasons": refused},
+            )
         elif reservation is not None:
             PlanChange.objects.create(
-                tenant=tenant, from_plan=license.plan, to_plan=reservation.plan, kind=PlanChange.Kind.DOWNGRADE
-                if _cheaper(reservation.plan, license.plan) else PlanChange.Kind.CHANGE,
-                effective_at=boundary, proration_behavior=ProrationBehavior.NONE, source=reservation.source,
-                actor=reservation.actor, currency=tenant.currency, created_at=at,
+                tenant=tenant,
+                from_plan=license.plan,
+                to_plan=reservation.plan,
+                kind=PlanChange.Kind.DOWNGRADE
+                if _cheaper(reservation.plan, license.plan)
+                else PlanChange.Kind.CHANGE,
+                effective_at=boundary,
+                proration_behavior=ProrationBehavior.NONE,
+                source=reservation.source,
+                actor=reservation.actor,
+                currency=tenant.currency,
+                created_at=at,
             )
             _reservation_transition(tenant=tenant, to=PlanReservation.Status.APPLIED, reservation=reservation)
-            license_event(tenant=tenant, action="license.changed", actor=reservation.actor, plan=reservation.plan,
-                          when=boundary, data={"from": license.plan.name, "reserved": True})
+            license_event(
+                tenant=tenant,
+                action="license.changed",
+                actor=reservation.actor,
+                plan=reservation.plan,
+                when=boundary,
+                data={"from": license.plan.name, "reserved": True},
+            )
             license.plan = reservation.plan
         license.current_period_start, license.current_period_end = period_bounds(
             tenant=tenant, at=boundary, interval=license.plan.interval
@@ -388,8 +522,16 @@ def _cheaper(a: Plan, b: Plan) -> bool:
     return plan_fixed_amount(a) < plan_fixed_amount(b)
 
 
-def plan_change(*, tenant, plan: Plan, when: str, proration_behavior: str | None, actor=None, source,
-                by_operator: bool = False) -> dict:
+def plan_change(
+    *,
+    tenant,
+    plan: Plan,
+    when: str,
+    proration_behavior: str | None,
+    actor=None,
+    source,
+    by_operator: bool = False,
+) -> dict:
     """One entry point for the API and the ops console: purchase, change now, or reserve for the next period.
     `by_operator`: the caller is the operator (platform API key, staff), who alone may defer or waive proration."""
     from .selectors import license_get
@@ -400,13 +542,26 @@ def plan_change(*, tenant, plan: Plan, when: str, proration_behavior: str | None
     _check_behavior(behavior, by_operator=by_operator)
     current = license_get(tenant=tenant)
     if current.plan.is_free:
-        return {"result": "purchased", "change": license_purchase(tenant=tenant, plan=plan, actor=actor, source=source)}
+        return {
+            "result": "purchased",
+            "change": license_purchase(tenant=tenant, plan=plan, actor=actor, source=source),
+        }
     if when == "now":
-        return {"result": "changed", "change": license_change_now(
-            tenant=tenant, plan=plan, proration_behavior=behavior, actor=actor, source=source,
-            by_operator=by_operator)}
-    return {"result": "reserved", "reservation": license_reserve_change(
-        tenant=tenant, plan=plan, actor=actor, source=source)}
+        return {
+            "result": "changed",
+            "change": license_change_now(
+                tenant=tenant,
+                plan=plan,
+                proration_behavior=behavior,
+                actor=actor,
+                source=source,
+                by_operator=by_operator,
+            ),
+        }
+    return {
+        "result": "reserved",
+        "reservation": license_reserve_change(tenant=tenant, plan=plan, actor=actor, source=source),
+    }
 
 
 def licenses_unsubscribe_check(*, tenant) -> None:
@@ -414,12 +569,16 @@ def licenses_unsubscribe_check(*, tenant) -> None:
     license = license_get(tenant=tenant)
     if license is not None and not license.plan.is_free:
         raise Conflict(
-            _("Customers with a paid license unsubscribe through us: please contact the operator."), code="paid_license"
+            _("Customers with a paid license unsubscribe through us: please contact the operator."),
+            code="paid_license",
         )
     support = support_get(tenant=tenant)
     if support is not None:
-        raise Conflict(_("%(plan)s is still running: cancel the support plan and unsubscribe after it ends.") % {
-            "plan": support.plan.name}, code="support_plan_active")
+        raise Conflict(
+            _("%(plan)s is still running: cancel the support plan and unsubscribe after it ends.")
+            % {"plan": support.plan.name},
+            code="support_plan_active",
+        )
 
 
 def licenses_data_delete(*, tenant) -> None:

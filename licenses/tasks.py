@@ -23,8 +23,9 @@ def licenses_roll_over_due() -> int:
     from .models import License
 
     tenant_ids = list(
-        License.objects.filter(current_period_end__lte=clock.now(), tenant__test_clock__isnull=True)
-        .values_list("tenant_id", flat=True)  # test tenants roll over when their test clock is advanced
+        License.objects.filter(
+            current_period_end__lte=clock.now(), tenant__test_clock__isnull=True
+        ).values_list("tenant_id", flat=True)  # test tenants roll over when their test clock is advanced
     )
     for tenant_id in tenant_ids:
         enqueue_on_commit(licenses_roll_over_tenant, tenant_id)

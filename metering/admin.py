@@ -37,7 +37,13 @@ class MauAlertSettingAdmin(admin.ModelAdmin):
 
 @admin.register(MauAlert)
 class MauAlertAdmin(ReadOnlyAdmin):
-    list_display = ["tenant", "month", "threshold", "mau_at_alert", "notified_to",
-                    tenant_local("notified_at", gettext_lazy("notified at"))]
+    list_display = [
+        "tenant",
+        "month",
+        "threshold",
+        "mau_at_alert",
+        "notified_to",
+        tenant_local("notified_at", gettext_lazy("notified at")),
+    ]
     list_filter = ["month"]
     search_fields = ["tenant__slug", "tenant__name"]

@@ -34,11 +34,17 @@ UNIT = TENANT + "/units/{slug:unit}"
 
 class AuthEventIn(Schema):
     id: Annotated[str, Field(min_length=1, max_length=200)] | int = Field(
-        description="Unique per tenant: a repeated id is a duplicate. An integer is taken as its decimal string.")
-    rp: str = Field(max_length=255, description="A registered RP of the tenant.", examples=["login.example.com"])
+        description="Unique per tenant: a repeated id is a duplicate. An integer is taken as its decimal string."
+    )
+    rp: str = Field(
+        max_length=255, description="A registered RP of the tenant.", examples=["login.example.com"]
+    )
     user_id: str = Field(min_length=1, max_length=255)
-    occurred_at: str = Field(json_schema_extra={"format": "date-time"}, examples=["2026-11-02T10:00:00Z"],
-                             description="ISO 8601 with a time zone; at most 5 minutes in the future.")
+    occurred_at: str = Field(
+        json_schema_extra={"format": "date-time"},
+        examples=["2026-11-02T10:00:00Z"],
+        description="ISO 8601 with a time zone; at most 5 minutes in the future.",
+    )
 
 
 class AuthEventBatchIn(Schema):
@@ -82,7 +88,7 @@ class ChannelUsage(Schema):
 
 class UsageOut(Schema):
     month: str
-    channels: dict[str, ChannelUsage] = Field(description="Per RP; readings without an RP under \"\".")
+    channels: dict[str, ChannelUsage] = Field(description='Per RP; readings without an RP under "".')
 
 
 READ_ERRORS = error_responses(400, 401, 403, 404)
@@ -116,8 +122,12 @@ def mau(request, tenant: TenantSlug, month: Query[Month | None] = None):
 
 
 @router.get(TENANT + "/daily-actives", response={200: DailyActivesOut, **READ_ERRORS})
-def daily_actives(request, tenant: TenantSlug, start: Annotated[Day, Query(alias="from")],
-                  end: Annotated[Day, Query(alias="to")]):
+def daily_actives(
+    request,
+    tenant: TenantSlug,
+    start: Annotated[Day, Query(alias="from")],
+    end: Annotated[Day, Query(alias="to")],
+):
     """Exact daily active users per day, `?from=YYYY-MM-DD&to=YYYY-MM-DD` (at most 366 days)."""
     if not 0 <= (end - start).days <= 365:
         raise ApplicationError("'to' must be on or after 'from', at most 366 days.", code="bad_range")
@@ -130,7 +140,10 @@ def usage(request, tenant: TenantSlug, month: Query[Month | None] = None):
     """Usage of a month per channel (RP): MAU, authentication events and each metering unit's count."""
     tenant = api_tenant(request)
     year, mon = _month_or_current(tenant, month)
-    return {"month": f"{year:04d}-{mon:02d}", "channels": selectors.usage_by_channel(tenant=tenant, year=year, month=mon)}
+    return {
+        "month": f"{year:04d}-{mon:02d}",
+        "channels": selectors.usage_by_channel(tenant=tenant, year=year, month=mon),
+    }
 
 
 # --- metering units (SaaSus-style) --------------------------------------------------------------------------
@@ -138,9 +151,12 @@ def usage(request, tenant: TenantSlug, month: Query[Month | None] = None):
 
 class MeterReadingIn(Schema):
     method: Annotated[Literal["add", "sub", "direct"], ErrorCode("bad_method")] = Field(
-        description="`add` to or `sub`tract from the count at the timestamp, or set it (`direct`).")
+        description="`add` to or `sub`tract from the count at the timestamp, or set it (`direct`)."
+    )
     count: Annotated[StrictInt, ErrorCode("bad_count")] = Field(ge=0, le=BIGINT_MAX)
-    rp: text(255, code="unknown_rp") | None = Field(None, description="The reading's channel (a registered RP).")
+    rp: text(255, code="unknown_rp") | None = Field(
+        None, description="The reading's channel (a registered RP)."
+    )
 
 
 class ReadingOut(Schema):
@@ -193,10 +209,16 @@ def _reading(reading):
 
 
 def _put(request, unit, instant, reading: MeterReadingIn):
-    return _reading(services.meter_reading_put(
-        tenant=api_tenant(request), unit_name=unit, timestamp=instant, method=reading.method, count=reading.count,
-        rp_id=reading.rp or "",
-    ))
+    return _reading(
+        services.meter_reading_put(
+            tenant=api_tenant(request),
+            unit_name=unit,
+            timestamp=instant,
+            method=reading.method,
+            count=reading.count,
+            rp_id=reading.rp or "",
+        )
+    )
 
 
 # Before the unit routes: `units/date/today` is a bad date, not the unit `date`.
@@ -210,24 +232,30 @@ def units_date(request, tenant: TenantSlug, day: Day):
 def units_month(request, tenant: TenantSlug, month: Month):
     """Every unit's count of a month."""
     year, mon = month
-    return {"month": f"{year:04d}-{mon:02d}",
-            "units": selectors.meter_counts_month(tenant=api_tenant(request), year=year, month=mon)}
+    return {
+        "month": f"{year:04d}-{mon:02d}",
+        "units": selectors.meter_counts_month(tenant=api_tenant(request), year=year, month=mon),
+    }
 
 
 @router.put(UNIT + "/timestamp/{timestamp}", response={200: ReadingOut, **WRITE_ERRORS})
 @idempotent
-def unit_at_timestamp_put(request, tenant: TenantSlug, unit: UnitName, timestamp: UnixSeconds,
-                          reading: Body[MeterReadingIn]):
+def unit_at_timestamp_put(
+    request, tenant: TenantSlug, unit: UnitName, timestamp: UnixSeconds, reading: Body[MeterReadingIn]
+):
     """Add to, subtract from or set the unit's count at a Unix timestamp (409 `negative_count` below zero)."""
     return _put(request, unit, services.instant_from_unix(timestamp), reading)
 
 
 @router.delete(UNIT + "/timestamp/{timestamp}", response={200: DeletedOut, **READ_ERRORS})
-def unit_at_timestamp_delete(request, tenant: TenantSlug, unit: UnitName, timestamp: UnixSeconds,
-                             rp: Query[text(255) | None] = None):
+def unit_at_timestamp_delete(
+    request, tenant: TenantSlug, unit: UnitName, timestamp: UnixSeconds, rp: Query[text(255) | None] = None
+):
     """Remove the unit's reading at the timestamp (of `?rp=` when given); 404 when there is none."""
     instant = services.instant_from_unix(timestamp)
-    services.meter_reading_delete(tenant=api_tenant(request), unit_name=unit, timestamp=instant, rp_id=rp or "")
+    services.meter_reading_delete(
+        tenant=api_tenant(request), unit_name=unit, timestamp=instant, rp_id=rp or ""
+    )
     return {"unit": unit, "timestamp": int(instant.timestamp()), "deleted": True}
 
 
@@ -241,7 +269,9 @@ def unit_now(request, tenant: TenantSlug, unit: UnitName, reading: Body[MeterRea
 def _unit_day(tenant, unit_name, day):
     unit = services.metering_unit_get(unit_name=unit_name)
     return {
-        "unit": unit.unit_name, "aggregation": unit.aggregation, "date": day.isoformat(),
+        "unit": unit.unit_name,
+        "aggregation": unit.aggregation,
+        "date": day.isoformat(),
         "count": selectors.meter_count_day(tenant=tenant, unit=unit, day=day),
     }
 
@@ -249,7 +279,9 @@ def _unit_day(tenant, unit_name, day):
 def _unit_month(tenant, unit_name, year, month):
     unit = services.metering_unit_get(unit_name=unit_name)
     return {
-        "unit": unit.unit_name, "aggregation": unit.aggregation, "month": f"{year:04d}-{month:02d}",
+        "unit": unit.unit_name,
+        "aggregation": unit.aggregation,
+        "month": f"{year:04d}-{month:02d}",
         "count": selectors.meter_count_month(tenant=tenant, unit=unit, year=year, month=month),
     }
 

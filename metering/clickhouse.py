@@ -35,8 +35,13 @@ def _rows(data: bytes) -> list[list]:
 
 def _escaped(value: str) -> str:
     """A string parameter in ClickHouse's escaped text form (what the HTTP interface's param_… values are)."""
-    return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-            .replace("\0", "\\0"))
+    return (
+        value.replace("\\", "\\\\")
+        .replace("\t", "\\t")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\0", "\\0")
+    )
 
 
 class ChdbConnection:
@@ -81,16 +86,28 @@ class ChdbConnection:
 
     def insert(self, table: str, columns: dict[str, list]) -> None:
         names = ", ".join(columns)
-        self._run(f"INSERT INTO {self.database}.{table} ({names}) FORMAT JSONColumns\n"
-                  + orjson.dumps(columns).decode(), None, "CSV")
+        self._run(
+            f"INSERT INTO {self.database}.{table} ({names}) FORMAT JSONColumns\n"
+            + orjson.dumps(columns).decode(),
+            None,
+            "CSV",
+        )
 
 
 class ServerConnection:
     """A ClickHouse server (or a cluster's load balancer) through clickhouse-connect's HTTP client."""
 
     def __init__(self, *, host, port, username, password, database, secure):
-        self.database = database  # named in every statement: the client's own database stays the server's default
-        self._args = {"host": host, "port": port, "username": username, "password": password, "secure": secure}
+        self.database = (
+            database  # named in every statement: the client's own database stays the server's default
+        )
+        self._args = {
+            "host": host,
+            "port": port,
+            "username": username,
+            "password": password,
+            "secure": secure,
+        }
         self._local = threading.local()  # clickhouse-connect clients are not shared between threads
 
     def _client(self):
@@ -99,8 +116,12 @@ class ServerConnection:
             import clickhouse_connect
 
             client = self._local.client = clickhouse_connect.get_client(
-                **self._args, settings=QUERY_SETTINGS, autogenerate_session_id=False,
-                compress=False, connect_timeout=5, send_receive_timeout=60,
+                **self._args,
+                settings=QUERY_SETTINGS,
+                autogenerate_session_id=False,
+                compress=False,
+                connect_timeout=5,
+                send_receive_timeout=60,
             )
         return client
 
@@ -118,8 +139,9 @@ class ServerConnection:
 
     def insert(self, table: str, columns: dict[str, list]) -> None:
         try:
-            self._client().raw_insert(f"{self.database}.{table}", list(columns), orjson.dumps(columns),
-                                      fmt="JSONColumns")
+            self._client().raw_insert(
+                f"{self.database}.{table}", list(columns), orjson.dumps(columns), fmt="JSONColumns"
+            )
         except Exception as exc:
             raise ClickHouseError(str(exc)) from exc
 
@@ -134,16 +156,21 @@ def connect(url: str):
     elif parts.scheme in ("clickhouse", "clickhouses"):
         database = unquote(parts.path.lstrip("/")) or "default"
     else:
-        raise ValueError(f"EVENT_STORE_URL: unknown scheme {parts.scheme!r} (postgres, clickhouse, clickhouses, chdb)")
+        raise ValueError(
+            f"EVENT_STORE_URL: unknown scheme {parts.scheme!r} (postgres, clickhouse, clickhouses, chdb)"
+        )
     if not IDENTIFIER.match(database):
         raise ValueError(f"EVENT_STORE_URL: bad database name {database!r}")
     if parts.scheme == "chdb":
         return ChdbConnection(path, database)
     secure = parts.scheme == "clickhouses"
     return ServerConnection(
-        host=parts.hostname or "localhost", port=parts.port or (8443 if secure else 8123),
-        username=unquote(parts.username or "default"), password=unquote(parts.password or ""),
-        database=database, secure=secure,
+        host=parts.hostname or "localhost",
+        port=parts.port or (8443 if secure else 8123),
+        username=unquote(parts.username or "default"),
+        password=unquote(parts.password or ""),
+        database=database,
+        secure=secure,
     )
 
 
@@ -187,6 +214,7 @@ def schema_statements(database: str, cluster: str = "") -> list[str]:
         raise ValueError(f"EVENT_STORE_CLUSTER: bad cluster name {cluster!r}")
     on_cluster = f" ON CLUSTER {cluster}" if cluster else ""
     statements = [f"CREATE DATABASE IF NOT EXISTS {database}{on_cluster}"]
-    statements += [s.format(db=database, on_cluster=on_cluster, engine="Replicated" if cluster else "")
-                   for s in SCHEMA]
+    statements += [
+        s.format(db=database, on_cluster=on_cluster, engine="Replicated" if cluster else "") for s in SCHEMA
+    ]
     return statements

@@ -45,8 +45,12 @@ def auth_events_enqueue(*, tenant, ids, rps, users, instants) -> tuple[int, list
     """Queue a validated batch (ids unique within it) for ClickHouse. Returns (accepted, [(month ISO, events)])
     for the months before the current one (the late-event report needs them; the others cost nothing here).
     Repeats of ids accepted by earlier requests are accepted again and collapse in ClickHouse."""
-    _insert(tenant_id=tenant.pk, kind=EventOutbox.Kind.AUTH_EVENTS, events=len(ids),
-            payload={"ids": ids, "rps": rps, "users": users, "instants": instants})
+    _insert(
+        tenant_id=tenant.pk,
+        kind=EventOutbox.Kind.AUTH_EVENTS,
+        events=len(ids),
+        payload={"ids": ids, "rps": rps, "users": users, "instants": instants},
+    )
     year, month = clock.month_of(clock.now(), tenant.time_zone)
     current_start, _ = clock.month_bounds(year, month, tenant.time_zone)
     earlier: dict[str, int] = {}
@@ -58,12 +62,16 @@ def auth_events_enqueue(*, tenant, ids, rps, users, instants) -> tuple[int, list
     return len(ids), sorted(earlier.items())
 
 
-def meter_reading_enqueue(*, tenant, unit_id: int, rp_id: str, timestamp: datetime, count: int,
-                          deleted: bool = False) -> None:
+def meter_reading_enqueue(
+    *, tenant, unit_id: int, rp_id: str, timestamp: datetime, count: int, deleted: bool = False
+) -> None:
     """Queue a reading's value after a change, in the change's transaction (the reading's row lock is held, so
     this row's id orders the changes of one reading: ClickHouse keeps the highest)."""
-    _insert(tenant_id=tenant.pk, kind=EventOutbox.Kind.METER_READING,
-            payload={"unit": unit_id, "rp": rp_id, "ts": timestamp, "count": count, "deleted": deleted})
+    _insert(
+        tenant_id=tenant.pk,
+        kind=EventOutbox.Kind.METER_READING,
+        payload={"unit": unit_id, "rp": rp_id, "ts": timestamp, "count": count, "deleted": deleted},
+    )
 
 
 def tenant_forget_enqueue(*, tenant_id: int) -> None:
@@ -114,9 +122,13 @@ def _day_and_month(day_number: int) -> tuple[date, date]:
 def _columns(rows, zones: dict[int, str]) -> tuple[dict, dict, list[int]]:
     """The ClickHouse insert blocks of outbox rows: (auth_events columns, meter_readings columns, tenants to
     forget). Month and day are computed here, in the tenant's time zone."""
-    auth = {name: [] for name in ("tenant_id", "event_id", "rp_id", "user_id", "occurred_at", "month", "day",
-                                  "priority")}
-    meter = {name: [] for name in ("tenant_id", "unit_id", "rp_id", "timestamp", "count", "version", "is_deleted")}
+    auth = {
+        name: []
+        for name in ("tenant_id", "event_id", "rp_id", "user_id", "occurred_at", "month", "day", "priority")
+    }
+    meter = {
+        name: [] for name in ("tenant_id", "unit_id", "rp_id", "timestamp", "count", "version", "is_deleted")
+    }
     forget = []
     local_days: dict[str, _LocalDays] = {}
     parse = datetime.fromisoformat
@@ -150,8 +162,9 @@ def _columns(rows, zones: dict[int, str]) -> tuple[dict, dict, list[int]]:
             day_col.append(day)
             month_col.append(month)
             # RFC 3339 as orjson wrote it; in UTC already, ClickHouse reads it without the offset.
-            occurred.append(text[:-6] if text.endswith("+00:00") else
-                            instant.astimezone(UTC).replace(tzinfo=None))
+            occurred.append(
+                text[:-6] if text.endswith("+00:00") else instant.astimezone(UTC).replace(tzinfo=None)
+            )
     return auth, meter, forget
 
 
@@ -167,11 +180,17 @@ def events_ship(*, tenant=None, max_rows: int | None = None) -> dict:
     with transaction.atomic():
         with connection.cursor() as cursor:
             if tenant is None:
-                cursor.execute(f"SELECT id, tenant_id, kind, payload FROM {_table()} ORDER BY id LIMIT %s"  # noqa: S608
-                               " FOR UPDATE SKIP LOCKED", [limit])
+                cursor.execute(
+                    f"SELECT id, tenant_id, kind, payload FROM {_table()} ORDER BY id LIMIT %s"  # noqa: S608
+                    " FOR UPDATE SKIP LOCKED",
+                    [limit],
+                )
             else:
-                cursor.execute(f"SELECT id, tenant_id, kind, payload FROM {_table()} WHERE tenant_id = %s"  # noqa: S608
-                               " ORDER BY id LIMIT %s FOR UPDATE", [tenant.pk, limit])
+                cursor.execute(
+                    f"SELECT id, tenant_id, kind, payload FROM {_table()} WHERE tenant_id = %s"  # noqa: S608
+                    " ORDER BY id LIMIT %s FOR UPDATE",
+                    [tenant.pk, limit],
+                )
             rows = cursor.fetchall()
             if not rows:
                 return shipped
@@ -216,8 +235,9 @@ def _mau_alerts_check(tenant_ids: list[int]) -> None:
     from .models import MauAlertSetting
     from .services import _mau_alert_check
 
-    watched = MauAlertSetting.objects.filter(tenant_id__in=tenant_ids, notify_representative=True,
-                                             threshold__isnull=False).values_list("tenant_id", flat=True)
+    watched = MauAlertSetting.objects.filter(
+        tenant_id__in=tenant_ids, notify_representative=True, threshold__isnull=False
+    ).values_list("tenant_id", flat=True)
     store = event_store.current()
     for tenant in Tenant.objects.filter(pk__in=list(watched)):
         year, month = clock.month_of(clock.now(tenant=tenant), tenant.time_zone)
@@ -225,7 +245,9 @@ def _mau_alerts_check(tenant_ids: list[int]) -> None:
         try:
             mau = store.mau(tenant=tenant, month=start)
         except Exception:  # ClickHouse unreachable: the next shipment checks again
-            logger.warning("MAU alert check skipped for tenant %s: event store unavailable", tenant.pk, exc_info=True)
+            logger.warning(
+                "MAU alert check skipped for tenant %s: event store unavailable", tenant.pk, exc_info=True
+            )
             continue
         with clock.tenant_scope(tenant):
             _mau_alert_check(tenant=tenant, grown=[(start.isoformat(), mau)])

@@ -91,16 +91,23 @@ class PostgresEventStore(EventStore):
         return {(row.month, row.rp_id): (row.mau, row.events) for row in rows}
 
     def mau_of_months(self, *, tenant, months):
-        return dict(MauCounter.objects.filter(tenant=tenant, rp_id="", month__in=list(months))
-                    .values_list("month", "mau"))
+        return dict(
+            MauCounter.objects.filter(tenant=tenant, rp_id="", month__in=list(months)).values_list(
+                "month", "mau"
+            )
+        )
 
     def daily_actives(self, *, tenant, start, end):
         return dict(
-            DailyActiveCounter.objects.filter(tenant=tenant, day__gte=start, day__lte=end).values_list("day", "dau")
+            DailyActiveCounter.objects.filter(tenant=tenant, day__gte=start, day__lte=end).values_list(
+                "day", "dau"
+            )
         )
 
     def meter_count(self, *, tenant, unit, start, end, rp_id=None):
-        readings = MeterReading.objects.filter(tenant=tenant, unit=unit, timestamp__gte=start, timestamp__lt=end)
+        readings = MeterReading.objects.filter(
+            tenant=tenant, unit=unit, timestamp__gte=start, timestamp__lt=end
+        )
         if rp_id is not None:
             readings = readings.filter(rp_id=rp_id)
         if unit.aggregation == MeteringUnit.Aggregation.SUM:
@@ -163,7 +170,9 @@ class ClickHouseEventStore(EventStore):
     def record_auth_events(self, *, tenant, ids, rps, users, instants):
         from .event_outbox import auth_events_enqueue
 
-        accepted, earlier = auth_events_enqueue(tenant=tenant, ids=ids, rps=rps, users=users, instants=instants)
+        accepted, earlier = auth_events_enqueue(
+            tenant=tenant, ids=ids, rps=rps, users=users, instants=instants
+        )
         return accepted, earlier, []  # MAU alerts: checked once the batch reached ClickHouse
 
     def insert(self, table: str, columns: dict[str, list]) -> None:
@@ -176,8 +185,10 @@ class ClickHouseEventStore(EventStore):
         self.ensure_schema()
         on_cluster = f" ON CLUSTER {self.cluster}" if self.cluster else ""
         for table in ("auth_events", "meter_readings"):
-            self.conn.command(f"DELETE FROM {self.db}.{table}{on_cluster} WHERE tenant_id = {{tenant:UInt64}}",  # noqa: S608
-                              {"tenant": tenant_id})
+            self.conn.command(
+                f"DELETE FROM {self.db}.{table}{on_cluster} WHERE tenant_id = {{tenant:UInt64}}",  # noqa: S608
+                {"tenant": tenant_id},
+            )
 
     def truncate(self) -> None:
         """Empty every table (tests and benchmarks only)."""
@@ -194,7 +205,9 @@ class ClickHouseEventStore(EventStore):
             "SELECT uniqExact(user_id) FROM {db}.auth_events FINAL"  # noqa: S608 - parameters are bound by ClickHouse
             " WHERE tenant_id = {{tenant:UInt64}} AND month = {{month:Date}}"
             + (" AND rp_id = {{rp:String}}" if rp_id else ""),
-            tenant=tenant.pk, month=month.isoformat(), rp=rp_id,
+            tenant=tenant.pk,
+            month=month.isoformat(),
+            rp=rp_id,
         )
         return int(rows[0][0]) if rows else 0
 
@@ -202,7 +215,8 @@ class ClickHouseEventStore(EventStore):
         rows = self._query(
             "SELECT rp_id, uniqExact(user_id) FROM {db}.auth_events FINAL"
             " WHERE tenant_id = {{tenant:UInt64}} AND month = {{month:Date}} GROUP BY rp_id ORDER BY rp_id",
-            tenant=tenant.pk, month=month.isoformat(),
+            tenant=tenant.pk,
+            month=month.isoformat(),
         )
         return {rp: int(n) for rp, n in rows}
 
@@ -211,7 +225,9 @@ class ClickHouseEventStore(EventStore):
             "SELECT month, rp_id, uniqExact(user_id), count() FROM {db}.auth_events FINAL"
             " WHERE tenant_id = {{tenant:UInt64}} AND month >= {{first:Date}} AND month <= {{last:Date}}"
             " GROUP BY GROUPING SETS ((month), (month, rp_id))",
-            tenant=tenant.pk, first=first.isoformat(), last=last.isoformat(),
+            tenant=tenant.pk,
+            first=first.isoformat(),
+            last=last.isoformat(),
         )
         return {(date.fromisoformat(m), rp): (int(mau), int(events)) for m, rp, mau, events in rows}
 
@@ -222,7 +238,9 @@ class ClickHouseEventStore(EventStore):
             "SELECT month, uniqExact(user_id) FROM {db}.auth_events FINAL"
             " WHERE tenant_id = {{tenant:UInt64}} AND month >= {{first:Date}} AND month <= {{last:Date}}"
             " GROUP BY month",
-            tenant=tenant.pk, first=min(months).isoformat(), last=max(months).isoformat(),
+            tenant=tenant.pk,
+            first=min(months).isoformat(),
+            last=max(months).isoformat(),
         )
         wanted = set(months)
         return {m: int(n) for m, n in ((date.fromisoformat(m), n) for m, n in rows) if m in wanted}
@@ -231,27 +249,38 @@ class ClickHouseEventStore(EventStore):
         rows = self._query(
             "SELECT day, uniqExact(user_id) FROM {db}.auth_events FINAL"
             " WHERE tenant_id = {{tenant:UInt64}} AND day >= {{start:Date}} AND day <= {{end:Date}} GROUP BY day",
-            tenant=tenant.pk, start=start.isoformat(), end=end.isoformat(),
+            tenant=tenant.pk,
+            start=start.isoformat(),
+            end=end.isoformat(),
         )
         return {date.fromisoformat(d): int(n) for d, n in rows}
 
-    _READINGS = ("FROM {db}.meter_readings FINAL WHERE tenant_id = {{tenant:UInt64}}"
-                 " AND timestamp >= {{start:DateTime64(6, 'UTC')}} AND timestamp < {{end:DateTime64(6, 'UTC')}}")
+    _READINGS = (
+        "FROM {db}.meter_readings FINAL WHERE tenant_id = {{tenant:UInt64}}"
+        " AND timestamp >= {{start:DateTime64(6, 'UTC')}} AND timestamp < {{end:DateTime64(6, 'UTC')}}"
+    )
 
     def meter_count(self, *, tenant, unit, start, end, rp_id=None):
-        where = self._READINGS + " AND unit_id = {{unit:UInt64}}" + (" AND rp_id = {{rp:String}}" if rp_id is not None else "")
+        where = (
+            self._READINGS
+            + " AND unit_id = {{unit:UInt64}}"
+            + (" AND rp_id = {{rp:String}}" if rp_id is not None else "")
+        )
         if unit.aggregation == MeteringUnit.Aggregation.SUM:
             sql = "SELECT sum(count) " + where
         else:
             sql = "SELECT max(n) FROM (SELECT sum(count) AS n " + where + " GROUP BY timestamp)"  # noqa: S608
-        rows = self._query(sql, tenant=tenant.pk, unit=unit.pk, rp=rp_id or "", start=ch_instant(start),
-                           end=ch_instant(end))
+        rows = self._query(
+            sql, tenant=tenant.pk, unit=unit.pk, rp=rp_id or "", start=ch_instant(start), end=ch_instant(end)
+        )
         return int(rows[0][0] or 0) if rows else 0
 
     def meter_sums(self, *, tenant, start, end):
         rows = self._query(
             "SELECT rp_id, unit_id, sum(count) " + self._READINGS + " GROUP BY rp_id, unit_id, timestamp",
-            tenant=tenant.pk, start=ch_instant(start), end=ch_instant(end),
+            tenant=tenant.pk,
+            start=ch_instant(start),
+            end=ch_instant(end),
         )
         return [(rp, int(unit), int(n)) for rp, unit, n in rows]
 

@@ -9,11 +9,16 @@ class MeteringUnit(models.Model):
         SUM = "sum", _("Sum (total)")
         MAX = "max", _("Max (maximum)")
 
-    unit_name = models.SlugField(_("unit name"),
-        max_length=100, unique=True, error_messages={"unique": _("A metering unit with this unit name already exists.")}
+    unit_name = models.SlugField(
+        _("unit name"),
+        max_length=100,
+        unique=True,
+        error_messages={"unique": _("A metering unit with this unit name already exists.")},
     )
     display_name = models.CharField(_("display name"), max_length=200)
-    aggregation = models.CharField(_("aggregation"), max_length=8, choices=Aggregation.choices, default=Aggregation.SUM)
+    aggregation = models.CharField(
+        _("aggregation"), max_length=8, choices=Aggregation.choices, default=Aggregation.SUM
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -42,7 +47,9 @@ class AuthEvent(models.Model):
     month = models.DateField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "event_id"], name="uniq_auth_event_per_tenant")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "event_id"], name="uniq_auth_event_per_tenant")
+        ]
 
     def __str__(self):
         return self.event_id
@@ -74,7 +81,9 @@ class MauRpFirstSeen(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "rp_id", "month", "user_id"], name="uniq_mau_rp_first_seen")
+            models.UniqueConstraint(
+                fields=["tenant", "rp_id", "month", "user_id"], name="uniq_mau_rp_first_seen"
+            )
         ]
 
     def __str__(self):
@@ -89,7 +98,13 @@ class MauCounter(models.Model):
 
     TENANT_TOTAL = ""
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name=_("tenant"))
+    tenant = models.ForeignKey(
+        "accounts.Tenant",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("tenant"),
+    )
     month = models.DateField(_("month"))
     rp_id = models.CharField(_("RP ID"), max_length=255, blank=True)
     mau = models.BigIntegerField(_("MAU"), default=0)
@@ -97,15 +112,16 @@ class MauCounter(models.Model):
 
     class Meta:
         ordering = ["month", "rp_id"]
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "month", "rp_id"], name="uniq_mau_counter")
-        ]
+        constraints = [models.UniqueConstraint(fields=["tenant", "month", "rp_id"], name="uniq_mau_counter")]
         verbose_name = _("MAU counter")
         verbose_name_plural = _("MAU counters")
 
     def __str__(self):
         return _("MAU %(mau)s in %(month)s %(rp)s") % {
-            "mau": self.mau, "month": f"{self.month:%Y-%m}", "rp": self.rp_id or _("(all RPs)")}
+            "mau": self.mau,
+            "month": f"{self.month:%Y-%m}",
+            "rp": self.rp_id or _("(all RPs)"),
+        }
 
 
 class DailyActiveFirstSeen(models.Model):
@@ -143,8 +159,12 @@ class MeterReading(models.Model):
     `rp_id` names the channel the usage belongs to ("" when not per channel).
     """
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="meter_readings", verbose_name=_("tenant"))
-    unit = models.ForeignKey(MeteringUnit, on_delete=models.PROTECT, related_name="readings", verbose_name=_("unit"))
+    tenant = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="meter_readings", verbose_name=_("tenant")
+    )
+    unit = models.ForeignKey(
+        MeteringUnit, on_delete=models.PROTECT, related_name="readings", verbose_name=_("unit")
+    )
     rp_id = models.CharField(_("RP ID"), max_length=255, blank=True, default="")
     timestamp = models.DateTimeField(_("timestamp"))
     count = models.BigIntegerField(_("count"), default=0)
@@ -153,7 +173,9 @@ class MeterReading(models.Model):
     class Meta:
         ordering = ["timestamp"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "unit", "rp_id", "timestamp"], name="uniq_meter_reading"),
+            models.UniqueConstraint(
+                fields=["tenant", "unit", "rp_id", "timestamp"], name="uniq_meter_reading"
+            ),
             models.CheckConstraint(condition=models.Q(count__gte=0), name="meter_reading_count_not_negative"),
         ]
         verbose_name = _("meter reading")
@@ -166,7 +188,12 @@ class MeterReading(models.Model):
 class MauAlertSetting(models.Model):
     """MAU exceeded alert settings of a tenant."""
 
-    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, related_name="mau_alert_setting", verbose_name=_("tenant"))
+    tenant = models.OneToOneField(
+        "accounts.Tenant",
+        on_delete=models.CASCADE,
+        related_name="mau_alert_setting",
+        verbose_name=_("tenant"),
+    )
     notify_representative = models.BooleanField(_("notify representative"), default=False)
     threshold = models.PositiveIntegerField(_("MAU threshold"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -182,7 +209,9 @@ class MauAlertSetting(models.Model):
 class MauAlert(models.Model):
     """The tenant's MAU crossed its threshold in a month: at most one per (tenant, month), one e-mail."""
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="mau_alerts", verbose_name=_("tenant"))
+    tenant = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="mau_alerts", verbose_name=_("tenant")
+    )
     month = models.DateField(_("month"))
     threshold = models.PositiveIntegerField(_("threshold"))
     mau_at_alert = models.BigIntegerField(_("MAU at alert"))
@@ -208,14 +237,18 @@ class MauBilled(models.Model):
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
     month = models.DateField(help_text="First day of the usage month (tenant's time zone).")
     mau_billed = models.BigIntegerField()
-    overage_billed = models.BigIntegerField(default=0, help_text="MAU above the plan's maximum billed so far.")
+    overage_billed = models.BigIntegerField(
+        default=0, help_text="MAU above the plan's maximum billed so far."
+    )
     invoice_source_key = models.CharField(max_length=200)
     created_at = models.DateTimeField()
 
     class Meta:
         ordering = ["tenant", "month", "mau_billed"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "month", "invoice_source_key"], name="uniq_mau_billed_per_invoice")
+            models.UniqueConstraint(
+                fields=["tenant", "month", "invoice_source_key"], name="uniq_mau_billed_per_invoice"
+            )
         ]
 
     def __str__(self):

@@ -44,8 +44,12 @@ def mau_history(*, tenant, months: int) -> dict:
 
     periods = months_back(tenant=tenant, count=months)
     starts = [_month_start(y, m) for y, m in periods]
-    values = {key: mau for key, (mau, _events) in
-              event_store.current().mau_months(tenant=tenant, first=starts[0], last=starts[-1]).items()}
+    values = {
+        key: mau
+        for key, (mau, _events) in event_store.current()
+        .mau_months(tenant=tenant, first=starts[0], last=starts[-1])
+        .items()
+    }
     rps = sorted(
         set(RelyingParty.objects.filter(tenant=tenant).values_list("rp_id", flat=True))
         | {rp for (_, rp) in values if rp}
@@ -61,7 +65,9 @@ def daily_actives(*, tenant, start: date, end: date) -> list[tuple[date, int]]:
     """Exact daily active users for each day in [start, end] (tenant's time zone), zero-filled, for graphs."""
     counts = event_store.current().daily_actives(tenant=tenant, start=start, end=end)
     days = (end - start).days + 1
-    return [(start + timedelta(days=i), counts.get(start + timedelta(days=i), 0)) for i in range(max(days, 0))]
+    return [
+        (start + timedelta(days=i), counts.get(start + timedelta(days=i), 0)) for i in range(max(days, 0))
+    ]
 
 
 def mau_alert_setting_get(*, tenant) -> MauAlertSetting:
@@ -89,7 +95,9 @@ def day_bounds(day: date, tz_name: str) -> tuple[datetime, datetime]:
     return start.astimezone(utc), end.astimezone(utc)
 
 
-def meter_count(*, tenant, unit: MeteringUnit, start: datetime, end: datetime, rp_id: str | None = None) -> int:
+def meter_count(
+    *, tenant, unit: MeteringUnit, start: datetime, end: datetime, rp_id: str | None = None
+) -> int:
     """The unit's count over [start, end) by its aggregation: sum of all counts, or the largest count at one
     timestamp (counts of several channels at the same timestamp add up)."""
     return event_store.current().meter_count(tenant=tenant, unit=unit, start=start, end=end, rp_id=rp_id)
@@ -130,7 +138,9 @@ def usage_by_channel(*, tenant, year: int, month: int) -> dict[str, dict]:
 
     store = event_store.current()
     first = _month_start(year, month)
-    for (_month, rp_id), (mau, events) in sorted(store.mau_months(tenant=tenant, first=first, last=first).items()):
+    for (_month, rp_id), (mau, events) in sorted(
+        store.mau_months(tenant=tenant, first=first, last=first).items()
+    ):
         if rp_id:
             channel(rp_id).update(mau=mau, auth_events=events)
     units = {u.pk: u for u in MeteringUnit.objects.all()}

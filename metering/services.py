@@ -59,9 +59,17 @@ def _columns_if_all_valid(events, known_rps, latest_allowed):
         for event in events:
             event_id, rp, user_id = event["id"], event["rp"], event["user_id"]
             instant = parse(event["occurred_at"])
-            if (type(event_id) is not str or not 0 < len(event_id) <= 200 or type(rp) is not str
-                    or rp not in known_rps or type(user_id) is not str or not 0 < len(user_id) <= 255
-                    or instant.tzinfo is None or instant > latest_allowed or instant < EARLIEST):
+            if (
+                type(event_id) is not str
+                or not 0 < len(event_id) <= 200
+                or type(rp) is not str
+                or rp not in known_rps
+                or type(user_id) is not str
+                or not 0 < len(user_id) <= 255
+                or instant.tzinfo is None
+                or instant > latest_allowed
+                or instant < EARLIEST
+            ):
                 return None
             if event_id in seen:
                 continue
@@ -84,8 +92,8 @@ def auth_events_validate(*, tenant, events) -> tuple[list, list, list, list]:
         raise ApplicationError(_("'events' must be a list of events."), code="invalid_events")
     if len(events) > MAX_EVENTS_PER_REQUEST:
         raise ApplicationError(
-            _("At most %(max)s events per request; this one has %(count)s.") % {
-                "max": f"{MAX_EVENTS_PER_REQUEST:,}", "count": f"{len(events):,}"},
+            _("At most %(max)s events per request; this one has %(count)s.")
+            % {"max": f"{MAX_EVENTS_PER_REQUEST:,}", "count": f"{len(events):,}"},
             code="too_many_events",
         )
     known_rps = set(RelyingParty.objects.filter(tenant=tenant).values_list("rp_id", flat=True))
@@ -109,7 +117,12 @@ def auth_events_validate(*, tenant, events) -> tuple[list, list, list, list]:
             event_id = str(event_id)
         ok = True
         if not isinstance(event_id, str) or not event_id or len(event_id) > 200:
-            bad(index, event.get("id"), "id", _("Missing or invalid event id (a string of 1 to 200 characters)."))
+            bad(
+                index,
+                event.get("id"),
+                "id",
+                _("Missing or invalid event id (a string of 1 to 200 characters)."),
+            )
             ok = False
         rp = event.get("rp")
         if not isinstance(rp, str) or rp not in known_rps:
@@ -121,8 +134,12 @@ def auth_events_validate(*, tenant, events) -> tuple[list, list, list, list]:
             ok = False
         instant = _parse_instant(event.get("occurred_at"))
         if instant is None:
-            bad(index, event_id, "occurred_at",
-                _("Bad timestamp: use ISO 8601 with a time zone, e.g. 2026-11-01T09:30:00Z."))
+            bad(
+                index,
+                event_id,
+                "occurred_at",
+                _("Bad timestamp: use ISO 8601 with a time zone, e.g. 2026-11-01T09:30:00Z."),
+            )
             ok = False
         elif instant > latest_allowed:
             bad(index, event_id, "occurred_at", _("The timestamp is more than 5 minutes in the future."))
@@ -140,9 +157,12 @@ def auth_events_validate(*, tenant, events) -> tuple[list, list, list, list]:
             instants.append(instant)
     if errors:
         raise ApplicationError(
-            ngettext("%(count)s problem in %(events)s events; nothing was stored.",
-                     "%(count)s problems in %(events)s events; nothing was stored.", len(errors)) % {
-                "count": len(errors), "events": len(events)},
+            ngettext(
+                "%(count)s problem in %(events)s events; nothing was stored.",
+                "%(count)s problems in %(events)s events; nothing was stored.",
+                len(errors),
+            )
+            % {"count": len(errors), "events": len(events)},
             code="invalid_events",
             extra={"errors": errors[:MAX_ERRORS_REPORTED], "error_count": len(errors)},
         )
@@ -152,7 +172,14 @@ def auth_events_validate(*, tenant, events) -> tuple[list, list, list, list]:
 def _ingest_sql() -> str:
     t = {
         m.__name__: m._meta.db_table
-        for m in (AuthEvent, MauFirstSeen, MauRpFirstSeen, MauCounter, DailyActiveFirstSeen, DailyActiveCounter)
+        for m in (
+            AuthEvent,
+            MauFirstSeen,
+            MauRpFirstSeen,
+            MauCounter,
+            DailyActiveFirstSeen,
+            DailyActiveCounter,
+        )
     }
     # The four columns arrive as JSON arrays (one text parameter each, serialised by orjson): psycopg's client-side
     # binding would otherwise spell out text[] literals in Python, element by element — the largest cost of a
@@ -233,11 +260,17 @@ def auth_events_ingest(*, tenant, events) -> dict:
     if not ids:
         return {"accepted": 0, "duplicates": len(events), "late": 0, "late_months": []}
     accepted, by_month, _grown = event_store.current().record_auth_events(
-        tenant=tenant, ids=ids, rps=rps, users=users, instants=instants)
+        tenant=tenant, ids=ids, rps=rps, users=users, instants=instants
+    )
     current = datetime(*clock.month_of(clock.now(), tenant.time_zone), 1).date()  # noqa: DTZ001 - a calendar month
-    earlier = {datetime.fromisoformat(m).date(): n for m, n in by_month if datetime.fromisoformat(m).date() < current}
-    return {"accepted": accepted, "duplicates": len(events) - accepted,
-            **providers.get("late_events_report")(tenant=tenant, accepted_by_month=earlier)}
+    earlier = {
+        datetime.fromisoformat(m).date(): n for m, n in by_month if datetime.fromisoformat(m).date() < current
+    }
+    return {
+        "accepted": accepted,
+        "duplicates": len(events) - accepted,
+        **providers.get("late_events_report")(tenant=tenant, accepted_by_month=earlier),
+    }
 
 
 def auth_events_store_postgres(*, tenant, ids, rps, users, instants) -> tuple[int, list, list]:
@@ -251,9 +284,14 @@ def auth_events_store_postgres(*, tenant, ids, rps, users, instants) -> tuple[in
         with connection.cursor() as cursor:
             cursor.execute(
                 _INGEST_SQL,
-                {"ids": orjson.dumps(ids).decode(), "rps": orjson.dumps(rps).decode(),
-                 "users": orjson.dumps(users).decode(), "instants": orjson.dumps(instants).decode(),
-                 "tenant": tenant.pk, "tz": tenant.time_zone},
+                {
+                    "ids": orjson.dumps(ids).decode(),
+                    "rps": orjson.dumps(rps).decode(),
+                    "users": orjson.dumps(users).decode(),
+                    "instants": orjson.dumps(instants).decode(),
+                    "tenant": tenant.pk,
+                    "tz": tenant.time_zone,
+                },
             )
             accepted, by_month, grown = cursor.fetchone()
         if grown:
@@ -286,13 +324,19 @@ def mau_alert_raise(*, tenant, year: int, month: int, mau: int, threshold: int) 
     try:
         with transaction.atomic():
             alert = MauAlert.objects.create(
-                tenant=tenant, month=datetime(year, month, 1).date(), threshold=threshold, mau_at_alert=mau  # noqa: DTZ001
+                tenant=tenant,
+                month=datetime(year, month, 1).date(),  # noqa: DTZ001
+                threshold=threshold,
+                mau_at_alert=mau,
             )
     except IntegrityError:
         return None
     enqueue_on_commit(mau_alert_notify_task, alert.pk)
-    domain_events.publish("mau.threshold_reached", tenant=tenant,
-                 data={"month": f"{year:04d}-{month:02d}", "mau": mau, "threshold": threshold})
+    domain_events.publish(
+        "mau.threshold_reached",
+        tenant=tenant,
+        data={"month": f"{year:04d}-{month:02d}", "mau": mau, "threshold": threshold},
+    )
     return alert
 
 
@@ -301,22 +345,29 @@ def mau_alert_notify(*, alert_id: int) -> MauAlert:
     from billing_portal.common.notify import send_templated_mail
 
     with transaction.atomic():
-        alert = MauAlert.objects.select_for_update(of=("self",)).select_related("tenant__representative").get(pk=alert_id)
+        alert = (
+            MauAlert.objects.select_for_update(of=("self",))
+            .select_related("tenant__representative")
+            .get(pk=alert_id)
+        )
         if alert.notified_at is not None:
             return alert
         representative = alert.tenant.representative
         if representative is None or not representative.email:
             return alert
         context = {"alert": alert, "tenant": alert.tenant, "representative": representative}
-        send_templated_mail(name="mau_alert", to=[representative.email], context=context,
-                            time_zone=alert.tenant.time_zone)
+        send_templated_mail(
+            name="mau_alert", to=[representative.email], context=context, time_zone=alert.tenant.time_zone
+        )
         alert.notified_to = representative.email
         alert.notified_at = clock.now()
         alert.save(update_fields=["notified_to", "notified_at"])
     return alert
 
 
-def mau_alert_setting_update(*, tenant, notify_representative: bool, threshold: int | None) -> MauAlertSetting:
+def mau_alert_setting_update(
+    *, tenant, notify_representative: bool, threshold: int | None
+) -> MauAlertSetting:
     if notify_representative and not threshold:
         raise ApplicationError(_("Enter a MAU threshold to be notified about."), code="threshold_required")
     if threshold is not None and threshold < 1:
@@ -351,8 +402,9 @@ def instant_from_unix(value) -> datetime:
         seconds = int(value)
         return datetime.fromtimestamp(seconds, tz=clock.now().tzinfo)
     except (TypeError, ValueError, OverflowError, OSError):
-        raise ApplicationError(_("Bad timestamp '%(value)s': use Unix seconds.") % {"value": value},
-                               code="bad_timestamp") from None
+        raise ApplicationError(
+            _("Bad timestamp '%(value)s': use Unix seconds.") % {"value": value}, code="bad_timestamp"
+        ) from None
 
 
 METHODS = ("add", "sub", "direct")
@@ -364,14 +416,24 @@ def meter_reading_put(
     """Add to, subtract from or set the unit's count at a timestamp (race-free upsert)."""
     unit = metering_unit_get(unit_name=unit_name)
     if method not in METHODS:
-        raise ApplicationError(_("'method' must be one of %(methods)s.") % {"methods": ", ".join(METHODS)},
-                               code="bad_method")
+        raise ApplicationError(
+            _("'method' must be one of %(methods)s.") % {"methods": ", ".join(METHODS)}, code="bad_method"
+        )
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise ApplicationError(_("'count' must be a whole number ≥ 0."), code="bad_count")
     if rp_id and not RelyingParty.objects.filter(tenant=tenant, rp_id=rp_id).exists():
-        raise ApplicationError(_("Unknown RP '%(rp)s': register it first.") % {"rp": rp_id}, code="unknown_rp")
+        raise ApplicationError(
+            _("Unknown RP '%(rp)s': register it first.") % {"rp": rp_id}, code="unknown_rp"
+        )
     table = MeterReading._meta.db_table
-    params = {"tenant": tenant.pk, "unit": unit.pk, "rp": rp_id, "ts": timestamp, "count": count, "now": clock.now()}
+    params = {
+        "tenant": tenant.pk,
+        "unit": unit.pk,
+        "rp": rp_id,
+        "ts": timestamp,
+        "count": count,
+        "now": clock.now(),
+    }
     if method == "sub":
         # Only an existing count can go down; a CHECK constraint keeps it from going below zero.
         sql = f"""
@@ -387,8 +449,9 @@ def meter_reading_put(
             DO UPDATE SET count = {update}, updated_at = EXCLUDED.updated_at
             RETURNING id, count"""  # noqa: S608 - table name from model meta, values are parameters
     negative = Conflict(
-        _("Subtracting %(count)s would take %(unit)s below zero at that timestamp.") % {
-            "count": count, "unit": unit.unit_name}, code="negative_count"
+        _("Subtracting %(count)s would take %(unit)s below zero at that timestamp.")
+        % {"count": count, "unit": unit.unit_name},
+        code="negative_count",
     )
     try:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -397,17 +460,23 @@ def meter_reading_put(
             if row is not None and event_store.current().uses_outbox:
                 from .event_outbox import meter_reading_enqueue
 
-                meter_reading_enqueue(tenant=tenant, unit_id=unit.pk, rp_id=rp_id, timestamp=timestamp, count=row[1])
+                meter_reading_enqueue(
+                    tenant=tenant, unit_id=unit.pk, rp_id=rp_id, timestamp=timestamp, count=row[1]
+                )
     except IntegrityError:
         raise negative from None
     except DataError:  # bigint out of range: an add past 2^63 - 1
-        raise Conflict(f"Adding {count} would take {unit.unit_name} past the largest count (2^63 - 1) at that "
-                       "timestamp.", code="count_out_of_range") from None
+        raise Conflict(
+            f"Adding {count} would take {unit.unit_name} past the largest count (2^63 - 1) at that "
+            "timestamp.",
+            code="count_out_of_range",
+        ) from None
     if row is None:
         if count:
             raise negative
-        return meter_reading_put(tenant=tenant, unit_name=unit_name, timestamp=timestamp, method="add", count=0,
-                                 rp_id=rp_id)
+        return meter_reading_put(
+            tenant=tenant, unit_name=unit_name, timestamp=timestamp, method="add", count=0, rp_id=rp_id
+        )
     pk = row[0]
     return MeterReading.objects.select_related("unit").get(pk=pk)
 
@@ -415,12 +484,15 @@ def meter_reading_put(
 def meter_reading_delete(*, tenant, unit_name: str, timestamp: datetime, rp_id: str = "") -> int:
     unit = metering_unit_get(unit_name=unit_name)
     with transaction.atomic():
-        deleted, _per_model = MeterReading.objects.filter(tenant=tenant, unit=unit, rp_id=rp_id, timestamp=timestamp).delete()
+        deleted, _per_model = MeterReading.objects.filter(
+            tenant=tenant, unit=unit, rp_id=rp_id, timestamp=timestamp
+        ).delete()
         if deleted and event_store.current().uses_outbox:
             from .event_outbox import meter_reading_enqueue
 
-            meter_reading_enqueue(tenant=tenant, unit_id=unit.pk, rp_id=rp_id, timestamp=timestamp, count=0,
-                                  deleted=True)
+            meter_reading_enqueue(
+                tenant=tenant, unit_id=unit.pk, rp_id=rp_id, timestamp=timestamp, count=0, deleted=True
+            )
     if not deleted:
         raise NotFound(_("No %(unit)s count at that timestamp.") % {"unit": unit.unit_name})
     return deleted

@@ -20,11 +20,13 @@ def mau_live(request):
     """This month's MAU as JSON, polled by static/js/mau_live.js on the billing dashboard."""
     tenant = request.tenant
     year, month = clock.month_of(clock.now(), tenant.time_zone)
-    return JsonResponse({
-        "month": f"{year:04d}-{month:02d}",
-        "mau": selectors.mau_count(tenant=tenant, year=year, month=month),
-        "max_mau": selectors.max_mau(tenant=tenant),
-    })
+    return JsonResponse(
+        {
+            "month": f"{year:04d}-{month:02d}",
+            "mau": selectors.mau_count(tenant=tenant, year=year, month=month),
+            "max_mau": selectors.max_mau(tenant=tenant),
+        }
+    )
 
 
 @tenant_view(BILLING_EDIT_ROLES)
@@ -83,6 +85,8 @@ def api_key_revoke_view(request, key_id):
         raise Http404(_("No such API key."))
     if request.method == "POST":
         api_key_revoke(tenant=tenant, key_id=key.pk)
-        messages.success(request, _("API key “%(name)s” revoked; requests with it are now refused.") % {"name": key.name})
+        messages.success(
+            request, _("API key “%(name)s” revoked; requests with it are now refused.") % {"name": key.name}
+        )
         return redirect("metering_api_keys", tenant_slug=tenant.slug)
     return render(request, "metering/api_key_revoke.html", {"tenant": tenant, "key": key})

@@ -15,10 +15,15 @@ from .models import EventType, TestClock, WebhookAttempt, WebhookDelivery, Webho
 
 
 class WebhookEndpointForm(forms.ModelForm):
-    url = forms.URLField(label=gettext_lazy("URL"), max_length=500, assume_scheme="https",
-                         help_text=gettext_lazy("https://… (loopback, link-local and private addresses are refused)"))
-    events = forms.MultipleChoiceField(label=gettext_lazy("events"), choices=EventType.choices,
-                                       widget=forms.CheckboxSelectMultiple)
+    url = forms.URLField(
+        label=gettext_lazy("URL"),
+        max_length=500,
+        assume_scheme="https",
+        help_text=gettext_lazy("https://… (loopback, link-local and private addresses are refused)"),
+    )
+    events = forms.MultipleChoiceField(
+        label=gettext_lazy("events"), choices=EventType.choices, widget=forms.CheckboxSelectMultiple
+    )
 
     class Meta:
         model = WebhookEndpoint
@@ -57,8 +62,16 @@ class WebhookAttemptInline(admin.TabularInline):
     model = WebhookAttempt
     extra = 0
     can_delete = False
-    fields = ["number", "attempt_id", "status", "started_at", "response_status", "latency_ms",
-              "response_excerpt", "error"]
+    fields = [
+        "number",
+        "attempt_id",
+        "status",
+        "started_at",
+        "response_status",
+        "latency_ms",
+        "response_excerpt",
+        "error",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -72,15 +85,33 @@ class WebhookAttemptInline(admin.TabularInline):
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
     """The delivery log: one row per event and endpoint, its attempts underneath."""
 
-    list_display = ["event_type", "tenant", "status", "last_response", "last_latency", "attempt_count",
-                    "next_attempt_at", "endpoint"]
+    list_display = [
+        "event_type",
+        "tenant",
+        "status",
+        "last_response",
+        "last_latency",
+        "attempt_count",
+        "next_attempt_at",
+        "endpoint",
+    ]
     list_filter = ["status", "event__type", "endpoint"]
     search_fields = ["event__message_id", "event__tenant__slug", "endpoint__url"]
     list_select_related = ["event__tenant", "endpoint"]
     inlines = [WebhookAttemptInline]
     actions = ["resend"]
-    fields = ["event", "message_id", "endpoint", "status", "attempt_count", "next_attempt_at", "window_started_at",
-              "delivered_at", "created_at", "payload"]
+    fields = [
+        "event",
+        "message_id",
+        "endpoint",
+        "status",
+        "attempt_count",
+        "next_attempt_at",
+        "window_started_at",
+        "delivered_at",
+        "created_at",
+        "payload",
+    ]
     readonly_fields = fields
 
     def has_change_permission(self, request, obj=None):
@@ -90,10 +121,14 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         from django.db.models import OuterRef, Subquery
 
         last = WebhookAttempt.objects.filter(delivery=OuterRef("pk")).order_by("-number")
-        return super().get_queryset(request).annotate(
-            last_status=Subquery(last.values("response_status")[:1]),
-            last_latency_ms=Subquery(last.values("latency_ms")[:1]),
-            last_excerpt=Subquery(last.values("response_excerpt")[:1]),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                last_status=Subquery(last.values("response_status")[:1]),
+                last_latency_ms=Subquery(last.values("latency_ms")[:1]),
+                last_excerpt=Subquery(last.values("response_excerpt")[:1]),
+            )
         )
 
     @admin.display(description=gettext_lazy("event"), ordering="event__type")
@@ -129,8 +164,12 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         for delivery in queryset:
             webhook_delivery.delivery_resend(delivery=delivery)
         count = queryset.count()
-        self.message_user(request, ngettext("%(count)s delivery queued again.", "%(count)s deliveries queued again.",
-                                            count) % {"count": count}, messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)s delivery queued again.", "%(count)s deliveries queued again.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(WebhookEvent)
@@ -143,12 +182,19 @@ class WebhookEventAdmin(ReadOnlyAdmin):
 
 class TestClockCreateForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Test tenant name"), max_length=200)
-    owner = forms.ModelChoiceField(label=gettext_lazy("Owner"), queryset=None,
-                                   help_text=gettext_lazy("The user who owns the test tenant (signs in to it)."))
-    currency = forms.ChoiceField(label=gettext_lazy("Currency"), choices=[("JPY", "JPY"), ("USD", "USD")], initial="JPY")
+    owner = forms.ModelChoiceField(
+        label=gettext_lazy("Owner"),
+        queryset=None,
+        help_text=gettext_lazy("The user who owns the test tenant (signs in to it)."),
+    )
+    currency = forms.ChoiceField(
+        label=gettext_lazy("Currency"), choices=[("JPY", "JPY"), ("USD", "USD")], initial="JPY"
+    )
     time_zone = forms.CharField(label=gettext_lazy("Time zone"), initial="Asia/Tokyo")
-    frozen_time = forms.DateTimeField(label=gettext_lazy("Clock starts at"),
-                                      help_text=gettext_lazy("e.g. 2027-01-10 09:00 (the time zone above)"))
+    frozen_time = forms.DateTimeField(
+        label=gettext_lazy("Clock starts at"),
+        help_text=gettext_lazy("e.g. 2027-01-10 09:00 (the time zone above)"),
+    )
 
     def __init__(self, *args, **kwargs):
         from accounts.models import User
@@ -167,8 +213,12 @@ class TestClockCreateForm(forms.Form):
 
 
 class TestClockAdvanceForm(forms.Form):
-    months = TypedIntegerField(label=gettext_lazy("Months"), min_value=0, max_value=36, initial=1, required=False)
-    days = TypedIntegerField(label=gettext_lazy("Days"), min_value=0, max_value=1000, initial=0, required=False)
+    months = TypedIntegerField(
+        label=gettext_lazy("Months"), min_value=0, max_value=36, initial=1, required=False
+    )
+    days = TypedIntegerField(
+        label=gettext_lazy("Days"), min_value=0, max_value=1000, initial=0, required=False
+    )
 
 
 @admin.register(TestClock)
@@ -186,14 +236,20 @@ class TestClockAdmin(admin.ModelAdmin):
     def advance_link(self, obj):
         from django.urls import reverse
 
-        return format_html('<a href="{}">{}</a>', reverse("admin:ops_testclock_advance", args=[obj.pk]), _("Advance…"))
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:ops_testclock_advance", args=[obj.pk]), _("Advance…")
+        )
 
     def get_urls(self):
         from django.urls import path
 
         return [
             path("add/", self.admin_site.admin_view(self.create_view), name="ops_testclock_add"),
-            path("<int:pk>/advance/", self.admin_site.admin_view(self.advance_view), name="ops_testclock_advance"),
+            path(
+                "<int:pk>/advance/",
+                self.admin_site.admin_view(self.advance_view),
+                name="ops_testclock_advance",
+            ),
         ] + super().get_urls()
 
     def create_view(self, request):
@@ -210,16 +266,29 @@ class TestClockAdmin(admin.ModelAdmin):
             data = form.cleaned_data
             tz = ZoneInfo(data["time_zone"])
             test_clock = test_clock_create(
-                owner=data["owner"], name=data["name"], currency=data["currency"], time_zone=data["time_zone"],
+                owner=data["owner"],
+                name=data["name"],
+                currency=data["currency"],
+                time_zone=data["time_zone"],
                 country="JP" if data["currency"] == "JPY" else "US",
                 frozen_time=data["frozen_time"].replace(tzinfo=None).replace(tzinfo=tz),
             )
-            self.message_user(request, _("Test tenant %(slug)s created on its own clock.") % {
-                "slug": test_clock.tenant.slug}, messages.SUCCESS)
+            self.message_user(
+                request,
+                _("Test tenant %(slug)s created on its own clock.") % {"slug": test_clock.tenant.slug},
+                messages.SUCCESS,
+            )
             return redirect("admin:ops_testclock_changelist")
-        return render(request, "ops/test_clock_form.html", {
-            **self.admin_site.each_context(request), "title": _("Create a test tenant"), "form": form,
-            "opts": self.model._meta})
+        return render(
+            request,
+            "ops/test_clock_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Create a test tenant"),
+                "form": form,
+                "opts": self.model._meta,
+            },
+        )
 
     def advance_view(self, request, pk):
         from django.shortcuts import get_object_or_404, redirect, render
@@ -231,19 +300,41 @@ class TestClockAdmin(admin.ModelAdmin):
             raise PermissionDenied
         form = TestClockAdvanceForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            target = advance_target(test_clock.frozen_time, months=form.cleaned_data["months"] or 0,
-                                    days=form.cleaned_data["days"] or 0, tz_name=test_clock.tenant.time_zone)
+            target = advance_target(
+                test_clock.frozen_time,
+                months=form.cleaned_data["months"] or 0,
+                days=form.cleaned_data["days"] or 0,
+                tz_name=test_clock.tenant.time_zone,
+            )
             try:
                 log = test_clock_advance(test_clock=test_clock, to=target)
             except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
             else:
-                ran = [f"{at:%Y-%m-%d %H:%M}: {', '.join(f'{k} {v}' for k, v in r.items() if v)}"
-                       for at, r in log if any(r.values())]
-                self.message_user(request, _("%(slug)s advanced to %(when)s UTC. %(ran)s") % {
-                    "slug": test_clock.tenant.slug, "when": f"{target:%Y-%m-%d %H:%M}",
-                    "ran": "; ".join(ran) if ran else _("Nothing was due.")}, messages.SUCCESS)
+                ran = [
+                    f"{at:%Y-%m-%d %H:%M}: {', '.join(f'{k} {v}' for k, v in r.items() if v)}"
+                    for at, r in log
+                    if any(r.values())
+                ]
+                self.message_user(
+                    request,
+                    _("%(slug)s advanced to %(when)s UTC. %(ran)s")
+                    % {
+                        "slug": test_clock.tenant.slug,
+                        "when": f"{target:%Y-%m-%d %H:%M}",
+                        "ran": "; ".join(ran) if ran else _("Nothing was due."),
+                    },
+                    messages.SUCCESS,
+                )
                 return redirect("admin:ops_testclock_changelist")
-        return render(request, "ops/test_clock_form.html", {
-            **self.admin_site.each_context(request), "title": _("Advance %(clock)s") % {"clock": test_clock}, "form": form,
-            "opts": self.model._meta, "test_clock": test_clock})
+        return render(
+            request,
+            "ops/test_clock_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Advance %(clock)s") % {"clock": test_clock},
+                "form": form,
+                "opts": self.model._meta,
+                "test_clock": test_clock,
+            },
+        )

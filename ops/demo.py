@@ -13,10 +13,18 @@ def seed(*, tenants, users, stdout):
         return
     if Tenant.objects.filter(slug="rehearsal").exists():
         return  # a real tenant took the name: leave it alone
-    test_clock = test_clock_create(owner=owner, name="Rehearsal K.K. (test clock)", slug="rehearsal",
-                                   frozen_time=clock.system_now(), address="1-2-3 Marunouchi, Chiyoda-ku, Tokyo")
+    test_clock = test_clock_create(
+        owner=owner,
+        name="Rehearsal K.K. (test clock)",
+        slug="rehearsal",
+        frozen_time=clock.system_now(),
+        address="1-2-3 Marunouchi, Chiyoda-ku, Tokyo",
+    )
     for email in ("billing@demo.example", "manager@demo.example"):
         if email in users:
-            Membership.objects.get_or_create(tenant=test_clock.tenant, user=users[email],
-                                             defaults={"role": "billing_admin" if email.startswith("billing") else "manager"})
+            Membership.objects.get_or_create(
+                tenant=test_clock.tenant,
+                user=users[email],
+                defaults={"role": "billing_admin" if email.startswith("billing") else "manager"},
+            )
     stdout.write("  ops: rehearsal is a test tenant on its own clock (advance it in admin → Test clocks)")

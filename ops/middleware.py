@@ -38,7 +38,11 @@ class TenantClockMiddleware:
         match = _TENANT_PATH.match(request.path_info)
         if match is None or match.group(1) not in test_tenant_slugs():
             return self.get_response(request)
-        bound = TestClock.objects.filter(tenant__slug=match.group(1)).values_list("tenant_id", "frozen_time").first()
+        bound = (
+            TestClock.objects.filter(tenant__slug=match.group(1))
+            .values_list("tenant_id", "frozen_time")
+            .first()
+        )
         if bound is None:
             return self.get_response(request)
         with clock.tenant_scope(bound[0], at=bound[1]):

@@ -30,7 +30,9 @@ def new_signing_secret() -> str:
 class WebhookEndpoint(models.Model):
     """Where ops want events sent. Each endpoint signs with its own secret."""
 
-    url = models.URLField(_("URL"), max_length=500, help_text=_("https://… (private and loopback addresses are refused)"))
+    url = models.URLField(
+        _("URL"), max_length=500, help_text=_("https://… (private and loopback addresses are refused)")
+    )
     description = models.CharField(_("description"), max_length=200, blank=True)
     events = models.JSONField(_("events"), default=list, help_text=_("Event types sent to this endpoint."))
     enabled = models.BooleanField(_("enabled"), default=True)
@@ -54,8 +56,14 @@ class WebhookEvent(models.Model):
 
     message_id = models.CharField(_("message ID"), max_length=40, unique=True)
     type = models.CharField(_("type"), max_length=64, choices=EventType.choices, db_index=True)
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.SET_NULL, null=True, blank=True,
-                               related_name="+", verbose_name=_("tenant"))
+    tenant = models.ForeignKey(
+        "accounts.Tenant",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("tenant"),
+    )
     payload = models.JSONField(_("payload"), help_text=_("The body sent: {type, timestamp, data}."))
     created_at = models.DateTimeField(_("created at"), db_index=True)
 
@@ -77,12 +85,18 @@ class WebhookDelivery(models.Model):
         SUCCEEDED = "succeeded", _("Delivered")
         FAILED = "failed", _("Failed (gave up)")
 
-    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event"))
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries", verbose_name=_("endpoint"))
+    event = models.ForeignKey(
+        WebhookEvent, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event")
+    )
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries", verbose_name=_("endpoint")
+    )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     attempt_count = models.PositiveIntegerField(_("attempt count"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
-    window_started_at = models.DateTimeField(_("window started at"), help_text=_("Retries stop three days after this (reset by a resend)."))
+    window_started_at = models.DateTimeField(
+        _("window started at"), help_text=_("Retries stop three days after this (reset by a resend).")
+    )
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"))
 
@@ -90,8 +104,12 @@ class WebhookDelivery(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
-        constraints = [models.UniqueConstraint(fields=["event", "endpoint"], name="uniq_delivery_per_endpoint")]
-        indexes = [models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="delivery_due")]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "endpoint"], name="uniq_delivery_per_endpoint")
+        ]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="delivery_due")
+        ]
 
     def __str__(self):
         return f"{self.event} → {self.endpoint}"
@@ -108,7 +126,9 @@ class WebhookAttempt(models.Model):
         FAILED = "failed", _("Failed")
         ABANDONED = "abandoned", _("Abandoned (worker died; outcome unknown)")
 
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts", verbose_name=_("delivery"))
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempts", verbose_name=_("delivery")
+    )
     number = models.PositiveIntegerField(_("number"))
     attempt_id = models.CharField(_("attempt ID"), max_length=40, unique=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.SENDING)
@@ -136,7 +156,9 @@ class TestClock(models.Model):
 
     __test__ = False  # not a pytest class
 
-    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, related_name="test_clock", verbose_name=_("tenant"))
+    tenant = models.OneToOneField(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="test_clock", verbose_name=_("tenant")
+    )
     name = models.CharField(_("name"), max_length=100, blank=True)
     frozen_time = models.DateTimeField(_("frozen time"), help_text=_("The tenant's current time."))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

@@ -67,13 +67,25 @@ def webhook_emit(*, type: str, tenant=None, data: dict) -> WebhookEvent | None: 
         data = {"tenant": {"id": tenant.pk, "slug": tenant.slug, "test": test}, **data}
     with transaction.atomic():
         event = WebhookEvent.objects.create(
-            message_id=new_id("msg_"), type=type, tenant=tenant, created_at=clock.system_now(),
-            payload={"type": type, "timestamp": happened_at.isoformat().replace("+00:00", "Z"), "data": plain(data)},
+            message_id=new_id("msg_"),
+            type=type,
+            tenant=tenant,
+            created_at=clock.system_now(),
+            payload={
+                "type": type,
+                "timestamp": happened_at.isoformat().replace("+00:00", "Z"),
+                "data": plain(data),
+            },
         )
         now = clock.system_now()
         deliveries = WebhookDelivery.objects.bulk_create(
-            WebhookDelivery(event=event, endpoint_id=endpoint_id, next_attempt_at=now, window_started_at=now,
-                            created_at=now)
+            WebhookDelivery(
+                event=event,
+                endpoint_id=endpoint_id,
+                next_attempt_at=now,
+                window_started_at=now,
+                created_at=now,
+            )
             for endpoint_id in endpoint_ids
         )
     from .tasks import deliver_webhook

@@ -58,26 +58,45 @@ class _History:
         self.tenants = {t.pk: t for t in real_tenants().only("pk", "time_zone", "currency", "name", "slug")}
         self.changes = defaultdict(list)
         # License plans only: support plans have their own subscriptions (licenses.support); not in MRR yet.
-        for change in (PlanChange.objects.filter(tenant_id__in=self.tenants, to_plan__category=Plan.Category.LICENSE)
-                       .order_by("effective_at", "pk")
-                       .values("tenant_id", "effective_at", "from_plan_id", "to_plan_id")):
+        for change in (
+            PlanChange.objects.filter(tenant_id__in=self.tenants, to_plan__category=Plan.Category.LICENSE)
+            .order_by("effective_at", "pk")
+            .values("tenant_id", "effective_at", "from_plan_id", "to_plan_id")
+        ):
             self.changes[change["tenant_id"]].append(change)
-        self.licenses = {row["tenant_id"]: row for row in
-                         License.objects.filter(tenant_id__in=self.tenants).values("tenant_id", "plan_id", "started_at")}
+        self.licenses = {
+            row["tenant_id"]: row
+            for row in License.objects.filter(tenant_id__in=self.tenants).values(
+                "tenant_id", "plan_id", "started_at"
+            )
+        }
         plan_ids = {row["plan_id"] for row in self.licenses.values()} | {
-            pid for changes in self.changes.values() for c in changes for pid in (c["from_plan_id"], c["to_plan_id"])}
+            pid
+            for changes in self.changes.values()
+            for c in changes
+            for pid in (c["from_plan_id"], c["to_plan_id"])
+        }
         # Support plans: their own history (changes to a support plan) and the end of a cancelled subscription.
         self.support_changes = defaultdict(list)
-        for change in (PlanChange.objects.filter(tenant_id__in=self.tenants, to_plan__category=Plan.Category.SUPPORT)
-                       .order_by("effective_at", "pk").values("tenant_id", "effective_at", "to_plan_id")):
+        for change in (
+            PlanChange.objects.filter(tenant_id__in=self.tenants, to_plan__category=Plan.Category.SUPPORT)
+            .order_by("effective_at", "pk")
+            .values("tenant_id", "effective_at", "to_plan_id")
+        ):
             self.support_changes[change["tenant_id"]].append(change)
             plan_ids.add(change["to_plan_id"])
-        self.support_ended = dict(SupportSubscription.objects.filter(
-            tenant_id__in=self.tenants, status=SupportSubscription.Status.ENDED).values_list("tenant_id", "ended_at"))
+        self.support_ended = dict(
+            SupportSubscription.objects.filter(
+                tenant_id__in=self.tenants, status=SupportSubscription.Status.ENDED
+            ).values_list("tenant_id", "ended_at")
+        )
         self.plans = {p.pk: p for p in Plan.objects.filter(pk__in=plan_ids).prefetch_related("menus__units")}
         self._mrr = {pk: plan_mrr(plan) for pk, plan in self.plans.items()}
-        self._support_mrr = {pk: plan_fixed_amount(plan) for pk, plan in self.plans.items()
-                             if plan.category == Plan.Category.SUPPORT}
+        self._support_mrr = {
+            pk: plan_fixed_amount(plan)
+            for pk, plan in self.plans.items()
+            if plan.category == Plan.Category.SUPPORT
+        }
 
     def plan_id_at(self, tenant_id, at):
         changes = self.changes.get(tenant_id)
@@ -118,13 +137,22 @@ def dashboard(*, months: int = 12, now: datetime | None = None) -> dict:
     # invoices per (tenant, month), for the links of the MRR figures
     invoice_ids = defaultdict(list)
     first_day = date(previous_month[0], previous_month[1], 1)
-    for row in (Invoice.objects.filter(tenant_id__in=history.tenants, billing_date__gte=first_day)
-                .exclude(kind=Invoice.Kind.CREDIT_NOTE).values("pk", "tenant_id", "billing_date")):
+    for row in (
+        Invoice.objects.filter(tenant_id__in=history.tenants, billing_date__gte=first_day)
+        .exclude(kind=Invoice.Kind.CREDIT_NOTE)
+        .values("pk", "tenant_id", "billing_date")
+    ):
         invoice_ids[(row["tenant_id"], row["billing_date"].year, row["billing_date"].month)].append(row["pk"])
 
     mrr = defaultdict(lambda: defaultdict(lambda: {"amount": 0, "invoices": []}))
-    movements = defaultdict(lambda: defaultdict(lambda: {
-        kind: {"amount": 0, "tenants": 0, "invoices": []} for kind in ("new", "expansion", "contraction", "churned")}))
+    movements = defaultdict(
+        lambda: defaultdict(
+            lambda: {
+                kind: {"amount": 0, "tenants": 0, "invoices": []}
+                for kind in ("new", "expansion", "contraction", "churned")
+            }
+        )
+    )
     for tenant in history.tenants.values():
         py, pm = previous_month
         before = history.mrr_at(tenant.pk, _month_end(tenant, py, pm, now))
@@ -160,8 +188,15 @@ def dashboard(*, months: int = 12, now: datetime | None = None) -> dict:
         for label in labels:
             m = mrr[currency][label]
             mv = movements[currency][label]
-            rows.append({"month": label, "mrr": m["amount"], "arr": m["amount"] * 12, "invoices": m["invoices"],
-                         **{kind: mv[kind] for kind in ("new", "expansion", "contraction", "churned")}})
+            rows.append(
+                {
+                    "month": label,
+                    "mrr": m["amount"],
+                    "arr": m["amount"] * 12,
+                    "invoices": m["invoices"],
+                    **{kind: mv[kind] for kind in ("new", "expansion", "contraction", "churned")},
+                }
+            )
         by_currency[currency] = rows
 
     return {
@@ -185,8 +220,17 @@ def _paid_tenants_per_plan(history, now, invoice_ids) -> list[dict]:
         if not plan_id or not history._mrr.get(plan_id):
             continue
         plan = history.plans[plan_id]
-        row = rows.setdefault(plan_id, {"plan": plan.name, "code": plan.code, "currency": plan.currency,
-                                        "tenants": 0, "mrr": 0, "invoices": []})
+        row = rows.setdefault(
+            plan_id,
+            {
+                "plan": plan.name,
+                "code": plan.code,
+                "currency": plan.currency,
+                "tenants": 0,
+                "mrr": 0,
+                "invoices": [],
+            },
+        )
         row["tenants"] += 1
         row["mrr"] += history._mrr[plan_id]
         local = now.astimezone(ZoneInfo(tenant.time_zone))
@@ -197,10 +241,15 @@ def _paid_tenants_per_plan(history, now, invoice_ids) -> list[dict]:
 def _mau_overage(month_list) -> dict:
     first = date(month_list[0][0], month_list[0][1], 1)
     table = defaultdict(lambda: defaultdict(lambda: {"amount": 0, "invoices": []}))
-    lines = (InvoiceLine.objects.filter(description__startswith=MAU_OVERAGE_PREFIX, invoice__billing_date__gte=first,
-                                        invoice__tenant__test_clock__isnull=True)
-             .exclude(invoice__kind=Invoice.Kind.CREDIT_NOTE)
-             .values("amount", "invoice_id", "invoice__currency", "invoice__billing_date"))
+    lines = (
+        InvoiceLine.objects.filter(
+            description__startswith=MAU_OVERAGE_PREFIX,
+            invoice__billing_date__gte=first,
+            invoice__tenant__test_clock__isnull=True,
+        )
+        .exclude(invoice__kind=Invoice.Kind.CREDIT_NOTE)
+        .values("amount", "invoice_id", "invoice__currency", "invoice__billing_date")
+    )
     for line in lines:
         day = line["invoice__billing_date"]
         cell = table[line["invoice__currency"]][f"{day.year:04d}-{day.month:02d}"]
@@ -214,9 +263,9 @@ def _failed_payments(month_list) -> dict:
     tz = ZoneInfo(settings.BILLING_TIME_ZONE)
     start = datetime(month_list[0][0], month_list[0][1], 1, tzinfo=tz)
     table = defaultdict(lambda: defaultdict(lambda: {"count": 0, "amount": 0, "invoices": []}))
-    for payment in (Payment.objects.filter(status=Payment.Status.FAILED, updated_at__gte=start,
-                                           tenant__test_clock__isnull=True)
-                    .values("amount_minor", "currency", "invoice_id", "updated_at")):
+    for payment in Payment.objects.filter(
+        status=Payment.Status.FAILED, updated_at__gte=start, tenant__test_clock__isnull=True
+    ).values("amount_minor", "currency", "invoice_id", "updated_at"):
         local = payment["updated_at"].astimezone(tz)
         cell = table[payment["currency"]][f"{local.year:04d}-{local.month:02d}"]
         cell["count"] += 1
@@ -229,7 +278,8 @@ def _failed_payments(month_list) -> dict:
 def _failed_invoices() -> dict:
     table = defaultdict(lambda: {"count": 0, "amount": 0, "invoices": []})
     for row in Invoice.objects.filter(status=Invoice.Status.FAILED, tenant__test_clock__isnull=True).values(
-            "pk", "currency", "payment_amount"):
+        "pk", "currency", "payment_amount"
+    ):
         cell = table[row["currency"]]
         cell["count"] += 1
         cell["amount"] += row["payment_amount"]
@@ -238,17 +288,29 @@ def _failed_invoices() -> dict:
 
 
 # The labels are keys (data-age in the page); the page shows them translated.
-AGE_BUCKETS = [(0, 30, gettext_noop("0–30 days")), (31, 60, gettext_noop("31–60 days")),
-               (61, 90, gettext_noop("61–90 days")), (91, None, gettext_noop("over 90 days"))]
+AGE_BUCKETS = [
+    (0, 30, gettext_noop("0–30 days")),
+    (31, 60, gettext_noop("31–60 days")),
+    (61, 90, gettext_noop("61–90 days")),
+    (91, None, gettext_noop("over 90 days")),
+]
 
 
 def _open_bank_transfers(today: date) -> dict:
-    table = defaultdict(lambda: {label: {"count": 0, "amount": 0, "invoices": []} for _a, _b, label in AGE_BUCKETS})
+    table = defaultdict(
+        lambda: {label: {"count": 0, "amount": 0, "invoices": []} for _a, _b, label in AGE_BUCKETS}
+    )
     rows = []
-    for invoice in (Invoice.objects.filter(payment_method=Invoice.PaymentMethod.BANK_TRANSFER,
-                                           status=Invoice.Status.PENDING, payment_amount__gt=0,
-                                           tenant__test_clock__isnull=True)
-                    .select_related("tenant").order_by("billing_date", "pk")):
+    for invoice in (
+        Invoice.objects.filter(
+            payment_method=Invoice.PaymentMethod.BANK_TRANSFER,
+            status=Invoice.Status.PENDING,
+            payment_amount__gt=0,
+            tenant__test_clock__isnull=True,
+        )
+        .select_related("tenant")
+        .order_by("billing_date", "pk")
+    ):
         age = (today - invoice.billing_date).days
         label = next(lbl for low, high, lbl in AGE_BUCKETS if age >= low and (high is None or age <= high))
         cell = table[invoice.currency][label]
@@ -261,9 +323,11 @@ def _open_bank_transfers(today: date) -> dict:
 
 def _credits_outstanding(now) -> dict:
     table = defaultdict(lambda: {"amount": 0, "credits": []})
-    for row in (Credit.objects.filter(amount_used__lt=F("amount_charged"), tenant__test_clock__isnull=True)
-                .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-                .values("pk", "currency", "amount_charged", "amount_used")):
+    for row in (
+        Credit.objects.filter(amount_used__lt=F("amount_charged"), tenant__test_clock__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .values("pk", "currency", "amount_charged", "amount_used")
+    ):
         cell = table[row["currency"]]
         cell["amount"] += row["amount_charged"] - row["amount_used"]
         cell["credits"].append(row["pk"])

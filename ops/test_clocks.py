@@ -39,7 +39,9 @@ def test_clock_create(*, owner, name: str, frozen_time: datetime, **tenant_field
 
     with transaction.atomic():
         tenant = tenant_create(owner=owner, name=name, **tenant_fields)
-        test_clock = TestClock.objects.create(tenant=tenant, name=f"Test clock: {name}", frozen_time=frozen_time)
+        test_clock = TestClock.objects.create(
+            tenant=tenant, name=f"Test clock: {name}", frozen_time=frozen_time
+        )
         # what the tenant has so far happened at its own time
         from licenses.models import License
 
@@ -49,7 +51,9 @@ def test_clock_create(*, owner, name: str, frozen_time: datetime, **tenant_field
 
         for event in WebhookEvent.objects.filter(tenant=tenant):
             event.payload["data"]["tenant"]["test"] = True
-            event.payload["timestamp"] = frozen_time.astimezone(ZoneInfo("UTC")).isoformat().replace("+00:00", "Z")
+            event.payload["timestamp"] = (
+                frozen_time.astimezone(ZoneInfo("UTC")).isoformat().replace("+00:00", "Z")
+            )
             event.save(update_fields=["payload"])
     from .middleware import forget_test_tenant_slugs
 
@@ -76,10 +80,13 @@ def _next_checkpoint(tenant, after, until):
     if period_end is not None:
         candidates.append(period_end)
     candidates += list(
-        Invoice.objects.filter(tenant=tenant, payment_method=Invoice.PaymentMethod.CARD,
-                               status__in=[Invoice.Status.PENDING, Invoice.Status.FAILED],
-                               next_attempt_at__isnull=False, payment_amount__gt=0)
-        .values_list("next_attempt_at", flat=True)
+        Invoice.objects.filter(
+            tenant=tenant,
+            payment_method=Invoice.PaymentMethod.CARD,
+            status__in=[Invoice.Status.PENDING, Invoice.Status.FAILED],
+            next_attempt_at__isnull=False,
+            payment_amount__gt=0,
+        ).values_list("next_attempt_at", flat=True)
     )
     return min(c for c in candidates if c > after) if any(c > after for c in candidates) else until
 
@@ -98,8 +105,10 @@ def tenant_run_due(*, tenant, at) -> dict:
         report["immediate_invoices"] = len(cycle.immediate_invoices_issue(tenant=tenant))
         for payment in Payment.objects.filter(tenant=tenant, status=Payment.Status.PENDING).order_by("pk"):
             charge.payment_attempt_finish(payment=payment, resume=True, at=at)
-        outcomes = [charge.invoice_charge(invoice=invoice, at=at)
-                    for invoice in charge.invoices_due_for_charge(at=at, tenant=tenant)]
+        outcomes = [
+            charge.invoice_charge(invoice=invoice, at=at)
+            for invoice in charge.invoices_due_for_charge(at=at, tenant=tenant)
+        ]
         if outcomes:
             report["charges"] = outcomes
     return report
@@ -129,8 +138,9 @@ def test_clock_advance(*, test_clock: TestClock, to: datetime) -> list[tuple[dat
 test_clock_advance.__test__ = False
 
 
-def advance_target(frozen_time: datetime, *, to: datetime | None = None, days: int = 0, months: int = 0,
-                   tz_name: str = "UTC") -> datetime:
+def advance_target(
+    frozen_time: datetime, *, to: datetime | None = None, days: int = 0, months: int = 0, tz_name: str = "UTC"
+) -> datetime:
     """`to`, or the frozen time plus days and months (a month keeps the local day and time, clamped)."""
     if to is not None:
         return to

@@ -15,7 +15,9 @@ def _invoice_link(ids) -> str:
     """The admin invoice list showing exactly these invoices."""
     if not ids:
         return ""
-    return reverse("admin:payments_invoice_changelist") + "?id__in=" + ",".join(str(i) for i in sorted(set(ids)))
+    return (
+        reverse("admin:payments_invoice_changelist") + "?id__in=" + ",".join(str(i) for i in sorted(set(ids)))
+    )
 
 
 def _link_all(data):
@@ -24,8 +26,15 @@ def _link_all(data):
         if isinstance(data.get("invoices"), list) and all(isinstance(i, int) for i in data["invoices"]):
             data["link"] = _invoice_link(data["invoices"])
         if isinstance(data.get("credits"), list):
-            data["link"] = (reverse("admin:payments_credit_changelist") + "?id__in="
-                            + ",".join(str(i) for i in data["credits"])) if data["credits"] else ""
+            data["link"] = (
+                (
+                    reverse("admin:payments_credit_changelist")
+                    + "?id__in="
+                    + ",".join(str(i) for i in data["credits"])
+                )
+                if data["credits"]
+                else ""
+            )
         for value in data.values():
             _link_all(value)
     elif isinstance(data, list):
@@ -51,26 +60,38 @@ def revenue_dashboard(request):
         },
     }
     overage_rows = {
-        currency: [{"month": label, **months.get(label, {"amount": 0, "invoices": [], "link": ""})}
-                   for label in data["labels"]]
+        currency: [
+            {"month": label, **months.get(label, {"amount": 0, "invoices": [], "link": ""})}
+            for label in data["labels"]
+        ]
         for currency, months in data["mau_overage"].items()
     }
     failed_rows = {
-        currency: [{"month": label, **months.get(label, {"count": 0, "amount": 0, "invoices": [], "link": ""})}
-                   for label in data["labels"]]
+        currency: [
+            {"month": label, **months.get(label, {"count": 0, "amount": 0, "invoices": [], "link": ""})}
+            for label in data["labels"]
+        ]
         for currency, months in data["failed_payments"].items()
     }
     context = {
-        **admin.site.each_context(request), "title": _("Revenue"), "data": data, "chart": chart,
-        "overage_rows": overage_rows, "failed_rows": failed_rows,
+        **admin.site.each_context(request),
+        "title": _("Revenue"),
+        "data": data,
+        "chart": chart,
+        "overage_rows": overage_rows,
+        "failed_rows": failed_rows,
         "current": {currency: rows[-1] for currency, rows in data["mrr"].items()},
     }
     return render(request, "ops/revenue.html", context)
 
 
 def export_index(request):
-    context = {**admin.site.each_context(request), "title": _("CSV exports"), "kinds": exports.KINDS,
-               "form": exports.ExportFilterForm(request.GET or None)}
+    context = {
+        **admin.site.each_context(request),
+        "title": _("CSV exports"),
+        "kinds": exports.KINDS,
+        "form": exports.ExportFilterForm(request.GET or None),
+    }
     return render(request, "ops/exports.html", context)
 
 

@@ -88,21 +88,28 @@ def resolve_endpoint(url: str) -> tuple[str, str, int, str]:
     answer changing between check and connect cannot redirect it."""
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UnsafeEndpoint(_("The URL must start with https:// (or http://) and name a host."), code="bad_url")
+        raise UnsafeEndpoint(
+            _("The URL must start with https:// (or http://) and name a host."), code="bad_url"
+        )
     if parts.username or parts.password:
         raise UnsafeEndpoint(_("Credentials in the URL are not allowed."), code="bad_url")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise UnsafeEndpoint(_("The host %(host)s does not resolve (%(error)s).") % {
-            "host": parts.hostname, "error": exc}, code="unresolvable") from None
+        raise UnsafeEndpoint(
+            _("The host %(host)s does not resolve (%(error)s).") % {"host": parts.hostname, "error": exc},
+            code="unresolvable",
+        ) from None
     addresses = sorted({info[4][0] for info in infos})
     refused = [a for a in addresses if not _address_allowed(a)]
     if refused or not addresses:
         raise UnsafeEndpoint(
-            _("%(host)s resolves to a loopback, link-local or private address (%(addresses)s); webhooks are only "
-              "sent to public addresses.") % {"host": parts.hostname, "addresses": ", ".join(refused)},
+            _(
+                "%(host)s resolves to a loopback, link-local or private address (%(addresses)s); webhooks are only "
+                "sent to public addresses."
+            )
+            % {"host": parts.hostname, "addresses": ", ".join(refused)},
             code="private_address",
         )
     return parts.scheme, parts.hostname, port, addresses[0]
@@ -166,8 +173,11 @@ def backoff(attempt_number: int) -> timedelta:
 def _delivery_set(delivery, *, status: str, next_attempt_at=None, delivered_at=None) -> None:
     """The one transition function of a delivery's status (within the caller's transaction)."""
     allowed = {
-        WebhookDelivery.Status.PENDING: {WebhookDelivery.Status.PENDING, WebhookDelivery.Status.SUCCEEDED,
-                                         WebhookDelivery.Status.FAILED},
+        WebhookDelivery.Status.PENDING: {
+            WebhookDelivery.Status.PENDING,
+            WebhookDelivery.Status.SUCCEEDED,
+            WebhookDelivery.Status.FAILED,
+        },
         WebhookDelivery.Status.SUCCEEDED: {WebhookDelivery.Status.PENDING},  # resend
         WebhookDelivery.Status.FAILED: {WebhookDelivery.Status.PENDING},  # resend
     }
@@ -177,17 +187,26 @@ def _delivery_set(delivery, *, status: str, next_attempt_at=None, delivered_at=N
     delivery.next_attempt_at = next_attempt_at
     if delivered_at is not None:
         delivery.delivered_at = delivered_at
-    delivery.save(update_fields=["status", "next_attempt_at", "delivered_at", "attempt_count", "window_started_at"])
+    delivery.save(
+        update_fields=["status", "next_attempt_at", "delivered_at", "attempt_count", "window_started_at"]
+    )
 
 
 def _attempt_start(delivery_id: int, *, at) -> WebhookAttempt | str:
     with transaction.atomic():
-        delivery = (WebhookDelivery.objects.select_for_update(of=("self",), skip_locked=True)
-                    .select_related("endpoint").filter(pk=delivery_id).first())
+        delivery = (
+            WebhookDelivery.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("endpoint")
+            .filter(pk=delivery_id)
+            .first()
+        )
         if delivery is None:
             return Outcome.IN_FLIGHT
-        if delivery.status != WebhookDelivery.Status.PENDING or delivery.next_attempt_at is None \
-                or delivery.next_attempt_at > at:
+        if (
+            delivery.status != WebhookDelivery.Status.PENDING
+            or delivery.next_attempt_at is None
+            or delivery.next_attempt_at > at
+        ):
             return Outcome.NOT_DUE
         if delivery.attempts.filter(status=WebhookAttempt.Status.SENDING).exists():
             return Outcome.IN_FLIGHT
@@ -197,7 +216,10 @@ def _attempt_start(delivery_id: int, *, at) -> WebhookAttempt | str:
         delivery.attempt_count += 1
         delivery.save(update_fields=["attempt_count"])
         return WebhookAttempt.objects.create(
-            delivery=delivery, number=delivery.attempt_count, attempt_id=new_id("att_"), started_at=clock.system_now(),
+            delivery=delivery,
+            number=delivery.attempt_count,
+            attempt_id=new_id("att_"),
+            started_at=clock.system_now(),
         )
 
 
@@ -208,15 +230,23 @@ def deliver(*, delivery_id: int, at=None) -> str:
     if isinstance(attempt, str):
         return attempt
     with transaction.atomic():
-        attempt = (WebhookAttempt.objects.select_for_update(skip_locked=True)
-                   .select_related("delivery__event", "delivery__endpoint")
-                   .filter(pk=attempt.pk, status=WebhookAttempt.Status.SENDING).first())
+        attempt = (
+            WebhookAttempt.objects.select_for_update(skip_locked=True)
+            .select_related("delivery__event", "delivery__endpoint")
+            .filter(pk=attempt.pk, status=WebhookAttempt.Status.SENDING)
+            .first()
+        )
         if attempt is None:
             return Outcome.IN_FLIGHT
         delivery, event, endpoint = attempt.delivery, attempt.delivery.event, attempt.delivery.endpoint
         body = json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False)
-        headers = signed_headers(secret=endpoint.secret, message_id=event.message_id, attempt_id=attempt.attempt_id,
-                                 body=body, timestamp=int(clock.system_now().timestamp()))
+        headers = signed_headers(
+            secret=endpoint.secret,
+            message_id=event.message_id,
+            attempt_id=attempt.attempt_id,
+            body=body,
+            timestamp=int(clock.system_now().timestamp()),
+        )
         started = time.monotonic()
         status_code, excerpt, error = None, "", ""
         try:
@@ -258,11 +288,16 @@ def attempts_abandon_stale(*, at=None) -> int:
     is due again at once (with a new attempt id)."""
     at = at or clock.system_now()
     count = 0
-    stale = WebhookAttempt.objects.filter(status=WebhookAttempt.Status.SENDING, started_at__lt=at - ABANDON_AFTER)
+    stale = WebhookAttempt.objects.filter(
+        status=WebhookAttempt.Status.SENDING, started_at__lt=at - ABANDON_AFTER
+    )
     for attempt_id in stale.values_list("pk", flat=True):
         with transaction.atomic():
-            attempt = (WebhookAttempt.objects.select_for_update(skip_locked=True)
-                       .filter(pk=attempt_id, status=WebhookAttempt.Status.SENDING).first())
+            attempt = (
+                WebhookAttempt.objects.select_for_update(skip_locked=True)
+                .filter(pk=attempt_id, status=WebhookAttempt.Status.SENDING)
+                .first()
+            )
             if attempt is None:
                 continue  # a live worker holds it
             attempt.status = WebhookAttempt.Status.ABANDONED
@@ -277,8 +312,11 @@ def attempts_abandon_stale(*, at=None) -> int:
 
 
 def deliveries_due(*, at):
-    return (WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=at)
-            .order_by("next_attempt_at", "pk").values_list("pk", flat=True))
+    return (
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=at)
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def webhooks_sweep(*, at=None, limit: int = 500, budget_seconds: float = 50.0) -> dict:
@@ -307,4 +345,3 @@ def delivery_resend(*, delivery) -> WebhookDelivery:
         _delivery_set(delivery, status=WebhookDelivery.Status.PENDING, next_attempt_at=clock.system_now())
         enqueue_on_commit(deliver_webhook, delivery.pk, inline=False)  # the tick delivers what the queue lost
     return delivery
-

@@ -38,9 +38,12 @@ class PaymentAccountAdminForm(forms.ModelForm):
     """Sales-led flow: leave the Stripe customer ID empty to create a customer at Stripe, or enter one to link it."""
 
     stripe_customer_id = TypedCharField(
-        label=gettext_lazy("Payment account ID (Stripe customer)"), required=False,
-        help_text=gettext_lazy("Leave empty to create a new Stripe customer from the name and e-mail below; "
-                               "enter an existing cus_… ID to link it (its name and e-mail are read from Stripe)."),
+        label=gettext_lazy("Payment account ID (Stripe customer)"),
+        required=False,
+        help_text=gettext_lazy(
+            "Leave empty to create a new Stripe customer from the name and e-mail below; "
+            "enter an existing cus_… ID to link it (its name and e-mail are read from Stripe)."
+        ),
     )
     name = forms.CharField(label=gettext_lazy("Payer name"), required=False)
     email = forms.EmailField(label=gettext_lazy("Payer e-mail address"), required=False)
@@ -58,14 +61,22 @@ class PaymentAccountAdminForm(forms.ModelForm):
             if not data["stripe_customer_id"].startswith("cus_"):
                 self.add_error("stripe_customer_id", _("A Stripe customer ID starts with 'cus_'."))
         elif not data.get("name") or not data.get("email"):
-            raise forms.ValidationError(_("Enter a Stripe customer ID to link, or the payer name and e-mail to create one."))
+            raise forms.ValidationError(
+                _("Enter a Stripe customer ID to link, or the payer name and e-mail to create one.")
+            )
         return data
 
 
 @admin.register(PaymentAccount)
 class PaymentAccountAdmin(ServiceAdmin):
     form = PaymentAccountAdminForm
-    list_display = ["stripe_customer_id", "tenant", "name", "email", tenant_local("created_at", gettext_lazy("created"))]
+    list_display = [
+        "stripe_customer_id",
+        "tenant",
+        "name",
+        "email",
+        tenant_local("created_at", gettext_lazy("created")),
+    ]
     search_fields = ["stripe_customer_id", "tenant__name", "name", "email"]
     autocomplete_fields = ["tenant"]
     actions = ["sync_cards_from_stripe"]
@@ -80,10 +91,14 @@ class PaymentAccountAdmin(ServiceAdmin):
             if change:
                 customers.payment_account_update(account=obj, name=data["name"], email=data["email"])
             elif data.get("stripe_customer_id"):
-                account = cards.payment_account_link(tenant=data["tenant"], stripe_customer_id=data["stripe_customer_id"])
+                account = cards.payment_account_link(
+                    tenant=data["tenant"], stripe_customer_id=data["stripe_customer_id"]
+                )
                 obj.pk = account.pk
             else:
-                account = customers.payment_account_create(tenant=data["tenant"], name=data["name"], email=data["email"])
+                account = customers.payment_account_create(
+                    tenant=data["tenant"], name=data["name"], email=data["email"]
+                )
                 obj.pk = account.pk
         except ApplicationError as exc:
             raise forms.ValidationError(exc.message) from exc
@@ -121,7 +136,9 @@ class PaymentSettingsAdmin(ServiceAdmin):
 
     def save_model(self, request, obj, form, change):
         try:
-            cards.payment_method_choose(tenant=obj.tenant, method=obj.method, billing_address=obj.billing_address)
+            cards.payment_method_choose(
+                tenant=obj.tenant, method=obj.method, billing_address=obj.billing_address
+            )
         except ApplicationError as exc:
             self.message_user(request, exc.message, messages.ERROR)
 
@@ -131,7 +148,15 @@ class PaymentMethodAdmin(admin.ModelAdmin):
     """Card summaries mirror Stripe: never added, edited or deleted here; "Remove at Stripe" detaches through
     the same service as the portal."""
 
-    list_display = ["tenant", "brand", "last4", "exp_month", "exp_year", "is_default", "stripe_payment_method_id"]
+    list_display = [
+        "tenant",
+        "brand",
+        "last4",
+        "exp_month",
+        "exp_year",
+        "is_default",
+        "stripe_payment_method_id",
+    ]
     search_fields = ["tenant__name", "stripe_payment_method_id", "last4"]
     actions = ["remove_at_stripe"]
 
@@ -155,8 +180,15 @@ class PaymentMethodAdmin(admin.ModelAdmin):
 
 @admin.register(Payment)
 class PaymentAdmin(admin.ModelAdmin):
-    list_display = ["idempotency_key", "tenant", "amount_minor", "currency", "status", "stripe_payment_intent_id",
-                    tenant_local("created_at", gettext_lazy("created"))]
+    list_display = [
+        "idempotency_key",
+        "tenant",
+        "amount_minor",
+        "currency",
+        "status",
+        "stripe_payment_intent_id",
+        tenant_local("created_at", gettext_lazy("created")),
+    ]
     list_filter = ["status", "currency"]
     search_fields = ["idempotency_key", "stripe_payment_intent_id", "tenant__name"]
     actions = ["refresh_from_stripe"]
@@ -181,11 +213,29 @@ class PaymentAdmin(admin.ModelAdmin):
 
 @admin.register(StripeEvent)
 class StripeEventAdmin(admin.ModelAdmin):
-    list_display = ["stripe_event_id", "type", "status", "flag_reason", "attempts", "received_at", "processed_at"]
+    list_display = [
+        "stripe_event_id",
+        "type",
+        "status",
+        "flag_reason",
+        "attempts",
+        "received_at",
+        "processed_at",
+    ]
     list_filter = ["status", "type"]
     search_fields = ["stripe_event_id", "type"]
-    readonly_fields = ["stripe_event_id", "type", "stripe_created", "status", "flag_reason", "attempts",
-                       "received_at", "processed_at", "traceback", "raw_body"]
+    readonly_fields = [
+        "stripe_event_id",
+        "type",
+        "stripe_created",
+        "status",
+        "flag_reason",
+        "attempts",
+        "received_at",
+        "processed_at",
+        "traceback",
+        "raw_body",
+    ]
     actions = ["reprocess"]
 
     def has_add_permission(self, request):
@@ -195,19 +245,32 @@ class StripeEventAdmin(admin.ModelAdmin):
     def reprocess(self, request, queryset):
         results = [stripe_events.stripe_event_process(event=event).status for event in queryset]
         failed = results.count(StripeEvent.Status.FAILED)
-        self.message_user(request, ngettext("Reprocessed %(count)s event; %(failed)s failed.",
-                                            "Reprocessed %(count)s events; %(failed)s failed.", len(results)) % {
-                              "count": len(results), "failed": failed},
-                          messages.WARNING if failed else messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext(
+                "Reprocessed %(count)s event; %(failed)s failed.",
+                "Reprocessed %(count)s events; %(failed)s failed.",
+                len(results),
+            )
+            % {"count": len(results), "failed": failed},
+            messages.WARNING if failed else messages.SUCCESS,
+        )
 
 
 @admin.register(Credit)
 class CreditAdmin(ReadOnlyAdmin):
     """Credits are history: read-only here; they are granted by services (codes, prorations)."""
 
-    list_display = ["credit_name", "tenant", "source", "currency", "amount_charged", "amount_used",
-                    tenant_local("expires_at", gettext_lazy("expiration date")),
-                    tenant_local("registered_at", gettext_lazy("registration date"))]
+    list_display = [
+        "credit_name",
+        "tenant",
+        "source",
+        "currency",
+        "amount_charged",
+        "amount_used",
+        tenant_local("expires_at", gettext_lazy("expiration date")),
+        tenant_local("registered_at", gettext_lazy("registration date")),
+    ]
     list_filter = ["source", "currency"]
     search_fields = ["name", "tenant__name", "source_key"]
 
@@ -239,8 +302,15 @@ class CreditCodeAdmin(ServiceAdmin):
     """Ops issue credit codes here; the code is generated (80 random bits) and never editable."""
 
     form = CreditCodeForm
-    list_display = ["name", "display_code", "currency", "amount", operator_local("expires_at", gettext_lazy("expiration date")),
-                    "redeemed_count", "redemption_limit"]
+    list_display = [
+        "name",
+        "display_code",
+        "currency",
+        "amount",
+        operator_local("expires_at", gettext_lazy("expiration date")),
+        "redeemed_count",
+        "redemption_limit",
+    ]
     list_filter = ["currency"]
     search_fields = ["name", "code"]
     readonly_fields = ["display_code", "redeemed_count", "created_by", "created_at"]
@@ -253,16 +323,28 @@ class CreditCodeAdmin(ServiceAdmin):
         if obj is None:
             return ["display_code"]
         # Issued codes are history: nothing but the name can change.
-        return ["display_code", "currency", "amount", "expires_at", "redemption_limit", "redeemed_count",
-                "created_by", "created_at"]
+        return [
+            "display_code",
+            "currency",
+            "amount",
+            "expires_at",
+            "redemption_limit",
+            "redeemed_count",
+            "created_by",
+            "created_at",
+        ]
 
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
             return
         issued = credit_code_issue(  # an ApplicationError comes back as a message (ServiceAdmin)
-            name=obj.name, amount=obj.amount, currency=obj.currency, expires_at=obj.expires_at,
-            redemption_limit=obj.redemption_limit, created_by=request.user,
+            name=obj.name,
+            amount=obj.amount,
+            currency=obj.currency,
+            expires_at=obj.expires_at,
+            redemption_limit=obj.redemption_limit,
+            created_by=request.user,
         )
         obj.pk, obj.code = issued.pk, issued.code
         messages.info(request, _("Credit code issued: %(code)s") % {"code": format_code(issued.code)})
@@ -277,16 +359,23 @@ class CreditNoteForm(forms.Form):
 
 
 class RefundForm(forms.Form):
-    amount = TypedIntegerField(label=gettext_lazy("Amount to refund, tax included (minor units)"), min_value=1,
-                               required=False, help_text=gettext_lazy("Leave empty to refund everything not yet refunded."))
+    amount = TypedIntegerField(
+        label=gettext_lazy("Amount to refund, tax included (minor units)"),
+        min_value=1,
+        required=False,
+        help_text=gettext_lazy("Leave empty to refund everything not yet refunded."),
+    )
     reason = forms.CharField(label=gettext_lazy("Reason (printed on the credit note)"), max_length=200)
 
 
 class ReissueForm(forms.Form):
     lines = forms.CharField(
-        label=gettext_lazy("Corrected lines"), widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
-        help_text=gettext_lazy("One line per row: description | amount in minor units (before tax). Negative "
-                               "amounts are allowed for discounts; the total must not be negative."),
+        label=gettext_lazy("Corrected lines"),
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
+        help_text=gettext_lazy(
+            "One line per row: description | amount in minor units (before tax). Negative "
+            "amounts are allowed for discounts; the total must not be negative."
+        ),
     )
     reason = forms.CharField(label=gettext_lazy("Reason"), max_length=200)
 
@@ -303,8 +392,10 @@ class ReissueForm(forms.Form):
             except ValueError:
                 value = None
             if not sep or not description.strip() or value is None or abs(value) >= 10**15:
-                raise forms.ValidationError(_("Row %(number)s: write “description | amount” with a whole amount.") % {
-                    "number": number})
+                raise forms.ValidationError(
+                    _("Row %(number)s: write “description | amount” with a whole amount.")
+                    % {"number": number}
+                )
             parsed.append({"description": description.strip(), "amount": value})
         if not parsed:
             raise forms.ValidationError(_("Give at least one line."))
@@ -332,8 +423,19 @@ class InvoiceLineInline(admin.TabularInline):
 class InvoiceAdmin(admin.ModelAdmin):
     """Issued invoices are never edited here; ops only mark bank-transfer invoices as paid."""
 
-    list_display = ["number", "tenant", "kind", "billing_date", tenant_local("issued_at", gettext_lazy("issued")), "currency",
-                    "payment_amount", "status", "payment_method", "due_date", tenant_local("paid_at", gettext_lazy("paid"))]
+    list_display = [
+        "number",
+        "tenant",
+        "kind",
+        "billing_date",
+        tenant_local("issued_at", gettext_lazy("issued")),
+        "currency",
+        "payment_amount",
+        "status",
+        "payment_method",
+        "due_date",
+        tenant_local("paid_at", gettext_lazy("paid")),
+    ]
     list_filter = [OverdueTransferFilter, "status", "kind", "payment_method", "currency"]
     search_fields = ["number", "receipt_id", "tenant__name"]
     date_hierarchy = "billing_date"
@@ -353,12 +455,21 @@ class InvoiceAdmin(admin.ModelAdmin):
         from django.urls import path
 
         return [
-            path("<int:invoice_id>/credit-note/", self.admin_site.admin_view(self.credit_note_view),
-                 name="payments_invoice_credit_note"),
-            path("<int:invoice_id>/refund/", self.admin_site.admin_view(self.refund_view),
-                 name="payments_invoice_refund"),
-            path("<int:invoice_id>/reissue/", self.admin_site.admin_view(self.reissue_view),
-                 name="payments_invoice_reissue"),
+            path(
+                "<int:invoice_id>/credit-note/",
+                self.admin_site.admin_view(self.credit_note_view),
+                name="payments_invoice_credit_note",
+            ),
+            path(
+                "<int:invoice_id>/refund/",
+                self.admin_site.admin_view(self.refund_view),
+                name="payments_invoice_refund",
+            ),
+            path(
+                "<int:invoice_id>/reissue/",
+                self.admin_site.admin_view(self.reissue_view),
+                name="payments_invoice_reissue",
+            ),
             *super().get_urls(),
         ]
 
@@ -373,21 +484,37 @@ class InvoiceAdmin(admin.ModelAdmin):
         form = CreditNoteForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                note = credit_note_issue(invoice=invoice, amount=form.cleaned_data["amount"],
-                                         reason=form.cleaned_data["reason"], actor=request.user)
+                note = credit_note_issue(
+                    invoice=invoice,
+                    amount=form.cleaned_data["amount"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
             else:
-                self.message_user(request, _("Credit note %(number)s issued; the amount is credited to the customer's "
-                                             "next invoice.") % {"number": note.number}, messages.SUCCESS)
+                self.message_user(
+                    request,
+                    _("Credit note %(number)s issued; the amount is credited to the customer's next invoice.")
+                    % {"number": note.number},
+                    messages.SUCCESS,
+                )
                 return redirect(reverse("admin:payments_invoice_change", args=[note.pk]))
-        return TemplateResponse(request, "admin/payments/credit_note.html", {
-            **self.admin_site.each_context(request), "title": _("Credit note for invoice %(number)s") % {"number": invoice.number},
-            "invoice": invoice, "form": form, "opts": self.model._meta,
-        })
+        return TemplateResponse(
+            request,
+            "admin/payments/credit_note.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Credit note for invoice %(number)s") % {"number": invoice.number},
+                "invoice": invoice,
+                "form": form,
+                "opts": self.model._meta,
+            },
+        )
 
-    def _correction_view(self, request, invoice_id, *, form_class, template, title, act, initial=None,
-                         context=None):
+    def _correction_view(
+        self, request, invoice_id, *, form_class, template, title, act, initial=None, context=None
+    ):
         """One shape for the correction pages: a form, one service call, a message, back to the result."""
         from django.shortcuts import get_object_or_404, redirect
         from django.template.response import TemplateResponse
@@ -405,42 +532,80 @@ class InvoiceAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, message, messages.SUCCESS if ok else messages.ERROR)
                 return redirect(reverse("admin:payments_invoice_change", args=[target.pk]))
-        return TemplateResponse(request, template, {
-            **self.admin_site.each_context(request), "title": title % {"number": invoice.number},
-            "invoice": invoice, "form": form, "opts": self.model._meta, **(context(invoice) if context else {}),
-        })
+        return TemplateResponse(
+            request,
+            template,
+            {
+                **self.admin_site.each_context(request),
+                "title": title % {"number": invoice.number},
+                "invoice": invoice,
+                "form": form,
+                "opts": self.model._meta,
+                **(context(invoice) if context else {}),
+            },
+        )
 
     def refund_view(self, request, invoice_id):
         from payments.charging.refunds import refund_request, refundable_amount
 
         def act(invoice, data):
-            refund = refund_request(invoice=invoice, amount_minor=data["amount"], reason=data["reason"],
-                                    actor=request.user)
+            refund = refund_request(
+                invoice=invoice, amount_minor=data["amount"], reason=data["reason"], actor=request.user
+            )
             if refund.status == refund.Status.SUCCEEDED:
-                return invoice, _("Refunded %(amount)s; credit note %(number)s.") % {
-                    "amount": format_money(refund.amount_minor, refund.currency),
-                    "number": refund.credit_note.number}, True
+                return (
+                    invoice,
+                    _("Refunded %(amount)s; credit note %(number)s.")
+                    % {
+                        "amount": format_money(refund.amount_minor, refund.currency),
+                        "number": refund.credit_note.number,
+                    },
+                    True,
+                )
             if refund.status == refund.Status.FAILED:
                 return invoice, _("The refund failed: %(reason)s") % {"reason": refund.failure_message}, False
-            return invoice, _("The refund was sent; Stripe has not confirmed it yet (the sweeper finishes it)."), True
+            return (
+                invoice,
+                _("The refund was sent; Stripe has not confirmed it yet (the sweeper finishes it)."),
+                True,
+            )
 
-        return self._correction_view(request, invoice_id, form_class=RefundForm, template="admin/payments/refund.html",
-                                     title=_("Refund invoice %(number)s"), act=act,
-                                     context=lambda invoice: {"refundable": refundable_amount(invoice)})
+        return self._correction_view(
+            request,
+            invoice_id,
+            form_class=RefundForm,
+            template="admin/payments/refund.html",
+            title=_("Refund invoice %(number)s"),
+            act=act,
+            context=lambda invoice: {"refundable": refundable_amount(invoice)},
+        )
 
     def reissue_view(self, request, invoice_id):
         from payments.invoicing.corrections import invoice_reissue
 
         def act(invoice, data):
-            new = invoice_reissue(invoice=invoice, lines=data["lines"], reason=data["reason"], actor=request.user)
-            return new, _("Invoice %(number)s is void; its replacement is %(new)s.") % {
-                "number": invoice.number, "new": new.number}, True
+            new = invoice_reissue(
+                invoice=invoice, lines=data["lines"], reason=data["reason"], actor=request.user
+            )
+            return (
+                new,
+                _("Invoice %(number)s is void; its replacement is %(new)s.")
+                % {"number": invoice.number, "new": new.number},
+                True,
+            )
 
         def initial(invoice):
             return {"lines": "\n".join(f"{line.description} | {line.amount}" for line in invoice.lines.all())}
 
-        return self._correction_view(request, invoice_id, form_class=ReissueForm, template="admin/payments/reissue.html",
-                                     title=_("Reissue invoice %(number)s"), act=act, initial=initial)
+        return self._correction_view(
+            request,
+            invoice_id,
+            form_class=ReissueForm,
+            template="admin/payments/reissue.html",
+            title=_("Reissue invoice %(number)s"),
+            act=act,
+            initial=initial,
+        )
 
     @admin.display(description=gettext_lazy("correction"))
     def credit_note_link(self, obj):
@@ -454,11 +619,19 @@ class InvoiceAdmin(admin.ModelAdmin):
             links.append(("admin:payments_invoice_refund", _("Refund…")))
         if obj.status in (Invoice.Status.PENDING, Invoice.Status.FAILED):
             links.append(("admin:payments_invoice_reissue", _("Void and reissue…")))
-        html = format_html_join(" ", '<a class="button" href="{}">{}</a>',
-                                ((reverse(name, args=[obj.pk]), label) for name, label in links))
+        html = format_html_join(
+            " ",
+            '<a class="button" href="{}">{}</a>',
+            ((reverse(name, args=[obj.pk]), label) for name, label in links),
+        )
         if obj.replaced_by_id:
-            html = format_html('{} {} <a href="{}">{}</a>.', html, _("Replaced by"),
-                               reverse("admin:payments_invoice_change", args=[obj.replaced_by_id]), obj.replaced_by)
+            html = format_html(
+                '{} {} <a href="{}">{}</a>.',
+                html,
+                _("Replaced by"),
+                reverse("admin:payments_invoice_change", args=[obj.replaced_by_id]),
+                obj.replaced_by,
+            )
         return html
 
     @admin.action(description=gettext_lazy("Mark selected bank-transfer invoices as paid"))
@@ -471,8 +644,12 @@ class InvoiceAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 refused.append(f"{invoice.number}: {exc.message}")
         if done:
-            self.message_user(request, ngettext("Marked %(count)s invoice as paid.", "Marked %(count)s invoices as paid.",
-                                                done) % {"count": done}, messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("Marked %(count)s invoice as paid.", "Marked %(count)s invoices as paid.", done)
+                % {"count": done},
+                messages.SUCCESS,
+            )
         for line in refused:
             self.message_user(request, line, messages.ERROR)
 
@@ -481,8 +658,17 @@ class InvoiceAdmin(admin.ModelAdmin):
 class RefundAdmin(ReadOnlyAdmin):
     """Refunds are made from the invoice ("Refund…"); here they are history."""
 
-    list_display = ["idempotency_key", "tenant", "invoice", "amount_minor", "currency", "status", "stripe_refund_id",
-                    "credit_note", tenant_local("created_at", gettext_lazy("created"))]
+    list_display = [
+        "idempotency_key",
+        "tenant",
+        "invoice",
+        "amount_minor",
+        "currency",
+        "status",
+        "stripe_refund_id",
+        "credit_note",
+        tenant_local("created_at", gettext_lazy("created")),
+    ]
     list_filter = ["status", "currency"]
     search_fields = ["idempotency_key", "stripe_refund_id", "tenant__name", "invoice__number"]
 
@@ -491,8 +677,16 @@ class RefundAdmin(ReadOnlyAdmin):
 class DisputeAdmin(ReadOnlyAdmin):
     """Disputes as Stripe reports them (respond in the Stripe dashboard)."""
 
-    list_display = ["stripe_dispute_id", "tenant", "invoice", "amount_minor", "currency", "reason", "status",
-                    tenant_local("opened_at", gettext_lazy("opened at"))]
+    list_display = [
+        "stripe_dispute_id",
+        "tenant",
+        "invoice",
+        "amount_minor",
+        "currency",
+        "reason",
+        "status",
+        tenant_local("opened_at", gettext_lazy("opened at")),
+    ]
     list_filter = ["status", "reason"]
     search_fields = ["stripe_dispute_id", "tenant__name", "invoice__number"]
 
@@ -500,13 +694,32 @@ class DisputeAdmin(ReadOnlyAdmin):
 class CouponForm(forms.ModelForm):
     class Meta:
         model = Coupon
-        fields = ["name", "promotion_code", "kind", "percent_off", "amount_off", "currency", "applies_to", "duration",
-                  "duration_months", "plans", "redeem_by", "redemption_limit", "active"]
-        field_classes = {"promotion_code": TypedCharField, "percent_off": TypedDecimalField,
-                         "amount_off": TypedIntegerField, "duration_months": TypedIntegerField,
-                         "redemption_limit": TypedIntegerField}
-        help_texts = {"amount_off": gettext_lazy("In minor units: yen for JPY, cents for USD."),
-                      "percent_off": gettext_lazy("1–100; 100 makes the invoices ¥0 (they are still issued).")}
+        fields = [
+            "name",
+            "promotion_code",
+            "kind",
+            "percent_off",
+            "amount_off",
+            "currency",
+            "applies_to",
+            "duration",
+            "duration_months",
+            "plans",
+            "redeem_by",
+            "redemption_limit",
+            "active",
+        ]
+        field_classes = {
+            "promotion_code": TypedCharField,
+            "percent_off": TypedDecimalField,
+            "amount_off": TypedIntegerField,
+            "duration_months": TypedIntegerField,
+            "redemption_limit": TypedIntegerField,
+        }
+        help_texts = {
+            "amount_off": gettext_lazy("In minor units: yen for JPY, cents for USD."),
+            "percent_off": gettext_lazy("1–100; 100 makes the invoices ¥0 (they are still issued)."),
+        }
 
     def clean_promotion_code(self):
         from payments.invoicing.discounts import normalise_promotion_code
@@ -543,8 +756,15 @@ class CouponAdmin(ServiceAdmin):
     """Ops create coupons here; attach one to a tenant under Discounts, or publish its promotion code."""
 
     form = CouponForm
-    list_display = ["name", "promotion_code", "terms", "redeemed_count", "redemption_limit",
-                    operator_local("redeem_by", gettext_lazy("redeem by")), "active"]
+    list_display = [
+        "name",
+        "promotion_code",
+        "terms",
+        "redeemed_count",
+        "redemption_limit",
+        operator_local("redeem_by", gettext_lazy("redeem by")),
+        "active",
+    ]
     list_filter = ["kind", "applies_to", "duration", "active"]
     search_fields = ["name", "promotion_code"]
     filter_horizontal = ["plans"]
@@ -556,8 +776,16 @@ class CouponAdmin(ServiceAdmin):
     def get_readonly_fields(self, request, obj=None):
         # A coupon in use keeps its terms; only its name, availability and limits change.
         if obj is not None and obj.discounts.exists():
-            return ["kind", "percent_off", "amount_off", "currency", "applies_to", "duration", "duration_months",
-                    "redeemed_count"]
+            return [
+                "kind",
+                "percent_off",
+                "amount_off",
+                "currency",
+                "applies_to",
+                "duration",
+                "duration_months",
+                "redeemed_count",
+            ]
         return ["redeemed_count"]
 
     def has_delete_permission(self, request, obj=None):
@@ -575,14 +803,25 @@ class DiscountAdmin(ServiceAdmin):
     """Sales-led: attach a coupon to a tenant (through the same service as a promotion code)."""
 
     form = DiscountAdminForm
-    list_display = ["tenant", "coupon", "source", "starts_on", "ends_before", "used_once",
-                    tenant_local("created_at", gettext_lazy("created"))]
+    list_display = [
+        "tenant",
+        "coupon",
+        "source",
+        "starts_on",
+        "ends_before",
+        "used_once",
+        tenant_local("created_at", gettext_lazy("created")),
+    ]
     list_filter = ["source"]
     search_fields = ["tenant__name", "coupon__name"]
     autocomplete_fields = ["tenant"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["tenant", "coupon", "source", "starts_on", "ends_before", "used_once", "created_by"] if obj else []
+        return (
+            ["tenant", "coupon", "source", "starts_on", "ends_before", "used_once", "created_by"]
+            if obj
+            else []
+        )
 
     def has_change_permission(self, request, obj=None):
         return obj is None
@@ -590,6 +829,10 @@ class DiscountAdmin(ServiceAdmin):
     def save_model(self, request, obj, form, change):
         from payments.invoicing.discounts import coupon_attach
 
-        discount = coupon_attach(tenant=form.cleaned_data["tenant"], coupon=form.cleaned_data["coupon"],
-                                 source=Discount.Source.ADMIN, actor=request.user)
+        discount = coupon_attach(
+            tenant=form.cleaned_data["tenant"],
+            coupon=form.cleaned_data["coupon"],
+            source=Discount.Source.ADMIN,
+            actor=request.user,
+        )
         obj.pk = discount.pk  # an ApplicationError comes back as a message (ServiceAdmin)

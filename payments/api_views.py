@@ -70,26 +70,40 @@ def invoices(request, tenant: TenantSlug):
     return {"invoices": [invoice_api_summary(i) for i in rows]}
 
 
-@router.get(TENANT + "/invoices/upcoming", response={200: UpcomingInvoiceOut, **error_responses(400, 401, 403, 404)},
-            exclude_unset=True)
+@router.get(
+    TENANT + "/invoices/upcoming",
+    response={200: UpcomingInvoiceOut, **error_responses(400, 401, 403, 404)},
+    exclude_unset=True,
+)
 def invoice_upcoming(request, tenant: TenantSlug):
     """What the next monthly invoice would be if the month ended now (an estimate; writes nothing)."""
     preview = upcoming_invoice_preview(tenant=api_tenant(request))
     return {
-        "billing_date": preview["billing_date"].isoformat(), "currency": preview["currency"],
-        "plan": preview["plan"].code, "lines": preview["lines"],
-        **{k: preview[k] for k in ("usage_amount", "credit_applied", "determined_amount", "tax_amount",
-                                   "payment_amount")},
+        "billing_date": preview["billing_date"].isoformat(),
+        "currency": preview["currency"],
+        "plan": preview["plan"].code,
+        "lines": preview["lines"],
+        **{
+            k: preview[k]
+            for k in ("usage_amount", "credit_applied", "determined_amount", "tax_amount", "payment_amount")
+        },
         "estimate": True,
     }
 
 
-RECEIPT_PDF = {200: {"description": "The receipt (領収書) as a PDF download.",
-                       "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
+RECEIPT_PDF = {
+    200: {
+        "description": "The receipt (領収書) as a PDF download.",
+        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
-@router.get(TENANT + "/invoices/{receipt_id}/receipt.pdf", response={200: None, **error_responses(400, 401, 403, 404)},
-            openapi_extra={"responses": RECEIPT_PDF})
+@router.get(
+    TENANT + "/invoices/{receipt_id}/receipt.pdf",
+    response={200: None, **error_responses(400, 401, 403, 404)},
+    openapi_extra={"responses": RECEIPT_PDF},
+)
 def invoice_receipt(request, tenant: TenantSlug, receipt_id: text(32, min_length=1)):
     """The receipt of a paid invoice, as a PDF."""
     invoice = invoice_get_by_receipt(tenant=api_tenant(request), receipt_id=receipt_id)

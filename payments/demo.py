@@ -78,13 +78,25 @@ def _demo_card(tenant, stdout) -> None:
         return
     try:
         intent = cards.card_setup_start(tenant=tenant, attempt="demo")
-        body = json.dumps({
-            "key": settings.STRIPE_PUBLISHABLE_KEY, "client_secret": intent["client_secret"],
-            "payment_method_data": {"type": "card", "card": {"number": "4242424242424242", "exp_month": "12",
-                                                              "exp_year": "2030", "cvc": "123"}},
-        }).encode()
+        body = json.dumps(
+            {
+                "key": settings.STRIPE_PUBLISHABLE_KEY,
+                "client_secret": intent["client_secret"],
+                "payment_method_data": {
+                    "type": "card",
+                    "card": {
+                        "number": "4242424242424242",
+                        "exp_month": "12",
+                        "exp_year": "2030",
+                        "cvc": "123",
+                    },
+                },
+            }
+        ).encode()
         request = urllib.request.Request(  # noqa: S310 - the loopback stand-in only
-            f"{settings.STRIPE_API_BASE.rstrip('/')}/v1/setup_intents/{intent['id']}/confirm", data=body, method="POST"
+            f"{settings.STRIPE_API_BASE.rstrip('/')}/v1/setup_intents/{intent['id']}/confirm",
+            data=body,
+            method="POST",
         )
         urllib.request.urlopen(request, timeout=5)  # noqa: S310 - the loopback stand-in only
         card = cards.card_setup_complete(tenant=tenant, setup_intent_id=intent["id"])
@@ -98,8 +110,11 @@ def _ensure_payment_account(tenant, users):
     owner = users.get("owner@demo.example")
     PaymentAccount.objects.get_or_create(
         tenant=tenant,
-        defaults={"stripe_customer_id": f"cus_demo_{tenant.slug}", "name": tenant.name,
-                  "email": owner.email if owner else "billing@demo.example"},
+        defaults={
+            "stripe_customer_id": f"cus_demo_{tenant.slug}",
+            "name": tenant.name,
+            "email": owner.email if owner else "billing@demo.example",
+        },
     )
 
 
@@ -115,12 +130,21 @@ def _seed_licenses(*, tenants, users, stdout):
             stdout.write(f"  warning: {slug} stays on Free: {missing}")
             continue
         if license_get(tenant=tenant).plan.is_free:
-            license_purchase(tenant=tenant, plan=plan_get(code="business", currency=tenant.currency),
-                             actor=users.get("owner@demo.example"))
+            license_purchase(
+                tenant=tenant,
+                plan=plan_get(code="business", currency=tenant.currency),
+                actor=users.get("owner@demo.example"),
+            )
             stdout.write(f"  licenses: {slug} purchased Business")
     delta = tenants.get("delta")
-    if (delta is not None and not license_get(tenant=delta).plan.is_free
-            and not PlanReservation.objects.filter(tenant=delta).exists()):
-        license_reserve_change(tenant=delta, plan=plan_get(code="starter", currency=delta.currency),
-                               actor=users.get("owner@demo.example"))
+    if (
+        delta is not None
+        and not license_get(tenant=delta).plan.is_free
+        and not PlanReservation.objects.filter(tenant=delta).exists()
+    ):
+        license_reserve_change(
+            tenant=delta,
+            plan=plan_get(code="starter", currency=delta.currency),
+            actor=users.get("owner@demo.example"),
+        )
         stdout.write("  licenses: delta reserved a downgrade to Starter")

@@ -5,13 +5,22 @@ from billing_portal.common import events
 
 
 def invoice_data(invoice) -> dict:
-    return {"invoice": {
-        "id": invoice.pk, "number": invoice.number, "receipt_id": invoice.receipt_id, "kind": invoice.kind,
-        "status": invoice.status, "currency": invoice.currency, "payment_amount": invoice.payment_amount,
-        "tax_amount": invoice.tax_amount, "credit_applied": invoice.credit_applied,
-        "billing_date": invoice.billing_date.isoformat(), "payment_method": invoice.payment_method,
-        "attempt_count": invoice.attempt_count,
-    }}
+    return {
+        "invoice": {
+            "id": invoice.pk,
+            "number": invoice.number,
+            "receipt_id": invoice.receipt_id,
+            "kind": invoice.kind,
+            "status": invoice.status,
+            "currency": invoice.currency,
+            "payment_amount": invoice.payment_amount,
+            "tax_amount": invoice.tax_amount,
+            "credit_applied": invoice.credit_applied,
+            "billing_date": invoice.billing_date.isoformat(),
+            "payment_method": invoice.payment_method,
+            "attempt_count": invoice.attempt_count,
+        }
+    }
 
 
 def invoice_event(type: str, invoice, **extra) -> None:  # noqa: A002

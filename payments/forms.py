@@ -6,13 +6,19 @@ from .models import PaymentMethodType
 
 class PaymentAccountForm(forms.Form):
     name = forms.CharField(label=_("Payer name"), max_length=200)
-    email = forms.EmailField(label=_("Payer e-mail address"), help_text=_("Receipts and payment notices from Stripe go here."))
+    email = forms.EmailField(
+        label=_("Payer e-mail address"), help_text=_("Receipts and payment notices from Stripe go here.")
+    )
 
 
 class PaymentMethodChoiceForm(forms.Form):
-    method = forms.ChoiceField(label=_("Payment method"), choices=PaymentMethodType.choices, widget=forms.RadioSelect)
+    method = forms.ChoiceField(
+        label=_("Payment method"), choices=PaymentMethodType.choices, widget=forms.RadioSelect
+    )
     billing_address = forms.CharField(
-        label=_("Billing address"), max_length=300, required=False,
+        label=_("Billing address"),
+        max_length=300,
+        required=False,
         help_text=_("Required for invoice payment (bank transfer); printed on invoices."),
     )
 
@@ -32,7 +38,11 @@ class PaymentMethodChoiceForm(forms.Form):
 
 class TransferPayerNameForm(forms.Form):
     payer_name = forms.CharField(
-        label=_("Payer name (as printed by the bank)"), max_length=100, required=False,
-        help_text=_("The name your bank shows us on your transfers (振込名義), e.g. ｶ)ｱｸﾒ. Kana and letters, full- "
-                    "or half-width; it is saved in the half-width form banks use."),
+        label=_("Payer name (as printed by the bank)"),
+        max_length=100,
+        required=False,
+        help_text=_(
+            "The name your bank shows us on your transfers (振込名義), e.g. ｶ)ｱｸﾒ. Kana and letters, full- "
+            "or half-width; it is saved in the half-width form banks use."
+        ),
     )

@@ -41,9 +41,13 @@ def credit_code_register(request):
         messages.error(request, _("Enter the credit code you received."))
         return target
     allowed = ratelimit.hit(
-        f"credit-code:tenant:{tenant.pk}", limit=CREDIT_CODE_ATTEMPTS, window_seconds=CREDIT_CODE_WINDOW_SECONDS
+        f"credit-code:tenant:{tenant.pk}",
+        limit=CREDIT_CODE_ATTEMPTS,
+        window_seconds=CREDIT_CODE_WINDOW_SECONDS,
     ) and ratelimit.hit(
-        f"credit-code:user:{request.user.pk}", limit=CREDIT_CODE_ATTEMPTS, window_seconds=CREDIT_CODE_WINDOW_SECONDS
+        f"credit-code:user:{request.user.pk}",
+        limit=CREDIT_CODE_ATTEMPTS,
+        window_seconds=CREDIT_CODE_WINDOW_SECONDS,
     )
     if not allowed:
         messages.error(request, _("Too many credit-code attempts. Wait 15 minutes and try again."))
@@ -54,8 +58,11 @@ def credit_code_register(request):
         messages.error(request, exc.message)
         request.session["credit_code_input"] = form.cleaned_data["code"]
     else:
-        messages.success(request, _("Credit “%(name)s” of %(amount)s registered.") % {
-            "name": credit.name, "amount": format_money(credit.amount_charged, credit.currency)})
+        messages.success(
+            request,
+            _("Credit “%(name)s” of %(amount)s registered.")
+            % {"name": credit.name, "amount": format_money(credit.amount_charged, credit.currency)},
+        )
     return target
 
 
@@ -75,7 +82,11 @@ def invoice_pay(request, receipt_id):
     invoice = invoice_get_by_receipt(tenant=tenant, receipt_id=receipt_id)
     if invoice is None:
         raise Http404(_("No such invoice."))
-    payment = invoice.payments.filter(status=Payment.Status.REQUIRES_ACTION).exclude(stripe_payment_intent_id="").last()
+    payment = (
+        invoice.payments.filter(status=Payment.Status.REQUIRES_ACTION)
+        .exclude(stripe_payment_intent_id="")
+        .last()
+    )
     if request.method == "POST" and payment is not None:
         try:
             payment = payment_refresh_from_stripe(payment=payment)
@@ -83,21 +94,36 @@ def invoice_pay(request, receipt_id):
             messages.error(request, exc.message)
         else:
             if payment.status == Payment.Status.SUCCESSFUL:
-                messages.success(request, _("Thank you: invoice %(number)s is paid.") % {"number": invoice.number})
+                messages.success(
+                    request, _("Thank you: invoice %(number)s is paid.") % {"number": invoice.number}
+                )
                 return redirect("billing_information", tenant_slug=tenant.slug)
-            messages.error(request, _(payment.failure_message) if payment.failure_message
-                           else _("The payment is not complete yet."))
+            messages.error(
+                request,
+                _(payment.failure_message)
+                if payment.failure_message
+                else _("The payment is not complete yet."),
+            )
         return redirect("invoice_pay", tenant_slug=tenant.slug, receipt_id=receipt_id)
     client_secret = ""
     if payment is not None and invoice.status != Invoice.Status.SUCCESSFUL:
         try:
-            client_secret = stripe_gateway.payment_intent_client_secret(payment_intent_id=payment.stripe_payment_intent_id)
+            client_secret = stripe_gateway.payment_intent_client_secret(
+                payment_intent_id=payment.stripe_payment_intent_id
+            )
         except ApplicationError as exc:
             messages.error(request, exc.message)
-    return render(request, "payments/invoice_pay.html", {
-        "tenant": tenant, "invoice": invoice, "client_secret": client_secret,
-        "stripe_js_url": stripe_gateway.js_url(), "stripe_publishable_key": stripe_gateway.publishable_key(),
-    })
+    return render(
+        request,
+        "payments/invoice_pay.html",
+        {
+            "tenant": tenant,
+            "invoice": invoice,
+            "client_secret": client_secret,
+            "stripe_js_url": stripe_gateway.js_url(),
+            "stripe_publishable_key": stripe_gateway.publishable_key(),
+        },
+    )
 
 
 @tenant_view(BILLING_EDIT_ROLES)
@@ -113,9 +139,14 @@ def promotion_code_confirm(request):
         messages.error(request, _("Enter the promotion code you received."))
         return back
     if request.method == "GET" and not (
-        ratelimit.hit(f"promo:tenant:{tenant.pk}", limit=CREDIT_CODE_ATTEMPTS, window_seconds=CREDIT_CODE_WINDOW_SECONDS)
-        and ratelimit.hit(f"promo:user:{request.user.pk}", limit=CREDIT_CODE_ATTEMPTS,
-                          window_seconds=CREDIT_CODE_WINDOW_SECONDS)
+        ratelimit.hit(
+            f"promo:tenant:{tenant.pk}", limit=CREDIT_CODE_ATTEMPTS, window_seconds=CREDIT_CODE_WINDOW_SECONDS
+        )
+        and ratelimit.hit(
+            f"promo:user:{request.user.pk}",
+            limit=CREDIT_CODE_ATTEMPTS,
+            window_seconds=CREDIT_CODE_WINDOW_SECONDS,
+        )
     ):
         messages.error(request, _("Too many promotion-code attempts. Wait 15 minutes and try again."))
         return back
@@ -126,14 +157,19 @@ def promotion_code_confirm(request):
         coupon_check(tenant=tenant, coupon=coupon, plan=license_get(tenant=tenant).plan)
         if request.method == "POST":
             coupon_attach(tenant=tenant, coupon=coupon, source="promotion_code", actor=request.user)
-            messages.success(request, _("Promotion “%(name)s” applied: %(summary)s.") % {
-                "name": coupon.name, "summary": coupon.summary})
+            messages.success(
+                request,
+                _("Promotion “%(name)s” applied: %(summary)s.")
+                % {"name": coupon.name, "summary": coupon.summary},
+            )
             return back
     except ApplicationError as exc:
         messages.error(request, exc.message)
         request.session["promotion_code_input"] = code
         return back
-    return render(request, "payments/promotion_code_confirm.html", {"tenant": tenant, "coupon": coupon, "code": code})
+    return render(
+        request, "payments/promotion_code_confirm.html", {"tenant": tenant, "coupon": coupon, "code": code}
+    )
 
 
 @tenant_view(BILLING_EDIT_ROLES)

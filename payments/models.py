@@ -9,7 +9,9 @@ from billing_portal.common.money import CURRENCY_CHOICES
 class PaymentAccount(models.Model):
     """The tenant's link to Stripe: only the Stripe customer id and the payer's name and e-mail are kept."""
 
-    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, related_name="payment_account", verbose_name=_("tenant"))
+    tenant = models.OneToOneField(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="payment_account", verbose_name=_("tenant")
+    )
     stripe_customer_id = models.CharField(_("payment account ID"), max_length=255, unique=True)
     name = models.CharField(_("payment account name"), max_length=200)
     email = models.EmailField(_("payment account e-mail address"))
@@ -37,7 +39,9 @@ class Credit(models.Model):
         MANUAL = "manual", _("Manual (operator)")
         BANK_TRANSFER = "bank_transfer", _("Bank transfer overpayment")
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="credits", verbose_name=_("tenant"))
+    tenant = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="credits", verbose_name=_("tenant")
+    )
     name = models.CharField(_("credit"), max_length=200)
     source = models.CharField(_("source"), max_length=16, choices=Source.choices)
     source_key = models.CharField(_("source key"), max_length=200, unique=True)
@@ -50,7 +54,9 @@ class Credit(models.Model):
     class Meta:
         ordering = ["tenant", "registered_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(amount_used__lte=F("amount_charged")), name="credit_used_within_charged"),
+            models.CheckConstraint(
+                condition=Q(amount_used__lte=F("amount_charged")), name="credit_used_within_charged"
+            ),
         ]
         verbose_name = _("credit")
         verbose_name_plural = _("credits")
@@ -71,9 +77,12 @@ class PaymentMethodType(models.TextChoices):
 class PaymentSettings(models.Model):
     """How the tenant pays: by card (charged off-session) or by invoice payment (bank transfer, Japan only)."""
 
-    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.CASCADE, related_name="payment_settings", verbose_name=_("tenant"))
-    method = models.CharField(_("payment method"), max_length=16, choices=PaymentMethodType.choices,
-                              default=PaymentMethodType.CARD)
+    tenant = models.OneToOneField(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="payment_settings", verbose_name=_("tenant")
+    )
+    method = models.CharField(
+        _("payment method"), max_length=16, choices=PaymentMethodType.choices, default=PaymentMethodType.CARD
+    )
     billing_address = models.CharField(_("billing address"), max_length=300, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -88,7 +97,9 @@ class PaymentSettings(models.Model):
 class PaymentMethod(models.Model):
     """A card registered with Stripe: only its summary is kept (never the card number)."""
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="payment_methods", verbose_name=_("tenant"))
+    tenant = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="payment_methods", verbose_name=_("tenant")
+    )
     stripe_payment_method_id = models.CharField(_("Stripe payment method ID"), max_length=255, unique=True)
     brand = models.CharField(_("brand"), max_length=32)
     last4 = models.CharField(_("last 4 digits"), max_length=4)
@@ -127,18 +138,31 @@ class Payment(models.Model):
 
     LIVE_STATUSES = (Status.PENDING, Status.REQUIRES_ACTION, Status.SUCCESSFUL)
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="payments", verbose_name=_("tenant"))
+    tenant = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="payments", verbose_name=_("tenant")
+    )
     invoice = models.ForeignKey(
-        "payments.Invoice", on_delete=models.PROTECT, null=True, blank=True, related_name="payments", verbose_name=_("invoice")
+        "payments.Invoice",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+        verbose_name=_("invoice"),
     )
     amount_minor = models.PositiveBigIntegerField(_("amount (minor units)"))
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
     idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
     description = models.CharField(_("description"), max_length=200, blank=True)
-    stripe_payment_intent_id = models.CharField(_("Stripe PaymentIntent ID"), max_length=255, blank=True, db_index=True)
+    stripe_payment_intent_id = models.CharField(
+        _("Stripe PaymentIntent ID"), max_length=255, blank=True, db_index=True
+    )
     stripe_payment_method_id = models.CharField(
-        _("Stripe payment method ID"), max_length=255, blank=True,
-        help_text=_("The card this attempt charges: a resumed attempt sends exactly what the first call sent."),
+        _("Stripe payment method ID"),
+        max_length=255,
+        blank=True,
+        help_text=_(
+            "The card this attempt charges: a resumed attempt sends exactly what the first call sent."
+        ),
     )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     failure_message = models.TextField(_("failure message"), blank=True)
@@ -149,7 +173,8 @@ class Payment(models.Model):
         ordering = ["tenant", "-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["invoice"], condition=Q(status__in=["pending", "requires_action", "successful"]),
+                fields=["invoice"],
+                condition=Q(status__in=["pending", "requires_action", "successful"]),
                 name="uniq_live_payment_per_invoice",
             ),
         ]
@@ -176,7 +201,9 @@ class StripeEvent(models.Model):
     raw_body = models.TextField(_("raw body"))
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RECEIVED)
     traceback = models.TextField(_("traceback"), blank=True)
-    flag_reason = models.TextField(_("flag reason"), blank=True, help_text=_("Why the event was not applied (flagged events)."))
+    flag_reason = models.TextField(
+        _("flag reason"), blank=True, help_text=_("Why the event was not applied (flagged events).")
+    )
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     received_at = models.DateTimeField(_("received at"))
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
@@ -193,20 +220,31 @@ class StripeEvent(models.Model):
 class CreditCode(models.Model):
     """A credit code issued by ops. A tenant redeems it once; `redemption_limit` caps how many tenants may."""
 
-    name = models.CharField(_("name"), max_length=200, help_text=_("Shown to the customer as the credit's name."))
+    name = models.CharField(
+        _("name"), max_length=200, help_text=_("Shown to the customer as the credit's name.")
+    )
     code = models.CharField(_("code"), max_length=32, unique=True, editable=False)
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
     amount = models.PositiveBigIntegerField(_("amount (minor units)"))
     expires_at = models.DateTimeField(_("expiration date"))
     redemption_limit = models.PositiveIntegerField(_("redemption limit"), default=1)
     redeemed_count = models.PositiveIntegerField(_("redeemed count"), default=0, editable=False)
-    created_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("created by"))
+    created_by = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(redeemed_count__lte=F("redemption_limit")), name="credit_code_within_limit"),
+            models.CheckConstraint(
+                condition=Q(redeemed_count__lte=F("redemption_limit")), name="credit_code_within_limit"
+            ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="credit_code_positive"),
         ]
         verbose_name = _("credit code")
@@ -226,7 +264,9 @@ class CreditRedemption(models.Model):
     redeemed_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["credit_code", "tenant"], name="uniq_redemption_per_tenant")]
+        constraints = [
+            models.UniqueConstraint(fields=["credit_code", "tenant"], name="uniq_redemption_per_tenant")
+        ]
 
     def __str__(self):
         return f"{self.credit_code} → {self.tenant}"
@@ -240,7 +280,10 @@ class Invoice(models.Model):
         PENDING = "pending", pgettext_lazy("invoice status", "Pending")
         SUCCESSFUL = "successful", pgettext_lazy("invoice status", "Paid")
         FAILED = "failed", pgettext_lazy("invoice status", "Failed")
-        VOID = "void", pgettext_lazy("invoice status", "Void")  # an unpaid invoice replaced by its corrected reissue (payments.corrections)
+        VOID = (
+            "void",
+            pgettext_lazy("invoice status", "Void"),
+        )  # an unpaid invoice replaced by its corrected reissue (payments.corrections)
 
     class Kind(models.TextChoices):
         MONTHLY = "monthly", _("Monthly invoice")
@@ -251,12 +294,17 @@ class Invoice(models.Model):
         CARD = "card", _("Card")
         BANK_TRANSFER = "bank_transfer", _("Invoice (bank transfer)")
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="invoices", verbose_name=_("tenant"))
+    tenant = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.PROTECT, related_name="invoices", verbose_name=_("tenant")
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.MONTHLY)
     number = models.CharField(_("number"), max_length=32)
     receipt_id = models.CharField(_("receipt ID"), max_length=32, unique=True)
-    source_key = models.CharField(_("source key"),
-        max_length=200, unique=True, help_text=_("What this invoice is for (e.g. monthly-acme-2026-04); issues once.")
+    source_key = models.CharField(
+        _("source key"),
+        max_length=200,
+        unique=True,
+        help_text=_("What this invoice is for (e.g. monthly-acme-2026-04); issues once."),
     )
     period_start = models.DateTimeField(_("period start"), null=True, blank=True)
     period_end = models.DateTimeField(_("period end"), null=True, blank=True)
@@ -270,10 +318,14 @@ class Invoice(models.Model):
     tax_amount = models.BigIntegerField(_("tax"))
     payment_amount = models.BigIntegerField(_("payment amount"))
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
-    payment_method = models.CharField(_("payment method"), max_length=16, choices=PaymentMethod.choices, default=PaymentMethod.CARD)
+    payment_method = models.CharField(
+        _("payment method"), max_length=16, choices=PaymentMethod.choices, default=PaymentMethod.CARD
+    )
     paid_at = models.DateTimeField(_("payment date"), null=True, blank=True)
     due_date = models.DateField(
-        _("due date"), null=True, blank=True,
+        _("due date"),
+        null=True,
+        blank=True,
         help_text=_("Bank-transfer invoices: the last day to pay, in the tenant's calendar."),
     )
     seller_name = models.CharField(_("seller name"), max_length=200)
@@ -283,34 +335,50 @@ class Invoice(models.Model):
     buyer_email = models.EmailField(_("buyer e-mail address"), blank=True)
     attempt_count = models.PositiveSmallIntegerField(_("charge attempts"), default=0)
     next_attempt_at = models.DateTimeField(
-        _("next charge attempt"), null=True, blank=True, help_text=_("When the card is charged next (cards only).")
+        _("next charge attempt"),
+        null=True,
+        blank=True,
+        help_text=_("When the card is charged next (cards only)."),
     )
     refunded_amount = models.BigIntegerField(
-        _("refunded (minor units)"), default=0, help_text=_("Money returned to the card (tax included), by refunds.")
+        _("refunded (minor units)"),
+        default=0,
+        help_text=_("Money returned to the card (tax included), by refunds."),
     )
     replaced_by = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaces",
-        help_text=_("A void invoice's corrected replacement (reissue)."), verbose_name=_("replaced by"),
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replaces",
+        help_text=_("A void invoice's corrected replacement (reissue)."),
+        verbose_name=_("replaced by"),
     )
-    disputed = models.BooleanField(_("disputed"), default=False, help_text=_("The customer's bank has opened a dispute (chargeback)."))
+    disputed = models.BooleanField(
+        _("disputed"), default=False, help_text=_("The customer's bank has opened a dispute (chargeback).")
+    )
 
     class Meta:
         ordering = ["-billing_date", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "number"], name="uniq_invoice_number_per_tenant"),
             models.UniqueConstraint(
-                fields=["tenant", "period_start"], condition=Q(kind="monthly") & ~Q(status="void"),
+                fields=["tenant", "period_start"],
+                condition=Q(kind="monthly") & ~Q(status="void"),
                 name="uniq_invoice_period",
             ),
             models.CheckConstraint(
-                condition=Q(refunded_amount__gte=0) & (Q(refunded_amount=0) | Q(refunded_amount__lte=F("payment_amount"))),
+                condition=Q(refunded_amount__gte=0)
+                & (Q(refunded_amount=0) | Q(refunded_amount__lte=F("payment_amount"))),
                 name="invoice_refund_within_paid",
             ),
             models.CheckConstraint(
-                condition=Q(determined_amount=F("usage_amount") - F("credit_applied")), name="invoice_determined"
+                condition=Q(determined_amount=F("usage_amount") - F("credit_applied")),
+                name="invoice_determined",
             ),
             models.CheckConstraint(
-                condition=Q(payment_amount=F("determined_amount") + F("tax_amount")), name="invoice_payment_total"
+                condition=Q(payment_amount=F("determined_amount") + F("tax_amount")),
+                name="invoice_payment_total",
             ),
         ]
         verbose_name = _("invoice")
@@ -332,7 +400,9 @@ class Invoice(models.Model):
 
 
 class InvoiceLine(models.Model):
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines", verbose_name=_("invoice"))
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.CASCADE, related_name="lines", verbose_name=_("invoice")
+    )
     position = models.PositiveIntegerField(_("position"))
     description = models.CharField(_("description"), max_length=300)
     quantity = models.DecimalField(_("quantity"), max_digits=20, decimal_places=4, default=1)
@@ -341,7 +411,9 @@ class InvoiceLine(models.Model):
 
     class Meta:
         ordering = ["invoice", "position"]
-        constraints = [models.UniqueConstraint(fields=["invoice", "position"], name="uniq_invoice_line_position")]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "position"], name="uniq_invoice_line_position")
+        ]
         verbose_name = _("invoice line")
         verbose_name_plural = _("invoice lines")
 
@@ -389,27 +461,50 @@ class Refund(models.Model):
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="refunds", verbose_name=_("tenant"))
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("invoice"))
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment"))
+    tenant = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.PROTECT, related_name="refunds", verbose_name=_("tenant")
+    )
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("invoice")
+    )
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment")
+    )
     amount_minor = models.PositiveBigIntegerField(_("amount (minor units, tax included)"))
     tax_minor = models.PositiveBigIntegerField(_("of which tax (minor units)"))
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
     reason = models.CharField(_("reason"), max_length=300)
     idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
-    stripe_refund_id = models.CharField(_("Stripe refund ID"), max_length=255, unique=True, null=True, blank=True)
+    stripe_refund_id = models.CharField(
+        _("Stripe refund ID"), max_length=255, unique=True, null=True, blank=True
+    )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     failure_message = models.TextField(_("failure message"), blank=True)
-    credit_note = models.OneToOneField(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("credit note"))
-    created_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("created by"))
+    credit_note = models.OneToOneField(
+        Invoice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("credit note"),
+    )
+    created_by = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(amount_minor__gt=0) & Q(tax_minor__lte=F("amount_minor")),
-                                   name="refund_positive"),
+            models.CheckConstraint(
+                condition=Q(amount_minor__gt=0) & Q(tax_minor__lte=F("amount_minor")), name="refund_positive"
+            ),
         ]
         verbose_name = _("refund")
         verbose_name_plural = _("refunds")
@@ -421,14 +516,25 @@ class Refund(models.Model):
 class Dispute(models.Model):
     """A dispute (chargeback) the customer's bank opened on a charge, as Stripe reports it."""
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="disputes", verbose_name=_("tenant"))
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="disputes", verbose_name=_("invoice"))
+    tenant = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.PROTECT, related_name="disputes", verbose_name=_("tenant")
+    )
+    invoice = models.ForeignKey(
+        Invoice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="disputes",
+        verbose_name=_("invoice"),
+    )
     stripe_dispute_id = models.CharField(_("Stripe dispute ID"), max_length=255, unique=True)
     stripe_payment_intent_id = models.CharField(_("Stripe PaymentIntent ID"), max_length=255, blank=True)
     amount_minor = models.BigIntegerField(_("amount (minor units)"))
     currency = models.CharField(_("currency"), max_length=3)
     reason = models.CharField(_("reason"), max_length=100, blank=True)
-    status = models.CharField(_("status"), max_length=40, help_text=_("Stripe's dispute status (needs_response, won, lost, …)."))
+    status = models.CharField(
+        _("status"), max_length=40, help_text=_("Stripe's dispute status (needs_response, won, lost, …).")
+    )
     opened_at = models.DateTimeField(_("opened at"))
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -460,22 +566,44 @@ class Coupon(models.Model):
         REPEATING = "repeating", _("For a number of months")
         FOREVER = "forever", _("Forever")
 
-    name = models.CharField(_("name"), max_length=200, help_text=_("Shown on invoices as the discount's name."))
-    promotion_code = models.CharField(_("promotion code"),
-        max_length=32, unique=True, null=True, blank=True,
-        help_text=_("Leave empty for a coupon only ops attach. Tenants enter it on the plan or billing page."),
+    name = models.CharField(
+        _("name"), max_length=200, help_text=_("Shown on invoices as the discount's name.")
+    )
+    promotion_code = models.CharField(
+        _("promotion code"),
+        max_length=32,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_(
+            "Leave empty for a coupon only ops attach. Tenants enter it on the plan or billing page."
+        ),
     )
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.PERCENT)
     percent_off = models.DecimalField(_("percent off"), max_digits=5, decimal_places=2, null=True, blank=True)
     amount_off = models.PositiveBigIntegerField(_("amount off (minor units)"), null=True, blank=True)
-    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES, blank=True,
-                                help_text=_("Required for a fixed amount; a percent coupon works in any currency."))
-    applies_to = models.CharField(_("applies to"), max_length=8, choices=AppliesTo.choices, default=AppliesTo.ALL)
+    currency = models.CharField(
+        _("currency"),
+        max_length=3,
+        choices=CURRENCY_CHOICES,
+        blank=True,
+        help_text=_("Required for a fixed amount; a percent coupon works in any currency."),
+    )
+    applies_to = models.CharField(
+        _("applies to"), max_length=8, choices=AppliesTo.choices, default=AppliesTo.ALL
+    )
     duration = models.CharField(_("duration"), max_length=10, choices=Duration.choices, default=Duration.ONCE)
     duration_months = models.PositiveSmallIntegerField(_("duration months"), null=True, blank=True)
-    plans = models.ManyToManyField("licenses.Plan", blank=True, related_name="+",
-                                   help_text=_("Only for these plans (empty: every plan)."), verbose_name=_("plans"))
-    redeem_by = models.DateTimeField(_("redeem by"), null=True, blank=True, help_text=_("No new redemptions after this."))
+    plans = models.ManyToManyField(
+        "licenses.Plan",
+        blank=True,
+        related_name="+",
+        help_text=_("Only for these plans (empty: every plan)."),
+        verbose_name=_("plans"),
+    )
+    redeem_by = models.DateTimeField(
+        _("redeem by"), null=True, blank=True, help_text=_("No new redemptions after this.")
+    )
     redemption_limit = models.PositiveIntegerField(_("redemption limit"), null=True, blank=True)
     redeemed_count = models.PositiveIntegerField(_("redeemed count"), default=0, editable=False)
     active = models.BooleanField(_("active"), default=True)
@@ -485,17 +613,21 @@ class Coupon(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(kind="percent", percent_off__gt=0, percent_off__lte=100, amount_off__isnull=True)
-                           | (Q(kind="amount", amount_off__gt=0, percent_off__isnull=True) & ~Q(currency=""))),
+                condition=(
+                    Q(kind="percent", percent_off__gt=0, percent_off__lte=100, amount_off__isnull=True)
+                    | (Q(kind="amount", amount_off__gt=0, percent_off__isnull=True) & ~Q(currency=""))
+                ),
                 name="coupon_kind_fields",
             ),
             models.CheckConstraint(
-                condition=Q(duration="repeating", duration_months__gte=1) | (~Q(duration="repeating")
-                                                                            & Q(duration_months__isnull=True)),
+                condition=Q(duration="repeating", duration_months__gte=1)
+                | (~Q(duration="repeating") & Q(duration_months__isnull=True)),
                 name="coupon_duration_months",
             ),
-            models.CheckConstraint(condition=Q(redemption_limit__isnull=True) | Q(redeemed_count__lte=F("redemption_limit")),
-                                   name="coupon_within_limit"),
+            models.CheckConstraint(
+                condition=Q(redemption_limit__isnull=True) | Q(redeemed_count__lte=F("redemption_limit")),
+                name="coupon_within_limit",
+            ),
         ]
         verbose_name = _("coupon")
         verbose_name_plural = _("coupons")
@@ -509,17 +641,24 @@ class Coupon(models.Model):
 
         from billing_portal.common.money import format_money
 
-        off = gettext("%(percent)s%% off") % {"percent": f"{self.percent_off.normalize():f}"} if (
-            self.kind == self.Kind.PERCENT) else gettext("%(amount)s off") % {
-            "amount": format_money(self.amount_off, self.currency)}
+        off = (
+            gettext("%(percent)s%% off") % {"percent": f"{self.percent_off.normalize():f}"}
+            if (self.kind == self.Kind.PERCENT)
+            else gettext("%(amount)s off") % {"amount": format_money(self.amount_off, self.currency)}
+        )
         what = {"license": gettext("license fees"), "usage": gettext("usage"), "all": gettext("everything")}
         when = {"once": gettext("on the next invoice"), "forever": gettext("on every invoice")}
         if self.duration == self.Duration.REPEATING:
             months = self.duration_months or 0
-            when["repeating"] = ngettext("for %(months)s month", "for %(months)s months", months) % {"months": months}
+            when["repeating"] = ngettext("for %(months)s month", "for %(months)s months", months) % {
+                "months": months
+            }
         # "10% off license fees on the next invoice"; each language orders the three parts its own way.
         return gettext("%(off)s %(what)s %(when)s") % {
-            "off": off, "what": what[self.applies_to], "when": when[self.duration]}
+            "off": off,
+            "what": what[self.applies_to],
+            "when": when[self.duration],
+        }
 
 
 class Discount(models.Model):
@@ -530,13 +669,26 @@ class Discount(models.Model):
         ADMIN = "admin", _("Attached by ops")
         PROMOTION_CODE = "promotion_code", _("Promotion code")
 
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="discounts", verbose_name=_("tenant"))
-    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="discounts", verbose_name=_("coupon"))
+    tenant = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="discounts", verbose_name=_("tenant")
+    )
+    coupon = models.ForeignKey(
+        Coupon, on_delete=models.PROTECT, related_name="discounts", verbose_name=_("coupon")
+    )
     source = models.CharField(_("source"), max_length=16, choices=Source.choices)
     starts_on = models.DateField(_("starts on"), help_text=_("The first billing date it applies to."))
-    ends_before = models.DateField(_("ends before"), null=True, blank=True, help_text=_("Billing dates before this (repeating)."))
+    ends_before = models.DateField(
+        _("ends before"), null=True, blank=True, help_text=_("Billing dates before this (repeating).")
+    )
     used_once = models.BooleanField(_("used once"), default=False)
-    created_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("created by"))
+    created_by = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -564,7 +716,9 @@ class DiscountApplication(models.Model):
     amount = models.PositiveBigIntegerField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["invoice", "discount"], name="uniq_discount_per_invoice")]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "discount"], name="uniq_discount_per_invoice")
+        ]
 
     def __str__(self):
         return _("%(discount)s on %(invoice)s") % {"discount": self.discount, "invoice": self.invoice}
@@ -575,7 +729,9 @@ class BankTransferProfile(models.Model):
     never reused: rows are never deleted) and the payer name its bank prints on transfers (振込名義, half-width
     katakana as `billing_portal.common.kana.to_bank_kana` makes it)."""
 
-    tenant = models.OneToOneField("accounts.Tenant", on_delete=models.PROTECT, related_name="bank_transfer_profile")
+    tenant = models.OneToOneField(
+        "accounts.Tenant", on_delete=models.PROTECT, related_name="bank_transfer_profile"
+    )
     reference = models.CharField("transfer reference", max_length=7, unique=True)
     payer_name = models.CharField(_("Payer name (as printed by the bank)"), max_length=48, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -584,7 +740,11 @@ class BankTransferProfile(models.Model):
     class Meta:
         verbose_name = _("bank transfer profile")
         verbose_name_plural = _("bank transfer profiles")
-        constraints = [models.CheckConstraint(condition=Q(reference__regex=r"^[0-9]{7}$"), name="transfer_reference_digits")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reference__regex=r"^[0-9]{7}$"), name="transfer_reference_digits"
+            )
+        ]
 
     def __str__(self):
         return f"{self.reference} ({self.tenant})"
@@ -597,9 +757,15 @@ class BankStatement(models.Model):
     filename = models.CharField(max_length=200)
     encoding = models.CharField(max_length=16)
     has_header = models.BooleanField(default=False)
-    row_errors = models.JSONField(default=list, blank=True, help_text="[[row, reason], …]: rows that could not be read.")
-    duplicate_rows = models.PositiveIntegerField(default=0, help_text="Rows already imported from an earlier statement.")
-    uploaded_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    row_errors = models.JSONField(
+        default=list, blank=True, help_text="[[row, reason], …]: rows that could not be read."
+    )
+    duplicate_rows = models.PositiveIntegerField(
+        default=0, help_text="Rows already imported from an earlier statement."
+    )
+    uploaded_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     uploaded_at = models.DateTimeField()
 
     class Meta:
@@ -631,7 +797,9 @@ class BankStatementLine(models.Model):
     reference = models.CharField(max_length=20, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNAPPLIED)
     note = models.CharField(max_length=300, blank=True)
-    resolved_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    resolved_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -650,11 +818,14 @@ class TransferPayment(models.Model):
 
     line = models.OneToOneField(BankStatementLine, on_delete=models.PROTECT, related_name="application")
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="transfer_payments")
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True,
-                                related_name="transfer_payments")
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="transfer_payments"
+    )
     amount = models.PositiveBigIntegerField("applied to the invoice (yen)")
     credit = models.OneToOneField(Credit, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    applied_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    applied_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     applied_at = models.DateTimeField()
 
     class Meta:
@@ -684,7 +855,9 @@ class TransferReminder(models.Model):
         verbose_name = _("transfer reminder")
         verbose_name_plural = _("transfer reminders")
         ordering = ["invoice", "sent_at"]
-        constraints = [models.UniqueConstraint(fields=["invoice", "step"], name="uniq_transfer_reminder_step")]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "step"], name="uniq_transfer_reminder_step")
+        ]
 
     def __str__(self):
         return f"{self.invoice} {self.get_step_display()}"

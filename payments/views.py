@@ -67,10 +67,17 @@ def stripe_portal_standin(request):
             customer = stripe_gateway.customer_retrieve(customer_id=account.stripe_customer_id)
         except ApplicationError as exc:
             error = exc.message
-    return render(request, "payments/stripe_portal_standin.html", {
-        "tenant": tenant, "account": account, "customer": customer, "error": error,
-        **selectors.payment_management(tenant=tenant),
-    })
+    return render(
+        request,
+        "payments/stripe_portal_standin.html",
+        {
+            "tenant": tenant,
+            "account": account,
+            "customer": customer,
+            "error": error,
+            **selectors.payment_management(tenant=tenant),
+        },
+    )
 
 
 def _billing_information_context(request, *, method_form=None, payer_name_form=None) -> dict:
@@ -108,9 +115,13 @@ def _billing_information_context(request, *, method_form=None, payer_name_form=N
         context["transfer"] = transfer_details(tenant=tenant)
         context["transfer_open"] = open_transfer_invoices(tenant=tenant)
         context["payer_name_form"] = payer_name_form or TransferPayerNameForm(
-            initial={"payer_name": context["transfer"]["payer_name"]})
+            initial={"payer_name": context["transfer"]["payer_name"]}
+        )
     context["method_form"] = method_form or PaymentMethodChoiceForm(
-        initial={"method": settings_.method, "billing_address": settings_.billing_address or tenant.postal_address},
+        initial={
+            "method": settings_.method,
+            "billing_address": settings_.billing_address or tenant.postal_address,
+        },
         bank_transfer_reason=context["bank_transfer_reason"],
     )
     return context
@@ -127,11 +138,17 @@ def card_register(request):
     if selectors.payment_account_get(tenant=tenant) is None:
         messages.error(request, _("Create a payment account first."))
         return redirect("billing_dashboard", tenant_slug=tenant.slug)
-    return render(request, "payments/card_register.html", {
-        "tenant": tenant, "stripe_js_url": stripe_gateway.js_url(),
-        "stripe_publishable_key": stripe_gateway.publishable_key(), "attempt": secrets.token_hex(8),
-        "default_card": selectors.payment_method_default(tenant=tenant),
-    })
+    return render(
+        request,
+        "payments/card_register.html",
+        {
+            "tenant": tenant,
+            "stripe_js_url": stripe_gateway.js_url(),
+            "stripe_publishable_key": stripe_gateway.publishable_key(),
+            "attempt": secrets.token_hex(8),
+            "default_card": selectors.payment_method_default(tenant=tenant),
+        },
+    )
 
 
 @tenant_view(BILLING_EDIT_ROLES)
@@ -155,11 +172,18 @@ def card_setup_complete(request):
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("card_register", tenant_slug=tenant.slug)
-    messages.success(request, _("Card registered: %(brand)s ending in %(last4)s.") % {
-        "brand": card.brand.title(), "last4": card.last4} if card else _("Card registered."))
+    messages.success(
+        request,
+        _("Card registered: %(brand)s ending in %(last4)s.")
+        % {"brand": card.brand.title(), "last4": card.last4}
+        if card
+        else _("Card registered."),
+    )
     from payments.charging.collection import open_invoices_retry
 
-    for result in open_invoices_retry(tenant=tenant, actor=request.user):  # a new card pays what failed, at once
+    for result in open_invoices_retry(
+        tenant=tenant, actor=request.user
+    ):  # a new card pays what failed, at once
         if result["redirect"]:
             messages.info(request, result["message"])
             return redirect(result["redirect"])
@@ -198,8 +222,12 @@ def payment_method_choose(request):
         else:
             messages.success(request, _("Payment method saved."))
             return redirect("billing_information", tenant_slug=tenant.slug)
-    return render(request, "payments/billing_information.html",
-                  _billing_information_context(request, method_form=form), status=400)
+    return render(
+        request,
+        "payments/billing_information.html",
+        _billing_information_context(request, method_form=form),
+        status=400,
+    )
 
 
 @tenant_view(BILLING_EDIT_ROLES)
@@ -212,12 +240,17 @@ def transfer_payer_name(request):
     form = TransferPayerNameForm(request.POST)
     if form.is_valid():
         try:
-            profile = transfer_payer_name_set(tenant=tenant, payer_name=form.cleaned_data["payer_name"],
-                                              actor=request.user)
+            profile = transfer_payer_name_set(
+                tenant=tenant, payer_name=form.cleaned_data["payer_name"], actor=request.user
+            )
         except ApplicationError as exc:
             form.add_error("payer_name", exc.message)
         else:
             messages.success(request, _("Payer name saved: %(name)s") % {"name": profile.payer_name or "—"})
             return redirect(reverse("billing_information", args=[tenant.slug]) + "#bank-transfer")
-    return render(request, "payments/billing_information.html",
-                  _billing_information_context(request, payer_name_form=form), status=400)
+    return render(
+        request,
+        "payments/billing_information.html",
+        _billing_information_context(request, payer_name_form=form),
+        status=400,
+    )

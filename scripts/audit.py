@@ -31,16 +31,30 @@ def advisory_database_reachable(url: str, timeout: float = 5.0) -> str | None:
 def main() -> int:
     reason = advisory_database_reachable(ADVISORY_URL)
     if reason is not None:
-        message = (f"Dependency audit SKIPPED: the advisory database ({ADVISORY_URL}) cannot be reached from here "
-                   f"({reason}). The dependencies were NOT checked for known vulnerabilities; run `make audit` "
-                   "on a machine with internet access.")
+        message = (
+            f"Dependency audit SKIPPED: the advisory database ({ADVISORY_URL}) cannot be reached from here "
+            f"({reason}). The dependencies were NOT checked for known vulnerabilities; run `make audit` "
+            "on a machine with internet access."
+        )
         if os.environ.get("AUDIT_REQUIRED") == "1":
             print(message.replace("SKIPPED", "FAILED"), file=sys.stderr, flush=True)
             return 2
         print(message, flush=True)
         return 0
-    command = [sys.executable, "-m", "pip_audit", "--requirement", str(ROOT / "requirements.lock"), "--require-hashes",
-               "--disable-pip", "--vulnerability-service", "osv", "--progress-spinner", "off", "--strict"]
+    command = [
+        sys.executable,
+        "-m",
+        "pip_audit",
+        "--requirement",
+        str(ROOT / "requirements.lock"),
+        "--require-hashes",
+        "--disable-pip",
+        "--vulnerability-service",
+        "osv",
+        "--progress-spinner",
+        "off",
+        "--strict",
+    ]
     print("Dependency audit:", " ".join(command[2:]), flush=True)
     return subprocess.run(command, cwd=ROOT, check=False).returncode  # noqa: S603
 

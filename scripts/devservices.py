@@ -142,8 +142,21 @@ def ensure_redis() -> str:
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     spawn(
-        [str(binary), "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(workdir), "--logfile", str(workdir / "redis.log")],
+        [
+            str(binary),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--logfile",
+            str(workdir / "redis.log"),
+        ],
         stdout=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
@@ -167,7 +180,10 @@ def ensure_stripe_standin() -> dict[str, str]:
     if not runner.exists():
         return {}
     port = free_port()
-    spawn([sys.executable, str(runner), "--host", "127.0.0.1", "--port", str(port), "--quiet"], stdout=subprocess.DEVNULL)
+    spawn(
+        [sys.executable, str(runner), "--host", "127.0.0.1", "--port", str(port), "--quiet"],
+        stdout=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:

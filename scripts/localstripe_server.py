@@ -71,16 +71,20 @@ async def idempotency_middleware(request, handler):
         saved = None
     if saved == _IN_PROGRESS:
         return _idempotency_error(
-            409, "There is currently another in-progress request using this Idempotent Key (that probably means "
-                 "you submitted twice, and the other request is still going through). Please try again later."
+            409,
+            "There is currently another in-progress request using this Idempotent Key (that probably means "
+            "you submitted twice, and the other request is still going through). Please try again later.",
         )
     if saved is not None:
         if saved["fingerprint"] != fingerprint:
             return _idempotency_error(
-                400, "Keys for idempotent requests can only be used with the same parameters they were first "
-                     f"used with. Try using a key other than '{key}' if you meant to execute a different request."
+                400,
+                "Keys for idempotent requests can only be used with the same parameters they were first "
+                f"used with. Try using a key other than '{key}' if you meant to execute a different request.",
             )
-        response = web.Response(body=saved["body"], status=saved["status"], content_type=saved["content_type"])
+        response = web.Response(
+            body=saved["body"], status=saved["status"], content_type=saved["content_type"]
+        )
         response.headers["Idempotent-Replayed"] = "true"
         response.headers["Idempotency-Key"] = key
         return response
@@ -97,8 +101,11 @@ async def idempotency_middleware(request, handler):
         _idempotency.pop(scope, None)
     else:
         _idempotency[scope] = {
-            "fingerprint": fingerprint, "status": response.status, "body": response.body,
-            "content_type": response.content_type, "saved_at": time.time(),
+            "fingerprint": fingerprint,
+            "status": response.status,
+            "body": response.body,
+            "content_type": response.content_type,
+            "saved_at": time.time(),
         }
     response.headers["Idempotency-Key"] = key
     return response
@@ -116,10 +123,15 @@ def _payment_intent_list_filters() -> None:
                 bounds = {op: int(value) for op, value in created.items() if op in ("gte", "gt", "lte", "lt")}
             else:
                 bounds = {"gte": int(created), "lte": int(created)}
-        checks = {"gte": lambda c, v: c >= v, "gt": lambda c, v: c > v, "lte": lambda c, v: c <= v,
-                  "lt": lambda c, v: c < v}
+        checks = {
+            "gte": lambda c, v: c >= v,
+            "gt": lambda c, v: c > v,
+            "lte": lambda c, v: c <= v,
+            "lt": lambda c, v: c < v,
+        }
         li._list = [
-            pi for pi in li._list
+            pi
+            for pi in li._list
             if (customer is None or pi.customer == customer)
             and all(checks[op](pi.created, value) for op, value in bounds.items())
         ]
@@ -145,9 +157,14 @@ def _refunds_as_stripe_does() -> None:
         if charge_obj is not None:
             left = charge_obj.amount - charge_obj.amount_refunded
             if (requested if requested is not None else left) > left or left <= 0:
-                raise UserError(400, f"Refund amount ({requested}) is greater than unrefunded amount on charge ({left})",
-                                contents={"code": "amount_too_large" if left > 0 else "charge_already_refunded"})
-        base_init(self, charge=charge, payment_intent=payment_intent, amount=amount, metadata=metadata, **kwargs)
+                raise UserError(
+                    400,
+                    f"Refund amount ({requested}) is greater than unrefunded amount on charge ({left})",
+                    contents={"code": "amount_too_large" if left > 0 else "charge_already_refunded"},
+                )
+        base_init(
+            self, charge=charge, payment_intent=payment_intent, amount=amount, metadata=metadata, **kwargs
+        )
         if charge_obj is not None:
             schedule_webhook(resources.Event("charge.refunded", charge_obj))
 

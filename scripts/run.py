@@ -17,9 +17,24 @@ ROOT = devservices.ROOT
 
 def web_command(python: str, port: int, *, reload: bool = False, workers: int = 2) -> list[str]:
     """gunicorn serving the WSGI app; static files come from whitenoise (middleware), as in production."""
-    command = [python, "-m", "gunicorn", "billing_portal.wsgi", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(workers), "--worker-class", "gthread", "--threads", "4",
-               "--access-logfile", "-", "--graceful-timeout", "5"]
+    command = [
+        python,
+        "-m",
+        "gunicorn",
+        "billing_portal.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "4",
+        "--access-logfile",
+        "-",
+        "--graceful-timeout",
+        "5",
+    ]
     if reload:
         command.append("--reload")  # templates reload anyway (DEBUG: no cached loader); static via finders
     return command
@@ -54,13 +69,40 @@ def main() -> int:
     procs = {
         "web": devservices.spawn(web_command(python, port, reload=reload), env=env, cwd=ROOT),
         "worker": devservices.spawn(
-            [python, "-m", "celery", "-A", "billing_portal", "worker", "--loglevel", "INFO", "--concurrency", "2"],
-            env=env, cwd=ROOT, stdout=open(logs / "worker.log", "a"), stderr=subprocess.STDOUT,  # noqa: SIM115
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "billing_portal",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=open(logs / "worker.log", "a"),
+            stderr=subprocess.STDOUT,  # noqa: SIM115
         ),
         "beat": devservices.spawn(
-            [python, "-m", "celery", "-A", "billing_portal", "beat", "--loglevel", "INFO",
-             "--schedule", str(ROOT / ".var" / "celerybeat-schedule")],
-            env=env, cwd=ROOT, stdout=open(logs / "beat.log", "a"), stderr=subprocess.STDOUT,  # noqa: SIM115
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "billing_portal",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(ROOT / ".var" / "celerybeat-schedule"),
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=open(logs / "beat.log", "a"),
+            stderr=subprocess.STDOUT,  # noqa: SIM115
         ),
     }
     for _ in range(100):

@@ -25,7 +25,9 @@ def _restore_seeded_rows(request, django_db_blocker):
     """Transactional tests (live server, concurrency) end by flushing every table, seeded rows included;
     put the migrations' seed data back before each of them so they see the database a deployment has."""
     marker = request.node.get_closest_marker("django_db")
-    transactional = (marker is not None and marker.kwargs.get("transaction")) or "transactional_db" in request.fixturenames
+    transactional = (
+        marker is not None and marker.kwargs.get("transaction")
+    ) or "transactional_db" in request.fixturenames
     if transactional:
         from django.db import connection
 
@@ -126,8 +128,11 @@ def clickhouse_http_url(tmp_path_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     script = Path(__file__).parent / "metering" / "clickhouse_http_standin.py"
-    proc = subprocess.Popen([sys.executable, str(script), str(port), str(tmp_path_factory.mktemp("chdb-http"))],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(port), str(tmp_path_factory.mktemp("chdb-http"))],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout.readline().strip() == "ready"
         yield f"clickhouse://default:@127.0.0.1:{port}/bp_http"

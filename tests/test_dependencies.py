@@ -36,7 +36,8 @@ def test_every_dependency_is_pinned_in_the_lock_file():
         name = canonicalize_name(requirement.name)
         assert name in locked, f"{name} is not in requirements.lock: run `make lock`"
         assert requirement.specifier.contains(locked[name][0], prereleases=True), (
-            f"requirements.lock pins {name}=={locked[name][0]}, outside {requirement.specifier}: run `make lock`")
+            f"requirements.lock pins {name}=={locked[name][0]}, outside {requirement.specifier}: run `make lock`"
+        )
     assert "--hash=sha256:" in (ROOT / "requirements.lock").read_text()
 
 
@@ -44,7 +45,9 @@ def test_make_install_installed_exactly_the_locked_versions():
     for name, (version, marker) in _locked().items():
         if marker and not Marker(marker).evaluate():
             continue
-        assert metadata.version(name) == version, f"{name}: installed {metadata.version(name)}, locked {version}"
+        assert metadata.version(name) == version, (
+            f"{name}: installed {metadata.version(name)}, locked {version}"
+        )
 
 
 def _audit(**env):
@@ -52,7 +55,12 @@ def _audit(**env):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return subprocess.run(
-        [sys.executable, "scripts/audit.py"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "scripts/audit.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
         env={**os.environ, "AUDIT_ADVISORY_URL": f"http://127.0.0.1:{port}/v1/query", **env},
     )
 

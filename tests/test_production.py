@@ -68,14 +68,33 @@ def gunicorn(tmp_path, transactional_db):
     static_root = tmp_path / "static"
     env = production_env(static_root)
     for command in (["check", "--deploy", "--fail-level", "WARNING"], ["collectstatic", "--noinput"]):
-        result = subprocess.run([sys.executable, "manage.py", *command], env=env, cwd=ROOT, capture_output=True,
-                                text=True, check=False)
+        result = subprocess.run(
+            [sys.executable, "manage.py", *command],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert result.returncode == 0, f"manage.py {' '.join(command)}:\n{result.stdout}{result.stderr}"
     assert (static_root / "staticfiles.json").exists()
     port = _free_port()
     proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "gunicorn", "billing_portal.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "billing_portal.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:

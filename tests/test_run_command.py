@@ -30,10 +30,20 @@ def test_make_runs_web_server_serves_pages_and_static_files():
     import run
 
     port = _free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "billing_portal.settings.local", "DATABASE_URL": _database_url()}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "billing_portal.settings.local",
+        "DATABASE_URL": _database_url(),
+    }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    proc = subprocess.Popen(run.web_command(sys.executable, port, workers=1), env=env, cwd=ROOT,  # noqa: S603
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        run.web_command(sys.executable, port, workers=1),
+        env=env,
+        cwd=ROOT,  # noqa: S603
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):

@@ -20,7 +20,12 @@ def require_staff_mfa(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         user = request.user
-        if settings.STAFF_MFA_REQUIRED and user.is_authenticated and user.is_staff and not staff_has_mfa(user):
+        if (
+            settings.STAFF_MFA_REQUIRED
+            and user.is_authenticated
+            and user.is_staff
+            and not staff_has_mfa(user)
+        ):
             messages.warning(request, gettext("Set up an authenticator app before using Django admin."))
             return redirect("mfa_activate_totp")
         return view(request, *args, **kwargs)

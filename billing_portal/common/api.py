@@ -58,7 +58,8 @@ def error_response(code: str, message, status: int, **extra) -> HttpResponse:
     client's `Accept-Language`; English without one). The `code` stays stable English."""
     return HttpResponse(
         orjson.dumps({"error": {"code": code, "message": str(message), **extra}}, default=_json_default),
-        status=status, content_type="application/json",
+        status=status,
+        content_type="application/json",
     )
 
 
@@ -66,7 +67,9 @@ def payload_too_large() -> ApplicationError:
     limit = max_body_bytes()
     return ApplicationError(
         f"The request body is larger than the limit of {limit:,} bytes ({limit / 2**20:g} MiB).",
-        code="payload_too_large", status=413, extra={"limit_bytes": limit},
+        code="payload_too_large",
+        status=413,
+        extra={"limit_bytes": limit},
     )
 
 
@@ -75,19 +78,25 @@ class EventError(Schema):
 
     index: int
     id: Any = Field(None, description="The event's id as sent (any JSON value), or null.")
-    field: str | None = Field(description="The event's field at fault, or null when the event is not an object.")
+    field: str | None = Field(
+        description="The event's field at fault, or null when the event is not an object."
+    )
     message: str
 
 
 class ErrorDetail(Schema):
     model_config = ConfigDict(extra="allow")
 
-    code: str = Field(description="Stable, machine-readable (English), e.g. `bad_month`, `limit_exceeded`.",
-                      examples=["bad_request"])
+    code: str = Field(
+        description="Stable, machine-readable (English), e.g. `bad_month`, `limit_exceeded`.",
+        examples=["bad_request"],
+    )
     message: str = Field(description="For people.")
     field: str | None = Field(None, description="The request field at fault, when there is one.")
     limit_bytes: int | None = Field(None, description="`payload_too_large`: the body limit in bytes.")
-    errors: list[EventError] | None = Field(None, description="`invalid_events`: each bad event (first 1,000).")
+    errors: list[EventError] | None = Field(
+        None, description="`invalid_events`: each bad event (first 1,000)."
+    )
     error_count: int | None = Field(None, description="`invalid_events`: how many problems in all.")
 
 
@@ -122,7 +131,9 @@ def parse_month(value: str) -> tuple[int, int]:
     """'YYYY-MM' → (year, month) within MIN_YEAR..MAX_YEAR, else ApplicationError 400 bad_month."""
     match = MONTH_RE.match(value or "")
     if not match or not 1 <= int(match.group(2)) <= 12 or not MIN_YEAR <= int(match.group(1)) <= MAX_YEAR:
-        raise ApplicationError(f"Bad month {value!r}: use YYYY-MM, years {MIN_YEAR} to {MAX_YEAR}.", code="bad_month")
+        raise ApplicationError(
+            f"Bad month {value!r}: use YYYY-MM, years {MIN_YEAR} to {MAX_YEAR}.", code="bad_month"
+        )
     return int(match.group(1)), int(match.group(2))
 
 
@@ -172,41 +183,65 @@ def _no_nul(value: str) -> str:
 YEAR_PATTERN = r"(19[7-9]\d|[2-9]\d{3})"  # 1970-9999 (9999 itself refused: see MAX_YEAR)
 # A calendar month 'YYYY-MM' → (year, month).
 Month = Annotated[
-    str, ErrorCode("bad_month"),
+    str,
+    ErrorCode("bad_month"),
     Field(json_schema_extra={"pattern": rf"^{YEAR_PATTERN}-(0[1-9]|1[0-2])$"}, examples=["2026-11"]),
     AfterValidator(_month),
 ]
 # A calendar day 'YYYY-MM-DD' → date.
 Day = Annotated[
-    str, ErrorCode("bad_date"),
-    Field(json_schema_extra={"pattern": rf"^{YEAR_PATTERN}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"},
-          examples=["2026-11-19"]),
+    str,
+    ErrorCode("bad_date"),
+    Field(
+        json_schema_extra={"pattern": rf"^{YEAR_PATTERN}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"},
+        examples=["2026-11-19"],
+    ),
     AfterValidator(_date),
 ]
 # Unix seconds (a path segment), 1970 to the end of 9998.
 UnixSeconds = Annotated[
-    int, ErrorCode("bad_timestamp"), Field(ge=0, le=MAX_UNIX_SECONDS, examples=[1763600000]), AfterValidator(_unix)
+    int,
+    ErrorCode("bad_timestamp"),
+    Field(ge=0, le=MAX_UNIX_SECONDS, examples=[1763600000]),
+    AfterValidator(_unix),
 ]
-TenantSlug = Annotated[str, Field(pattern=r"^[-a-zA-Z0-9_]+$", max_length=64, description="The tenant's slug.",
-                                  examples=["acme"])]
-UnitName = Annotated[str, Field(pattern=r"^[-a-zA-Z0-9_]+$", max_length=100, description="A metering unit's name.",
-                                examples=["api_calls"])]
+TenantSlug = Annotated[
+    str,
+    Field(pattern=r"^[-a-zA-Z0-9_]+$", max_length=64, description="The tenant's slug.", examples=["acme"]),
+]
+UnitName = Annotated[
+    str,
+    Field(
+        pattern=r"^[-a-zA-Z0-9_]+$",
+        max_length=100,
+        description="A metering unit's name.",
+        examples=["api_calls"],
+    ),
+]
 
 
-def text(max_length: int, *, min_length: int = 0, code: str | None = None, strip: bool = True, **field) -> Any:
+def text(
+    max_length: int, *, min_length: int = 0, code: str | None = None, strip: bool = True, **field
+) -> Any:
     """A JSON string field: at most `max_length` characters, no NUL, stripped of surrounding spaces."""
     validators = [AfterValidator(str.strip)] if strip else []
     metadata = [ErrorCode(code)] if code else []
     return Annotated[
-        str, *metadata, Field(min_length=min_length, max_length=max_length, **field), *validators,
-        AfterValidator(_min_length(min_length)), AfterValidator(_no_nul),
+        str,
+        *metadata,
+        Field(min_length=min_length, max_length=max_length, **field),
+        *validators,
+        AfterValidator(_min_length(min_length)),
+        AfterValidator(_no_nul),
     ]
 
 
 def _min_length(n: int):
     def check(value: str) -> str:
         if len(value) < n:
-            raise _custom("string_too_short", f"Must not be empty (at least {n} character{'s' if n > 1 else ''}).")
+            raise _custom(
+                "string_too_short", f"Must not be empty (at least {n} character{'s' if n > 1 else ''})."
+            )
         return value
 
     return check
@@ -355,7 +390,9 @@ class OperatorApi(NinjaAPI):
                 if model.__ninja_param_source__ == "body" and len(names) > 1:
                     names = names[1:]  # the body parameter's own name is not part of the JSON
                 if not names:
-                    return ApiValidationError(code or "malformed_json", "The request body must be a JSON object.", "")
+                    return ApiValidationError(
+                        code or "malformed_json", "The request body must be a JSON object.", ""
+                    )
                 name = ".".join(names)
                 index = next((p for p in loc if isinstance(p, int)), None)
                 where = f"'{name}'" + (f" (item {index})" if index is not None else "")
@@ -391,15 +428,22 @@ class OperatorApi(NinjaAPI):
         return error_response("bad_request", str(exc) or "Bad request.", 400)
 
     def _not_json(self, request, exc):  # a multipart body, already consumed as a form by Django
-        return error_response("malformed_json", f"The request body must be JSON (Content-Type: application/json), "
-                              f"not {request.content_type}.", 400)
+        return error_response(
+            "malformed_json",
+            f"The request body must be JSON (Content-Type: application/json), not {request.content_type}.",
+            400,
+        )
 
     def _not_found(self, request, exc):
         return error_response("not_found", "There is no such API resource.", 404)
 
     def _crash(self, request, exc):
-        logger.error("Internal Server Error: %s", request.path, exc_info=exc,
-                     extra={"status_code": 500, "request": request})
+        logger.error(
+            "Internal Server Error: %s",
+            request.path,
+            exc_info=exc,
+            extra={"status_code": 500, "request": request},
+        )
         return error_response("internal_error", "Something went wrong on our side; it has been logged.", 500)
 
     @property

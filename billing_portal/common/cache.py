@@ -38,8 +38,11 @@ def _note_failure(operation: str, exc: Exception) -> None:
         if warn:
             _last_warning = now
     if warn:
-        logger.warning("Redis cache unavailable (%s: %s); continuing without the cache (rate limits fail open).",
-                       operation, exc)
+        logger.warning(
+            "Redis cache unavailable (%s: %s); continuing without the cache (rate limits fail open).",
+            operation,
+            exc,
+        )
 
 
 def redis_marked_down() -> bool:

@@ -14,8 +14,12 @@ from django.conf import settings
 
 
 def po_paths() -> list[Path]:
-    return sorted(Path(p) for root in settings.LOCALE_PATHS for domain in ("django", "djangojs")
-                  for p in Path(root).glob(f"*/LC_MESSAGES/{domain}.po"))
+    return sorted(
+        Path(p)
+        for root in settings.LOCALE_PATHS
+        for domain in ("django", "djangojs")
+        for p in Path(root).glob(f"*/LC_MESSAGES/{domain}.po")
+    )
 
 
 def read_po(path: Path):

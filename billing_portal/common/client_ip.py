@@ -20,7 +20,7 @@ def _networks(proxies: tuple[str, ...]):
 def _parse(value: str):
     value = value.strip()
     if value.startswith("[") and "]" in value:  # [v6]:port
-        value = value[1:value.index("]")]
+        value = value[1 : value.index("]")]
     elif value.count(":") == 1:  # v4:port
         value = value.split(":", 1)[0]
     try:

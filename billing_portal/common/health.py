@@ -42,7 +42,9 @@ def check_redis() -> dict:
         import redis
 
         timeout = settings.REDIS_TIMEOUT_SECONDS
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=timeout, socket_timeout=timeout)
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=timeout, socket_timeout=timeout
+        )
         try:
             client.ping()
         finally:

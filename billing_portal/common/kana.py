@@ -15,14 +15,41 @@ _VOICED = "ガギグゲゴザジズゼゾダヂヅデドバビブベボ"
 _VOICED_BASE = "カキクケコサシスセソタチツテトハヒフヘホ"
 _SEMI = "パピプペポ"
 _SEMI_BASE = "ハヒフヘホ"
-_SMALL = {"ァ": "ア", "ィ": "イ", "ゥ": "ウ", "ェ": "エ", "ォ": "オ", "ッ": "ツ", "ャ": "ヤ", "ュ": "ユ", "ョ": "ヨ",
-          "ヮ": "ワ", "ヵ": "カ", "ヶ": "ケ"}
+_SMALL = {
+    "ァ": "ア",
+    "ィ": "イ",
+    "ゥ": "ウ",
+    "ェ": "エ",
+    "ォ": "オ",
+    "ッ": "ツ",
+    "ャ": "ヤ",
+    "ュ": "ユ",
+    "ョ": "ヨ",
+    "ヮ": "ワ",
+    "ヵ": "カ",
+    "ヶ": "ケ",
+}
 
 _TO_HALF = dict(zip(_FULL, _HALF, strict=True))
 _TO_HALF.update({v: _TO_HALF[b] + "ﾞ" for v, b in zip(_VOICED, _VOICED_BASE, strict=True)})
 _TO_HALF.update({p: _TO_HALF[b] + "ﾟ" for p, b in zip(_SEMI, _SEMI_BASE, strict=True)})
-_TO_HALF.update({"ヴ": "ｳﾞ", "ー": "ｰ", "・": ".", "、": ",", "。": ".", "「": "｢", "」": "｣", "゛": "ﾞ", "゜": "ﾟ",
-                 "‐": "-", "－": "-", "—": "-", "−": "-"})
+_TO_HALF.update(
+    {
+        "ヴ": "ｳﾞ",
+        "ー": "ｰ",
+        "・": ".",
+        "、": ",",
+        "。": ".",
+        "「": "｢",
+        "」": "｣",
+        "゛": "ﾞ",
+        "゜": "ﾟ",
+        "‐": "-",
+        "－": "-",
+        "—": "-",
+        "−": "-",
+    }
+)
 
 # What a bank statement may contain (Zengin): half-width katakana, A–Z, 0–9, space and \ , . ｢ ｣ ( ) - /
 _ALLOWED = re.compile(r"[\uFF66-\uFF9FA-Z0-9 \\,.｢｣()\-/]*")
@@ -35,7 +62,7 @@ _ENTITY_MARK = re.compile(rf"(?:^|(?<=[\s(]))(?:{_ENTITIES})\)|\((?:{_ENTITIES})
 
 
 def to_bank_kana(text: str) -> str:
-    """"株式会社" stays kanji (see `bank_kana_invalid`); "かぶしきがいしゃ　あくめ" → "ｶﾌﾞｼｷｶﾞｲｼﾔ ｱｸﾒ",
+    """ "株式会社" stays kanji (see `bank_kana_invalid`); "かぶしきがいしゃ　あくめ" → "ｶﾌﾞｼｷｶﾞｲｼﾔ ｱｸﾒ",
     "ｶ)ｱｸﾒ" and "カ）アクメ" → "ｶ)ｱｸﾒ", "ａｂｃ" → "ABC"."""
     text = unicodedata.normalize("NFKC", text or "")  # half-width kana → full-width, full-width ASCII → ASCII
     out = []

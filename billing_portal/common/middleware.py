@@ -21,7 +21,9 @@ class ContentSecurityPolicyMiddleware:
 
 
 def build_policy(directives: dict) -> str:
-    return "; ".join(f"{name} {' '.join(sources)}".strip() for name, sources in directives.items() if sources is not None)
+    return "; ".join(
+        f"{name} {' '.join(sources)}".strip() for name, sources in directives.items() if sources is not None
+    )
 
 
 class OperatorTimeZoneMiddleware:
@@ -54,10 +56,15 @@ class RejectNulBytesMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if "\x00" in request.path or self._has_nul(request.GET) or (
+        if (
+            "\x00" in request.path
+            or self._has_nul(request.GET)
+            or (
                 request.method == "POST"
                 and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
-                and self._has_nul(request.POST)):
+                and self._has_nul(request.POST)
+            )
+        ):
             from django.utils import translation
 
             # Before LocaleMiddleware: the answer follows the browser's (or API client's) Accept-Language.

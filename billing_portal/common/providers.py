@@ -38,10 +38,15 @@ DECLARED: dict[str, tuple[str, Callable]] = {
     # ops: the frozen time of a tenant's test clock, or None (billing_portal.common.clock)
     "test_clock_time": ("test_clock_time(tenant_id) -> datetime | None", _no_test_clock),
     # payments: why the tenant cannot pay for a plan yet, as (code, message, HTTP status), or None (licenses)
-    "payment_method_problem": ("payment_method_problem(*, tenant) -> tuple[str, str, int] | None",
-                               _no_payment_problem),
+    "payment_method_problem": (
+        "payment_method_problem(*, tenant) -> tuple[str, str, int] | None",
+        _no_payment_problem,
+    ),
     # payments: a plan change's negative proration becomes tenant credit, idempotent by the change (licenses)
-    "proration_credit_grant": ("proration_credit_grant(*, tenant, change) -> None", _refuse("proration_credit_grant")),
+    "proration_credit_grant": (
+        "proration_credit_grant(*, tenant, change) -> None",
+        _refuse("proration_credit_grant"),
+    ),
     # payments: bill a tenant's pending immediate proration items soon (the sweeper bills them if this is lost)
     "plan_change_bill_soon": ("plan_change_bill_soon(*, tenant) -> None", _refuse("plan_change_bill_soon")),
     # payments: how late events for already invoiced months will be billed, for the ingest response (metering)

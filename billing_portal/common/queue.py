@@ -25,8 +25,13 @@ def enqueue(task, *args, inline: bool = True) -> bool:
         task.delay(*args)
         return True
     except (OperationalError, ConnectionError, OSError) as exc:
-        logger.warning("Could not queue %s%r (broker unavailable: %s); %s", task.name, args, exc,
-                       "running it in this process" if inline else "the sweeper will pick the work up")
+        logger.warning(
+            "Could not queue %s%r (broker unavailable: %s); %s",
+            task.name,
+            args,
+            exc,
+            "running it in this process" if inline else "the sweeper will pick the work up",
+        )
     if inline:
         try:
             task.apply(args=args, throw=True)

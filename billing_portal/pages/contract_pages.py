@@ -34,7 +34,8 @@ class CancellationForm(forms.Form):
 class UnsubscribeForm(forms.Form):
     confirm_name = forms.CharField(label=gettext_lazy("Type the customer name to confirm"))
     password = forms.CharField(
-        label=gettext_lazy("Your password"), strip=False,
+        label=gettext_lazy("Your password"),
+        strip=False,
         help_text=gettext_lazy("Enter your password again to confirm that it is you."),
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
@@ -73,12 +74,23 @@ def _terms(tenant):
     free = free_plan_get(currency=tenant.currency)
     end_text = _local_text(license.current_period_end, tenant) or _("the end of the current period")
     return license, [
-        ("no_renewal", _("The license will not renew. Service continues until %(end)s; after that the tenant is "
-                         "on the Free license.") % {"end": end_text}),
+        (
+            "no_renewal",
+            _(
+                "The license will not renew. Service continues until %(end)s; after that the tenant is "
+                "on the Free license."
+            )
+            % {"end": end_text},
+        ),
         ("no_refund", _("Fees already invoiced, including those of the current period, are not refunded.")),
-        ("free_limits", _("On the Free license at most %(rps)s RP(s) and %(users)s users can be registered; "
-                          "registrations above these limits stop working.")
-         % {"rps": free.max_rps, "users": f"{free.max_users:,}"}),
+        (
+            "free_limits",
+            _(
+                "On the Free license at most %(rps)s RP(s) and %(users)s users can be registered; "
+                "registrations above these limits stop working."
+            )
+            % {"rps": free.max_rps, "users": f"{free.max_users:,}"},
+        ),
         ("open_invoices", _("Invoices already issued remain due and are charged as usual.")),
     ]
 
@@ -87,11 +99,17 @@ def _terms(tenant):
 def contract(request):
     tenant = request.tenant
     license, terms = _terms(tenant)
-    return render(request, "accounts/contract.html", {
-        "tenant": tenant, "license": license, "form": CancellationForm(terms=terms),
-        "is_owner": request.membership.role == Role.OWNER,
-        "is_representative": tenant.representative_id == request.user.pk,
-    })
+    return render(
+        request,
+        "accounts/contract.html",
+        {
+            "tenant": tenant,
+            "license": license,
+            "form": CancellationForm(terms=terms),
+            "is_owner": request.membership.role == Role.OWNER,
+            "is_representative": tenant.representative_id == request.user.pk,
+        },
+    )
 
 
 @tenant_view(OWNER_ONLY)
@@ -102,23 +120,39 @@ def contract_cancel(request):
     license, terms = _terms(tenant)
     form = CancellationForm(request.POST, terms=terms)
     if license.plan.is_free:
-        messages.error(request, _("There is no paid contract to cancel. To stop using the service, unsubscribe."))
+        messages.error(
+            request, _("There is no paid contract to cancel. To stop using the service, unsubscribe.")
+        )
         return redirect("contract", tenant_slug=tenant.slug)
     if not form.is_valid():
-        return render(request, "accounts/contract.html", {
-            "tenant": tenant, "license": license, "form": form, "is_owner": True,
-            "is_representative": tenant.representative_id == request.user.pk,
-        }, status=400)
+        return render(
+            request,
+            "accounts/contract.html",
+            {
+                "tenant": tenant,
+                "license": license,
+                "form": form,
+                "is_owner": True,
+                "is_representative": tenant.representative_id == request.user.pk,
+            },
+            status=400,
+        )
     if request.POST.get("step") != "confirm":
-        return render(request, "accounts/contract_review.html", {"tenant": tenant, "license": license,
-                                                                 "form": form, "terms": terms})
+        return render(
+            request,
+            "accounts/contract_review.html",
+            {"tenant": tenant, "license": license, "form": form, "terms": terms},
+        )
     try:
         license = license_cancel(tenant=tenant, actor=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("The contract is cancelled. Service continues until %(end)s.") % {
-            "end": _local_text(license.current_period_end, tenant)})
+        messages.success(
+            request,
+            _("The contract is cancelled. Service continues until %(end)s.")
+            % {"end": _local_text(license.current_period_end, tenant)},
+        )
     return redirect("billing_dashboard", tenant_slug=tenant.slug)
 
 
@@ -135,7 +169,9 @@ def unsubscribe(request):
     license = license_get(tenant=tenant)
     form = UnsubscribeForm(request.POST or None, tenant=tenant, request=request)
     if request.method == "POST" and not license.plan.is_free:
-        messages.error(request, _("Customers with a paid license unsubscribe through us: please contact the operator."))
+        messages.error(
+            request, _("Customers with a paid license unsubscribe through us: please contact the operator.")
+        )
         return redirect("unsubscribe", tenant_slug=tenant.slug)
     if request.method == "POST" and form.is_valid():
         try:
@@ -145,10 +181,19 @@ def unsubscribe(request):
         else:
             name = form.cleaned_data["confirm_name"]
             logout(request)
-            messages.success(request, _("%(name)s has been unsubscribed and its registered information deleted.") % {
-                "name": name})
+            messages.success(
+                request,
+                _("%(name)s has been unsubscribed and its registered information deleted.") % {"name": name},
+            )
             return redirect("account_login")
-    return render(request, "accounts/unsubscribe.html", {
-        "tenant": tenant, "license": license, "form": form, "is_representative": is_representative,
-        "is_owner": is_owner,
-    })
+    return render(
+        request,
+        "accounts/unsubscribe.html",
+        {
+            "tenant": tenant,
+            "license": license,
+            "form": form,
+            "is_representative": is_representative,
+            "is_owner": is_owner,
+        },
+    )

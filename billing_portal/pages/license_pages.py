@@ -42,13 +42,17 @@ def license_plans(request):
     """Plans side by side in the tenant's currency; choosing one leads to the confirmation page."""
     tenant = request.tenant
     license = selectors.license_get(tenant=tenant)
-    return render(request, "licenses/plan_select.html", {
-        "tenant": tenant,
-        "license": license,
-        "plans": selectors.plans_for_selection(tenant=tenant),
-        "payment_account": payment_account_get(tenant=tenant),
-        "reservation": selectors.pending_reservation_get(tenant=tenant),
-    })
+    return render(
+        request,
+        "licenses/plan_select.html",
+        {
+            "tenant": tenant,
+            "license": license,
+            "plans": selectors.plans_for_selection(tenant=tenant),
+            "payment_account": payment_account_get(tenant=tenant),
+            "reservation": selectors.pending_reservation_get(tenant=tenant),
+        },
+    )
 
 
 @tenant_view(BILLING_EDIT_ROLES)
@@ -73,25 +77,35 @@ def license_change(request):
         if promotion["error"]:
             error = promotion["error"]
         elif charge is not None and expected and expected != str(charge["total"]):
-            error = _("The amount to be charged is now %(amount)s (the proration runs by the second). Check it and "
-                      "confirm again.") % {"amount": format_money(charge["total"], preview["currency"])}
+            error = _(
+                "The amount to be charged is now %(amount)s (the proration runs by the second). Check it and "
+                "confirm again."
+            ) % {"amount": format_money(charge["total"], preview["currency"])}
         else:
             error = _make_change(request, tenant, plan, preview, coupon=promotion["coupon"])
         if error is None:
             return _to_dashboard(tenant)
-    payment_problem = "" if preview["kind"] in ("same", PlanChange.Kind.DOWNGRADE) else (
-        payment_method_missing_reason(tenant=tenant))
-    return render(request, "licenses/plan_confirm.html", {
-        "tenant": tenant,
-        "preview": preview,
-        "plan": plan,
-        "error": error,
-        "promotion": promotion,
-        "charge": charge,
-        "by_bank_transfer": payment_settings_get(tenant=tenant).method == "bank_transfer",
-        "payment_problem": payment_problem,
-        "payment_account": payment_account_get(tenant=tenant),
-    }, status=400 if error else 200)
+    payment_problem = (
+        ""
+        if preview["kind"] in ("same", PlanChange.Kind.DOWNGRADE)
+        else (payment_method_missing_reason(tenant=tenant))
+    )
+    return render(
+        request,
+        "licenses/plan_confirm.html",
+        {
+            "tenant": tenant,
+            "preview": preview,
+            "plan": plan,
+            "error": error,
+            "promotion": promotion,
+            "charge": charge,
+            "by_bank_transfer": payment_settings_get(tenant=tenant).method == "bank_transfer",
+            "payment_problem": payment_problem,
+            "payment_account": payment_account_get(tenant=tenant),
+        },
+        status=400 if error else 200,
+    )
 
 
 def _promotion_code_preview(request, *, tenant, plan, preview) -> dict:
@@ -110,10 +124,17 @@ def _promotion_code_preview(request, *, tenant, plan, preview) -> dict:
     except ApplicationError as exc:
         result["error"] = exc.message
         return result
-    lines = [{"amount": preview["unused"], "category": "license"}, {"amount": preview["remaining"], "category": "license"}]
-    fraction = Decimal(preview["remaining"]) / Decimal(preview["new_amount"]) if preview["new_amount"] else None
+    lines = [
+        {"amount": preview["unused"], "category": "license"},
+        {"amount": preview["remaining"], "category": "license"},
+    ]
+    fraction = (
+        Decimal(preview["remaining"]) / Decimal(preview["new_amount"]) if preview["new_amount"] else None
+    )
     result["coupon"] = coupon
-    result["discount"] = discount_preview(tenant=tenant, coupon=coupon, lines=lines, plan=plan, fraction=fraction)
+    result["discount"] = discount_preview(
+        tenant=tenant, coupon=coupon, lines=lines, plan=plan, fraction=fraction
+    )
     result["payable"] = preview["difference"] - result["discount"]
     return result
 
@@ -127,7 +148,11 @@ def charge_now_preview(tenant, preview, *, discount: int = 0):
         return None
     if preview["difference"] <= 0:
         return None
-    lines = [preview["remaining"]] if preview["kind"] == PlanChange.Kind.PURCHASE else [preview["unused"], preview["remaining"]]
+    lines = (
+        [preview["remaining"]]
+        if preview["kind"] == PlanChange.Kind.PURCHASE
+        else [preview["unused"], preview["remaining"]]
+    )
     if discount:
         lines.append(-discount)
     return immediate_charge_preview(tenant=tenant, line_amounts=lines)
@@ -139,7 +164,9 @@ def _make_change(request, tenant, plan, preview, *, coupon=None):
     try:
         with transaction.atomic():
             if coupon is not None:
-                coupon_attach(tenant=tenant, coupon=coupon, source="promotion_code", plan=plan, actor=request.user)
+                coupon_attach(
+                    tenant=tenant, coupon=coupon, source="promotion_code", plan=plan, actor=request.user
+                )
             _make_change_now(request, tenant, plan, preview)
     except ApplicationError as exc:
         return exc.message
@@ -149,18 +176,30 @@ def _make_change(request, tenant, plan, preview, *, coupon=None):
 def _make_change_now(request, tenant, plan, preview):
     if preview["kind"] == PlanChange.Kind.PURCHASE:
         services.license_purchase(tenant=tenant, plan=plan, actor=request.user)
-        messages.success(request, _("You purchased the %(plan)s license. The rest of this period is invoiced and "
-                                    "charged now.") % {"plan": plan.name})
+        messages.success(
+            request,
+            _("You purchased the %(plan)s license. The rest of this period is invoiced and charged now.")
+            % {"plan": plan.name},
+        )
     elif preview["kind"] == PlanChange.Kind.DOWNGRADE:
         reservation = services.license_reserve_change(tenant=tenant, plan=plan, actor=request.user)
-        messages.success(request, _("The license will change to %(plan)s on %(date)s.") % {
-            "plan": plan.name, "date": date_format(timezone.localtime(reservation.effective_at), "DATE_FORMAT")})
+        messages.success(
+            request,
+            _("The license will change to %(plan)s on %(date)s.")
+            % {
+                "plan": plan.name,
+                "date": date_format(timezone.localtime(reservation.effective_at), "DATE_FORMAT"),
+            },
+        )
     else:
         change = services.license_change_now(
             tenant=tenant, plan=plan, proration_behavior=ProrationBehavior.ALWAYS_INVOICE, actor=request.user
         )
-        messages.success(request, _("The license is now %(plan)s. Difference before tax: %(amount)s.") % {
-            "plan": plan.name, "amount": format_money(change.difference_amount, change.currency)})
+        messages.success(
+            request,
+            _("The license is now %(plan)s. Difference before tax: %(amount)s.")
+            % {"plan": plan.name, "amount": format_money(change.difference_amount, change.currency)},
+        )
 
 
 def _confirm_action(request, *, template, action, success, context=None):
@@ -174,13 +213,18 @@ def _confirm_action(request, *, template, action, success, context=None):
         else:
             messages.success(request, success)
             return _to_dashboard(tenant)
-    return render(request, template, {
-        "tenant": tenant,
-        "license": selectors.license_get(tenant=tenant),
-        "reservation": selectors.pending_reservation_get(tenant=tenant),
-        "error": error,
-        **(context or {}),
-    }, status=400 if error else 200)
+    return render(
+        request,
+        template,
+        {
+            "tenant": tenant,
+            "license": selectors.license_get(tenant=tenant),
+            "reservation": selectors.pending_reservation_get(tenant=tenant),
+            "error": error,
+            **(context or {}),
+        },
+        status=400 if error else 200,
+    )
 
 
 @tenant_view(BILLING_VIEW_ROLES)
@@ -195,7 +239,9 @@ def license_cancel(request):
 @require_http_methods(["GET", "POST"])
 def license_resume(request):
     return _confirm_action(
-        request, template="licenses/license_resume.html", action=services.license_resume,
+        request,
+        template="licenses/license_resume.html",
+        action=services.license_resume,
         success=gettext_lazy("The cancellation is undone: the license renews automatically again."),
     )
 
@@ -204,13 +250,18 @@ def license_resume(request):
 @require_http_methods(["GET", "POST"])
 def license_reservation_cancel(request):
     return _confirm_action(
-        request, template="licenses/reservation_cancel.html", action=services.license_reservation_cancel,
+        request,
+        template="licenses/reservation_cancel.html",
+        action=services.license_reservation_cancel,
         success=gettext_lazy("The reserved license change is cancelled; the current plan continues."),
     )
 
 
 # What the registration pages say, per kind of registration.
-_REGISTERED = {"RP": gettext_lazy("Registered RP %(value)s."), "user": gettext_lazy("Registered user %(value)s.")}
+_REGISTERED = {
+    "RP": gettext_lazy("Registered RP %(value)s."),
+    "user": gettext_lazy("Registered user %(value)s."),
+}
 _REMOVED = {"RP": gettext_lazy("Removed RP %(value)s."), "user": gettext_lazy("Removed user %(value)s.")}
 
 
@@ -243,33 +294,52 @@ def _register_page(request, *, key: str, form_class, service, fields, model, lim
     limit = getattr(license.plan, limit_field)
     items = model.objects.filter(tenant=tenant).order_by("created_at", "pk")
     total = items.count()
-    values = {"count": f"{total:,}", "plan": license.plan.name, "limit": f"{limit:,}" if limit is not None else ""}
-    return render(request, "licenses/registrations.html", {
-        "tenant": tenant,
-        "form": form,
-        "page": page,
-        "counted": (page["counted_unlimited"] if limit is None else page["counted"]) % values,
-        "rows": [{"id": getattr(o, fields[0]), "name": getattr(o, fields[1]), "created_at": o.created_at}
-                 for o in items[:REGISTRATIONS_SHOWN]],
-        "total": total,
-        "license": license,
-        "limit": limit,
-    }, status=400 if form.errors else 200)
+    values = {
+        "count": f"{total:,}",
+        "plan": license.plan.name,
+        "limit": f"{limit:,}" if limit is not None else "",
+    }
+    return render(
+        request,
+        "licenses/registrations.html",
+        {
+            "tenant": tenant,
+            "form": form,
+            "page": page,
+            "counted": (page["counted_unlimited"] if limit is None else page["counted"]) % values,
+            "rows": [
+                {"id": getattr(o, fields[0]), "name": getattr(o, fields[1]), "created_at": o.created_at}
+                for o in items[:REGISTRATIONS_SHOWN]
+            ],
+            "total": total,
+            "license": license,
+            "limit": limit,
+        },
+        status=400 if form.errors else 200,
+    )
 
 
 REGISTRATIONS_SHOWN = 500
 REGISTRATION_PAGES = {
     "rp": {
-        "key": "rp", "title": gettext_lazy("Relying parties"), "register": gettext_lazy("Register an RP"),
-        "listed": gettext_lazy("Registered RPs"), "id_label": "RP ID", "name_label": gettext_lazy("Name"),
+        "key": "rp",
+        "title": gettext_lazy("Relying parties"),
+        "register": gettext_lazy("Register an RP"),
+        "listed": gettext_lazy("Registered RPs"),
+        "id_label": "RP ID",
+        "name_label": gettext_lazy("Name"),
         "empty": gettext_lazy("No RPs registered yet."),
         "counted_unlimited": gettext_lazy("%(count)s RPs registered (no limit on the %(plan)s license)."),
         "counted": gettext_lazy("%(count)s of %(limit)s RPs registered (%(plan)s license)."),
     },
     "user": {
-        "key": "user", "title": gettext_lazy("Registered users"), "register": gettext_lazy("Register a user"),
-        "listed": gettext_lazy("Registered users"), "id_label": gettext_lazy("User ID"),
-        "name_label": gettext_lazy("Display name"), "empty": gettext_lazy("No users registered yet."),
+        "key": "user",
+        "title": gettext_lazy("Registered users"),
+        "register": gettext_lazy("Register a user"),
+        "listed": gettext_lazy("Registered users"),
+        "id_label": gettext_lazy("User ID"),
+        "name_label": gettext_lazy("Display name"),
+        "empty": gettext_lazy("No users registered yet."),
         "counted_unlimited": gettext_lazy("%(count)s users registered (no limit on the %(plan)s license)."),
         "counted": gettext_lazy("%(count)s of %(limit)s users registered (%(plan)s license)."),
     },
@@ -280,8 +350,15 @@ REGISTRATION_PAGES = {
 @require_http_methods(["GET", "POST"])
 def relying_parties(request):
     return _register_page(
-        request, key="rp", form_class=RelyingPartyForm, service=relying_party_register, fields=["rp_id", "name"],
-        model=RelyingParty, limit_field="max_rps", noun="RP", remove=relying_party_remove,
+        request,
+        key="rp",
+        form_class=RelyingPartyForm,
+        service=relying_party_register,
+        fields=["rp_id", "name"],
+        model=RelyingParty,
+        limit_field="max_rps",
+        noun="RP",
+        remove=relying_party_remove,
     )
 
 
@@ -289,6 +366,13 @@ def relying_parties(request):
 @require_http_methods(["GET", "POST"])
 def end_users(request):
     return _register_page(
-        request, key="user", form_class=EndUserForm, service=end_user_register, fields=["user_id", "display_name"],
-        model=EndUser, limit_field="max_users", noun="user", remove=end_user_remove,
+        request,
+        key="user",
+        form_class=EndUserForm,
+        service=end_user_register,
+        fields=["user_id", "display_name"],
+        model=EndUser,
+        limit_field="max_users",
+        noun="user",
+        remove=end_user_remove,
     )

@@ -24,10 +24,16 @@ def _to_dashboard(tenant):
 @require_http_methods(["GET"])
 def support_plans(request):
     tenant = request.tenant
-    return render(request, "licenses/support_select.html", {
-        "tenant": tenant, "plans": support.support_plans(tenant=tenant), "subscription": support.support_get(tenant=tenant),
-        "payment_problem": payment_method_missing_reason(tenant=tenant),
-    })
+    return render(
+        request,
+        "licenses/support_select.html",
+        {
+            "tenant": tenant,
+            "plans": support.support_plans(tenant=tenant),
+            "subscription": support.support_get(tenant=tenant),
+            "payment_problem": payment_method_missing_reason(tenant=tenant),
+        },
+    )
 
 
 @tenant_view(BILLING_EDIT_ROLES)
@@ -37,7 +43,9 @@ def support_change(request):
 
     tenant = request.tenant
     try:
-        plan = support.support_plan_get(tenant=tenant, code=(request.POST.get("plan") or request.GET.get("plan") or ""))
+        plan = support.support_plan_get(
+            tenant=tenant, code=(request.POST.get("plan") or request.GET.get("plan") or "")
+        )
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("support_plans", tenant_slug=tenant.slug)
@@ -47,8 +55,10 @@ def support_change(request):
     if request.method == "POST":
         expected = request.POST.get("expected_total", "")
         if charge is not None and expected and expected != str(charge["total"]):
-            error = _("The amount to be charged is now %(amount)s (the proration runs by the second). Check it and "
-                      "confirm again.") % {"amount": format_money(charge["total"], preview["currency"])}
+            error = _(
+                "The amount to be charged is now %(amount)s (the proration runs by the second). Check it and "
+                "confirm again."
+            ) % {"amount": format_money(charge["total"], preview["currency"])}
         else:
             try:
                 support.support_change(tenant=tenant, plan=plan, actor=request.user)
@@ -57,10 +67,19 @@ def support_change(request):
             else:
                 messages.success(request, _("Your support plan is now %(plan)s.") % {"plan": plan.name})
                 return _to_dashboard(tenant)
-    return render(request, "licenses/support_confirm.html", {
-        "tenant": tenant, "plan": plan, "preview": preview, "charge": charge, "error": error,
-        "payment_problem": payment_method_missing_reason(tenant=tenant),
-    }, status=400 if error else 200)
+    return render(
+        request,
+        "licenses/support_confirm.html",
+        {
+            "tenant": tenant,
+            "plan": plan,
+            "preview": preview,
+            "charge": charge,
+            "error": error,
+            "payment_problem": payment_method_missing_reason(tenant=tenant),
+        },
+        status=400 if error else 200,
+    )
 
 
 @tenant_view(OWNER_ONLY)
@@ -77,8 +96,14 @@ def support_cancel(request):
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, _("%(plan)s ends on %(end)s; it is not renewed.") % {
-                "plan": subscription.plan.name, "end": local_text(subscription.current_period_end, tenant.time_zone)})
+            messages.success(
+                request,
+                _("%(plan)s ends on %(end)s; it is not renewed.")
+                % {
+                    "plan": subscription.plan.name,
+                    "end": local_text(subscription.current_period_end, tenant.time_zone),
+                },
+            )
         return _to_dashboard(tenant)
     return render(request, "licenses/support_cancel.html", {"tenant": tenant, "subscription": subscription})
 

@@ -14,7 +14,11 @@ urlpatterns = [
     path("license/change/", license_pages.license_change, name="license_change"),
     path("license/cancel/", license_pages.license_cancel, name="license_cancel"),
     path("license/resume/", license_pages.license_resume, name="license_resume"),
-    path("license/reservation/cancel/", license_pages.license_reservation_cancel, name="license_reservation_cancel"),
+    path(
+        "license/reservation/cancel/",
+        license_pages.license_reservation_cancel,
+        name="license_reservation_cancel",
+    ),
     path("support/", support_pages.support_plans, name="support_plans"),
     path("support/change/", support_pages.support_change, name="support_change"),
     path("support/cancel/", support_pages.support_cancel, name="support_cancel"),

@@ -227,7 +227,9 @@ BANK_TRANSFER_ACCOUNT = {
     "bank_code": env("BANK_TRANSFER_BANK_CODE", ""),  # 4 digits (金融機関コード)
     "branch_name": env("BANK_TRANSFER_BRANCH_NAME", ""),  # e.g. 本店営業部
     "branch_code": env("BANK_TRANSFER_BRANCH_CODE", ""),  # 3 digits (支店コード)
-    "account_type": env("BANK_TRANSFER_ACCOUNT_TYPE", "ordinary"),  # ordinary (普通) | current (当座) | savings (貯蓄)
+    "account_type": env(
+        "BANK_TRANSFER_ACCOUNT_TYPE", "ordinary"
+    ),  # ordinary (普通) | current (当座) | savings (貯蓄)
     "account_number": env("BANK_TRANSFER_ACCOUNT_NUMBER", ""),  # 7 digits
     "account_holder": env("BANK_TRANSFER_ACCOUNT_HOLDER", ""),  # as the bank prints it, e.g. ｶ)ｴｸﾞｻﾞﾝﾌﾟﾙ
 }
@@ -235,7 +237,10 @@ BANK_TRANSFER_ACCOUNT = {
 # moved to the previous bank business day when it falls on a weekend or 31 Dec – 3 Jan.
 BANK_TRANSFER_DUE_MONTHS = int(env("BANK_TRANSFER_DUE_MONTHS", "0"))
 # Reminder e-mails about unpaid bank-transfer invoices, in days relative to the due date (payments.TransferReminder).
-CELERY_BEAT_SCHEDULE["transfer-reminders"] = {"task": "payments.tasks.transfer_reminders_tick", "schedule": 60 * 60}
+CELERY_BEAT_SCHEDULE["transfer-reminders"] = {
+    "task": "payments.tasks.transfer_reminders_tick",
+    "schedule": 60 * 60,
+}
 
 # Absolute base URL used in e-mails (links to invitations, receipts, payment pages).
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -313,5 +318,6 @@ EVENT_STORE_SHIP_SECONDS = float(env("EVENT_STORE_SHIP_SECONDS", "5"))
 EVENT_STORE_SHIP_ROWS = int(env("EVENT_STORE_SHIP_ROWS", "100"))
 if EVENT_STORE_URL not in ("", "postgres", "postgresql"):
     CELERY_BEAT_SCHEDULE["event-store-ship"] = {
-        "task": "metering.tasks.events_ship_tick", "schedule": EVENT_STORE_SHIP_SECONDS,
+        "task": "metering.tasks.events_ship_tick",
+        "schedule": EVENT_STORE_SHIP_SECONDS,
     }

@@ -5,9 +5,14 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "local-development-only-not-secret")
 
 # A sample bank account (not a real one) for the demo and the tests; production sets its own (README).
-for _name, _value in {"BANK_TRANSFER_BANK_NAME": "サンプル銀行", "BANK_TRANSFER_BANK_CODE": "9999",
-                      "BANK_TRANSFER_BRANCH_NAME": "本店営業部", "BANK_TRANSFER_BRANCH_CODE": "001",
-                      "BANK_TRANSFER_ACCOUNT_NUMBER": "1234567", "BANK_TRANSFER_ACCOUNT_HOLDER": "ｶ)ｴｸﾞｻﾞﾝﾌﾟﾙ"}.items():
+for _name, _value in {
+    "BANK_TRANSFER_BANK_NAME": "サンプル銀行",
+    "BANK_TRANSFER_BANK_CODE": "9999",
+    "BANK_TRANSFER_BRANCH_NAME": "本店営業部",
+    "BANK_TRANSFER_BRANCH_CODE": "001",
+    "BANK_TRANSFER_ACCOUNT_NUMBER": "1234567",
+    "BANK_TRANSFER_ACCOUNT_HOLDER": "ｶ)ｴｸﾞｻﾞﾝﾌﾟﾙ",
+}.items():
     os.environ.setdefault(_name, _value)
 
 from .base import *  # noqa: E402,F403

@@ -18,4 +18,5 @@ def days_hours(seconds) -> str:
     hours = rest // 3_600
     return gettext("%(days)s %(hours)s") % {
         "days": ngettext("%(count)s day", "%(count)s days", days) % {"count": days},
-        "hours": ngettext("%(count)s hour", "%(count)s hours", hours) % {"count": hours}}
+        "hours": ngettext("%(count)s hour", "%(count)s hours", hours) % {"count": hours},
+    }

@@ -31,10 +31,19 @@ def mau_panels(context, tenant):
         months = 6
     history = selectors.mau_history(tenant=tenant, months=months)
     # Months as the page's language writes them (2026年11月 / 2026-11), in the chart and the table.
-    history = {**history, "labels": [date_format(date(int(label[:4]), int(label[5:7]), 1), "YEAR_MONTH_FORMAT")
-                                     for label in history["labels"]]}
+    history = {
+        **history,
+        "labels": [
+            date_format(date(int(label[:4]), int(label[5:7]), 1), "YEAR_MONTH_FORMAT")
+            for label in history["labels"]
+        ],
+    }
     rows = [
-        {"label": label, "total": history["total"][i], "by_rp": [values[i] for values in history["by_rp"].values()]}
+        {
+            "label": label,
+            "total": history["total"][i],
+            "by_rp": [values[i] for values in history["by_rp"].values()],
+        }
         for i, label in enumerate(history["labels"])
     ]
     membership = getattr(request, "membership", None)

@@ -13,8 +13,9 @@ from payments.models import (
 )
 
 
-def payment_charge_off_session(*, tenant, amount_minor: int, currency: str, idempotency_key: str,
-                               description: str = "", invoice=None) -> Payment:
+def payment_charge_off_session(
+    *, tenant, amount_minor: int, currency: str, idempotency_key: str, description: str = "", invoice=None
+) -> Payment:
     """Charge the tenant's default card once per `idempotency_key` (e.g. `invoice-12-attempt-1`).
 
     The Payment row is committed before Stripe is called; calling again with the same key returns the row
@@ -23,11 +24,18 @@ def payment_charge_off_session(*, tenant, amount_minor: int, currency: str, idem
     Raises StripeUnavailable when Stripe cannot be reached (the row stays pending and is safe to retry).
     """
     if currency != tenant.currency:
-        raise ApplicationError(_("%(tenant)s is billed in %(currency)s, not %(other)s.") % {
-            "tenant": tenant.name, "currency": tenant.currency, "other": currency}, code="wrong_currency")
+        raise ApplicationError(
+            _("%(tenant)s is billed in %(currency)s, not %(other)s.")
+            % {"tenant": tenant.name, "currency": tenant.currency, "other": currency},
+            code="wrong_currency",
+        )
     payment, created = payment_attempt_create(
-        tenant=tenant, amount_minor=amount_minor, currency=currency, idempotency_key=idempotency_key,
-        description=description, invoice=invoice,
+        tenant=tenant,
+        amount_minor=amount_minor,
+        currency=currency,
+        idempotency_key=idempotency_key,
+        description=description,
+        invoice=invoice,
     )
     if payment.status != Payment.Status.PENDING:
         return payment
@@ -38,23 +46,31 @@ def payment_charge_off_session(*, tenant, amount_minor: int, currency: str, idem
         return payment_send(payment=locked, resume=not created)
 
 
-def payment_attempt_create(*, tenant, amount_minor: int, currency: str, idempotency_key: str,
-                           description: str = "", invoice=None) -> tuple[Payment, bool]:
+def payment_attempt_create(
+    *, tenant, amount_minor: int, currency: str, idempotency_key: str, description: str = "", invoice=None
+) -> tuple[Payment, bool]:
     """The attempt row, committed before Stripe hears of it: (payment, created). The same key returns the
     existing row. The card is fixed now, so that a resumed attempt sends Stripe the very same request."""
     card = PaymentMethod.objects.filter(tenant=tenant, is_default=True).first()
     try:
         with transaction.atomic():
             return Payment.objects.create(
-                tenant=tenant, amount_minor=amount_minor, currency=currency, idempotency_key=idempotency_key,
-                description=description, invoice=invoice,
+                tenant=tenant,
+                amount_minor=amount_minor,
+                currency=currency,
+                idempotency_key=idempotency_key,
+                description=description,
+                invoice=invoice,
                 stripe_payment_method_id=card.stripe_payment_method_id if card else "",
             ), True
     except IntegrityError:
         payment = Payment.objects.filter(idempotency_key=idempotency_key).first()
         if payment is None:  # not the key: the invoice already has a live attempt
-            raise ApplicationError(_("This invoice already has a payment in progress or completed."),
-                                   code="payment_in_progress", status=409) from None
+            raise ApplicationError(
+                _("This invoice already has a payment in progress or completed."),
+                code="payment_in_progress",
+                status=409,
+            ) from None
         if payment.tenant_id != tenant.pk:
             raise
         return payment, False
@@ -63,8 +79,12 @@ def payment_attempt_create(*, tenant, amount_minor: int, currency: str, idempote
 def payment_lock_for_send(*, payment: Payment) -> Payment | None:
     """Within the caller's transaction: lock the attempt for a Stripe call, or None when another process holds
     it (that process is calling Stripe; PostgreSQL releases the lock if it dies)."""
-    return (Payment.objects.select_for_update(skip_locked=True, of=("self",)).select_related("tenant")
-            .filter(pk=payment.pk).first())
+    return (
+        Payment.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("tenant")
+        .filter(pk=payment.pk)
+        .first()
+    )
 
 
 def payment_send(*, payment: Payment, resume: bool) -> Payment:
@@ -83,38 +103,67 @@ def payment_send(*, payment: Payment, resume: bool) -> Payment:
         intent = _payment_intent_of(payment)
         if intent is not None:
             _payment_check_intent(payment, intent)
-            return _payment_set(payment, status=intent["status"], failure_message=intent["failure_message"],
-                                intent_id=intent["id"])
+            return _payment_set(
+                payment,
+                status=intent["status"],
+                failure_message=intent["failure_message"],
+                intent_id=intent["id"],
+            )
     account = PaymentAccount.objects.filter(tenant=payment.tenant).first()
     if account is None:
-        return _payment_set(payment, status=Payment.Status.FAILED,
-                            failure_message=_("No payment account exists for this tenant."))
+        return _payment_set(
+            payment,
+            status=Payment.Status.FAILED,
+            failure_message=_("No payment account exists for this tenant."),
+        )
     if not payment.stripe_payment_method_id:
-        return _payment_set(payment, status=Payment.Status.FAILED,
-                            failure_message=_("No card is registered for this payment account."))
+        return _payment_set(
+            payment,
+            status=Payment.Status.FAILED,
+            failure_message=_("No card is registered for this payment account."),
+        )
     try:
         intent = stripe_gateway.charge_off_session(
-            customer_id=account.stripe_customer_id, payment_method_id=payment.stripe_payment_method_id,
-            amount_minor=payment.amount_minor, currency=payment.currency, idempotency_key=payment.idempotency_key,
+            customer_id=account.stripe_customer_id,
+            payment_method_id=payment.stripe_payment_method_id,
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+            idempotency_key=payment.idempotency_key,
             metadata=payment_metadata(payment),
         )
     except stripe_gateway.AuthenticationRequired as exc:
-        return _payment_set(payment, status=Payment.Status.REQUIRES_ACTION, failure_message=exc.message,
-                            intent_id=exc.extra.get("payment_intent", ""))
+        return _payment_set(
+            payment,
+            status=Payment.Status.REQUIRES_ACTION,
+            failure_message=exc.message,
+            intent_id=exc.extra.get("payment_intent", ""),
+        )
     except stripe_gateway.CardDeclined as exc:
-        return _payment_set(payment, status=Payment.Status.FAILED, failure_message=exc.message,
-                            intent_id=exc.extra.get("payment_intent", ""))
+        return _payment_set(
+            payment,
+            status=Payment.Status.FAILED,
+            failure_message=exc.message,
+            intent_id=exc.extra.get("payment_intent", ""),
+        )
     except stripe_gateway.StripeObjectMissing:
         # Stripe does not know the customer or the card (deleted at Stripe): nothing was charged.
-        return _payment_set(payment, status=Payment.Status.FAILED,
-                            failure_message=_("The card on file no longer exists at Stripe. Register a card again."))
-    return _payment_set(payment, status=intent["status"], failure_message=intent["failure_message"],
-                        intent_id=intent["id"])
+        return _payment_set(
+            payment,
+            status=Payment.Status.FAILED,
+            failure_message=_("The card on file no longer exists at Stripe. Register a card again."),
+        )
+    return _payment_set(
+        payment, status=intent["status"], failure_message=intent["failure_message"], intent_id=intent["id"]
+    )
 
 
 def payment_metadata(payment: Payment) -> dict:
     """What the portal tells Stripe about an attempt; webhooks and lookups are checked against it."""
-    return {"tenant": payment.tenant.slug, "payment": str(payment.pk), "invoice": str(payment.invoice_id or "")}
+    return {
+        "tenant": payment.tenant.slug,
+        "payment": str(payment.pk),
+        "invoice": str(payment.invoice_id or ""),
+    }
 
 
 _FINAL = {Payment.Status.SUCCESSFUL}
@@ -150,8 +199,11 @@ def payment_refresh_from_stripe(*, payment: Payment) -> Payment:
     with transaction.atomic():
         locked = payment_lock_for_send(payment=payment)
         if locked is None:
-            raise ApplicationError(_("This payment is being processed right now; try again in a minute."),
-                                   code="payment_in_flight", status=409)
+            raise ApplicationError(
+                _("This payment is being processed right now; try again in a minute."),
+                code="payment_in_flight",
+                status=409,
+            )
         before = locked.status
         if before == Payment.Status.PENDING:
             locked = payment_send(payment=locked, resume=True)
@@ -172,7 +224,8 @@ def _payment_intent_of(payment: Payment) -> dict | None:
     if account is None:
         return None
     return stripe_gateway.payment_intent_find(
-        customer_id=account.stripe_customer_id, metadata={"payment": str(payment.pk)},
+        customer_id=account.stripe_customer_id,
+        metadata={"payment": str(payment.pk)},
         created_since=int(payment.created_at.timestamp()) - 300,
     )
 
@@ -196,7 +249,12 @@ def _payment_check_intent(payment: Payment, intent: dict) -> None:
     if (intent.get("metadata") or {}).get("payment") != str(payment.pk):
         problems.append(f"metadata payment {(intent.get('metadata') or {}).get('payment')!r} != {payment.pk}")
     if payment.stripe_payment_intent_id and intent["id"] != payment.stripe_payment_intent_id:
-        problems.append(f"PaymentIntent {intent['id']} is not the attempt's {payment.stripe_payment_intent_id}")
+        problems.append(
+            f"PaymentIntent {intent['id']} is not the attempt's {payment.stripe_payment_intent_id}"
+        )
     if problems:
-        raise PaymentMismatch(f"PaymentIntent {intent['id']} does not match payment {payment.idempotency_key}: "
-                              + "; ".join(problems) + ".")
+        raise PaymentMismatch(
+            f"PaymentIntent {intent['id']} does not match payment {payment.idempotency_key}: "
+            + "; ".join(problems)
+            + "."
+        )

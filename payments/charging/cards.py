@@ -22,15 +22,22 @@ def payment_account_link(*, tenant, stripe_customer_id: str) -> PaymentAccount:
     customer = stripe_gateway.customer_retrieve(customer_id=stripe_customer_id)
     if customer["deleted"]:
         raise ApplicationError(_("That Stripe customer has been deleted."), code="customer_deleted")
-    other = PaymentAccount.objects.filter(stripe_customer_id=stripe_customer_id).exclude(tenant=tenant).first()
+    other = (
+        PaymentAccount.objects.filter(stripe_customer_id=stripe_customer_id).exclude(tenant=tenant).first()
+    )
     if other is not None:
-        raise ApplicationError(_("That Stripe customer is already linked to %(tenant)s.") % {"tenant": other.tenant},
-                               code="customer_in_use")
+        raise ApplicationError(
+            _("That Stripe customer is already linked to %(tenant)s.") % {"tenant": other.tenant},
+            code="customer_in_use",
+        )
     with transaction.atomic():
         account, _created = PaymentAccount.objects.select_for_update().update_or_create(
             tenant=tenant,
-            defaults={"stripe_customer_id": stripe_customer_id, "name": customer["name"] or tenant.name,
-                      "email": customer["email"]},
+            defaults={
+                "stripe_customer_id": stripe_customer_id,
+                "name": customer["name"] or tenant.name,
+                "email": customer["email"],
+            },
         )
     payment_methods_sync(tenant=tenant)
     return account
@@ -49,28 +56,37 @@ def card_setup_complete(*, tenant, setup_intent_id: str) -> PaymentMethod:
     account = payment_account_require(tenant=tenant)
     intent = stripe_gateway.setup_intent_retrieve(setup_intent_id=setup_intent_id)
     if intent["customer"] != account.stripe_customer_id:
-        raise ApplicationError(_("This card setup does not belong to your payment account."), code="not_yours",
-                               status=404)
+        raise ApplicationError(
+            _("This card setup does not belong to your payment account."), code="not_yours", status=404
+        )
     if intent["status"] != "succeeded" or not intent["payment_method"]:
-        raise ApplicationError(_("The card was not confirmed. Please try again."), code="setup_incomplete", status=409)
+        raise ApplicationError(
+            _("The card was not confirmed. Please try again."), code="setup_incomplete", status=409
+        )
     return _card_attach_as_default(tenant=tenant, account=account, payment_method_id=intent["payment_method"])
 
 
 def _card_attach_as_default(*, tenant, account, payment_method_id: str) -> PaymentMethod:
     pm = stripe_gateway.payment_method_retrieve(payment_method_id=payment_method_id)
     if pm["customer"] not in (None, account.stripe_customer_id):
-        raise ApplicationError(_("This card belongs to another payment account."), code="not_yours", status=404)
+        raise ApplicationError(
+            _("This card belongs to another payment account."), code="not_yours", status=404
+        )
     if pm["customer"] is None:
         pm = stripe_gateway.payment_method_attach(
-            payment_method_id=payment_method_id, customer_id=account.stripe_customer_id,
+            payment_method_id=payment_method_id,
+            customer_id=account.stripe_customer_id,
             idempotency_key=f"pm-{payment_method_id}-attach-{account.stripe_customer_id}",
         )
     stripe_gateway.customer_update(
-        customer_id=account.stripe_customer_id, default_payment_method=payment_method_id,
+        customer_id=account.stripe_customer_id,
+        default_payment_method=payment_method_id,
         idempotency_key=f"customer-{account.stripe_customer_id}-default-{payment_method_id}",
     )
     # Replacing: the previous cards are detached at Stripe so only one card is on file.
-    for old in PaymentMethod.objects.filter(tenant=tenant).exclude(stripe_payment_method_id=payment_method_id):
+    for old in PaymentMethod.objects.filter(tenant=tenant).exclude(
+        stripe_payment_method_id=payment_method_id
+    ):
         _detach_quietly(old.stripe_payment_method_id)
     return payment_methods_sync(tenant=tenant, default_id=payment_method_id)
 
@@ -90,7 +106,8 @@ def card_remove(*, tenant, payment_method: PaymentMethod) -> None:
     account = payment_account_require(tenant=tenant)
     _detach_quietly(payment_method.stripe_payment_method_id)
     stripe_gateway.customer_update(
-        customer_id=account.stripe_customer_id, clear_default_payment_method=True,
+        customer_id=account.stripe_customer_id,
+        clear_default_payment_method=True,
         idempotency_key=f"customer-{account.stripe_customer_id}-default-clear-{payment_method.stripe_payment_method_id}",
     )
     payment_methods_sync(tenant=tenant)
@@ -116,8 +133,14 @@ def payment_methods_sync(*, tenant, default_id: str | None = None) -> PaymentMet
         for pm in remote:
             PaymentMethod.objects.update_or_create(
                 stripe_payment_method_id=pm["id"],
-                defaults={"tenant": tenant, "brand": pm["brand"], "last4": pm["last4"], "exp_month": pm["exp_month"],
-                          "exp_year": pm["exp_year"], "is_default": pm["id"] == default_id},
+                defaults={
+                    "tenant": tenant,
+                    "brand": pm["brand"],
+                    "last4": pm["last4"],
+                    "exp_month": pm["exp_month"],
+                    "exp_year": pm["exp_year"],
+                    "is_default": pm["id"] == default_id,
+                },
             )
     return PaymentMethod.objects.filter(tenant=tenant, is_default=True).first()
 
@@ -134,8 +157,11 @@ def payment_method_choose(*, tenant, method: str, billing_address: str = "") -> 
         if reason:
             raise ApplicationError(reason, code="bank_transfer_unavailable")
         if not billing_address:
-            raise ApplicationError(_("Invoice payment needs a billing address."), code="billing_address_required",
-                                   extra={"field": "billing_address"})
+            raise ApplicationError(
+                _("Invoice payment needs a billing address."),
+                code="billing_address_required",
+                extra={"field": "billing_address"},
+            )
     with transaction.atomic():
         settings_, _created = PaymentSettings.objects.select_for_update().get_or_create(tenant=tenant)
         settings_.method = method

@@ -40,7 +40,9 @@ def invoices_due_for_charge(*, at, tenant=None):
     due = Invoice.objects.filter(
         payment_method=Invoice.PaymentMethod.CARD,
         status__in=[Invoice.Status.PENDING, Invoice.Status.FAILED],
-        next_attempt_at__isnull=False, next_attempt_at__lte=at, payment_amount__gt=0,
+        next_attempt_at__isnull=False,
+        next_attempt_at__lte=at,
+        payment_amount__gt=0,
     )
     due = due.filter(tenant=tenant) if tenant is not None else due.filter(tenant__test_clock__isnull=True)
     return due.order_by("next_attempt_at", "pk")
@@ -59,7 +61,8 @@ def invoice_charge(*, invoice, at=None) -> str:
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=invoice.pk)
         if invoice.status in (Invoice.Status.SUCCESSFUL, Invoice.Status.VOID) or (
-                invoice.payment_method != Invoice.PaymentMethod.CARD):
+            invoice.payment_method != Invoice.PaymentMethod.CARD
+        ):
             return ChargeOutcome.SKIPPED
         live = invoice.payments.filter(status__in=Payment.LIVE_STATUSES).first()
         if live is not None and live.status == Payment.Status.SUCCESSFUL:
@@ -70,23 +73,32 @@ def invoice_charge(*, invoice, at=None) -> str:
         if live is not None:
             payment, resume = live, True
         else:
-            if (invoice.status not in (Invoice.Status.PENDING, Invoice.Status.FAILED)
-                    or invoice.next_attempt_at is None or invoice.next_attempt_at > at or invoice.payment_amount <= 0):
+            if (
+                invoice.status not in (Invoice.Status.PENDING, Invoice.Status.FAILED)
+                or invoice.next_attempt_at is None
+                or invoice.next_attempt_at > at
+                or invoice.payment_amount <= 0
+            ):
                 return ChargeOutcome.SKIPPED
             invoice.attempt_count += 1
             invoice.save(update_fields=["attempt_count"])
             payment, _created = payment_attempt_create(
-                tenant=invoice.tenant, amount_minor=invoice.payment_amount, currency=invoice.currency,
+                tenant=invoice.tenant,
+                amount_minor=invoice.payment_amount,
+                currency=invoice.currency,
                 idempotency_key=f"invoice-{invoice.pk}-attempt-{invoice.attempt_count}",
-                description=f"Invoice {invoice.number}", invoice=invoice,
+                description=f"Invoice {invoice.number}",
+                invoice=invoice,
             )
             resume = False
     return payment_attempt_finish(payment=payment, resume=resume, at=at)
 
 
 _OUTCOME_OF_STATUS = {
-    Payment.Status.SUCCESSFUL: ChargeOutcome.PAID, Payment.Status.FAILED: ChargeOutcome.FAILED,
-    Payment.Status.REQUIRES_ACTION: ChargeOutcome.ACTION_REQUIRED, Payment.Status.PENDING: ChargeOutcome.UNKNOWN,
+    Payment.Status.SUCCESSFUL: ChargeOutcome.PAID,
+    Payment.Status.FAILED: ChargeOutcome.FAILED,
+    Payment.Status.REQUIRES_ACTION: ChargeOutcome.ACTION_REQUIRED,
+    Payment.Status.PENDING: ChargeOutcome.UNKNOWN,
 }
 
 
@@ -104,8 +116,9 @@ def payment_attempt_finish(*, payment, resume: bool, at=None) -> str:
                 return _OUTCOME_OF_STATUS[locked.status]
             return payment_settle_invoice(payment=locked, previous_status=before, at=at)
     except PaymentGatewayError as exc:
-        logger.warning("Charging %s: outcome unknown (%s); the sweeper resumes it", payment.idempotency_key,
-                       exc.message)
+        logger.warning(
+            "Charging %s: outcome unknown (%s); the sweeper resumes it", payment.idempotency_key, exc.message
+        )
         return ChargeOutcome.UNKNOWN
 
 
@@ -117,9 +130,17 @@ def _mark_paid(invoice, *, payment) -> None:
             f"{invoice.number} is {invoice.payment_amount} {invoice.currency}."
         )
     invoice_status_set(invoice, Invoice.Status.SUCCESSFUL, paid_at=clock.now())
-    audit_record(action="invoice.paid", tenant=invoice.tenant,
-                 data={"number": invoice.number, "method": "card", "amount": invoice.payment_amount,
-                       "attempt": invoice.attempt_count, "payment": payment.idempotency_key})
+    audit_record(
+        action="invoice.paid",
+        tenant=invoice.tenant,
+        data={
+            "number": invoice.number,
+            "method": "card",
+            "amount": invoice.payment_amount,
+            "attempt": invoice.attempt_count,
+            "payment": payment.idempotency_key,
+        },
+    )
     invoice_event("invoice.paid", invoice)
     transaction.on_commit(lambda: notify_payment_succeeded(invoice=invoice))
 
@@ -129,7 +150,9 @@ def payment_settle_invoice(*, payment, previous_status: str, at=None) -> str:
     the invoice follows. Successful → paid; a pending attempt that failed or needs authentication → the
     invoice failed, with its next retry and the e-mail. Anything else changes nothing."""
     at = at or clock.now()
-    invoice = Invoice.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=payment.invoice_id)
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=payment.invoice_id)
+    )
     if payment.status == Payment.Status.SUCCESSFUL:
         if invoice.status != Invoice.Status.SUCCESSFUL:
             _mark_paid(invoice, payment=payment)
@@ -139,11 +162,18 @@ def payment_settle_invoice(*, payment, previous_status: str, at=None) -> str:
     if payment.status == Payment.Status.PENDING:
         return ChargeOutcome.UNKNOWN
     if previous_status != Payment.Status.PENDING:
-        return ChargeOutcome.ACTION_REQUIRED if payment.status == Payment.Status.REQUIRES_ACTION else ChargeOutcome.FAILED
+        return (
+            ChargeOutcome.ACTION_REQUIRED
+            if payment.status == Payment.Status.REQUIRES_ACTION
+            else ChargeOutcome.FAILED
+        )
     retries_done = invoice.attempt_count - 1
     # The retry schedule is anchored on the first failure, on the tenant's clock (a test clock's time, if any).
-    first_failure = (invoice.next_attempt_at - timedelta(days=RETRY_AFTER_DAYS[retries_done - 1])
-                     if 0 < retries_done <= len(RETRY_AFTER_DAYS) and invoice.next_attempt_at else clock.now())
+    first_failure = (
+        invoice.next_attempt_at - timedelta(days=RETRY_AFTER_DAYS[retries_done - 1])
+        if 0 < retries_done <= len(RETRY_AFTER_DAYS) and invoice.next_attempt_at
+        else clock.now()
+    )
     if payment.status == Payment.Status.REQUIRES_ACTION:
         # The customer must confirm with their bank; automatic retries would fail the same way.
         next_at = None
@@ -152,20 +182,36 @@ def payment_settle_invoice(*, payment, previous_status: str, at=None) -> str:
     else:
         next_at = None
     invoice_status_set(invoice, Invoice.Status.FAILED, next_attempt_at=next_at)
-    audit_record(action="invoice.payment_failed", tenant=invoice.tenant,
-                 data={"number": invoice.number, "attempt": invoice.attempt_count,
-                       "reason": payment.failure_message, "next_attempt_at": next_at.isoformat() if next_at else None})
-    invoice_event("invoice.payment_failed", invoice, reason=payment.failure_message,
-                  next_attempt_at=next_at.isoformat() if next_at else None)
+    audit_record(
+        action="invoice.payment_failed",
+        tenant=invoice.tenant,
+        data={
+            "number": invoice.number,
+            "attempt": invoice.attempt_count,
+            "reason": payment.failure_message,
+            "next_attempt_at": next_at.isoformat() if next_at else None,
+        },
+    )
+    invoice_event(
+        "invoice.payment_failed",
+        invoice,
+        reason=payment.failure_message,
+        next_attempt_at=next_at.isoformat() if next_at else None,
+    )
     action_path = None
     if payment.status == Payment.Status.REQUIRES_ACTION:
         from django.urls import reverse
 
         action_path = reverse("invoice_pay", args=[invoice.tenant.slug, invoice.receipt_id])
     reason = payment.failure_message or _("The payment failed.")
-    transaction.on_commit(lambda: notify_payment_failed(
-        invoice=invoice, reason=reason, next_attempt_at=next_at, action_path=action_path,
-    ))
+    transaction.on_commit(
+        lambda: notify_payment_failed(
+            invoice=invoice,
+            reason=reason,
+            next_attempt_at=next_at,
+            action_path=action_path,
+        )
+    )
     return ChargeOutcome.ACTION_REQUIRED if action_path else ChargeOutcome.FAILED
 
 

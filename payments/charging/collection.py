@@ -16,13 +16,18 @@ from payments.models import Invoice, Payment
 def open_invoices(*, tenant):
     """Card invoices whose payment failed (or waits for 3-D Secure), oldest first, with their last attempt."""
     invoices = list(
-        Invoice.objects.filter(tenant=tenant, status=Invoice.Status.FAILED, payment_method=Invoice.PaymentMethod.CARD,
-                               payment_amount__gt=0).order_by("billing_date", "pk")
+        Invoice.objects.filter(
+            tenant=tenant,
+            status=Invoice.Status.FAILED,
+            payment_method=Invoice.PaymentMethod.CARD,
+            payment_amount__gt=0,
+        ).order_by("billing_date", "pk")
     )
     for invoice in invoices:
         invoice.last_payment = invoice.payments.order_by("-created_at", "-pk").first()
         invoice.needs_authentication = bool(
-            invoice.last_payment and invoice.last_payment.status == Payment.Status.REQUIRES_ACTION
+            invoice.last_payment
+            and invoice.last_payment.status == Payment.Status.REQUIRES_ACTION
             and invoice.last_payment.stripe_payment_intent_id
         )
     return invoices
@@ -41,40 +46,63 @@ def invoice_pay_now(*, tenant, invoice, actor=None, use_new_card=False) -> dict:
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if invoice.status == Invoice.Status.SUCCESSFUL:
-            return {"outcome": ChargeOutcome.PAID, "redirect": None,
-                    "message": _("Invoice %(number)s is paid.") % {"number": invoice.number}}
+            return {
+                "outcome": ChargeOutcome.PAID,
+                "redirect": None,
+                "message": _("Invoice %(number)s is paid.") % {"number": invoice.number},
+            }
         if invoice.status != Invoice.Status.FAILED or invoice.payment_method != Invoice.PaymentMethod.CARD:
-            raise Conflict(_("Invoice %(number)s is not waiting for a card payment.") % {"number": invoice.number},
-                           code="not_payable")
+            raise Conflict(
+                _("Invoice %(number)s is not waiting for a card payment.") % {"number": invoice.number},
+                code="not_payable",
+            )
         last = invoice.payments.order_by("-created_at", "-pk").first()
         if last is not None and last.status == Payment.Status.PENDING:
-            raise Conflict(_("A payment of this invoice is still being processed; try again in a few minutes."),
-                           code="payment_pending")
-        if (not use_new_card and last is not None and last.status == Payment.Status.REQUIRES_ACTION
-                and last.stripe_payment_intent_id):
-            return {"outcome": ChargeOutcome.ACTION_REQUIRED,
-                    "redirect": reverse("invoice_pay", args=[tenant.slug, invoice.receipt_id]),
-                    "message": _("Your bank asks you to confirm this payment.")}
+            raise Conflict(
+                _("A payment of this invoice is still being processed; try again in a few minutes."),
+                code="payment_pending",
+            )
+        if (
+            not use_new_card
+            and last is not None
+            and last.status == Payment.Status.REQUIRES_ACTION
+            and last.stripe_payment_intent_id
+        ):
+            return {
+                "outcome": ChargeOutcome.ACTION_REQUIRED,
+                "redirect": reverse("invoice_pay", args=[tenant.slug, invoice.receipt_id]),
+                "message": _("Your bank asks you to confirm this payment."),
+            }
         invoice.next_attempt_at = now  # due at once; the attempt itself is counted by invoice_charge
         invoice.save(update_fields=["next_attempt_at"])
-        audit_record(action="invoice.pay_now", tenant=tenant, actor=actor,
-                     data={"number": invoice.number, "new_card": use_new_card})
+        audit_record(
+            action="invoice.pay_now",
+            tenant=tenant,
+            actor=actor,
+            data={"number": invoice.number, "new_card": use_new_card},
+        )
     outcome = invoice_charge(invoice=invoice, at=now)
     invoice.refresh_from_db()
     last = invoice.payments.order_by("-created_at", "-pk").first()
     if outcome == ChargeOutcome.PAID:
         message = _("Thank you: invoice %(number)s is paid.") % {"number": invoice.number}
     elif outcome == ChargeOutcome.ACTION_REQUIRED:
-        return {"outcome": outcome, "redirect": reverse("invoice_pay", args=[tenant.slug, invoice.receipt_id]),
-                "message": _("Your bank asks you to confirm this payment.")}
+        return {
+            "outcome": outcome,
+            "redirect": reverse("invoice_pay", args=[tenant.slug, invoice.receipt_id]),
+            "message": _("Your bank asks you to confirm this payment."),
+        }
     else:
         message = _("The payment of invoice %(number)s failed: %(reason)s") % {
-            "number": invoice.number, "reason": _(last.failure_message) if last and last.failure_message
-            else _("try again.")}
+            "number": invoice.number,
+            "reason": _(last.failure_message) if last and last.failure_message else _("try again."),
+        }
     return {"outcome": outcome, "redirect": None, "message": message}
 
 
 def open_invoices_retry(*, tenant, actor=None) -> list[dict]:
     """After a new card is registered: charge every failed invoice with it at once."""
-    return [invoice_pay_now(tenant=tenant, invoice=invoice, actor=actor, use_new_card=True)
-            for invoice in open_invoices(tenant=tenant)]
+    return [
+        invoice_pay_now(tenant=tenant, invoice=invoice, actor=actor, use_new_card=True)
+        for invoice in open_invoices(tenant=tenant)
+    ]

@@ -23,7 +23,9 @@ def _clean_payer(name: str, email: str) -> tuple[str, str]:
     try:
         validate_email(email)
     except ValidationError:
-        raise ApplicationError(_("Enter a valid e-mail address."), code="bad_email", extra={"field": "email"}) from None
+        raise ApplicationError(
+            _("Enter a valid e-mail address."), code="bad_email", extra={"field": "email"}
+        ) from None
     return name, email
 
 
@@ -52,7 +54,9 @@ def payment_account_update(*, account: PaymentAccount, name: str, email: str) ->
     # Stripe's 24 hours must reach Stripe, not replay the first request.
     version = int(account.updated_at.timestamp() * 1_000_000)
     stripe_gateway.customer_update(
-        customer_id=account.stripe_customer_id, name=name, email=email,
+        customer_id=account.stripe_customer_id,
+        name=name,
+        email=email,
         idempotency_key=f"customer-{account.stripe_customer_id}-update-{version}-{name}-{email}"[:255],
     )
     PaymentAccount.objects.filter(pk=account.pk).update(name=name, email=email, updated_at=clock.now())
@@ -84,7 +88,9 @@ def payments_data_close(*, tenant) -> dict:
     from payments.models import CreditApplication, CreditRedemption, Invoice, PaymentSettings
 
     with transaction.atomic():
-        used = set(CreditApplication.objects.filter(credit__tenant=tenant).values_list("credit_id", flat=True))
+        used = set(
+            CreditApplication.objects.filter(credit__tenant=tenant).values_list("credit_id", flat=True)
+        )
         unused_credits = Credit.objects.filter(tenant=tenant).exclude(pk__in=used)
         CreditRedemption.objects.filter(tenant=tenant, credit__in=unused_credits).delete()
         counts = {

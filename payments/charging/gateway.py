@@ -84,29 +84,42 @@ def _translate(exc: stripe.StripeError) -> ApplicationError:
     if isinstance(exc, stripe.CardError) or code == "card_declined":
         if code == "authentication_required" or decline == "authentication_required":
             return AuthenticationRequired(
-                _("The card issuer requires the cardholder to authenticate this payment (3-D Secure). "
-                  "The payment administrator has to confirm it while signed in.")
+                _(
+                    "The card issuer requires the cardholder to authenticate this payment (3-D Secure). "
+                    "The payment administrator has to confirm it while signed in."
+                )
             )
         # Stripe's own explanation is in English: other languages get the portal's (so do Stripe's generic
         # declines, so that a message stored by a task reads in each reader's language; see `failure_text`).
         english = (translation.get_language() or "en").startswith("en")
         reason = exc.user_message if english else ""
         if not reason or reason == "Your card was declined.":
-            return CardDeclined(_("Your card was declined. Please use a different card or contact your card issuer."))
-        return CardDeclined(_("%(reason)s Please use a different card or contact your card issuer.") % {"reason": reason})
+            return CardDeclined(
+                _("Your card was declined. Please use a different card or contact your card issuer.")
+            )
+        return CardDeclined(
+            _("%(reason)s Please use a different card or contact your card issuer.") % {"reason": reason}
+        )
     if isinstance(exc, stripe.APIConnectionError):
-        return StripeUnavailable(_("Stripe could not be reached. Nothing was changed; please try again in a few minutes."))
+        return StripeUnavailable(
+            _("Stripe could not be reached. Nothing was changed; please try again in a few minutes.")
+        )
     if isinstance(exc, stripe.AuthenticationError):
-        return StripeNotConfigured(_("Stripe rejected the portal's API key. Ask the operator to check STRIPE_SECRET_KEY."))
+        return StripeNotConfigured(
+            _("Stripe rejected the portal's API key. Ask the operator to check STRIPE_SECRET_KEY.")
+        )
     if isinstance(exc, stripe.RateLimitError):
         return StripeUnavailable(_("Stripe is busy right now. Please try again in a minute."), status=429)
     if isinstance(exc, stripe.InvalidRequestError) and getattr(exc, "http_status", None) == 404:
         return StripeObjectMissing(_("Stripe does not know this object (it may have been deleted)."))
     if isinstance(exc, stripe.IdempotencyError):
-        return PaymentGatewayError(_("Stripe refused a repeated request with different details."),
-                                   code="idempotency_error")
-    return PaymentGatewayError(_("Stripe could not complete the request: %(reason)s.") % {
-        "reason": exc.user_message or _("unexpected error")})
+        return PaymentGatewayError(
+            _("Stripe refused a repeated request with different details."), code="idempotency_error"
+        )
+    return PaymentGatewayError(
+        _("Stripe could not complete the request: %(reason)s.")
+        % {"reason": exc.user_message or _("unexpected error")}
+    )
 
 
 class _Call:
@@ -120,7 +133,9 @@ class _Call:
 
     def __exit__(self, exc_type, exc, tb):
         if exc is not None and isinstance(exc, stripe.StripeError):
-            logger.warning("Stripe %s failed: %s (%s)", self.what, type(exc).__name__, getattr(exc, "code", ""))
+            logger.warning(
+                "Stripe %s failed: %s (%s)", self.what, type(exc).__name__, getattr(exc, "code", "")
+            )
             raise _translate(exc) from exc
         return False
 
@@ -201,8 +216,15 @@ def customer_delete(*, customer_id: str) -> None:
         return
 
 
-def customer_update(*, customer_id: str, idempotency_key: str, name=None, email=None,
-                    default_payment_method: str | None = None, clear_default_payment_method=False) -> dict:
+def customer_update(
+    *,
+    customer_id: str,
+    idempotency_key: str,
+    name=None,
+    email=None,
+    default_payment_method: str | None = None,
+    clear_default_payment_method=False,
+) -> dict:
     params: dict = {}
     if name is not None:
         params["name"] = name
@@ -248,7 +270,9 @@ def setup_intent_retrieve(*, setup_intent_id: str) -> dict:
     with _Call("setup intent retrieve"):
         obj = _plain(_client().v1.setup_intents.retrieve(setup_intent_id))
     return {
-        "id": obj["id"], "status": obj["status"], "customer": obj.get("customer"),
+        "id": obj["id"],
+        "status": obj["status"],
+        "customer": obj.get("customer"),
         "payment_method": obj.get("payment_method"),
     }
 
@@ -275,7 +299,9 @@ def payment_method_detach(*, payment_method_id: str, idempotency_key: str) -> di
 
 def payment_methods_list(*, customer_id: str) -> list[dict]:
     with _Call("payment method list"):
-        page = _client().v1.payment_methods.list(params={"customer": customer_id, "type": "card", "limit": 100})
+        page = _client().v1.payment_methods.list(
+            params={"customer": customer_id, "type": "card", "limit": 100}
+        )
     return [_payment_method(obj) for obj in page.data]
 
 
@@ -307,8 +333,15 @@ def _payment_intent(obj) -> dict:
     }
 
 
-def charge_off_session(*, customer_id: str, payment_method_id: str, amount_minor: int, currency: str,
-                       idempotency_key: str, metadata: dict | None = None) -> dict:
+def charge_off_session(
+    *,
+    customer_id: str,
+    payment_method_id: str,
+    amount_minor: int,
+    currency: str,
+    idempotency_key: str,
+    metadata: dict | None = None,
+) -> dict:
     """Charge a saved card without the customer present. Returns the PaymentIntent summary.
 
     A decline or a required authentication raises CardDeclined / AuthenticationRequired; the PaymentIntent id
@@ -316,9 +349,13 @@ def charge_off_session(*, customer_id: str, payment_method_id: str, amount_minor
     """
     currency = currency.upper()
     if currency not in SUPPORTED_CURRENCIES:
-        raise ApplicationError(_("Currency %(currency)s is not supported.") % {"currency": currency}, code="bad_currency")
+        raise ApplicationError(
+            _("Currency %(currency)s is not supported.") % {"currency": currency}, code="bad_currency"
+        )
     if not isinstance(amount_minor, int) or amount_minor <= 0:
-        raise ApplicationError(_("A payment must be a positive whole amount in minor units."), code="bad_amount")
+        raise ApplicationError(
+            _("A payment must be a positive whole amount in minor units."), code="bad_amount"
+        )
     try:
         obj = _client().v1.payment_intents.create(
             params={
@@ -338,7 +375,9 @@ def charge_off_session(*, customer_id: str, payment_method_id: str, amount_minor
         pi = getattr(getattr(exc, "error", None), "payment_intent", None)
         if pi is not None:
             error.extra["payment_intent"] = _plain(pi).get("id")
-        logger.warning("Stripe off-session charge failed: %s (%s)", type(exc).__name__, getattr(exc, "code", ""))
+        logger.warning(
+            "Stripe off-session charge failed: %s (%s)", type(exc).__name__, getattr(exc, "code", "")
+        )
         raise error from exc
     return _payment_intent(obj)
 
@@ -384,8 +423,11 @@ class RefundRefused(ApplicationError):
 def _refund(obj) -> dict:
     obj = _plain(obj)
     return {
-        "id": obj["id"], "status": obj.get("status") or "pending", "amount": obj.get("amount"),
-        "currency": (obj.get("currency") or "").upper(), "metadata": dict(obj.get("metadata") or {}),
+        "id": obj["id"],
+        "status": obj.get("status") or "pending",
+        "amount": obj.get("amount"),
+        "currency": (obj.get("currency") or "").upper(),
+        "metadata": dict(obj.get("metadata") or {}),
     }
 
 
@@ -393,7 +435,9 @@ def refund_create(*, payment_intent_id: str, amount_minor: int, idempotency_key:
     """Refund part or all of a PaymentIntent's charge (minor units, tax included). The same key never refunds
     twice (Stripe replays the first answer)."""
     if not isinstance(amount_minor, int) or amount_minor <= 0:
-        raise ApplicationError(_("A refund must be a positive whole amount in minor units."), code="bad_amount")
+        raise ApplicationError(
+            _("A refund must be a positive whole amount in minor units."), code="bad_amount"
+        )
     try:
         obj = _client().v1.refunds.create(
             params={"payment_intent": payment_intent_id, "amount": amount_minor, "metadata": metadata},
@@ -402,8 +446,10 @@ def refund_create(*, payment_intent_id: str, amount_minor: int, idempotency_key:
     except stripe.InvalidRequestError as exc:
         if getattr(exc, "http_status", None) == 400 and not isinstance(exc, stripe.IdempotencyError):
             logger.warning("Stripe refused a refund: %s", getattr(exc, "code", ""))
-            raise RefundRefused(_("Stripe refused the refund: %(reason)s") % {
-                "reason": exc.user_message or _("invalid request")}) from exc
+            raise RefundRefused(
+                _("Stripe refused the refund: %(reason)s")
+                % {"reason": exc.user_message or _("invalid request")}
+            ) from exc
         raise _translate(exc) from exc
     except stripe.StripeError as exc:
         raise _translate(exc) from exc
@@ -420,9 +466,13 @@ def dispute_retrieve(*, dispute_id: str) -> dict:
     with _Call("dispute retrieve"):
         obj = _plain(_client().v1.disputes.retrieve(dispute_id))
     return {
-        "id": obj["id"], "charge": obj.get("charge"), "payment_intent": obj.get("payment_intent"),
-        "amount": obj.get("amount"), "currency": (obj.get("currency") or "").upper(),
-        "reason": obj.get("reason") or "", "status": obj.get("status") or "",
+        "id": obj["id"],
+        "charge": obj.get("charge"),
+        "payment_intent": obj.get("payment_intent"),
+        "amount": obj.get("amount"),
+        "currency": (obj.get("currency") or "").upper(),
+        "reason": obj.get("reason") or "",
+        "status": obj.get("status") or "",
     }
 
 
@@ -461,13 +511,21 @@ def webhook_event_construct(*, payload: bytes, signature_header: str | None) -> 
     try:
         stripe.WebhookSignature.verify_header(text, signature_header, secret, tolerance=300)
     except stripe.SignatureVerificationError as exc:
-        raise WebhookSignatureInvalid(f"Bad Stripe signature: {exc.user_message or 'verification failed'}") from None
+        raise WebhookSignatureInvalid(
+            f"Bad Stripe signature: {exc.user_message or 'verification failed'}"
+        ) from None
     try:
         data = json.loads(text)
     except ValueError:
         raise WebhookBodyInvalid("The webhook body is not valid JSON.") from None
-    if (not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]
-            or not isinstance(data.get("type"), str) or not data["type"]
-            or not isinstance(data.get("data"), dict) or not isinstance(data["data"].get("object"), dict)):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("id"), str)
+        or not data["id"]
+        or not isinstance(data.get("type"), str)
+        or not data["type"]
+        or not isinstance(data.get("data"), dict)
+        or not isinstance(data["data"].get("object"), dict)
+    ):
         raise WebhookBodyInvalid("The webhook body is not a Stripe event object.")
     return data

@@ -49,10 +49,14 @@ def payment_method_missing_reason(*, tenant) -> str:
     if settings_ is not None and settings_.method == PaymentMethodType.BANK_TRANSFER:
         if settings_.billing_address and not bank_transfer_unavailable_reason(tenant=tenant):
             return ""
-        return _("Invoice payment needs a billing address in Japan; register a card or complete the billing address.")
+        return _(
+            "Invoice payment needs a billing address in Japan; register a card or complete the billing address."
+        )
     if payment_method_default(tenant=tenant) is None:
-        return _("Please register your payment method before setting your plan: add a card (or choose invoice payment) "
-                 "on the billing information page.")
+        return _(
+            "Please register your payment method before setting your plan: add a card (or choose invoice payment) "
+            "on the billing information page."
+        )
     return ""
 
 

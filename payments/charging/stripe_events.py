@@ -26,8 +26,11 @@ def stripe_event_receive(*, payload: bytes, signature_header: str | None) -> Str
     try:
         with transaction.atomic():
             stored = StripeEvent.objects.create(
-                stripe_event_id=event["id"], type=event["type"], stripe_created=int(event.get("created") or 0),
-                raw_body=payload.decode("utf-8"), received_at=clock.now(),
+                stripe_event_id=event["id"],
+                type=event["type"],
+                stripe_created=int(event.get("created") or 0),
+                raw_body=payload.decode("utf-8"),
+                received_at=clock.now(),
             )
     except IntegrityError:
         stored = StripeEvent.objects.get(stripe_event_id=event["id"])
@@ -60,7 +63,10 @@ def stripe_event_process(*, event: StripeEvent) -> StripeEvent:
         logger.exception("Stripe event %s (%s) failed", event.stripe_event_id, event.type)
         status, tb = StripeEvent.Status.FAILED, traceback_module.format_exc()
     StripeEvent.objects.filter(pk=event.pk).update(
-        status=status, traceback=tb, flag_reason=reason, attempts=event.attempts + 1,
+        status=status,
+        traceback=tb,
+        flag_reason=reason,
+        attempts=event.attempts + 1,
         processed_at=clock.now() if status != StripeEvent.Status.FAILED else None,
     )
     event.refresh_from_db()
@@ -68,7 +74,9 @@ def stripe_event_process(*, event: StripeEvent) -> StripeEvent:
 
 
 def _tenant_for_customer(customer_id):
-    account = PaymentAccount.objects.select_related("tenant").filter(stripe_customer_id=customer_id or "").first()
+    account = (
+        PaymentAccount.objects.select_related("tenant").filter(stripe_customer_id=customer_id or "").first()
+    )
     return account.tenant if account else None
 
 
@@ -77,7 +85,9 @@ def _on_payment_intent(obj):
     transaction, only if it is exactly the attempt we sent (PaymentMismatch otherwise)."""
     from payments.charging.charge import payment_settle_invoice
 
-    intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=obj["id"])  # Stripe's state, not the body's
+    intent = stripe_gateway.payment_intent_retrieve(
+        payment_intent_id=obj["id"]
+    )  # Stripe's state, not the body's
     payment = Payment.objects.filter(stripe_payment_intent_id=intent["id"]).first()
     if payment is None:
         payment_pk = intent["metadata"].get("payment")
@@ -88,8 +98,9 @@ def _on_payment_intent(obj):
     locked = Payment.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=payment.pk)
     _payment_check_intent(locked, intent)
     before = locked.status
-    locked = _payment_set(locked, status=intent["status"], failure_message=intent["failure_message"],
-                          intent_id=intent["id"])
+    locked = _payment_set(
+        locked, status=intent["status"], failure_message=intent["failure_message"], intent_id=intent["id"]
+    )
     if locked.invoice_id:
         payment_settle_invoice(payment=locked, previous_status=before)
 
@@ -103,7 +114,9 @@ def _on_setup_intent(obj):
 def _on_payment_method(obj):
     tenant = _tenant_for_customer(obj.get("customer"))
     if tenant is None:
-        local = PaymentMethod.objects.select_related("tenant").filter(stripe_payment_method_id=obj["id"]).first()
+        local = (
+            PaymentMethod.objects.select_related("tenant").filter(stripe_payment_method_id=obj["id"]).first()
+        )
         tenant = local.tenant if local else None
     if tenant is not None:
         payment_methods_sync(tenant=tenant)
@@ -115,7 +128,9 @@ def _on_customer_updated(obj):
         return
     customer = stripe_gateway.customer_retrieve(customer_id=obj["id"])
     PaymentAccount.objects.filter(pk=account.pk).update(
-        name=customer["name"] or account.name, email=customer["email"] or account.email, updated_at=clock.now()
+        name=customer["name"] or account.name,
+        email=customer["email"] or account.email,
+        updated_at=clock.now(),
     )
     payment_methods_sync(tenant=account.tenant, default_id=customer["default_payment_method"])
 

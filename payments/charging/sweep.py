@@ -32,16 +32,24 @@ def payments_sweep(*, at=None) -> Counter:
 
     at = at or clock.now()
     report = Counter()
-    tenant_ids = (ProrationItem.objects.filter(status=ProrationItem.Status.PENDING,
-                                               billing=ProrationItem.Billing.IMMEDIATE,
-                                               tenant__test_clock__isnull=True)
-                  .values_list("tenant_id", flat=True).distinct())
+    tenant_ids = (
+        ProrationItem.objects.filter(
+            status=ProrationItem.Status.PENDING,
+            billing=ProrationItem.Billing.IMMEDIATE,
+            tenant__test_clock__isnull=True,
+        )
+        .values_list("tenant_id", flat=True)
+        .distinct()
+    )
     for tenant in Tenant.objects.filter(pk__in=list(tenant_ids)):
         report["invoices_issued"] += len(immediate_invoices_issue(tenant=tenant))
-    for payment in Payment.objects.filter(status=Payment.Status.PENDING, tenant__test_clock__isnull=True).order_by("pk"):
+    for payment in Payment.objects.filter(
+        status=Payment.Status.PENDING, tenant__test_clock__isnull=True
+    ).order_by("pk"):
         report[f"resumed_{payment_attempt_finish(payment=payment, resume=True, at=at)}"] += 1
-    for payment in Payment.objects.filter(status=Payment.Status.SUCCESSFUL,
-                                          invoice__status__in=[Invoice.Status.PENDING, Invoice.Status.FAILED]):
+    for payment in Payment.objects.filter(
+        status=Payment.Status.SUCCESSFUL, invoice__status__in=[Invoice.Status.PENDING, Invoice.Status.FAILED]
+    ):
         with transaction.atomic():
             locked = Payment.objects.select_for_update().get(pk=payment.pk)
             payment_settle_invoice(payment=locked, previous_status=locked.status, at=at)

@@ -22,12 +22,54 @@ from datetime import date
 from billing_portal.common.kana import to_bank_kana
 
 HEADER_NAMES = {  # column -> the names a header may give it (first: ours)
-    "date": ("取引日", "日付", "入金日", "勘定日", "起算日", "年月日", "date", "booked_on", "transaction_date", "value_date"),
-    "amount": ("入金額", "金額", "入金金額", "お預入れ金額", "お預け入れ金額", "預入金額", "amount", "deposit", "credit"),
-    "payer_name": ("振込依頼人名", "依頼人名", "振込依頼人", "振込人名", "お取引内容", "摘要", "payer_name", "payer",
-                   "name", "remitter", "remitter_name", "description"),
-    "reference": ("参照番号", "振込参照番号", "お客様番号", "振込依頼人コード", "依頼人コード", "edi情報", "reference",
-                  "ref", "customer_reference"),
+    "date": (
+        "取引日",
+        "日付",
+        "入金日",
+        "勘定日",
+        "起算日",
+        "年月日",
+        "date",
+        "booked_on",
+        "transaction_date",
+        "value_date",
+    ),
+    "amount": (
+        "入金額",
+        "金額",
+        "入金金額",
+        "お預入れ金額",
+        "お預け入れ金額",
+        "預入金額",
+        "amount",
+        "deposit",
+        "credit",
+    ),
+    "payer_name": (
+        "振込依頼人名",
+        "依頼人名",
+        "振込依頼人",
+        "振込人名",
+        "お取引内容",
+        "摘要",
+        "payer_name",
+        "payer",
+        "name",
+        "remitter",
+        "remitter_name",
+        "description",
+    ),
+    "reference": (
+        "参照番号",
+        "振込参照番号",
+        "お客様番号",
+        "振込依頼人コード",
+        "依頼人コード",
+        "edi情報",
+        "reference",
+        "ref",
+        "customer_reference",
+    ),
 }
 REQUIRED = ("date", "amount", "payer_name")
 MAX_ROWS = 20_000
@@ -42,7 +84,9 @@ class StatementRow:
     payer_name: str  # bank form (half-width katakana)
     payer_name_raw: str
     reference: str  # digits only, "" when the file has no reference column or it is empty
-    sequence: int  # 1 for the first row with these date, amount, name and reference in the file, 2 for the next…
+    sequence: (
+        int  # 1 for the first row with these date, amount, name and reference in the file, 2 for the next…
+    )
 
     @property
     def key(self) -> str:
@@ -93,7 +137,9 @@ def parse_date(cell: str) -> date:
         y, m, d = (int(part) for part in match.groups())
         y += 2018  # 令和1年 = 2019
     else:
-        raise ValueError(f"“{cell.strip()}” is not a date (write 2026-12-25, 2026/12/25, 20261225 or 2026年12月25日)")
+        raise ValueError(
+            f"“{cell.strip()}” is not a date (write 2026-12-25, 2026/12/25, 20261225 or 2026年12月25日)"
+        )
     try:
         return date(y, m, d)
     except ValueError as exc:
@@ -103,7 +149,9 @@ def parse_date(cell: str) -> date:
 def parse_amount(cell: str) -> int:
     text = _norm(cell).replace(",", "").replace("¥", "").replace("\\", "").replace("円", "").replace(" ", "")
     if not re.fullmatch(r"\d{1,12}", text):
-        raise ValueError(f"“{cell.strip()}” is not a deposit amount in whole yen" if text else "no deposit amount")
+        raise ValueError(
+            f"“{cell.strip()}” is not a deposit amount in whole yen" if text else "no deposit amount"
+        )
     amount = int(text)
     if amount <= 0:
         raise ValueError("no deposit amount")
@@ -150,7 +198,8 @@ def parse_statement(data: bytes) -> ParsedStatement:
                     missing = [name for name in REQUIRED if name not in header]
                     if missing:
                         raise StatementUnreadable(
-                            "The header row has no column for: " + ", ".join(missing)
+                            "The header row has no column for: "
+                            + ", ".join(missing)
                             + " (see the layout on this page)."
                         )
                     columns, result.has_header = header, True
@@ -183,5 +232,10 @@ def _row(cells: list[str], columns: dict[str, int]) -> dict:
     if not raw_name:
         raise ValueError("no payer name")
     reference = re.sub(r"\D", "", _norm(cell("reference")))
-    return {"booked_on": booked_on, "amount": amount, "payer_name": to_bank_kana(raw_name)[:200],
-            "payer_name_raw": raw_name[:200], "reference": reference[:20]}
+    return {
+        "booked_on": booked_on,
+        "amount": amount,
+        "payer_name": to_bank_kana(raw_name)[:200],
+        "payer_name_raw": raw_name[:200],
+        "reference": reference[:20],
+    }

@@ -23,14 +23,21 @@ def credit_grant(*, tenant, name, amount_minor, currency, source, source_key, ex
         raise ApplicationError(_("A credit must be a positive amount."), code="bad_amount")
     if currency != tenant.currency:
         raise ApplicationError(
-            _("This credit is in %(credit_currency)s, but %(tenant)s is billed in %(currency)s.") % {
-                "credit_currency": currency, "tenant": tenant.name, "currency": tenant.currency}, code="wrong_currency"
+            _("This credit is in %(credit_currency)s, but %(tenant)s is billed in %(currency)s.")
+            % {"credit_currency": currency, "tenant": tenant.name, "currency": tenant.currency},
+            code="wrong_currency",
         )
     try:
         with transaction.atomic():
             return Credit.objects.create(
-                tenant=tenant, name=name, amount_charged=amount_minor, currency=currency, source=source,
-                source_key=source_key, expires_at=expires_at, registered_at=clock.now(),
+                tenant=tenant,
+                name=name,
+                amount_charged=amount_minor,
+                currency=currency,
+                source=source,
+                source_key=source_key,
+                expires_at=expires_at,
+                registered_at=clock.now(),
             )
     except IntegrityError:
         existing = Credit.objects.get(source_key=source_key)
@@ -48,13 +55,15 @@ CODE_LENGTH = 16
 
 def credits_in_application_order(*, tenant, at, lock=False):
     """Redeemed credit codes first, earliest expiry first; then the rest of the balance (oldest first)."""
-    qs = Credit.objects.filter(tenant=tenant, currency=tenant.currency, amount_used__lt=F("amount_charged")).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=at)
-    )
+    qs = Credit.objects.filter(
+        tenant=tenant, currency=tenant.currency, amount_used__lt=F("amount_charged")
+    ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at))
     if lock:
         qs = qs.select_for_update()
     credits = list(qs)
-    codes = sorted((c for c in credits if c.source == Credit.Source.CREDIT_CODE), key=lambda c: (c.expires_at, c.pk))
+    codes = sorted(
+        (c for c in credits if c.source == Credit.Source.CREDIT_CODE), key=lambda c: (c.expires_at, c.pk)
+    )
     rest = sorted(
         (c for c in credits if c.source != Credit.Source.CREDIT_CODE),
         key=lambda c: (c.expires_at is None, c.expires_at or c.registered_at, c.registered_at, c.pk),
@@ -74,7 +83,9 @@ def format_code(code: str) -> str:
     return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 
-def credit_code_issue(*, name, amount, currency, expires_at, redemption_limit=1, created_by=None) -> CreditCode:
+def credit_code_issue(
+    *, name, amount, currency, expires_at, redemption_limit=1, created_by=None
+) -> CreditCode:
     if amount <= 0:
         raise ApplicationError(_("The amount must be greater than zero."), code="bad_amount")
     if redemption_limit < 1:
@@ -84,8 +95,13 @@ def credit_code_issue(*, name, amount, currency, expires_at, redemption_limit=1,
         try:
             with transaction.atomic():
                 return CreditCode.objects.create(
-                    name=name, code=code, amount=amount, currency=currency, expires_at=expires_at,
-                    redemption_limit=redemption_limit, created_by=created_by,
+                    name=name,
+                    code=code,
+                    amount=amount,
+                    currency=currency,
+                    expires_at=expires_at,
+                    redemption_limit=redemption_limit,
+                    created_by=created_by,
                 )
         except IntegrityError:
             continue
@@ -97,29 +113,39 @@ def credit_code_redeem(*, tenant, code: str, actor=None) -> Credit:
     """Register a credit code for the tenant. Single use per tenant, capped by the code's limit, under concurrency:
     the code row is locked and the (code, tenant) pair is unique in the database."""
     normalised = normalise_code(code)
-    credit_code = CreditCode.objects.select_for_update().filter(code=normalised).first() if normalised else None
+    credit_code = (
+        CreditCode.objects.select_for_update().filter(code=normalised).first() if normalised else None
+    )
     if credit_code is None:
-        raise ApplicationError(_("This credit code is not valid. Check it and try again."), code="unknown_code")
+        raise ApplicationError(
+            _("This credit code is not valid. Check it and try again."), code="unknown_code"
+        )
     now = clock.now()
     if credit_code.expires_at <= now:
         raise ApplicationError(
-            _("This credit code expired on %(date)s.") % {
-                "date": clock.local_text(credit_code.expires_at, tenant.time_zone)},
+            _("This credit code expired on %(date)s.")
+            % {"date": clock.local_text(credit_code.expires_at, tenant.time_zone)},
             code="expired_code",
         )
     if credit_code.currency != tenant.currency:
         raise ApplicationError(
-            _("This credit code is in %(code_currency)s, but %(tenant)s is billed in %(currency)s.") % {
-                "code_currency": credit_code.currency, "tenant": tenant.name, "currency": tenant.currency},
+            _("This credit code is in %(code_currency)s, but %(tenant)s is billed in %(currency)s.")
+            % {"code_currency": credit_code.currency, "tenant": tenant.name, "currency": tenant.currency},
             code="wrong_currency",
         )
     if CreditRedemption.objects.filter(credit_code=credit_code, tenant=tenant).exists():
-        raise ApplicationError(_("This credit code is already registered for your account."), code="already_redeemed")
+        raise ApplicationError(
+            _("This credit code is already registered for your account."), code="already_redeemed"
+        )
     if credit_code.redeemed_count >= credit_code.redemption_limit:
         raise ApplicationError(_("This credit code has already been used."), code="code_used_up")
     credit = credit_grant(
-        tenant=tenant, name=credit_code.name, amount_minor=credit_code.amount, currency=credit_code.currency,
-        source=Credit.Source.CREDIT_CODE, source_key=f"credit-code-{credit_code.pk}-tenant-{tenant.pk}",
+        tenant=tenant,
+        name=credit_code.name,
+        amount_minor=credit_code.amount,
+        currency=credit_code.currency,
+        source=Credit.Source.CREDIT_CODE,
+        source_key=f"credit-code-{credit_code.pk}-tenant-{tenant.pk}",
         expires_at=credit_code.expires_at,
     )
     CreditRedemption.objects.create(
@@ -127,10 +153,22 @@ def credit_code_redeem(*, tenant, code: str, actor=None) -> Credit:
     )
     CreditCode.objects.filter(pk=credit_code.pk).update(redeemed_count=F("redeemed_count") + 1)
     audit_record(
-        action="credit_code.redeemed", tenant=tenant, actor=actor,
+        action="credit_code.redeemed",
+        tenant=tenant,
+        actor=actor,
         data={"credit": credit_code.name, "amount": format_money(credit_code.amount, credit_code.currency)},
     )
-    events.publish("credit.redeemed", tenant=tenant, data={"credit": {
-        "id": credit.pk, "name": credit.name, "amount": credit.amount_charged, "currency": credit.currency,
-        "expires_at": credit.expires_at.isoformat() if credit.expires_at else None}})
+    events.publish(
+        "credit.redeemed",
+        tenant=tenant,
+        data={
+            "credit": {
+                "id": credit.pk,
+                "name": credit.name,
+                "amount": credit.amount_charged,
+                "currency": credit.currency,
+                "expires_at": credit.expires_at.isoformat() if credit.expires_at else None,
+            }
+        },
+    )
     return credit

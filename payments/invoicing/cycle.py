@@ -58,9 +58,11 @@ def priced_plan(plan_id: int):
 
 def plans_at(*, tenant, instants) -> list:
     """The plan in effect at each instant, from the plan history (the license's plan when nothing changed)."""
-    changes = list(PlanChange.objects.filter(tenant=tenant, to_plan__category=Plan.Category.LICENSE)
-                   .order_by("effective_at", "pk")
-                   .values_list("effective_at", "from_plan_id", "to_plan_id"))
+    changes = list(
+        PlanChange.objects.filter(tenant=tenant, to_plan__category=Plan.Category.LICENSE)
+        .order_by("effective_at", "pk")
+        .values_list("effective_at", "from_plan_id", "to_plan_id")
+    )
     plan_ids = []
     for at in instants:
         before = [to_plan for effective_at, _from, to_plan in changes if effective_at <= at]
@@ -89,32 +91,56 @@ def _payment_method(tenant) -> str:
 
 def _as_invoice_line(line: dict, category: str) -> dict:
     """`category` (license | support | usage) says which discounts apply to the line (payments.discounts)."""
-    return {"description": line["description"], "amount": line["amount_minor"], "quantity": line["quantity"],
-            "unit_amount": line["unit_amount"], "category": category}
+    return {
+        "description": line["description"],
+        "amount": line["amount_minor"],
+        "quantity": line["quantity"],
+        "unit_amount": line["unit_amount"],
+        "category": category,
+    }
 
 
-def monthly_lines(*, tenant, year: int, month: int, new_plan, last_plan, pending, support_plan=None) -> list[dict]:
+def monthly_lines(
+    *, tenant, year: int, month: int, new_plan, last_plan, pending, support_plan=None
+) -> list[dict]:
     """The lines of the invoice of (year, month): the new period's fixed fees (license, then the support plan),
     the last period's usage and MAU overage (priced by the plan in effect at its end), then the prorations
     waiting for this invoice."""
     last_year, last_month = previous_month(year, month)
     lines = []
     if not new_plan.is_free:
-        lines += [_as_invoice_line(line, "license")
-                  for line in plan_invoice_lines(new_plan, fixed=True, metered=False)]
+        lines += [
+            _as_invoice_line(line, "license")
+            for line in plan_invoice_lines(new_plan, fixed=True, metered=False)
+        ]
     if support_plan is not None:
-        lines += [_as_invoice_line(line, "support")
-                  for line in plan_invoice_lines(support_plan, fixed=True, metered=False)]
+        lines += [
+            _as_invoice_line(line, "support")
+            for line in plan_invoice_lines(support_plan, fixed=True, metered=False)
+        ]
     if not last_plan.is_free:
         metered_units = any(unit.type != "fixed" for unit in plan_units(last_plan))
         has_overage = last_plan.max_mau is not None and last_plan.mau_overage_unit_amount
-        lines += [_as_invoice_line(line, "usage") for line in plan_invoice_lines(
-            last_plan, fixed=False, metered=True,
-            usage=meter_counts_month(tenant=tenant, year=last_year, month=last_month) if metered_units else {},
-            mau=mau_count(tenant=tenant, year=last_year, month=last_month) if has_overage else 0,
-        )]
-    return lines + [{"description": item.description, "amount": item.amount_minor,
-                     "category": _category_of(item.plan_change.to_plan)} for item in pending]
+        lines += [
+            _as_invoice_line(line, "usage")
+            for line in plan_invoice_lines(
+                last_plan,
+                fixed=False,
+                metered=True,
+                usage=meter_counts_month(tenant=tenant, year=last_year, month=last_month)
+                if metered_units
+                else {},
+                mau=mau_count(tenant=tenant, year=last_year, month=last_month) if has_overage else 0,
+            )
+        ]
+    return lines + [
+        {
+            "description": item.description,
+            "amount": item.amount_minor,
+            "category": _category_of(item.plan_change.to_plan),
+        }
+        for item in pending
+    ]
 
 
 def _category_of(plan) -> str:
@@ -144,8 +170,10 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
         license = (
             License.objects.select_for_update(of=("self", "tenant"))
             .select_related("tenant", "plan", "tenant__payment_settings", "tenant__payment_administrator")
-            .annotate(has_support=Exists(SupportSubscription.objects.filter(tenant_id=OuterRef("tenant_id"))),
-                      has_discounts=Exists(Discount.objects.filter(tenant_id=OuterRef("tenant_id"))))
+            .annotate(
+                has_support=Exists(SupportSubscription.objects.filter(tenant_id=OuterRef("tenant_id"))),
+                has_discounts=Exists(Discount.objects.filter(tenant_id=OuterRef("tenant_id"))),
+            )
             .get(tenant_id=tenant.pk)
         )
         tenant = license.tenant
@@ -155,14 +183,26 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
         licenses_roll_over(tenant=tenant, at=start, license=license)
         support_plan = support_billed_for(tenant=tenant, period_start=start) if license.has_support else None
         pending = list(
-            ProrationItem.objects.select_for_update(of=("self",)).select_related("plan_change__to_plan")
-            .filter(tenant=tenant, status=ProrationItem.Status.PENDING, billing=ProrationItem.Billing.NEXT_INVOICE,
-                    created_at__lt=start)
+            ProrationItem.objects.select_for_update(of=("self",))
+            .select_related("plan_change__to_plan")
+            .filter(
+                tenant=tenant,
+                status=ProrationItem.Status.PENDING,
+                billing=ProrationItem.Billing.NEXT_INVOICE,
+                created_at__lt=start,
+            )
             .order_by("created_at", "pk")
         )
         new_plan, last_plan = plans_at(tenant=tenant, instants=[start, start - timedelta(microseconds=1)])
-        lines = monthly_lines(tenant=tenant, year=year, month=month, new_plan=new_plan, last_plan=last_plan,
-                              pending=pending, support_plan=support_plan)
+        lines = monthly_lines(
+            tenant=tenant,
+            year=year,
+            month=month,
+            new_plan=new_plan,
+            last_plan=last_plan,
+            pending=pending,
+            support_plan=support_plan,
+        )
         # Late authentication events of months already invoiced: labelled adjustment lines (payments/late_usage.py).
         last_year, last_month = previous_month(year, month)
         adjustments = late_usage.late_mau_adjustments(tenant=tenant, before=date(last_year, last_month, 1))
@@ -170,9 +210,15 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
         if not lines:
             return None
         invoice = invoice_issue(
-            tenant=tenant, kind=Invoice.Kind.MONTHLY, source_key=monthly_source_key(tenant, year, month),
-            lines=lines, billing_date=date(year, month, 1), period_start=start, period_end=end,
-            payment_method=_payment_method(tenant), tenant_locked=True,
+            tenant=tenant,
+            kind=Invoice.Kind.MONTHLY,
+            source_key=monthly_source_key(tenant, year, month),
+            lines=lines,
+            billing_date=date(year, month, 1),
+            period_start=start,
+            period_end=end,
+            payment_method=_payment_method(tenant),
+            tenant_locked=True,
             charge_at=datetime(year, month, CHARGE_DAY, tzinfo=ZoneInfo(tenant.time_zone)),
             discount_plan=new_plan if license.has_discounts else None,
         )
@@ -181,8 +227,12 @@ def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
                 status=ProrationItem.Status.INVOICED
             )
         late_usage.record_monthly_invoice_usage(
-            tenant=tenant, last_plan=last_plan, last_month=date(last_year, last_month, 1), lines=lines,
-            adjustments=adjustments, source_key=invoice.source_key,
+            tenant=tenant,
+            last_plan=last_plan,
+            last_month=date(last_year, last_month, 1),
+            lines=lines,
+            adjustments=adjustments,
+            source_key=invoice.source_key,
         )
         _email_invoice_issued_after_commit(invoice.pk)
     return invoice
@@ -193,28 +243,46 @@ def immediate_invoices_issue(*, tenant) -> list[Invoice]:
     due for charging immediately."""
     invoices = []
     change_ids = (
-        ProrationItem.objects.filter(tenant=tenant, status=ProrationItem.Status.PENDING,
-                                     billing=ProrationItem.Billing.IMMEDIATE)
-        .values_list("plan_change_id", flat=True).distinct()
+        ProrationItem.objects.filter(
+            tenant=tenant, status=ProrationItem.Status.PENDING, billing=ProrationItem.Billing.IMMEDIATE
+        )
+        .values_list("plan_change_id", flat=True)
+        .distinct()
     )
     for change_id in sorted(set(change_ids)):
         with transaction.atomic():
             items = list(
-                ProrationItem.objects.select_for_update(of=("self",)).select_related("plan_change__to_plan")
-                .filter(tenant=tenant, plan_change_id=change_id, status=ProrationItem.Status.PENDING,
-                        billing=ProrationItem.Billing.IMMEDIATE).order_by("pk")
+                ProrationItem.objects.select_for_update(of=("self",))
+                .select_related("plan_change__to_plan")
+                .filter(
+                    tenant=tenant,
+                    plan_change_id=change_id,
+                    status=ProrationItem.Status.PENDING,
+                    billing=ProrationItem.Billing.IMMEDIATE,
+                )
+                .order_by("pk")
             )
             if not items:
                 continue
             now = clock.now()
             change = items[0].plan_change
             invoice = invoice_issue(
-                tenant=tenant, kind=Invoice.Kind.PRORATION, source_key=f"plan-change-{change_id}",
-                lines=[{"description": item.description, "amount": item.amount_minor,
-                        "category": _category_of(change.to_plan)} for item in items],
+                tenant=tenant,
+                kind=Invoice.Kind.PRORATION,
+                source_key=f"plan-change-{change_id}",
+                lines=[
+                    {
+                        "description": item.description,
+                        "amount": item.amount_minor,
+                        "category": _category_of(change.to_plan),
+                    }
+                    for item in items
+                ],
                 billing_date=now.astimezone(ZoneInfo(tenant.time_zone)).date(),
-                payment_method=_payment_method(tenant), charge_at=now,
-                discount_plan=change.to_plan, discount_fraction=_period_fraction(change),
+                payment_method=_payment_method(tenant),
+                charge_at=now,
+                discount_plan=change.to_plan,
+                discount_fraction=_period_fraction(change),
             )
             ProrationItem.objects.filter(pk__in=[item.pk for item in items]).update(
                 status=ProrationItem.Status.INVOICED
@@ -238,12 +306,20 @@ def tenants_to_invoice(*, at) -> list[int]:
     """Tenants whose current month (in their time zone) has begun and has no monthly invoice yet, and that had
     or have a paid license or have prorations waiting."""
     ids = []
-    candidates = Tenant.objects.filter(
-        Q(license__plan__license_type__in=["starter", "business", "enterprise"])
-        | Q(plan_changes__isnull=False) | Q(proration_items__status=ProrationItem.Status.PENDING)
-    ).filter(test_clock__isnull=True).distinct().only("pk", "time_zone")  # test tenants: their test clock
+    candidates = (
+        Tenant.objects.filter(
+            Q(license__plan__license_type__in=["starter", "business", "enterprise"])
+            | Q(plan_changes__isnull=False)
+            | Q(proration_items__status=ProrationItem.Status.PENDING)
+        )
+        .filter(test_clock__isnull=True)
+        .distinct()
+        .only("pk", "time_zone")
+    )  # test tenants: their test clock
     for tenant in candidates:
         local = (at - late_usage.grace()).astimezone(ZoneInfo(tenant.time_zone))  # grace for late events
-        if not Invoice.objects.filter(source_key=monthly_source_key(tenant, local.year, local.month)).exists():
+        if not Invoice.objects.filter(
+            source_key=monthly_source_key(tenant, local.year, local.month)
+        ).exists():
             ids.append(tenant.pk)
     return ids

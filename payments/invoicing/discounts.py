@@ -30,8 +30,11 @@ from billing_portal.common.money import round_minor
 from payments.models import Coupon, Discount, DiscountApplication
 
 LINE_CATEGORIES = {"license", "support", "usage"}
-_ELIGIBLE = {Coupon.AppliesTo.LICENSE: {"license"}, Coupon.AppliesTo.USAGE: {"usage"},
-             Coupon.AppliesTo.ALL: LINE_CATEGORIES}
+_ELIGIBLE = {
+    Coupon.AppliesTo.LICENSE: {"license"},
+    Coupon.AppliesTo.USAGE: {"usage"},
+    Coupon.AppliesTo.ALL: LINE_CATEGORIES,
+}
 
 
 def _months_after(day: date, months: int) -> date:
@@ -51,16 +54,23 @@ def _discount_applies(discount: Discount, billing_date: date, plan) -> bool:
     return not restricted or (plan is not None and plan.pk in {p.pk for p in restricted})
 
 
-def discount_lines(*, tenant, lines: list[dict], billing_date: date, plan, fraction: Decimal | None = None,
-                   discounts=None) -> list[tuple[Discount, dict]]:
+def discount_lines(
+    *, tenant, lines: list[dict], billing_date: date, plan, fraction: Decimal | None = None, discounts=None
+) -> list[tuple[Discount, dict]]:
     """The discount lines for an invoice of `lines` (each with a `category`), dated `billing_date`, for a tenant on
     `plan`. `fraction`: the part of the period a plan-change invoice covers (fixed amounts are prorated by it).
     Reads only; `discounts` may be given (locked) by the caller."""
     if discounts is None:
-        discounts = (Discount.objects.filter(tenant=tenant).select_related("coupon")
-                     .prefetch_related("coupon__plans").order_by("created_at", "pk"))
-    left = {category: sum(line["amount"] for line in lines if line.get("category") == category)
-            for category in LINE_CATEGORIES}
+        discounts = (
+            Discount.objects.filter(tenant=tenant)
+            .select_related("coupon")
+            .prefetch_related("coupon__plans")
+            .order_by("created_at", "pk")
+        )
+    left = {
+        category: sum(line["amount"] for line in lines if line.get("category") == category)
+        for category in LINE_CATEGORIES
+    }
     result = []
     for discount in discounts:
         coupon = discount.coupon
@@ -75,20 +85,32 @@ def discount_lines(*, tenant, lines: list[dict], billing_date: date, plan, fract
         elif coupon.currency != tenant.currency:
             continue
         else:
-            amount = coupon.amount_off if fraction is None else round_minor(Decimal(coupon.amount_off) * fraction)
+            amount = (
+                coupon.amount_off if fraction is None else round_minor(Decimal(coupon.amount_off) * fraction)
+            )
         amount = min(amount, eligible)
         if amount <= 0:
             continue
         remaining = amount
-        for category in sorted(categories):  # take it off the categories it applies to, so a second never exceeds
+        for category in sorted(
+            categories
+        ):  # take it off the categories it applies to, so a second never exceeds
             take = min(remaining, max(0, left[category]))
             left[category] -= take
             remaining -= take
         # Stored in one language whatever the request's (pages show it translated: payments.templatetags.invoice_text).
         with translation.override("en"):
             summary = coupon.summary
-        result.append((discount, {"description": f"Discount: {coupon.name} ({summary})", "amount": -amount,
-                                  "category": "discount"}))
+        result.append(
+            (
+                discount,
+                {
+                    "description": f"Discount: {coupon.name} ({summary})",
+                    "amount": -amount,
+                    "category": "discount",
+                },
+            )
+        )
     return result
 
 
@@ -115,8 +137,11 @@ def promotion_code_find(*, code: str) -> Coupon:
     normalised = normalise_promotion_code(code)
     coupon = Coupon.objects.filter(promotion_code=normalised, active=True).first() if normalised else None
     if coupon is None:
-        raise ApplicationError(_("This promotion code is not valid."), code="promotion_code_invalid",
-                               extra={"field": "promotion_code"})
+        raise ApplicationError(
+            _("This promotion code is not valid."),
+            code="promotion_code_invalid",
+            extra={"field": "promotion_code"},
+        )
     return coupon
 
 
@@ -131,8 +156,9 @@ def coupon_check(*, tenant, coupon: Coupon, plan=None, at=None) -> None:
     elif coupon.redemption_limit is not None and coupon.redeemed_count >= coupon.redemption_limit:
         problem = _("This promotion code has been used up.")
     elif coupon.kind == Coupon.Kind.AMOUNT and coupon.currency != tenant.currency:
-        problem = _("This promotion code is for %(code_currency)s accounts; you are billed in %(currency)s.") % {
-            "code_currency": coupon.currency, "currency": tenant.currency}
+        problem = _(
+            "This promotion code is for %(code_currency)s accounts; you are billed in %(currency)s."
+        ) % {"code_currency": coupon.currency, "currency": tenant.currency}
     elif Discount.objects.filter(tenant=tenant, coupon=coupon).exists():
         problem = _("You have already used this promotion code.")
     else:
@@ -160,27 +186,46 @@ def coupon_attach(*, tenant, coupon: Coupon, source: str, plan=None, actor=None)
         coupon_check(tenant=tenant, coupon=coupon, plan=plan)
         now = clock.now()
         starts_on = now.astimezone(ZoneInfo(tenant.time_zone)).date()
-        ends_before = (_months_after(starts_on, coupon.duration_months)
-                       if coupon.duration == Coupon.Duration.REPEATING else None)
+        ends_before = (
+            _months_after(starts_on, coupon.duration_months)
+            if coupon.duration == Coupon.Duration.REPEATING
+            else None
+        )
         try:
             with transaction.atomic():
-                discount = Discount.objects.create(tenant=tenant, coupon=coupon, source=source, starts_on=starts_on,
-                                                   ends_before=ends_before, created_by=actor)
+                discount = Discount.objects.create(
+                    tenant=tenant,
+                    coupon=coupon,
+                    source=source,
+                    starts_on=starts_on,
+                    ends_before=ends_before,
+                    created_by=actor,
+                )
         except IntegrityError:
-            raise ApplicationError(_("You have already used this promotion code."), code="promotion_code_unavailable",
-                                   extra={"field": "promotion_code"}) from None
+            raise ApplicationError(
+                _("You have already used this promotion code."),
+                code="promotion_code_unavailable",
+                extra={"field": "promotion_code"},
+            ) from None
         Coupon.objects.filter(pk=coupon.pk).update(redeemed_count=F("redeemed_count") + 1)
-        audit_record(action="discount.attached", tenant=tenant, actor=actor,
-                     data={"coupon": coupon.name, "summary": coupon.summary, "source": source})
+        audit_record(
+            action="discount.attached",
+            tenant=tenant,
+            actor=actor,
+            data={"coupon": coupon.name, "summary": coupon.summary, "source": source},
+        )
     return discount
 
 
-def discount_preview(*, tenant, coupon: Coupon, lines: list[dict], plan, fraction: Decimal | None = None) -> int:
+def discount_preview(
+    *, tenant, coupon: Coupon, lines: list[dict], plan, fraction: Decimal | None = None
+) -> int:
     """What `coupon` would take off an invoice of `lines` today, before anything is attached (confirmation pages)."""
     from zoneinfo import ZoneInfo
 
     today = clock.now().astimezone(ZoneInfo(tenant.time_zone)).date()
     trial = Discount(tenant=tenant, coupon=coupon, source=Discount.Source.PROMOTION_CODE, starts_on=today)
-    applied = discount_lines(tenant=tenant, lines=lines, billing_date=today, plan=plan, fraction=fraction,
-                             discounts=[trial])
+    applied = discount_lines(
+        tenant=tenant, lines=lines, billing_date=today, plan=plan, fraction=fraction, discounts=[trial]
+    )
     return -sum(line["amount"] for _discount, line in applied)

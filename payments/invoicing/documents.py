@@ -48,8 +48,10 @@ def compute_totals(*, line_amounts, credits, rate: Decimal) -> Totals:
     the usage; tax is charged on what is left and rounded once for the whole invoice."""
     usage = sum(line_amounts)
     if usage < 0:
-        raise ApplicationError(_("An invoice cannot total less than zero; record the difference as credit."),
-                               code="negative_invoice")
+        raise ApplicationError(
+            _("An invoice cannot total less than zero; record the difference as credit."),
+            code="negative_invoice",
+        )
     remaining = usage
     allocations = []
     for credit in credits:
@@ -80,8 +82,19 @@ def _next_number(*, tenant, year: int) -> str:
 
 
 def invoice_issue(
-    *, tenant, kind, source_key, lines, billing_date, period_start=None, period_end=None, apply_credits=True,
-    payment_method=Invoice.PaymentMethod.CARD, charge_at=None, tenant_locked=False, discount_plan=None,
+    *,
+    tenant,
+    kind,
+    source_key,
+    lines,
+    billing_date,
+    period_start=None,
+    period_end=None,
+    apply_credits=True,
+    payment_method=Invoice.PaymentMethod.CARD,
+    charge_at=None,
+    tenant_locked=False,
+    discount_plan=None,
     discount_fraction=None,
 ) -> Invoice:
     """Issue one invoice for `source_key` (e.g. 'monthly-<tenant id>-2026-04'); a second call returns the first.
@@ -99,43 +112,74 @@ def invoice_issue(
     try:
         with transaction.atomic(savepoint=not tenant_locked):
             if not tenant_locked:
-                tenant = (Tenant.objects.select_for_update(of=("self",)).select_related("payment_administrator")
-                          .get(pk=tenant.pk))
+                tenant = (
+                    Tenant.objects.select_for_update(of=("self",))
+                    .select_related("payment_administrator")
+                    .get(pk=tenant.pk)
+                )
                 existing = Invoice.objects.filter(source_key=source_key).first()
                 if existing is not None:
                     return existing
             now = clock.now()
             applied = []
             if discount_plan is not None:
-                applied = discount_lines(tenant=tenant, lines=lines, billing_date=billing_date, plan=discount_plan,
-                                         fraction=discount_fraction)
+                applied = discount_lines(
+                    tenant=tenant,
+                    lines=lines,
+                    billing_date=billing_date,
+                    plan=discount_plan,
+                    fraction=discount_fraction,
+                )
                 lines = [*lines, *(line for _discount, line in applied)]
             credits = credits_in_application_order(tenant=tenant, at=now, lock=True) if apply_credits else []
             rate = tax_rate()
-            totals = compute_totals(line_amounts=[line["amount"] for line in lines], credits=credits, rate=rate)
+            totals = compute_totals(
+                line_amounts=[line["amount"] for line in lines], credits=credits, rate=rate
+            )
             invoice = Invoice.objects.create(
-                tenant=tenant, kind=kind, source_key=source_key,
+                tenant=tenant,
+                kind=kind,
+                source_key=source_key,
                 number=_next_number(tenant=tenant, year=billing_date.year),
                 receipt_id="R" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(15)),
-                period_start=period_start, period_end=period_end, billing_date=billing_date, issued_at=now,
-                currency=tenant.currency, usage_amount=totals.usage_amount, credit_applied=totals.credit_applied,
-                determined_amount=totals.determined_amount, tax_rate=rate, tax_amount=totals.tax_amount,
+                period_start=period_start,
+                period_end=period_end,
+                billing_date=billing_date,
+                issued_at=now,
+                currency=tenant.currency,
+                usage_amount=totals.usage_amount,
+                credit_applied=totals.credit_applied,
+                determined_amount=totals.determined_amount,
+                tax_rate=rate,
+                tax_amount=totals.tax_amount,
                 payment_amount=totals.payment_amount,
                 status=Invoice.Status.SUCCESSFUL if totals.payment_amount == 0 else Invoice.Status.PENDING,
                 paid_at=now if totals.payment_amount == 0 else None,
-                next_attempt_at=(charge_at if totals.payment_amount and payment_method == Invoice.PaymentMethod.CARD
-                                 else None),
+                next_attempt_at=(
+                    charge_at
+                    if totals.payment_amount and payment_method == Invoice.PaymentMethod.CARD
+                    else None
+                ),
                 payment_method=payment_method,
-                due_date=(transfer_due_date(billing_date) if payment_method == Invoice.PaymentMethod.BANK_TRANSFER
-                          and totals.payment_amount else None),
-                seller_name=settings.SELLER_NAME, seller_address=settings.SELLER_ADDRESS,
-                buyer_name=tenant.name, buyer_address=_buyer_address(tenant),
+                due_date=(
+                    transfer_due_date(billing_date)
+                    if payment_method == Invoice.PaymentMethod.BANK_TRANSFER and totals.payment_amount
+                    else None
+                ),
+                seller_name=settings.SELLER_NAME,
+                seller_address=settings.SELLER_ADDRESS,
+                buyer_name=tenant.name,
+                buyer_address=_buyer_address(tenant),
                 buyer_email=tenant.payment_administrator.email if tenant.payment_administrator else "",
             )
             InvoiceLine.objects.bulk_create(
                 InvoiceLine(
-                    invoice=invoice, position=i, description=line["description"], amount=line["amount"],
-                    quantity=line.get("quantity", 1), unit_amount=line.get("unit_amount"),
+                    invoice=invoice,
+                    position=i,
+                    description=line["description"],
+                    amount=line["amount"],
+                    quantity=line.get("quantity", 1),
+                    unit_amount=line.get("unit_amount"),
                 )
                 for i, line in enumerate(lines, start=1)
             )
@@ -144,9 +188,15 @@ def invoice_issue(
                 CreditApplication.objects.create(invoice=invoice, credit=credit, amount=amount)
                 Credit.objects.filter(pk=credit.pk).update(amount_used=F("amount_used") + amount)
             audit_record(
-                action="invoice.issued", tenant=tenant,
-                data={"number": invoice.number, "kind": kind, "payment_amount": invoice.payment_amount,
-                      "currency": invoice.currency, "credit_applied": invoice.credit_applied},
+                action="invoice.issued",
+                tenant=tenant,
+                data={
+                    "number": invoice.number,
+                    "kind": kind,
+                    "payment_amount": invoice.payment_amount,
+                    "currency": invoice.currency,
+                    "credit_applied": invoice.credit_applied,
+                },
             )
             invoice_event("invoice.issued", invoice)
             return invoice
@@ -169,7 +219,9 @@ _INVOICE_TRANSITIONS = {
 def _buyer_address(tenant) -> str:
     """The address copied onto the invoice: 〒 postal code, prefecture and the rest, written in the address's own
     order (〒100-0005 東京都千代田区… for an address in Japanese)."""
-    return format_address(postal_code=tenant.postal_code, prefecture=tenant.prefecture, address=tenant.address)[:300]
+    return format_address(
+        postal_code=tenant.postal_code, prefecture=tenant.prefecture, address=tenant.address
+    )[:300]
 
 
 def invoice_status_set(invoice: Invoice, status: str, *, paid_at=None, next_attempt_at=None) -> Invoice:
@@ -178,8 +230,8 @@ def invoice_status_set(invoice: Invoice, status: str, *, paid_at=None, next_atte
     void never change. Paid clears the next attempt; failed sets it (None: no automatic retry); void clears it."""
     if status not in _INVOICE_TRANSITIONS.get(invoice.status, set()):
         raise ApplicationError(
-            _("Invoice %(number)s is %(status)s; it cannot become %(to)s.") % {
-                "number": invoice.number, "status": invoice.get_status_display().lower(), "to": status},
+            _("Invoice %(number)s is %(status)s; it cannot become %(to)s.")
+            % {"number": invoice.number, "status": invoice.get_status_display().lower(), "to": status},
             code="bad_transition",
         )
     invoice.status = status
@@ -202,14 +254,21 @@ def invoice_mark_paid_by_transfer(*, invoice, actor=None, paid_at=None) -> Invoi
     if invoice.status == Invoice.Status.SUCCESSFUL:
         return invoice
     if invoice.payment_method != Invoice.PaymentMethod.BANK_TRANSFER:
-        raise ApplicationError(_("Only invoices paid by bank transfer are marked paid by hand."),
-                               code="not_bank_transfer")
+        raise ApplicationError(
+            _("Only invoices paid by bank transfer are marked paid by hand."), code="not_bank_transfer"
+        )
     if invoice.status != Invoice.Status.PENDING:
-        raise ApplicationError(_("The invoice is %(status)s.") % {"status": invoice.get_status_display().lower()},
-                               code="not_pending")
+        raise ApplicationError(
+            _("The invoice is %(status)s.") % {"status": invoice.get_status_display().lower()},
+            code="not_pending",
+        )
     invoice_status_set(invoice, Invoice.Status.SUCCESSFUL, paid_at=paid_at)
-    audit_record(action="invoice.paid", tenant=invoice.tenant, actor=actor,
-                 data={"number": invoice.number, "method": "bank_transfer", "amount": invoice.payment_amount})
+    audit_record(
+        action="invoice.paid",
+        tenant=invoice.tenant,
+        actor=actor,
+        data={"number": invoice.number, "method": "bank_transfer", "amount": invoice.payment_amount},
+    )
     invoice_event("invoice.paid", invoice)
     invoice_id = invoice.pk
     transaction.on_commit(lambda: _email_paid(invoice_id))
@@ -219,4 +278,6 @@ def invoice_mark_paid_by_transfer(*, invoice, actor=None, paid_at=None) -> Invoi
 def _email_paid(invoice_id: int) -> None:
     from payments.notifications import notify_payment_succeeded
 
-    notify_payment_succeeded(invoice=Invoice.objects.select_related("tenant__payment_administrator").get(pk=invoice_id))
+    notify_payment_succeeded(
+        invoice=Invoice.objects.select_related("tenant__payment_administrator").get(pk=invoice_id)
+    )

@@ -40,11 +40,19 @@ def invoiced_usage_months(*, tenant, months) -> set:
 def late_events_report(*, tenant, accepted_by_month) -> dict:
     """The ingest answer's `late` and `late_months` for the events just accepted ({month first day: count})."""
     closed = invoiced_usage_months(tenant=tenant, months=[m for m, n in accepted_by_month.items() if n])
-    return {"late": sum(accepted_by_month[m] for m in closed), "late_months": sorted(f"{m:%Y-%m}" for m in closed)}
+    return {
+        "late": sum(accepted_by_month[m] for m in closed),
+        "late_months": sorted(f"{m:%Y-%m}" for m in closed),
+    }
 
 
 def _overage_plan(plan) -> bool:
-    return plan is not None and not plan.is_free and plan.max_mau is not None and bool(plan.mau_overage_unit_amount)
+    return (
+        plan is not None
+        and not plan.is_free
+        and plan.max_mau is not None
+        and bool(plan.mau_overage_unit_amount)
+    )
 
 
 def late_mau_adjustments(*, tenant, before: date) -> list[dict]:
@@ -60,8 +68,10 @@ def late_mau_adjustments(*, tenant, before: date) -> list[dict]:
     from payments.invoicing.cycle import plan_at
 
     billed = dict(
-        MauBilled.objects.filter(tenant=tenant, month__lt=before).values("month")
-        .annotate(overage=Max("overage_billed")).values_list("month", "overage")
+        MauBilled.objects.filter(tenant=tenant, month__lt=before)
+        .values("month")
+        .annotate(overage=Max("overage_billed"))
+        .values_list("month", "overage")
     )
     if not billed:
         return []
@@ -76,12 +86,21 @@ def late_mau_adjustments(*, tenant, before: date) -> list[dict]:
         extra = overage - billed[month]
         if extra <= 0:
             continue
-        result.append({"month": month, "overage": overage, "mau": int(counters.get(month, 0)), "line": {
-            "description": f"MAU overage adjustment for {month:%Y-%m} (late authentication events, above "
-                           f"{plan.max_mau:,} MAU)",
-            "quantity": extra, "unit_amount": plan.mau_overage_unit_amount, "category": "usage",
-            "amount": round_minor(Decimal(plan.mau_overage_unit_amount) * extra),
-        }})
+        result.append(
+            {
+                "month": month,
+                "overage": overage,
+                "mau": int(counters.get(month, 0)),
+                "line": {
+                    "description": f"MAU overage adjustment for {month:%Y-%m} (late authentication events, above "
+                    f"{plan.max_mau:,} MAU)",
+                    "quantity": extra,
+                    "unit_amount": plan.mau_overage_unit_amount,
+                    "category": "usage",
+                    "amount": round_minor(Decimal(plan.mau_overage_unit_amount) * extra),
+                },
+            }
+        )
     return result
 
 
@@ -90,23 +109,49 @@ def mau_billed_record(*, tenant, month: date, mau: int, overage: int, source_key
     from metering.models import MauBilled
 
     MauBilled.objects.bulk_create(
-        [MauBilled(tenant=tenant, month=month, invoice_source_key=source_key, mau_billed=mau,
-                   overage_billed=overage, created_at=clock.now())],
+        [
+            MauBilled(
+                tenant=tenant,
+                month=month,
+                invoice_source_key=source_key,
+                mau_billed=mau,
+                overage_billed=overage,
+                created_at=clock.now(),
+            )
+        ],
         ignore_conflicts=True,
     )
 
 
-def record_monthly_invoice_usage(*, tenant, last_plan, last_month: date, lines, adjustments, source_key) -> None:
+def record_monthly_invoice_usage(
+    *, tenant, last_plan, last_month: date, lines, adjustments, source_key
+) -> None:
     """After the monthly invoice is issued (same transaction): what it billed of last month's MAU, and the
     adjustments it carried. This freezes the MAU the invoice billed into PostgreSQL (`MauBilled`, idempotent by
     the invoice's source key) whichever event store counted it (metering/event_store.py)."""
     from metering.selectors import mau_count
 
     if _overage_plan(last_plan):
-        overage = next((int(line.get("quantity") or 0) for line in lines
-                        if str(line["description"]).startswith("MAU overage (above")), 0)
-        mau_billed_record(tenant=tenant, month=last_month, overage=overage, source_key=source_key,
-                          mau=mau_count(tenant=tenant, year=last_month.year, month=last_month.month))
+        overage = next(
+            (
+                int(line.get("quantity") or 0)
+                for line in lines
+                if str(line["description"]).startswith("MAU overage (above")
+            ),
+            0,
+        )
+        mau_billed_record(
+            tenant=tenant,
+            month=last_month,
+            overage=overage,
+            source_key=source_key,
+            mau=mau_count(tenant=tenant, year=last_month.year, month=last_month.month),
+        )
     for adjustment in adjustments:
-        mau_billed_record(tenant=tenant, month=adjustment["month"], overage=adjustment["overage"],
-                          mau=adjustment["mau"], source_key=source_key)
+        mau_billed_record(
+            tenant=tenant,
+            month=adjustment["month"],
+            overage=adjustment["overage"],
+            mau=adjustment["mau"],
+            source_key=source_key,
+        )

@@ -29,21 +29,45 @@ def upcoming_invoice_preview(*, tenant, at=None) -> dict:
         next_plan = reservation.plan
     else:
         next_plan = current
-    pending = list(ProrationItem.objects.select_related("plan_change__to_plan").filter(
-        tenant=tenant, status=ProrationItem.Status.PENDING, billing=ProrationItem.Billing.NEXT_INVOICE,
-    ).order_by("created_at", "pk"))
+    pending = list(
+        ProrationItem.objects.select_related("plan_change__to_plan")
+        .filter(
+            tenant=tenant,
+            status=ProrationItem.Status.PENDING,
+            billing=ProrationItem.Billing.NEXT_INVOICE,
+        )
+        .order_by("created_at", "pk")
+    )
     support = support_get(tenant=tenant)
-    lines = monthly_lines(tenant=tenant, year=year, month=month, new_plan=next_plan, last_plan=current,
-                          pending=pending, support_plan=support.plan if support and support.auto_renew else None)
-    lines += [line for _discount, line in discount_lines(tenant=tenant, lines=lines, billing_date=date(year, month, 1),
-                                                         plan=next_plan)]
-    totals = compute_totals(line_amounts=[line["amount"] for line in lines],
-                            credits=credits_in_application_order(tenant=tenant, at=at), rate=tax_rate())
+    lines = monthly_lines(
+        tenant=tenant,
+        year=year,
+        month=month,
+        new_plan=next_plan,
+        last_plan=current,
+        pending=pending,
+        support_plan=support.plan if support and support.auto_renew else None,
+    )
+    lines += [
+        line
+        for _discount, line in discount_lines(
+            tenant=tenant, lines=lines, billing_date=date(year, month, 1), plan=next_plan
+        )
+    ]
+    totals = compute_totals(
+        line_amounts=[line["amount"] for line in lines],
+        credits=credits_in_application_order(tenant=tenant, at=at),
+        rate=tax_rate(),
+    )
     return {
         "billing_date": date(year, month, 1),
-        "currency": tenant.currency, "plan": next_plan, "lines": lines,
-        "usage_amount": totals.usage_amount, "credit_applied": totals.credit_applied,
-        "determined_amount": totals.determined_amount, "tax_amount": totals.tax_amount,
+        "currency": tenant.currency,
+        "plan": next_plan,
+        "lines": lines,
+        "usage_amount": totals.usage_amount,
+        "credit_applied": totals.credit_applied,
+        "determined_amount": totals.determined_amount,
+        "tax_amount": totals.tax_amount,
         "payment_amount": totals.payment_amount,
     }
 
@@ -55,7 +79,16 @@ def immediate_charge_preview(*, tenant, line_amounts, at=None) -> dict:
     from payments.invoicing.credits import credits_in_application_order
     from payments.invoicing.documents import compute_totals, tax_rate
 
-    totals = compute_totals(line_amounts=list(line_amounts),
-                            credits=credits_in_application_order(tenant=tenant, at=at or clock.now()), rate=tax_rate())
-    return {"usage": totals.usage_amount, "credit": totals.credit_applied, "subtotal": totals.determined_amount,
-            "tax": totals.tax_amount, "total": totals.payment_amount, "tax_rate_percent": tax_rate() * 100}
+    totals = compute_totals(
+        line_amounts=list(line_amounts),
+        credits=credits_in_application_order(tenant=tenant, at=at or clock.now()),
+        rate=tax_rate(),
+    )
+    return {
+        "usage": totals.usage_amount,
+        "credit": totals.credit_applied,
+        "subtotal": totals.determined_amount,
+        "tax": totals.tax_amount,
+        "total": totals.payment_amount,
+        "tax_rate_percent": tax_rate() * 100,
+    }

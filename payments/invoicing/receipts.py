@@ -24,8 +24,12 @@ def receipt_html(*, invoice) -> str:
     with timezone.override(ZoneInfo(invoice.tenant.time_zone)):
         return render_to_string(
             "payments/receipt.html",
-            {"invoice": invoice, "lines": lines, "credit_applications": applications,
-             "tax_percent": (invoice.tax_rate * 100).normalize()},
+            {
+                "invoice": invoice,
+                "lines": lines,
+                "credit_applications": applications,
+                "tax_percent": (invoice.tax_rate * 100).normalize(),
+            },
         )
 
 

@@ -18,7 +18,9 @@ def credit_balance(*, tenant, at=None) -> int:
 
 
 def invoice_list(*, tenant):
-    return Invoice.objects.filter(tenant=tenant).select_related("replaced_by").order_by("-billing_date", "-id")
+    return (
+        Invoice.objects.filter(tenant=tenant).select_related("replaced_by").order_by("-billing_date", "-id")
+    )
 
 
 def invoice_get_by_receipt(*, tenant, receipt_id: str) -> Invoice | None:
@@ -34,15 +36,28 @@ def credit_history(*, tenant):
 
 def invoice_api_summary(invoice) -> dict:
     return {
-        "number": invoice.number, "receipt_id": invoice.receipt_id, "kind": invoice.kind,
-        "billing_date": invoice.billing_date.isoformat(), "currency": invoice.currency,
-        "usage_amount": invoice.usage_amount, "credit_applied": invoice.credit_applied,
-        "determined_amount": invoice.determined_amount, "tax_amount": invoice.tax_amount,
-        "payment_amount": invoice.payment_amount, "status": invoice.status,
+        "number": invoice.number,
+        "receipt_id": invoice.receipt_id,
+        "kind": invoice.kind,
+        "billing_date": invoice.billing_date.isoformat(),
+        "currency": invoice.currency,
+        "usage_amount": invoice.usage_amount,
+        "credit_applied": invoice.credit_applied,
+        "determined_amount": invoice.determined_amount,
+        "tax_amount": invoice.tax_amount,
+        "payment_amount": invoice.payment_amount,
+        "status": invoice.status,
         "payment_method": invoice.payment_method,
         "paid_at": invoice.paid_at.isoformat() if invoice.paid_at else None,
-        "lines": [{"description": line.description, "quantity": str(line.quantity.normalize()),
-                   "unit_amount": line.unit_amount, "amount": line.amount} for line in invoice.lines.all()],
+        "lines": [
+            {
+                "description": line.description,
+                "quantity": str(line.quantity.normalize()),
+                "unit_amount": line.unit_amount,
+                "amount": line.amount,
+            }
+            for line in invoice.lines.all()
+        ],
     }
 
 

@@ -8,4 +8,6 @@ from payments.notifications import notify_invoice_issued
 
 @shared_task(name="payments.tasks.send_invoice_issued_email")
 def send_invoice_issued_email(invoice_id: int):
-    notify_invoice_issued(invoice=Invoice.objects.select_related("tenant__payment_administrator").get(pk=invoice_id))
+    notify_invoice_issued(
+        invoice=Invoice.objects.select_related("tenant__payment_administrator").get(pk=invoice_id)
+    )

@@ -31,8 +31,9 @@ def reminders_due(*, at=None) -> list[tuple[int, str]]:
     at = at or clock.now()
     invoices = [invoice for invoice in open_transfer_invoices(live_only=True) if invoice.due_date is not None]
     sent: dict[int, set] = {}
-    for invoice_id, step in TransferReminder.objects.filter(invoice_id__in=[i.pk for i in invoices]).values_list(
-            "invoice_id", "step"):
+    for invoice_id, step in TransferReminder.objects.filter(
+        invoice_id__in=[i.pk for i in invoices]
+    ).values_list("invoice_id", "step"):
         sent.setdefault(invoice_id, set()).add(step)
     due = []
     for invoice in invoices:
@@ -40,7 +41,7 @@ def reminders_due(*, at=None) -> list[tuple[int, str]]:
         step = reminder_step_due(due_date=invoice.due_date, today=today)
         if step is None:
             continue
-        later_or_same = set(_ORDER[_ORDER.index(step):])
+        later_or_same = set(_ORDER[_ORDER.index(step) :])
         if not (sent.get(invoice.pk, set()) & later_or_same):
             due.append((invoice.pk, step))
     return due
@@ -52,14 +53,21 @@ def transfer_reminder_send(*, invoice_id: int, step: str, at=None) -> TransferRe
     from payments.notifications import notify_transfer_reminder
 
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update(of=("self",)).select_related(
-            "tenant__payment_administrator").get(pk=invoice_id)
-        if invoice.status != Invoice.Status.PENDING or invoice.payment_method != Invoice.PaymentMethod.BANK_TRANSFER:
+        invoice = (
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("tenant__payment_administrator")
+            .get(pk=invoice_id)
+        )
+        if (
+            invoice.status != Invoice.Status.PENDING
+            or invoice.payment_method != Invoice.PaymentMethod.BANK_TRANSFER
+        ):
             return None
         try:
             with transaction.atomic():
-                reminder = TransferReminder.objects.create(invoice=invoice, tenant=invoice.tenant, step=step,
-                                                           sent_at=at or clock.now())
+                reminder = TransferReminder.objects.create(
+                    invoice=invoice, tenant=invoice.tenant, step=step, sent_at=at or clock.now()
+                )
         except IntegrityError:
             return None
         transaction.on_commit(lambda: notify_transfer_reminder(invoice=invoice, step=step))

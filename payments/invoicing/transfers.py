@@ -48,9 +48,15 @@ from payments.models import (
 # --- transfer references -------------------------------------------------------------------------------------
 
 _DAMM = (
-    (0, 3, 1, 7, 5, 9, 8, 6, 4, 2), (7, 0, 9, 2, 1, 5, 4, 8, 6, 3), (4, 2, 0, 6, 8, 7, 1, 3, 5, 9),
-    (1, 7, 5, 0, 9, 8, 3, 4, 2, 6), (6, 1, 2, 3, 0, 4, 5, 9, 7, 8), (3, 6, 7, 4, 2, 0, 9, 5, 8, 1),
-    (5, 8, 6, 9, 7, 2, 0, 1, 3, 4), (8, 9, 4, 5, 3, 6, 2, 0, 1, 7), (9, 4, 3, 8, 6, 1, 7, 2, 0, 5),
+    (0, 3, 1, 7, 5, 9, 8, 6, 4, 2),
+    (7, 0, 9, 2, 1, 5, 4, 8, 6, 3),
+    (4, 2, 0, 6, 8, 7, 1, 3, 5, 9),
+    (1, 7, 5, 0, 9, 8, 3, 4, 2, 6),
+    (6, 1, 2, 3, 0, 4, 5, 9, 7, 8),
+    (3, 6, 7, 4, 2, 0, 9, 5, 8, 1),
+    (5, 8, 6, 9, 7, 2, 0, 1, 3, 4),
+    (8, 9, 4, 5, 3, 6, 2, 0, 1, 7),
+    (9, 4, 3, 8, 6, 1, 7, 2, 0, 5),
     (2, 5, 8, 1, 4, 3, 6, 7, 9, 0),
 )
 REFERENCE_LENGTH = 7
@@ -65,8 +71,9 @@ def damm_digit(digits: str) -> str:
 
 
 def reference_valid(reference: str) -> bool:
-    return (len(reference) == REFERENCE_LENGTH and reference.isdigit()
-            and damm_digit(reference) == "0")  # a number ending in its own check digit checks to 0
+    return (
+        len(reference) == REFERENCE_LENGTH and reference.isdigit() and damm_digit(reference) == "0"
+    )  # a number ending in its own check digit checks to 0
 
 
 def _new_reference() -> str:
@@ -86,7 +93,9 @@ def transfer_profile_assign(*, tenant) -> BankTransferProfile:
         except IntegrityError:
             existing = BankTransferProfile.objects.filter(tenant=tenant).first()
             if existing is not None:
-                return existing  # a concurrent call assigned it; otherwise the reference was taken: draw again
+                return (
+                    existing  # a concurrent call assigned it; otherwise the reference was taken: draw again
+                )
     raise ApplicationError("Could not assign a transfer reference; try again.", code="reference_exhausted")
 
 
@@ -97,10 +106,16 @@ def payer_name_normalise(raw: str) -> str:
     if bad:
         raise ApplicationError(
             f"Write the payer name in kana or Latin letters as your bank prints it (e.g. ｶ)ｱｸﾒ); "
-            f"these characters cannot be used: {bad}", code="bad_payer_name", extra={"field": "payer_name"})
+            f"these characters cannot be used: {bad}",
+            code="bad_payer_name",
+            extra={"field": "payer_name"},
+        )
     if len(name) > 48:
-        raise ApplicationError("The payer name is longer than the 48 characters a bank prints.",
-                               code="bad_payer_name", extra={"field": "payer_name"})
+        raise ApplicationError(
+            "The payer name is longer than the 48 characters a bank prints.",
+            code="bad_payer_name",
+            extra={"field": "payer_name"},
+        )
     return name
 
 
@@ -110,8 +125,12 @@ def transfer_payer_name_set(*, tenant, payer_name: str, actor=None) -> BankTrans
     profile = transfer_profile_assign(tenant=tenant)
     profile = BankTransferProfile.objects.select_for_update().get(pk=profile.pk)
     if profile.payer_name != name:
-        audit_record(action="transfer.payer_name_set", tenant=tenant, actor=actor,
-                     data={"from": profile.payer_name, "to": name})
+        audit_record(
+            action="transfer.payer_name_set",
+            tenant=tenant,
+            actor=actor,
+            data={"from": profile.payer_name, "to": name},
+        )
         profile.payer_name = name
         profile.save(update_fields=["payer_name", "updated_at"])
     return profile
@@ -136,8 +155,11 @@ class BankAccount:
     def account_type_label(self) -> str:
         from django.utils.translation import gettext
 
-        return {"ordinary": gettext("Ordinary (普通)"), "current": gettext("Current (当座)"),
-                "savings": gettext("Savings (貯蓄)")}.get(self.account_type, self.account_type)
+        return {
+            "ordinary": gettext("Ordinary (普通)"),
+            "current": gettext("Current (当座)"),
+            "savings": gettext("Savings (貯蓄)"),
+        }.get(self.account_type, self.account_type)
 
     @property
     def account_type_ja(self) -> str:
@@ -146,7 +168,9 @@ class BankAccount:
 
 def bank_account() -> BankAccount | None:
     """The operator's account from BANK_TRANSFER_ACCOUNT, or None while it is not configured."""
-    data = {key: str(value or "").strip() for key, value in getattr(settings, "BANK_TRANSFER_ACCOUNT", {}).items()}
+    data = {
+        key: str(value or "").strip() for key, value in getattr(settings, "BANK_TRANSFER_ACCOUNT", {}).items()
+    }
     if not (data.get("bank_name") and data.get("account_number") and data.get("account_holder")):
         return None
     return BankAccount(**{name: data.get(name, "") for name in BankAccount.__dataclass_fields__})
@@ -156,25 +180,37 @@ def transfer_details(*, tenant) -> dict:
     """What invoices, billing pages and reminders print for a tenant paying by transfer:
     {"bank_account": BankAccount | None, "reference": "1234566" | "", "payer_name": "ｶ)ｱｸﾒ" | ""}."""
     profile = BankTransferProfile.objects.filter(tenant=tenant).first()
-    return {"bank_account": bank_account(), "reference": profile.reference if profile else "",
-            "payer_name": profile.payer_name if profile else ""}
+    return {
+        "bank_account": bank_account(),
+        "reference": profile.reference if profile else "",
+        "payer_name": profile.payer_name if profile else "",
+    }
 
 
 def received_amounts(invoice_ids) -> dict[int, int]:
     """Yen received by transfer per invoice (what the statement lines applied to it)."""
-    rows = (TransferPayment.objects.filter(invoice_id__in=list(invoice_ids)).values("invoice_id")
-            .annotate(total=Sum("amount")).values_list("invoice_id", "total"))
+    rows = (
+        TransferPayment.objects.filter(invoice_id__in=list(invoice_ids))
+        .values("invoice_id")
+        .annotate(total=Sum("amount"))
+        .values_list("invoice_id", "total")
+    )
     return dict(rows)
 
 
 def open_transfer_invoices(*, tenant=None, live_only=False):
     """Unpaid bank-transfer invoices (oldest due first), each with `received` (yen so far) and `remaining`.
     `live_only`: without test tenants (their test clocks run their schedules)."""
-    qs = (Invoice.objects.filter(payment_method=Invoice.PaymentMethod.BANK_TRANSFER, status=Invoice.Status.PENDING,
-                                 payment_amount__gt=0)
-          .select_related("tenant")
-          .annotate(received=Coalesce(Sum("transfer_payments__amount"), 0))
-          .order_by("due_date", "billing_date", "pk"))
+    qs = (
+        Invoice.objects.filter(
+            payment_method=Invoice.PaymentMethod.BANK_TRANSFER,
+            status=Invoice.Status.PENDING,
+            payment_amount__gt=0,
+        )
+        .select_related("tenant")
+        .annotate(received=Coalesce(Sum("transfer_payments__amount"), 0))
+        .order_by("due_date", "billing_date", "pk")
+    )
     if tenant is not None:
         qs = qs.filter(tenant=tenant)
     if live_only:
@@ -188,8 +224,12 @@ def open_transfer_invoices(*, tenant=None, live_only=False):
 def overdue_transfer_invoices(*, tenant=None, today=None):
     """Open bank-transfer invoices whose due date (in each tenant's calendar) has passed."""
     invoices = open_transfer_invoices(tenant=tenant)
-    return [invoice for invoice in invoices if invoice.due_date is not None
-            and invoice.due_date < (today or clock.today_in(invoice.tenant.time_zone))]
+    return [
+        invoice
+        for invoice in invoices
+        if invoice.due_date is not None
+        and invoice.due_date < (today or clock.today_in(invoice.tenant.time_zone))
+    ]
 
 
 # --- statements ------------------------------------------------------------------------------------------------
@@ -217,22 +257,47 @@ def statement_upload(*, data: bytes, filename: str, actor=None) -> Upload:
     keys = {row.key for row in parsed.rows}
     try:
         with transaction.atomic():
-            known = set(BankStatementLine.objects.filter(line_key__in=keys).values_list("line_key", flat=True))
+            known = set(
+                BankStatementLine.objects.filter(line_key__in=keys).values_list("line_key", flat=True)
+            )
             fresh = [row for row in parsed.rows if row.key not in known]
             statement = BankStatement.objects.create(
-                file_sha256=digest, filename=(filename or "statement.csv")[:200], encoding=parsed.encoding,
-                has_header=parsed.has_header, row_errors=[list(error) for error in parsed.errors],
-                duplicate_rows=len(parsed.rows) - len(fresh), uploaded_by=actor, uploaded_at=clock.now(),
+                file_sha256=digest,
+                filename=(filename or "statement.csv")[:200],
+                encoding=parsed.encoding,
+                has_header=parsed.has_header,
+                row_errors=[list(error) for error in parsed.errors],
+                duplicate_rows=len(parsed.rows) - len(fresh),
+                uploaded_by=actor,
+                uploaded_at=clock.now(),
             )
             created = BankStatementLine.objects.bulk_create(
-                [BankStatementLine(statement=statement, row=row.row, line_key=row.key, booked_on=row.booked_on,
-                                   amount=row.amount, payer_name=row.payer_name, payer_name_raw=row.payer_name_raw,
-                                   reference=row.reference) for row in fresh],
+                [
+                    BankStatementLine(
+                        statement=statement,
+                        row=row.row,
+                        line_key=row.key,
+                        booked_on=row.booked_on,
+                        amount=row.amount,
+                        payer_name=row.payer_name,
+                        payer_name_raw=row.payer_name_raw,
+                        reference=row.reference,
+                    )
+                    for row in fresh
+                ],
                 ignore_conflicts=True,  # a concurrent upload of an overlapping file took some: they stay theirs
             )
-            audit_record(action="transfer.statement_uploaded", actor=actor,
-                         data={"file": statement.filename, "sha256": digest, "lines": len(created),
-                               "duplicates": statement.duplicate_rows, "errors": len(parsed.errors)})
+            audit_record(
+                action="transfer.statement_uploaded",
+                actor=actor,
+                data={
+                    "file": statement.filename,
+                    "sha256": digest,
+                    "lines": len(created),
+                    "duplicates": statement.duplicate_rows,
+                    "errors": len(parsed.errors),
+                },
+            )
     except IntegrityError:
         existing = BankStatement.objects.filter(file_sha256=digest).first()
         if existing is None:
@@ -266,10 +331,13 @@ def _references_in(line) -> list[str]:
 def _name_keys() -> dict[int, set[str]]:
     """Per tenant, the comparison keys of its payer names: the transfer profile's, the payment account's, its own."""
     keys: dict[int, set[str]] = defaultdict(set)
-    for tenant_id, name in BankTransferProfile.objects.exclude(payer_name="").values_list("tenant_id", "payer_name"):
+    for tenant_id, name in BankTransferProfile.objects.exclude(payer_name="").values_list(
+        "tenant_id", "payer_name"
+    ):
         keys[tenant_id].add(bank_name_key(name))
     for tenant_id, name, tenant_name in PaymentAccount.objects.filter(
-            tenant__payment_settings__method="bank_transfer").values_list("tenant_id", "name", "tenant__name"):
+        tenant__payment_settings__method="bank_transfer"
+    ).values_list("tenant_id", "name", "tenant__name"):
         keys[tenant_id] |= {bank_name_key(name), bank_name_key(tenant_name)}
     return {tenant_id: {key for key in found if len(key) >= 3} for tenant_id, found in keys.items()}
 
@@ -313,7 +381,10 @@ def line_proposals(*, lines) -> list[Proposal]:
             if chosen is None:
                 from accounts.models import Tenant
 
-                proposal.tenant, proposal.rule = tenants.get(tenant_id) or Tenant.objects.get(pk=tenant_id), rule
+                proposal.tenant, proposal.rule = (
+                    tenants.get(tenant_id) or Tenant.objects.get(pk=tenant_id),
+                    rule,
+                )
                 continue
         else:
             exact = [(inv, inv.remaining - planned[inv.pk]) for inv in invoices]
@@ -322,7 +393,12 @@ def line_proposals(*, lines) -> list[Proposal]:
                 continue
             chosen, rule = exact[0], "amount"
         invoice, left = chosen
-        proposal.tenant, proposal.invoice, proposal.rule, proposal.remaining = invoice.tenant, invoice, rule, left
+        proposal.tenant, proposal.invoice, proposal.rule, proposal.remaining = (
+            invoice.tenant,
+            invoice,
+            rule,
+            left,
+        )
         proposal.checked = rule in ("reference", "name") and left == line.amount
         planned[invoice.pk] += line.amount
     return proposals
@@ -340,9 +416,10 @@ _LINE_TRANSITIONS = {
 def line_status_set(line: BankStatementLine, status: str, *, actor=None, note: str | None = None):
     """The one transition function of BankStatementLine.status (inside the caller's transaction and row lock)."""
     if status not in _LINE_TRANSITIONS[line.status]:
-        raise Conflict(f"This statement line is already {line.get_status_display().lower()}; it cannot become "
-                       f"{status}.",
-                       code="line_already_resolved")
+        raise Conflict(
+            f"This statement line is already {line.get_status_display().lower()}; it cannot become {status}.",
+            code="line_already_resolved",
+        )
     line.status = status
     line.resolved_by = actor if getattr(actor, "is_authenticated", False) else None
     line.resolved_at = clock.now()
@@ -367,23 +444,33 @@ def _paid_at(line, tenant):
 
 
 @transaction.atomic
-def transfer_apply(*, line, invoice=None, tenant=None, overpayment_to_credit=True, actor=None) -> TransferPayment:
+def transfer_apply(
+    *, line, invoice=None, tenant=None, overpayment_to_credit=True, actor=None
+) -> TransferPayment:
     """Apply a statement line to `invoice` (an open bank-transfer invoice), or wholly as credit to `tenant`.
     Refused (Conflict) when the line was applied or ignored already — by anyone, at any moment."""
     line = BankStatementLine.objects.select_for_update().get(pk=line.pk)
     if line.status != BankStatementLine.Status.UNAPPLIED:
-        raise Conflict(f"Row {line.row} ({line}) is already {line.get_status_display().lower()}.",
-                       code="line_already_resolved")
+        raise Conflict(
+            f"Row {line.row} ({line}) is already {line.get_status_display().lower()}.",
+            code="line_already_resolved",
+        )
     received = 0
     if invoice is not None:
         invoice = Invoice.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=invoice.pk)
         if invoice.payment_method != Invoice.PaymentMethod.BANK_TRANSFER:
-            raise ApplicationError(f"Invoice {invoice.number} is not paid by bank transfer.", code="not_bank_transfer")
+            raise ApplicationError(
+                f"Invoice {invoice.number} is not paid by bank transfer.", code="not_bank_transfer"
+            )
         if invoice.status != Invoice.Status.PENDING:
-            raise Conflict(f"Invoice {invoice.number} is {invoice.get_status_display().lower()}.", code="not_pending")
+            raise Conflict(
+                f"Invoice {invoice.number} is {invoice.get_status_display().lower()}.", code="not_pending"
+            )
         if invoice.currency != line.currency:
-            raise ApplicationError(f"Invoice {invoice.number} is in {invoice.currency}; the deposit is in "
-                                   f"{line.currency}.", code="wrong_currency")
+            raise ApplicationError(
+                f"Invoice {invoice.number} is in {invoice.currency}; the deposit is in {line.currency}.",
+                code="wrong_currency",
+            )
         tenant = invoice.tenant
         received = received_amounts([invoice.pk]).get(invoice.pk, 0)
         applied = min(line.amount, invoice.payment_amount - received)
@@ -395,28 +482,54 @@ def transfer_apply(*, line, invoice=None, tenant=None, overpayment_to_credit=Tru
     credit = None
     if excess and (overpayment_to_credit or invoice is None):
         if tenant.currency != line.currency:
-            raise ApplicationError(f"{tenant.name} is billed in {tenant.currency}; the deposit is in {line.currency}.",
-                                   code="wrong_currency")
+            raise ApplicationError(
+                f"{tenant.name} is billed in {tenant.currency}; the deposit is in {line.currency}.",
+                code="wrong_currency",
+            )
         credit = credit_grant(
-            tenant=tenant, name=f"Bank transfer of {line.booked_on:%Y-%m-%d} ({format_money(excess, line.currency)} "
-                                f"over{' invoice ' + invoice.number if invoice else ''})",
-            amount_minor=pre_tax_credit(excess), currency=line.currency, source=Credit.Source.BANK_TRANSFER,
+            tenant=tenant,
+            name=f"Bank transfer of {line.booked_on:%Y-%m-%d} ({format_money(excess, line.currency)} "
+            f"over{' invoice ' + invoice.number if invoice else ''})",
+            amount_minor=pre_tax_credit(excess),
+            currency=line.currency,
+            source=Credit.Source.BANK_TRANSFER,
             source_key=f"transfer-line-{line.pk}",
         )
     try:
         with transaction.atomic():
-            payment = TransferPayment.objects.create(line=line, tenant=tenant, invoice=invoice, amount=applied,
-                                                     credit=credit, applied_by=actor if getattr(actor, "is_authenticated", False) else None,
-                                                     applied_at=clock.now())
-    except IntegrityError as exc:  # the line's row lock makes this unreachable; the constraint is the guarantee
+            payment = TransferPayment.objects.create(
+                line=line,
+                tenant=tenant,
+                invoice=invoice,
+                amount=applied,
+                credit=credit,
+                applied_by=actor if getattr(actor, "is_authenticated", False) else None,
+                applied_at=clock.now(),
+            )
+    except (
+        IntegrityError
+    ) as exc:  # the line's row lock makes this unreachable; the constraint is the guarantee
         raise Conflict(f"Row {line.row} is already applied.", code="line_already_resolved") from exc
     line_status_set(line, BankStatementLine.Status.APPLIED, actor=actor)
-    audit_record(action="transfer.applied", tenant=tenant, actor=actor, data={
-        "line": line.pk, "date": line.booked_on.isoformat(), "amount": line.amount, "payer_name": line.payer_name,
-        "invoice": invoice.number if invoice else None, "applied": applied, "excess": excess,
-        "credit": credit.amount_charged if credit else 0})
+    audit_record(
+        action="transfer.applied",
+        tenant=tenant,
+        actor=actor,
+        data={
+            "line": line.pk,
+            "date": line.booked_on.isoformat(),
+            "amount": line.amount,
+            "payer_name": line.payer_name,
+            "invoice": invoice.number if invoice else None,
+            "applied": applied,
+            "excess": excess,
+            "credit": credit.amount_charged if credit else 0,
+        },
+    )
     if invoice is not None and received + applied >= invoice.payment_amount:
-        payment.invoice = invoice_mark_paid_by_transfer(invoice=invoice, actor=actor, paid_at=_paid_at(line, tenant))
+        payment.invoice = invoice_mark_paid_by_transfer(
+            invoice=invoice, actor=actor, paid_at=_paid_at(line, tenant)
+        )
     return payment
 
 
@@ -432,8 +545,11 @@ def statement_confirm(*, choices, overpayment_to_credit=True, actor=None) -> Con
     result = ConfirmResult([], [])
     for line, invoice in choices:
         try:
-            result.applied.append(transfer_apply(line=line, invoice=invoice, actor=actor,
-                                                 overpayment_to_credit=overpayment_to_credit))
+            result.applied.append(
+                transfer_apply(
+                    line=line, invoice=invoice, actor=actor, overpayment_to_credit=overpayment_to_credit
+                )
+            )
         except ApplicationError as exc:
             result.refused.append((line, exc.message))
     return result
@@ -450,7 +566,9 @@ def line_ignore(*, line, note: str, actor=None) -> BankStatementLine:
 
 def lines_needing_attention():
     """Unapplied lines (unmatched, or not confirmed yet), oldest first."""
-    return BankStatementLine.objects.filter(status=BankStatementLine.Status.UNAPPLIED).select_related("statement")
+    return BankStatementLine.objects.filter(status=BankStatementLine.Status.UNAPPLIED).select_related(
+        "statement"
+    )
 
 
 def partial_payments():
@@ -460,5 +578,6 @@ def partial_payments():
 
 def overpayments_without_credit():
     """Applied lines whose excess was neither used nor kept as credit (to refund or credit by hand)."""
-    return (TransferPayment.objects.filter(credit__isnull=True, invoice__isnull=False, amount__lt=F("line__amount"))
-            .select_related("line", "invoice", "tenant"))
+    return TransferPayment.objects.filter(
+        credit__isnull=True, invoice__isnull=False, amount__lt=F("line__amount")
+    ).select_related("line", "invoice", "tenant")

@@ -13,8 +13,16 @@ def staff_client(client, db):
 
 
 def test_admin_changelists_render(staff_client, tenant):
-    for name in ["accounts_tenant", "accounts_user", "accounts_membership", "accounts_apikey",
-                 "accounts_relyingparty", "accounts_enduser", "licenses_plan", "licenses_license"]:
+    for name in [
+        "accounts_tenant",
+        "accounts_user",
+        "accounts_membership",
+        "accounts_apikey",
+        "accounts_relyingparty",
+        "accounts_enduser",
+        "licenses_plan",
+        "licenses_license",
+    ]:
         response = staff_client.get(reverse(f"admin:{name}_changelist"))
         assert response.status_code == 200, name
     response = staff_client.get(reverse("admin:accounts_tenant_change", args=[tenant.pk]))
@@ -30,7 +38,8 @@ def test_tenant_search(staff_client, tenant, other_tenant):
 
 def test_api_key_is_shown_once_and_stored_hashed(staff_client, tenant):
     response = staff_client.post(
-        reverse("admin:accounts_apikey_add"), {"name": "Operator service", "scope": "platform", "tenant": ""},
+        reverse("admin:accounts_apikey_add"),
+        {"name": "Operator service", "scope": "platform", "tenant": ""},
         follow=True,
     )
     assert response.status_code == 200

@@ -33,7 +33,9 @@ def test_admin_cannot_demote_or_remove_the_last_owner(staff_client, tenant):
 
 def test_admin_role_change_is_audited(staff_client, tenant, manager):
     membership = Membership.objects.get(tenant=tenant, user=manager)
-    staff_client.post(reverse("admin:accounts_membership_change", args=[membership.pk]), {"role": Role.BILLING_ADMIN})
+    staff_client.post(
+        reverse("admin:accounts_membership_change", args=[membership.pk]), {"role": Role.BILLING_ADMIN}
+    )
     membership.refresh_from_db()
     assert membership.role == Role.BILLING_ADMIN
     assert AuditEntry.objects.filter(tenant=tenant, action="membership.role_changed").exists()
@@ -41,19 +43,38 @@ def test_admin_role_change_is_audited(staff_client, tenant, manager):
 
 def test_admin_rp_registration_respects_the_license_limit(staff_client, tenant):
     url = reverse("admin:accounts_relyingparty_add")
-    assert staff_client.post(url, {"tenant": tenant.pk, "rp_id": "one.example.com", "name": ""}).status_code == 302
-    response = staff_client.post(url, {"tenant": tenant.pk, "rp_id": "two.example.com", "name": ""}, follow=True)
+    assert (
+        staff_client.post(url, {"tenant": tenant.pk, "rp_id": "one.example.com", "name": ""}).status_code
+        == 302
+    )
+    response = staff_client.post(
+        url, {"tenant": tenant.pk, "rp_id": "two.example.com", "name": ""}, follow=True
+    )
     assert "allows at most 1 registered RPs" in response.content.decode()
-    assert list(RelyingParty.objects.filter(tenant=tenant).values_list("rp_id", flat=True)) == ["one.example.com"]
+    assert list(RelyingParty.objects.filter(tenant=tenant).values_list("rp_id", flat=True)) == [
+        "one.example.com"
+    ]
 
 
 def test_payments_cannot_be_deleted_in_admin(staff_client, tenant):
-    invoice = invoice_issue(tenant=tenant, kind="monthly", source_key="k", billing_date=date(2027, 4, 1),
-                            lines=[{"description": "Fee", "amount": 1_000}])
-    payment = Payment.objects.create(tenant=tenant, invoice=invoice, amount_minor=1_100, currency="JPY",
-                                     idempotency_key="invoice-x-attempt-1")
-    response = staff_client.post(reverse("admin:payments_payment_changelist"),
-                                 {"action": "delete_selected", "_selected_action": [payment.pk], "post": "yes"})
+    invoice = invoice_issue(
+        tenant=tenant,
+        kind="monthly",
+        source_key="k",
+        billing_date=date(2027, 4, 1),
+        lines=[{"description": "Fee", "amount": 1_000}],
+    )
+    payment = Payment.objects.create(
+        tenant=tenant,
+        invoice=invoice,
+        amount_minor=1_100,
+        currency="JPY",
+        idempotency_key="invoice-x-attempt-1",
+    )
+    response = staff_client.post(
+        reverse("admin:payments_payment_changelist"),
+        {"action": "delete_selected", "_selected_action": [payment.pk], "post": "yes"},
+    )
     assert response.status_code in (200, 302)
     staff_client.post(reverse("admin:payments_payment_delete", args=[payment.pk]), {"post": "yes"})
     assert Payment.objects.filter(pk=payment.pk).exists()

@@ -28,9 +28,13 @@ def unit(db):
 
 def add(client, tenant, key, count=5, *, idempotency_key=None, method="add", timestamp=1700000000, raw=None):
     headers = {"HTTP_IDEMPOTENCY_KEY": idempotency_key} if idempotency_key is not None else {}
-    return client.put(f"/api/v1/tenants/{tenant.slug}/units/api_calls/timestamp/{timestamp}",
-                      raw if raw is not None else json.dumps({"method": method, "count": count}),
-                      content_type="application/json", **headers, **auth(key))
+    return client.put(
+        f"/api/v1/tenants/{tenant.slug}/units/api_calls/timestamp/{timestamp}",
+        raw if raw is not None else json.dumps({"method": method, "count": count}),
+        content_type="application/json",
+        **headers,
+        **auth(key),
+    )
 
 
 def stored_count():
@@ -61,9 +65,11 @@ def test_a_retry_with_the_same_key_replays_the_answer_and_counts_once(client, te
 def test_the_same_key_for_a_different_request_is_422_and_writes_nothing(client, tenant, unit):
     key = make_api_key(tenant=tenant)
     assert add(client, tenant, key, 5, idempotency_key="k").status_code == 200
-    for response in [add(client, tenant, key, 6, idempotency_key="k"),
-                     add(client, tenant, key, 5, idempotency_key="k", method="sub"),
-                     add(client, tenant, key, 5, idempotency_key="k", timestamp=1700000060)]:
+    for response in [
+        add(client, tenant, key, 6, idempotency_key="k"),
+        add(client, tenant, key, 5, idempotency_key="k", method="sub"),
+        add(client, tenant, key, 5, idempotency_key="k", timestamp=1700000060),
+    ]:
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "idempotency_key_reused"
     assert stored_count() == 5
@@ -103,22 +109,44 @@ def test_registrations_and_plan_changes_with_a_key(client, tenant, unit):
     key = make_api_key()
     url = f"/api/v1/tenants/{tenant.slug}"
     for _ in range(2):
-        response = client.post(f"{url}/rps", json.dumps({"rp_id": "login.example.com"}),
-                               content_type="application/json", HTTP_IDEMPOTENCY_KEY="rp-1", **auth(key))
+        response = client.post(
+            f"{url}/rps",
+            json.dumps({"rp_id": "login.example.com"}),
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY="rp-1",
+            **auth(key),
+        )
         assert response.status_code == 201 and response.json()["rp_id"] == "login.example.com"
-        response = client.post(f"{url}/users", json.dumps({"user_id": "alice"}), content_type="application/json",
-                               HTTP_IDEMPOTENCY_KEY="user-1", **auth(key))
+        response = client.post(
+            f"{url}/users",
+            json.dumps({"user_id": "alice"}),
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY="user-1",
+            **auth(key),
+        )
         assert response.status_code == 201 and response.json()["user_id"] == "alice"
-    assert RelyingParty.objects.filter(tenant=tenant).count() == 1 and EndUser.objects.filter(tenant=tenant).count() == 1
+    assert (
+        RelyingParty.objects.filter(tenant=tenant).count() == 1
+        and EndUser.objects.filter(tenant=tenant).count() == 1
+    )
     # Without a key the retry is a second registration: 409 already_registered.
-    response = client.post(f"{url}/users", json.dumps({"user_id": "alice"}), content_type="application/json",
-                           **auth(key))
+    response = client.post(
+        f"{url}/users", json.dumps({"user_id": "alice"}), content_type="application/json", **auth(key)
+    )
     assert response.status_code == 409
 
     add_payment_account(tenant)
     add_payment_method(tenant)
-    answers = [client.put(f"{url}/plan", json.dumps({"plan": "starter"}), content_type="application/json",
-                          HTTP_IDEMPOTENCY_KEY="buy-starter", **auth(key)) for _ in range(2)]
+    answers = [
+        client.put(
+            f"{url}/plan",
+            json.dumps({"plan": "starter"}),
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY="buy-starter",
+            **auth(key),
+        )
+        for _ in range(2)
+    ]
     assert [a.status_code for a in answers] == [200, 200] and answers[0].content == answers[1].content
     assert answers[0].json()["result"] == "purchased"
     assert PlanChange.objects.filter(tenant=tenant, kind="purchase").count() == 1

@@ -11,7 +11,9 @@ from tests.licenses.conftest import buy, jst
 TERMS = {"no_renewal": "on", "no_refund": "on", "free_limits": "on", "open_invoices": "on"}
 
 
-def test_cancellation_needs_every_term_then_a_review_then_confirm(owner_client, tenant, django_capture_on_commit_callbacks):
+def test_cancellation_needs_every_term_then_a_review_then_confirm(
+    owner_client, tenant, django_capture_on_commit_callbacks
+):
     buy(tenant, "business", jst(2027, 3, 1))
     url = reverse("contract_cancel", args=[tenant.slug])
     with time_machine.travel(jst(2027, 3, 10), tick=False):
@@ -38,7 +40,10 @@ def test_only_owners_cancel(client, tenant, billing_admin):
     buy(tenant, "business", jst(2027, 3, 1))
     client.force_login(billing_admin)
     assert "Only an owner" in client.get(reverse("contract", args=[tenant.slug])).content.decode()
-    assert client.post(reverse("contract_cancel", args=[tenant.slug]), {**TERMS, "step": "confirm"}).status_code == 403
+    assert (
+        client.post(reverse("contract_cancel", args=[tenant.slug]), {**TERMS, "step": "confirm"}).status_code
+        == 403
+    )
 
 
 def test_paid_tenants_are_told_to_contact_the_operator(owner_client, tenant):
@@ -56,21 +61,30 @@ def test_only_the_representative_unsubscribes(client, tenant, billing_admin):
     assert client.post(url, {"confirm_name": tenant.name}).status_code == 403
 
 
-def test_free_tenant_unsubscribes_deleting_its_information_and_keeping_invoices(owner_client, tenant, owner, manager):
+def test_free_tenant_unsubscribes_deleting_its_information_and_keeping_invoices(
+    owner_client, tenant, owner, manager
+):
     RelyingParty.objects.create(tenant=tenant, rp_id="login.example")
     EndUser.objects.create(tenant=tenant, user_id="u1")
     ApiKey.objects.create(name="k", scope="tenant", tenant=tenant, prefix="bp_x", key_hash="h" * 64)
     from payments.charging.customers import payment_account_create
 
     payment_account_create(tenant=tenant, name="Payer", email="payer@example.test")
-    invoice = invoice_issue(tenant=tenant, kind="monthly", source_key="old", billing_date=jst(2027, 1, 1).date(),
-                            lines=[{"description": "January", "amount": 1000}])
+    invoice = invoice_issue(
+        tenant=tenant,
+        kind="monthly",
+        source_key="old",
+        billing_date=jst(2027, 1, 1).date(),
+        lines=[{"description": "January", "amount": 1000}],
+    )
     url = reverse("unsubscribe", args=[tenant.slug])
     wrong = owner_client.post(url, {"confirm_name": "something else"})
     assert "exactly to confirm" in wrong.content.decode()
     assert Membership.objects.filter(tenant=tenant).exists()
 
-    response = owner_client.post(url, {"confirm_name": tenant.name, "password": DEFAULT_PASSWORD}, follow=True)
+    response = owner_client.post(
+        url, {"confirm_name": tenant.name, "password": DEFAULT_PASSWORD}, follow=True
+    )
     assert "has been unsubscribed" in response.content.decode()
     tenant.refresh_from_db()
     assert tenant.status == Tenant.Status.CLOSED and tenant.name.startswith("Closed customer")

@@ -4,16 +4,28 @@ from accounts.models import Role
 from tests.factories import MembershipFactory
 
 
-def test_customer_view_shows_customer_representative_payment_admin_and_free_license(owner_client, tenant, owner):
+def test_customer_view_shows_customer_representative_payment_admin_and_free_license(
+    owner_client, tenant, owner
+):
     tenant.address = "1-2-3 Marunouchi"
     tenant.phone = "+81 3-1234-5678"
     tenant.save()
     body = owner_client.get(reverse("customer_view", args=[tenant.slug])).content.decode()
     for text in [
-        "Customer information", tenant.name, "1-2-3 Marunouchi", "+81 3-1234-5678", "Edit customer",
-        "Representative information", "Change representative", owner.email,
-        "Payment administrator", "License information", "Free", "No end date",
-        "Maximum number of registered RPs", "Maximum number of registered users",
+        "Customer information",
+        tenant.name,
+        "1-2-3 Marunouchi",
+        "+81 3-1234-5678",
+        "Edit customer",
+        "Representative information",
+        "Change representative",
+        owner.email,
+        "Payment administrator",
+        "License information",
+        "Free",
+        "No end date",
+        "Maximum number of registered RPs",
+        "Maximum number of registered users",
     ]:
         assert text in body, text
 
@@ -41,7 +53,9 @@ def test_member_sees_no_billing_pages(client, tenant, plain_member):
 def test_billing_admin_edits_customer(client, tenant, billing_admin):
     client.force_login(billing_admin)
     url = reverse("customer_edit", args=[tenant.slug])
-    response = client.post(url, {"name": "New Name K.K.", "address": "Osaka", "phone": "+81 6-1111-2222", "country": "jp"})
+    response = client.post(
+        url, {"name": "New Name K.K.", "address": "Osaka", "phone": "+81 6-1111-2222", "country": "jp"}
+    )
     assert response.status_code == 302
     tenant.refresh_from_db()
     assert (tenant.name, tenant.address, tenant.country) == ("New Name K.K.", "Osaka", "JP")
@@ -103,8 +117,14 @@ def test_user_switches_between_tenants(client, tenant, other_tenant, manager):
 
 def test_billing_dashboard_shows_payment_administrator_and_license(owner_client, tenant, owner):
     body = owner_client.get(reverse("billing_dashboard", args=[tenant.slug])).content.decode()
-    for text in ["Payment administrator information", owner.email, "Payment account information",
-                 "Create payment account", "License information", "Free"]:
+    for text in [
+        "Payment administrator information",
+        owner.email,
+        "Payment account information",
+        "Create payment account",
+        "License information",
+        "Free",
+    ]:
         assert text in body, text
 
 
@@ -121,6 +141,6 @@ def test_change_payment_administrator_from_the_dashboard_returns_there(owner_cli
     dashboard = reverse("billing_dashboard", args=[tenant.slug])
     body = owner_client.get(dashboard).content.decode()
     change = reverse("payment_administrator_change", args=[tenant.slug])
-    assert f'{change}?next={dashboard}' in body
+    assert f"{change}?next={dashboard}" in body
     response = owner_client.post(change, {"user": billing_admin.pk, "next": dashboard})
     assert response.url == dashboard

@@ -69,7 +69,9 @@ def test_distributed_guessing_does_not_lock_out_a_known_browser_or_a_second_fact
 
     # An account with an authenticator app: the correct password leads on to the second factor.
     staff = UserFactory()
-    Authenticator.objects.create(user=staff, type=Authenticator.Type.TOTP, data={"secret": "JBSWY3DPEHPK3PXP"})
+    Authenticator.objects.create(
+        user=staff, type=Authenticator.Type.TOTP, data={"secret": "JBSWY3DPEHPK3PXP"}
+    )
     for i in range(10):
         sign_in(Client(), staff, "guess", REMOTE_ADDR=f"203.0.113.{i + 1}")
     response = sign_in(Client(), staff, DEFAULT_PASSWORD, REMOTE_ADDR="198.51.100.99")
@@ -81,10 +83,16 @@ def test_behind_a_trusted_proxy_each_client_is_throttled_on_its_own_address(owne
     via_proxy = {"REMOTE_ADDR": "10.0.0.5"}
     for _ in range(6):
         sign_in(Client(), owner, "guess", HTTP_X_FORWARDED_FOR="203.0.113.66", **via_proxy)
-    assert REFUSED in sign_in(Client(), owner, DEFAULT_PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.66",
-                              **via_proxy).content.decode()
+    assert (
+        REFUSED
+        in sign_in(
+            Client(), owner, DEFAULT_PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.66", **via_proxy
+        ).content.decode()
+    )
     # Another client behind the same proxy is not affected.
-    assert signed_in(sign_in(Client(), owner, DEFAULT_PASSWORD, HTTP_X_FORWARDED_FOR="198.51.100.7", **via_proxy))
+    assert signed_in(
+        sign_in(Client(), owner, DEFAULT_PASSWORD, HTTP_X_FORWARDED_FOR="198.51.100.7", **via_proxy)
+    )
 
 
 def test_forwarded_for_from_an_untrusted_peer_is_ignored(owner, settings):
@@ -92,19 +100,30 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored(owner, settings):
     # The attacker connects directly and writes a new X-Forwarded-For on every try: still one address.
     for i in range(6):
         sign_in(Client(), owner, "guess", REMOTE_ADDR="203.0.113.66", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}")
-    assert REFUSED in sign_in(Client(), owner, DEFAULT_PASSWORD, REMOTE_ADDR="203.0.113.66",
-                              HTTP_X_FORWARDED_FOR="198.51.100.200").content.decode()
+    assert (
+        REFUSED
+        in sign_in(
+            Client(),
+            owner,
+            DEFAULT_PASSWORD,
+            REMOTE_ADDR="203.0.113.66",
+            HTTP_X_FORWARDED_FOR="198.51.100.200",
+        ).content.decode()
+    )
 
 
-@pytest.mark.parametrize(("remote", "forwarded", "expected"), [
-    ("203.0.113.9", "", "203.0.113.9"),                                  # no proxy
-    ("203.0.113.9", "1.2.3.4", "203.0.113.9"),                           # untrusted peer: header ignored
-    ("10.0.0.5", "198.51.100.7", "198.51.100.7"),                        # one trusted proxy
-    ("10.0.0.5", "1.2.3.4, 198.51.100.7, 10.1.1.1", "198.51.100.7"),     # spoofed left part skipped
-    ("10.0.0.5", "", "10.0.0.5"),                                        # proxy's own request
-    ("10.0.0.5", "not-an-ip", "10.0.0.5"),
-    ("10.0.0.5", "[2001:db8::1]:443", "2001:db8::1"),
-])
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "expected"),
+    [
+        ("203.0.113.9", "", "203.0.113.9"),  # no proxy
+        ("203.0.113.9", "1.2.3.4", "203.0.113.9"),  # untrusted peer: header ignored
+        ("10.0.0.5", "198.51.100.7", "198.51.100.7"),  # one trusted proxy
+        ("10.0.0.5", "1.2.3.4, 198.51.100.7, 10.1.1.1", "198.51.100.7"),  # spoofed left part skipped
+        ("10.0.0.5", "", "10.0.0.5"),  # proxy's own request
+        ("10.0.0.5", "not-an-ip", "10.0.0.5"),
+        ("10.0.0.5", "[2001:db8::1]:443", "2001:db8::1"),
+    ],
+)
 def test_client_ip(settings, remote, forwarded, expected):
     settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     request = RequestFactory().get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)

@@ -19,7 +19,9 @@ def _accept_path():
     return re.search(r"(/invitations/[^/\s]+/)", mail.outbox[-1].body).group(1)
 
 
-def test_owner_invites_and_invitee_accepts_with_the_role(owner_client, client, tenant, django_capture_on_commit_callbacks):
+def test_owner_invites_and_invitee_accepts_with_the_role(
+    owner_client, client, tenant, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = _invite(owner_client, tenant, "New.Person@Example.test", "billing_admin")
     assert response.status_code == 302
@@ -42,7 +44,9 @@ def test_owner_invites_and_invitee_accepts_with_the_role(owner_client, client, t
     assert AuditEntry.objects.filter(tenant=tenant, action="invitation.accepted").exists()
 
 
-def test_invitation_for_someone_else_or_expired_is_refused(owner_client, client, tenant, django_capture_on_commit_callbacks):
+def test_invitation_for_someone_else_or_expired_is_refused(
+    owner_client, client, tenant, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         _invite(owner_client, tenant, "invitee@example.test")
     path = _accept_path()
@@ -58,8 +62,9 @@ def test_invitation_for_someone_else_or_expired_is_refused(owner_client, client,
     assert not Membership.objects.filter(tenant=tenant, user__email="invitee@example.test").exists()
 
 
-def test_the_link_alone_reveals_nothing_to_someone_else(owner_client, tenant, owner,
-                                                         django_capture_on_commit_callbacks):
+def test_the_link_alone_reveals_nothing_to_someone_else(
+    owner_client, tenant, owner, django_capture_on_commit_callbacks
+):
     from django.test import Client
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -71,9 +76,17 @@ def test_the_link_alone_reveals_nothing_to_someone_else(owner_client, tenant, ow
         assert response.status_code == 403
         page = response.content.decode()
         assert "sent to a different e-mail address" in page
-        for secret in (tenant.name, "invitee@example.test", "Billing admin", "billing admin", owner.display_name):
+        for secret in (
+            tenant.name,
+            "invitee@example.test",
+            "Billing admin",
+            "billing admin",
+            owner.display_name,
+        ):
             assert secret not in page, secret
-    assert not Membership.objects.filter(tenant=tenant, user__email="holder-of-the-link@example.test").exists()
+    assert not Membership.objects.filter(
+        tenant=tenant, user__email="holder-of-the-link@example.test"
+    ).exists()
     # The invitee sees what they need: who invites them, to which tenant, with which role.
     client.force_login(UserFactory(email="invitee@example.test"))
     page = client.get(path).content.decode()
@@ -100,14 +113,22 @@ def test_only_owners_invite(client, tenant, billing_admin):
 
 def test_change_role_and_last_owner_is_protected(owner_client, tenant, owner, manager):
     membership = Membership.objects.get(tenant=tenant, user=manager)
-    owner_client.post(reverse("member_role_change", args=[tenant.slug, membership.pk]), {"role": "billing_admin"})
+    owner_client.post(
+        reverse("member_role_change", args=[tenant.slug, membership.pk]), {"role": "billing_admin"}
+    )
     membership.refresh_from_db()
     assert membership.role == Role.BILLING_ADMIN
     entry = AuditEntry.objects.get(tenant=tenant, action="membership.role_changed")
-    assert entry.actor == owner and entry.data == {"user": manager.email, "from": "manager", "to": "billing_admin"}
+    assert entry.actor == owner and entry.data == {
+        "user": manager.email,
+        "from": "manager",
+        "to": "billing_admin",
+    }
 
     own = Membership.objects.get(tenant=tenant, user=owner)
-    response = owner_client.post(reverse("member_role_change", args=[tenant.slug, own.pk]), {"role": "member"}, follow=True)
+    response = owner_client.post(
+        reverse("member_role_change", args=[tenant.slug, own.pk]), {"role": "member"}, follow=True
+    )
     assert "is the last owner" in response.content.decode()
     own.refresh_from_db()
     assert own.role == Role.OWNER
@@ -138,7 +159,9 @@ def test_representative_cannot_be_removed_until_replaced(owner_client, tenant, o
     assert AuditEntry.objects.filter(tenant=tenant, action="representative.changed").exists()
 
 
-def test_audit_log_page_shows_only_own_tenant_entries_to_owners(owner_client, client, tenant, other_tenant, manager):
+def test_audit_log_page_shows_only_own_tenant_entries_to_owners(
+    owner_client, client, tenant, other_tenant, manager
+):
     from accounts.audit import audit_record
 
     audit_record(action="plan.changed", tenant=tenant, data={"to": "business"})

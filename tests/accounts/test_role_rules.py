@@ -16,20 +16,25 @@ pytestmark = pytest.mark.django_db
 TERMS = {"no_renewal": "on", "no_refund": "on", "free_limits": "on", "open_invoices": "on"}
 
 
-def test_billing_admin_cannot_make_themselves_representative_then_destroy_the_tenant(client, tenant, owner,
-                                                                                     billing_admin):
+def test_billing_admin_cannot_make_themselves_representative_then_destroy_the_tenant(
+    client, tenant, owner, billing_admin
+):
     """The reported attack: billing admin → representative → unsubscribe. Every step is refused now."""
     client.force_login(billing_admin)
     page = client.get(reverse("customer_view", args=[tenant.slug])).content.decode()
     assert "Change representative" not in page
     response = client.post(reverse("representative_change", args=[tenant.slug]), {"user": billing_admin.pk})
     assert response.status_code == 403
-    response = client.post(reverse("payment_administrator_change", args=[tenant.slug]), {"user": billing_admin.pk})
+    response = client.post(
+        reverse("payment_administrator_change", args=[tenant.slug]), {"user": billing_admin.pk}
+    )
     assert response.status_code == 403
     tenant.refresh_from_db()
     assert tenant.representative == owner and tenant.payment_administrator == owner
-    response = client.post(reverse("unsubscribe", args=[tenant.slug]),
-                           {"confirm_name": tenant.name, "password": DEFAULT_PASSWORD})
+    response = client.post(
+        reverse("unsubscribe", args=[tenant.slug]),
+        {"confirm_name": tenant.name, "password": DEFAULT_PASSWORD},
+    )
     assert response.status_code == 403
     assert Tenant.objects.get(pk=tenant.pk).status == Tenant.Status.ACTIVE
     assert Membership.objects.filter(tenant=tenant, user=owner, role=Role.OWNER).exists()
@@ -43,11 +48,16 @@ def test_the_services_refuse_non_owners_too(tenant, billing_admin):
     assert tenant.representative != billing_admin
 
 
-def test_a_representative_who_is_not_an_owner_cannot_unsubscribe(client, owner_client, tenant, owner,
-                                                                  billing_admin):
+def test_a_representative_who_is_not_an_owner_cannot_unsubscribe(
+    client, owner_client, tenant, owner, billing_admin
+):
     # An owner may name a billing admin representative (a contact person) ...
-    assert owner_client.post(reverse("representative_change", args=[tenant.slug]),
-                             {"user": billing_admin.pk}).status_code == 302
+    assert (
+        owner_client.post(
+            reverse("representative_change", args=[tenant.slug]), {"user": billing_admin.pk}
+        ).status_code
+        == 302
+    )
     tenant.refresh_from_db()
     assert tenant.representative == billing_admin
     # ... but that does not give them the power to delete the tenant.

@@ -29,7 +29,9 @@ def test_staff_with_totp_reach_admin(client, staff, settings):
     from allauth.mfa.models import Authenticator
 
     settings.STAFF_MFA_REQUIRED = True
-    Authenticator.objects.create(user=staff, type=Authenticator.Type.TOTP, data={"secret": "JBSWY3DPEHPK3PXP"})
+    Authenticator.objects.create(
+        user=staff, type=Authenticator.Type.TOTP, data={"secret": "JBSWY3DPEHPK3PXP"}
+    )
     client.force_login(staff)
     assert client.get(reverse("admin:index")).status_code == 200
 

@@ -25,7 +25,9 @@ def test_the_walk_finds_the_tenant_pages():
 @pytest.mark.parametrize(("route", "pattern"), PATTERNS, ids=[p.name for _, p in PATTERNS])
 def test_every_tenant_url_is_named_declares_roles_and_has_sample_kwargs(route, pattern):
     assert pattern.name, f"{route} needs a name"
-    assert hasattr(pattern.callback, "tenant_roles"), f"{pattern.name} must be wrapped by accounts.permissions.tenant_view"
+    assert hasattr(pattern.callback, "tenant_roles"), (
+        f"{pattern.name} must be wrapped by accounts.permissions.tenant_view"
+    )
     missing = extra_kwarg_names(pattern) and pattern.name not in SAMPLE_KWARGS
     assert not missing, f"add {pattern.name} to tests/tenant_urls.SAMPLE_KWARGS"
 

@@ -7,7 +7,11 @@ from billing_portal.common import clock
 def make_key(*, scope="platform", tenant=None, revoked=False):
     raw = ApiKey.generate_raw_key()
     ApiKey.objects.create(
-        name="k", scope=scope, tenant=tenant, prefix=raw[:11], key_hash=hash_api_key(raw),
+        name="k",
+        scope=scope,
+        tenant=tenant,
+        prefix=raw[:11],
+        key_hash=hash_api_key(raw),
         revoked_at=clock.now() if revoked else None,
     )
     return raw

@@ -20,15 +20,17 @@ PLATFORM_KEY = "bp_fuzz-platform-key-not-secret"
 TENANT_KEY = "bp_fuzz-tenant-key-not-secret"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 
-config = SchemathesisConfig.from_dict({
-    "seed": 20261120,  # the same cases on every run; change it (or FUZZ_EXAMPLES) to explore further
-    "parameters": {"tenant": SLUG},  # requests reach the tenant's data rather than 404 for a random slug
-    "generation": {"max-examples": EXAMPLES, "mode": "all"},
-    "phases": {"stateful": {"enabled": False}},
-    # Not asked of this API: that every schema-valid request succeeds. Valid JSON can still name an unknown
-    # plan, a day like 2026-02-30, a limit reached, or an idempotency key used before (4xx with a code).
-    "checks": {"positive_data_acceptance": {"enabled": False}},
-})
+config = SchemathesisConfig.from_dict(
+    {
+        "seed": 20261120,  # the same cases on every run; change it (or FUZZ_EXAMPLES) to explore further
+        "parameters": {"tenant": SLUG},  # requests reach the tenant's data rather than 404 for a random slug
+        "generation": {"max-examples": EXAMPLES, "mode": "all"},
+        "phases": {"stateful": {"enabled": False}},
+        # Not asked of this API: that every schema-valid request succeeds. Valid JSON can still name an unknown
+        # plan, a day like 2026-02-30, a limit reached, or an idempotency key used before (4xx with a code).
+        "checks": {"positive_data_acceptance": {"enabled": False}},
+    }
+)
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application(), config=config)
 
 
@@ -49,9 +51,13 @@ def _keep_the_test_connection():
 @pytest.fixture
 def fuzz_tenant(db, _keep_the_test_connection):
     tenant = TenantFactory(slug=SLUG, name="Fuzz K.K.")
-    for name, scope, owner, raw in [("fuzz platform", "platform", None, PLATFORM_KEY),
-                                    ("fuzz tenant", "tenant", tenant, TENANT_KEY)]:
-        ApiKey.objects.create(name=name, scope=scope, tenant=owner, prefix=raw[:11], key_hash=hash_api_key(raw))
+    for name, scope, owner, raw in [
+        ("fuzz platform", "platform", None, PLATFORM_KEY),
+        ("fuzz tenant", "tenant", tenant, TENANT_KEY),
+    ]:
+        ApiKey.objects.create(
+            name=name, scope=scope, tenant=owner, prefix=raw[:11], key_hash=hash_api_key(raw)
+        )
     RelyingParty.objects.create(tenant=tenant, rp_id="login.example.com")
     MeteringUnit.objects.create(unit_name="api_calls", display_name="API calls", aggregation="sum")
     return tenant

@@ -32,9 +32,13 @@ CONTRACT = {
     ("get", "/api/v1/tenants/{tenant}/invoices/upcoming"): None,
     ("get", "/api/v1/tenants/{tenant}/invoices/{receipt_id}/receipt.pdf"): None,
 }
-IDEMPOTENT = {("put", "/api/v1/tenants/{tenant}/units/{unit}/timestamp/{timestamp}"),
-              ("put", "/api/v1/tenants/{tenant}/units/{unit}/now"), ("put", "/api/v1/tenants/{tenant}/plan"),
-              ("post", "/api/v1/tenants/{tenant}/rps"), ("post", "/api/v1/tenants/{tenant}/users")}
+IDEMPOTENT = {
+    ("put", "/api/v1/tenants/{tenant}/units/{unit}/timestamp/{timestamp}"),
+    ("put", "/api/v1/tenants/{tenant}/units/{unit}/now"),
+    ("put", "/api/v1/tenants/{tenant}/plan"),
+    ("post", "/api/v1/tenants/{tenant}/rps"),
+    ("post", "/api/v1/tenants/{tenant}/users"),
+}
 
 
 @pytest.fixture
@@ -61,16 +65,20 @@ def test_every_endpoint_of_the_contract_is_described(document):
             assert "requestBody" not in op, where
         else:
             assert op["requestBody"]["content"]["application/json"]["schema"] == {
-                "$ref": f"#/components/schemas/{body}"}, where
+                "$ref": f"#/components/schemas/{body}"
+            }, where
         success = [s for s in op["responses"] if str(s).startswith("2")]
         assert len(success) == 1, where
         content = op["responses"][success[0]]["content"]
-        assert list(content) == (["application/pdf"] if path.endswith(".pdf") else ["application/json"]), where
+        assert list(content) == (["application/pdf"] if path.endswith(".pdf") else ["application/json"]), (
+            where
+        )
         errors = [s for s in op["responses"] if not str(s).startswith("2")]
         assert "401" in errors, where
         for status in errors:
             assert op["responses"][status]["content"]["application/json"]["schema"] == {
-                "$ref": "#/components/schemas/ErrorOut"}, (where, status)
+                "$ref": "#/components/schemas/ErrorOut"
+            }, (where, status)
         headers = [p["name"] for p in op.get("parameters", []) if p["in"] == "header"]
         assert headers == (["Idempotency-Key"] if (method, path) in IDEMPOTENT else []), where
         if (method, path) in IDEMPOTENT:

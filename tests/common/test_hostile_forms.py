@@ -24,11 +24,34 @@ from tests.tenant_urls import SAMPLE_KWARGS, extra_kwarg_names, tenant_url_patte
 pytestmark = pytest.mark.django_db
 
 HOSTILE = st.one_of(
-    st.sampled_from([
-        "99999999999", "-1", "0", "9" * 40, "1e309", "NaN", "-0", "2147483648", "9223372036854775808",
-        "\x00", "x" * 5_000, "<script>alert(1)</script>", "2027-02-30", "31/31/2027", "25:61:00", "' OR 1=1 --",
-        "cus_", "pm_x", "", " ", "１２３", "١٢٣", "\u202e", "../../etc/passwd",
-    ]),
+    st.sampled_from(
+        [
+            "99999999999",
+            "-1",
+            "0",
+            "9" * 40,
+            "1e309",
+            "NaN",
+            "-0",
+            "2147483648",
+            "9223372036854775808",
+            "\x00",
+            "x" * 5_000,
+            "<script>alert(1)</script>",
+            "2027-02-30",
+            "31/31/2027",
+            "25:61:00",
+            "' OR 1=1 --",
+            "cus_",
+            "pm_x",
+            "",
+            " ",
+            "１２３",
+            "١٢٣",
+            "\u202e",
+            "../../etc/passwd",
+        ]
+    ),
     st.text(max_size=40),
     st.integers(min_value=-(2**70), max_value=2**70).map(str),
 )
@@ -83,8 +106,13 @@ def _world():
     buy(tenant, "business", jst(2027, 3, 1))
     RelyingParty.objects.create(tenant=tenant, rp_id="login.example.com")
     MembershipFactory(tenant=tenant, role=Role.MANAGER)
-    invoice_issue(tenant=tenant, kind="monthly", source_key="hostile", billing_date=date(2027, 4, 1),
-                  lines=[{"description": "Fee", "amount": 1_000}])
+    invoice_issue(
+        tenant=tenant,
+        kind="monthly",
+        source_key="hostile",
+        billing_date=date(2027, 4, 1),
+        lines=[{"description": "Fee", "amount": 1_000}],
+    )
     return tenant, owner
 
 
@@ -115,15 +143,22 @@ def _admin_pages():
     from licenses.models import License
     from payments.models import Invoice
 
-    yield reverse("admin:licenses_license_change_plan", args=[License.objects.exclude(plan__license_type="free").first().pk])
+    yield reverse(
+        "admin:licenses_license_change_plan",
+        args=[License.objects.exclude(plan__license_type="free").first().pk],
+    )
     yield reverse("admin:payments_invoice_credit_note", args=[Invoice.objects.first().pk])
 
 
 def _hammer_one(client, page, action, fields, management, failures, examples):
     # Every form gets the classic killers in every field first (an 11-digit number, a non-number with a NUL byte),
     # then `examples` random hostile mixes.
-    @settings(max_examples=examples, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(values=st.fixed_dictionaries({name: HOSTILE for name in fields}))
     @example(values=dict.fromkeys(fields, "99999999999"))
     @example(values=dict.fromkeys(fields, "abc\x00"))

@@ -22,14 +22,26 @@ def test_dashboard_follows_the_browser_language(owner_client, tenant):
     response, body = _dashboard(owner_client, tenant, **JA)
     assert response["Content-Language"] == "ja"
     assert '<html lang="ja">' in body
-    for text in ["請求ダッシュボード", "支払い管理者情報", "ライセンス情報", "契約プラン", "サポートプラン", "請求情報",
-                 "支払者名"]:  # a form label (Python)
+    for text in [
+        "請求ダッシュボード",
+        "支払い管理者情報",
+        "ライセンス情報",
+        "契約プラン",
+        "サポートプラン",
+        "請求情報",
+        "支払者名",
+    ]:  # a form label (Python)
         assert text in body, text
     assert "Billing dashboard" not in body
 
     response, body = _dashboard(owner_client, tenant, **EN)
     assert response["Content-Language"] == "en"
-    for text in ["Billing dashboard", "Payment administrator information", "License information", "License type"]:
+    for text in [
+        "Billing dashboard",
+        "Payment administrator information",
+        "License information",
+        "License type",
+    ]:
         assert text in body, text
     assert "請求ダッシュボード" not in body
 
@@ -75,7 +87,9 @@ def test_switcher_ignores_unknown_languages_and_foreign_next(owner_client, owner
 
 
 def test_signed_out_switcher_sets_the_cookie(client):
-    response = client.post(reverse("language_set"), {"language": "ja", "next": reverse("account_login")}, **EN)
+    response = client.post(
+        reverse("language_set"), {"language": "ja", "next": reverse("account_login")}, **EN
+    )
     assert response.cookies["django_language"].value == "ja"
     body = client.get(reverse("account_login"), **EN).content.decode()
     assert "ログイン" in body
@@ -95,7 +109,9 @@ def test_dates_follow_the_language(owner_client, tenant):
 def test_committed_mo_is_current_and_po_complete(po):
     catalog = catalogues.read_po(po)
     assert catalogues.problems(catalog) == []
-    assert catalogues.mo_is_current(po), f"{po.with_suffix('.mo')} is stale: run `python scripts/i18n.py compile`"
+    assert catalogues.mo_is_current(po), (
+        f"{po.with_suffix('.mo')} is stale: run `python scripts/i18n.py compile`"
+    )
 
 
 def test_freshness_check_notices_a_stale_mo(tmp_path, settings):
@@ -150,8 +166,12 @@ def test_billing_period_money_and_inclusive_end_in_japanese(mid_november, owner_
 
     tokyo = ZoneInfo("Asia/Tokyo")
     invoice_issue(
-        tenant=tenant, kind="monthly", source_key=f"i18n-{tenant.pk}", billing_date=date(2026, 12, 1),
-        period_start=datetime(2026, 11, 1, tzinfo=tokyo), period_end=datetime(2026, 12, 1, tzinfo=tokyo),
+        tenant=tenant,
+        kind="monthly",
+        source_key=f"i18n-{tenant.pk}",
+        billing_date=date(2026, 12, 1),
+        period_start=datetime(2026, 11, 1, tzinfo=tokyo),
+        period_end=datetime(2026, 12, 1, tzinfo=tokyo),
         lines=[{"description": "Base fee", "amount": 21_847}],
     )
     license = tenant.license
@@ -176,8 +196,11 @@ def test_members_page_roles_and_customer_form_errors_in_japanese(owner_client, t
     body = owner_client.get(reverse("member_list", args=[tenant.slug]), **JA).content.decode()
     for text in ["メンバー", "代表者", "支払い管理者", "オーナー", "マネージャー", "メンバーを招待"]:
         assert text in body, text
-    response = owner_client.post(reverse("customer_edit", args=[tenant.slug]),
-                                 {"name": "株式会社テスト", "address": "", "phone": "call me", "country": "JP"}, **JA)
+    response = owner_client.post(
+        reverse("customer_edit", args=[tenant.slug]),
+        {"name": "株式会社テスト", "address": "", "phone": "call me", "country": "JP"},
+        **JA,
+    )
     assert "電話番号は数字、スペース、+、-、括弧で入力してください" in response.content.decode()
 
 
@@ -194,18 +217,29 @@ def test_license_e_mail_in_japanese_for_a_japanese_representative(tenant, django
     owner.save()
     plan = Plan.objects.get(code="business", currency="JPY")
     with django_capture_on_commit_callbacks(execute=True):
-        license_event(tenant=tenant, action="license.cancelled", plan=plan,
-                      when=datetime(2026, 12, 1, tzinfo=ZoneInfo("Asia/Tokyo")))
+        license_event(
+            tenant=tenant,
+            action="license.cancelled",
+            plan=plan,
+            when=datetime(2026, 12, 1, tzinfo=ZoneInfo("Asia/Tokyo")),
+        )
     message = mail.outbox[-1]
     assert message.subject.startswith("【解約】2026年12月1日にサービスが終了します")
     assert "2026年12月1日 0:00 JST までサービスをご利用いただけ" not in message.body  # no stray spaces
-    assert "2026年12月1日 0:00 JSTまでサービスをご利用いただけ、その後はFreeライセンスになります" in message.body
+    assert (
+        "2026年12月1日 0:00 JSTまでサービスをご利用いただけ、その後はFreeライセンスになります" in message.body
+    )
     assert "解約を取り消す" in message.alternatives[0][0]
 
 
 def test_contract_page_and_its_terms_in_japanese(owner_client, tenant):
     body = owner_client.get(reverse("contract", args=[tenant.slug]), **JA).content.decode()
-    for text in ["契約内容", "契約の解約", "退会手続き", "Freeライセンスのため、解約する有料契約はありません"]:
+    for text in [
+        "契約内容",
+        "契約の解約",
+        "退会手続き",
+        "Freeライセンスのため、解約する有料契約はありません",
+    ]:
         assert text in body, text
     from django.utils import translation
 

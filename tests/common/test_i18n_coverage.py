@@ -16,8 +16,33 @@ PDF_TEMPLATES = {"payments/receipt.html"}
 
 # Words that read the same in Japanese pages: product and brand names, codes, units.
 ALLOWED = {
-    "MAU", "MAUs", "RP", "RPs", "API", "ID", "IDs", "Stripe", "CSV", "PDF", "MRR", "ARR", "JPY", "USD", "UTC", "JST",
-    "Free", "Starter", "Business", "Enterprise", "Django", "URL", "DAU", "cus", "localstripe", "always", "invoice",
+    "MAU",
+    "MAUs",
+    "RP",
+    "RPs",
+    "API",
+    "ID",
+    "IDs",
+    "Stripe",
+    "CSV",
+    "PDF",
+    "MRR",
+    "ARR",
+    "JPY",
+    "USD",
+    "UTC",
+    "JST",
+    "Free",
+    "Starter",
+    "Business",
+    "Enterprise",
+    "Django",
+    "URL",
+    "DAU",
+    "cus",
+    "localstripe",
+    "always",
+    "invoice",
     "https",
 }
 
@@ -28,8 +53,10 @@ COMMENT = re.compile(r"\{#.*?#\}|\{%\s*comment\s*%\}.*?\{%\s*endcomment\s*%\}", 
 TAG_OR_VARIABLE = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.S)
 CLASS_BLOCK = re.compile(r"\{%\s*block\s+\w*class\w*\s*%\}.*?\{%\s*endblock\b[^%]*%\}", re.S)
 TEXT_ATTRIBUTE = re.compile(r'\s(?:aria-label|title|placeholder|alt)="([^"]*)"')
-BUTTON_VALUE = re.compile(r'<input\b[^>]*\btype="(?:submit|button)"[^>]*\bvalue="([^"]*)"|'
-                          r'<input\b[^>]*\bvalue="([^"]*)"[^>]*\btype="(?:submit|button)"')
+BUTTON_VALUE = re.compile(
+    r'<input\b[^>]*\btype="(?:submit|button)"[^>]*\bvalue="([^"]*)"|'
+    r'<input\b[^>]*\bvalue="([^"]*)"[^>]*\btype="(?:submit|button)"'
+)
 PATH_OR_MASK = re.compile(r"\S*/\S*|\bX{2,}(?:-X{2,})*\b")
 HTML_TAG = re.compile(r"<[^>]+>")
 SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?</\1>", re.S)
@@ -59,9 +86,13 @@ def _has_text(text: str) -> bool:
 
 
 def test_every_template_with_text_loads_i18n():
-    missing = [str(p.relative_to(TEMPLATES)) for p in _templates()
-               if str(p.relative_to(TEMPLATES)) not in PDF_TEMPLATES and _has_text(p.read_text())
-               and not LOAD_I18N.search(p.read_text())]
+    missing = [
+        str(p.relative_to(TEMPLATES))
+        for p in _templates()
+        if str(p.relative_to(TEMPLATES)) not in PDF_TEMPLATES
+        and _has_text(p.read_text())
+        and not LOAD_I18N.search(p.read_text())
+    ]
     assert missing == []
 
 
@@ -106,6 +137,11 @@ def test_script_strings_go_through_gettext():
 
 
 def test_i18n_check_script_passes():
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "i18n.py"), "check"], capture_output=True,
-                            text=True, cwd=ROOT, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "i18n.py"), "check"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

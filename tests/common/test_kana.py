@@ -3,15 +3,18 @@ import pytest
 from billing_portal.common.kana import bank_kana_invalid, bank_name_key, to_bank_kana
 
 
-@pytest.mark.parametrize(("typed", "bank_form"), [
-    ("カ）アクメ", "ｶ)ｱｸﾒ"),  # full-width katakana and parenthesis
-    ("ｶ)ｱｸﾒ", "ｶ)ｱｸﾒ"),  # already the bank's form
-    ("かぶしきがいしゃ　あくめ", "ｶﾌﾞｼｷｶﾞｲｼﾔ ｱｸﾒ"),  # hiragana, ideographic space
-    ("キャノン", "ｷﾔﾉﾝ"),  # banks print no small kana
-    ("パピプ ヴァ", "ﾊﾟﾋﾟﾌﾟ ｳﾞｱ"),
-    ("ａｃｍｅ　ｉｎｃ．", "ACME INC."),  # full-width Latin, upper-cased
-    ("  ｶ)  ｱｸﾒ  ", "ｶ) ｱｸﾒ"),
-])
+@pytest.mark.parametrize(
+    ("typed", "bank_form"),
+    [
+        ("カ）アクメ", "ｶ)ｱｸﾒ"),  # full-width katakana and parenthesis
+        ("ｶ)ｱｸﾒ", "ｶ)ｱｸﾒ"),  # already the bank's form
+        ("かぶしきがいしゃ　あくめ", "ｶﾌﾞｼｷｶﾞｲｼﾔ ｱｸﾒ"),  # hiragana, ideographic space
+        ("キャノン", "ｷﾔﾉﾝ"),  # banks print no small kana
+        ("パピプ ヴァ", "ﾊﾟﾋﾟﾌﾟ ｳﾞｱ"),
+        ("ａｃｍｅ　ｉｎｃ．", "ACME INC."),  # full-width Latin, upper-cased
+        ("  ｶ)  ｱｸﾒ  ", "ｶ) ｱｸﾒ"),
+    ],
+)
 def test_to_bank_kana(typed, bank_form):
     assert to_bank_kana(typed) == bank_form
     assert bank_kana_invalid(to_bank_kana(typed)) == ""

@@ -8,7 +8,13 @@ from billing_portal.common.money import format_money, from_major, prorate, round
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(Decimal("0.5"), 1), (Decimal("1.5"), 2), (Decimal("-0.5"), -1), (Decimal("8064.516"), 8065), (Decimal("2.4999"), 2)],
+    [
+        (Decimal("0.5"), 1),
+        (Decimal("1.5"), 2),
+        (Decimal("-0.5"), -1),
+        (Decimal("8064.516"), 8065),
+        (Decimal("2.4999"), 2),
+    ],
 )
 def test_round_minor_is_half_up(value, expected):
     assert round_minor(value) == expected

@@ -30,8 +30,9 @@ def redis_down(settings):
     fail_open_cache.reset()
 
 
-def test_sign_in_and_pages_work_while_redis_is_down_and_a_warning_is_logged(client, tenant, owner, redis_down,
-                                                                           caplog):
+def test_sign_in_and_pages_work_while_redis_is_down_and_a_warning_is_logged(
+    client, tenant, owner, redis_down, caplog
+):
     with caplog.at_level(logging.WARNING, logger="billing_portal.common.cache"):
         response = client.post(reverse("account_login"), {"login": owner.email, "password": DEFAULT_PASSWORD})
         assert response.status_code == 302
@@ -40,7 +41,9 @@ def test_sign_in_and_pages_work_while_redis_is_down_and_a_warning_is_logged(clie
             page = client.get(reverse(name, args=[tenant.slug]))
             assert page.status_code == 200, name
         # The credit-code form is rate limited through the cache too: it answers (fails open) instead of a 500.
-        response = client.post(reverse("credit_code_register", args=[tenant.slug]), {"code": "AAAA-BBBB-CCCC-DDDD"})
+        response = client.post(
+            reverse("credit_code_register", args=[tenant.slug]), {"code": "AAAA-BBBB-CCCC-DDDD"}
+        )
         assert response.status_code in (200, 302)
     assert any("Redis cache unavailable" in r.getMessage() for r in caplog.records)
 
@@ -84,7 +87,9 @@ def test_healthz_all_ok(client, settings):
     body = response.json()
     assert body["status"] == "ok"
     assert {name: check["status"] for name, check in body["checks"].items()} == {
-        "database": "ok", "redis": "ok", "stripe": "ok",
+        "database": "ok",
+        "redis": "ok",
+        "stripe": "ok",
     }
 
 
@@ -119,7 +124,9 @@ def test_ingest_that_raises_the_mau_alert_answers_while_the_broker_is_down(clien
     tenant = TenantFactory()
     make_rps(tenant, "login.example.com")
     raw = make_api_key(tenant=tenant)
-    MauAlertSetting.objects.update_or_create(tenant=tenant, defaults={"notify_representative": True, "threshold": 1})
+    MauAlertSetting.objects.update_or_create(
+        tenant=tenant, defaults={"notify_representative": True, "threshold": 1}
+    )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -137,7 +144,8 @@ def test_ingest_that_raises_the_mau_alert_answers_while_the_broker_is_down(clien
             response = client.post(
                 f"/api/v1/tenants/{tenant.slug}/auth-events",
                 json.dumps({"events": [event("e1", "alice", "2026-11-02T10:00:00Z")]}),
-                content_type="application/json", **auth(raw),
+                content_type="application/json",
+                **auth(raw),
             )
     finally:
         app.conf.update(saved)

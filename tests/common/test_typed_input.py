@@ -23,7 +23,9 @@ def test_nfkc_folds_full_width_and_keeps_japanese():
     assert normalize_typed(None) is None
 
 
-@pytest.mark.parametrize("typed", ["100-0005", "1000005", "〒100-0005", "〒１００－０００５", "１００ー０００５", " 100-0005 "])
+@pytest.mark.parametrize(
+    "typed", ["100-0005", "1000005", "〒100-0005", "〒１００－０００５", "１００ー０００５", " 100-0005 "]
+)
 def test_postal_codes_in_any_width(typed):
     assert normalize_postal_code(typed) == "100-0005"
 
@@ -44,7 +46,11 @@ def test_47_prefectures_in_jis_order():
 
 
 def test_addresses_split_from_one_line():
-    assert split_address("〒１００－０００５ 東京都千代田区丸の内1-2-3") == ("100-0005", "13", "千代田区丸の内1-2-3")
+    assert split_address("〒１００－０００５ 東京都千代田区丸の内1-2-3") == (
+        "100-0005",
+        "13",
+        "千代田区丸の内1-2-3",
+    )
     assert split_address("530-0001　大阪府大阪市北区梅田1-1") == ("530-0001", "27", "大阪市北区梅田1-1")
     assert split_address("京都府京都市") == ("", "26", "京都市")
     assert split_address("1-1 Chiyoda, Tokyo") == ("", "", "1-1 Chiyoda, Tokyo")
@@ -52,17 +58,27 @@ def test_addresses_split_from_one_line():
 
 def test_addresses_written_in_their_own_order():
     parts = {"postal_code": "100-0005", "prefecture": "13"}
-    for language in ("ja", "en"):  # an address in Japanese reads 〒… on English pages too, and the other way round
+    for language in (
+        "ja",
+        "en",
+    ):  # an address in Japanese reads 〒… on English pages too, and the other way round
         with translation.override(language):
-            assert format_address(**parts, address="千代田区丸の内1-2-3") == "〒100-0005 東京都千代田区丸の内1-2-3"
+            assert (
+                format_address(**parts, address="千代田区丸の内1-2-3")
+                == "〒100-0005 東京都千代田区丸の内1-2-3"
+            )
             assert format_address(**parts, address="1-2-3 Marunouchi, Chiyoda-ku") == (
-                "1-2-3 Marunouchi, Chiyoda-ku, Tokyo 100-0005")
+                "1-2-3 Marunouchi, Chiyoda-ku, Tokyo 100-0005"
+            )
     with translation.override("ja"):
         assert format_address(**parts) == "〒100-0005 東京都"  # no street: the page's language
     with translation.override("en"):
         assert format_address(**parts) == "Tokyo 100-0005"
     assert format_address(address="5 Main St, Springfield") == "5 Main St, Springfield"
-    assert format_address(**parts, address="1-2-3 Marunouchi", language="ja") == "〒100-0005 東京都1-2-3 Marunouchi"
+    assert (
+        format_address(**parts, address="1-2-3 Marunouchi", language="ja")
+        == "〒100-0005 東京都1-2-3 Marunouchi"
+    )
     assert format_address() == ""
 
 

@@ -13,7 +13,9 @@ def test_the_docs_page_lists_the_api_and_calls_it_with_a_key(page, live_server):
     problems, outside = [], []
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.on("request", lambda req: outside.append(req.url) if not req.url.startswith(live_server.url) else None)
+    page.on(
+        "request", lambda req: outside.append(req.url) if not req.url.startswith(live_server.url) else None
+    )
 
     response = page.goto("/api/v1/docs")
     assert "script-src 'self'" in response.headers["content-security-policy"]

@@ -16,7 +16,9 @@ from tests.payments.factories import account_for, card_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.environ.get("STRIPE_API_BASE"), reason="needs the Stripe stand-in (make test starts it)"),
+    pytest.mark.skipif(
+        not os.environ.get("STRIPE_API_BASE"), reason="needs the Stripe stand-in (make test starts it)"
+    ),
 ]
 
 
@@ -60,10 +62,16 @@ def test_purchase_upgrade_reserve_and_cancel_a_downgrade(page, sign_in, tenant):
 def test_register_a_credit_code_and_download_a_receipt(page, sign_in, tenant):
     from payments.invoicing.documents import invoice_issue
 
-    invoice = invoice_issue(tenant=tenant, kind="monthly", source_key="e2e", billing_date=clock.now().date(),
-                            lines=[{"description": "Starter license", "amount": 25_000}])
-    code = credit_code_issue(name="Welcome credit", amount=3_000, currency="JPY",
-                             expires_at=clock.now() + timedelta(days=30))
+    invoice = invoice_issue(
+        tenant=tenant,
+        kind="monthly",
+        source_key="e2e",
+        billing_date=clock.now().date(),
+        lines=[{"description": "Starter license", "amount": 25_000}],
+    )
+    code = credit_code_issue(
+        name="Welcome credit", amount=3_000, currency="JPY", expires_at=clock.now() + timedelta(days=30)
+    )
     sign_in(tenant.representative)
     page.goto(f"/t/{tenant.slug}/billing/")
     page.get_by_label("Credit code").fill("WRONG")

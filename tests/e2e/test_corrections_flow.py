@@ -15,7 +15,9 @@ from tests.payments.test_exactly_once import due_invoice
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.environ.get("STRIPE_API_BASE"), reason="needs the Stripe stand-in (make test starts it)"),
+    pytest.mark.skipif(
+        not os.environ.get("STRIPE_API_BASE"), reason="needs the Stripe stand-in (make test starts it)"
+    ),
 ]
 
 
@@ -48,7 +50,9 @@ def test_ops_refund_part_of_a_paid_invoice_and_the_customer_sees_it(page, ops, t
     assert Refund.objects.get().status == "succeeded"
     page.screenshot(path="artifacts/e2e/ops_refund_done.png", full_page=True)
 
-    customer = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url).new_page()
+    customer = browser.new_context(
+        viewport={"width": 1280, "height": 900}, base_url=live_server.url
+    ).new_page()
     customer.goto("/accounts/login/")
     customer.fill("input[name=login]", tenant.representative.email)
     customer.fill("input[name=password]", DEFAULT_PASSWORD)
@@ -90,7 +94,9 @@ def test_ops_attach_a_coupon_and_a_tenant_uses_a_promotion_code(page, ops, tenan
 
     account_for(tenant)
     card_for(tenant)
-    customer = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url).new_page()
+    customer = browser.new_context(
+        viewport={"width": 1280, "height": 900}, base_url=live_server.url
+    ).new_page()
     customer.goto("/accounts/login/")
     customer.fill("input[name=login]", tenant.representative.email)
     customer.fill("input[name=password]", DEFAULT_PASSWORD)

@@ -11,7 +11,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def ja_page(browser, live_server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url, locale="ja-JP")
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, base_url=live_server.url, locale="ja-JP"
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page

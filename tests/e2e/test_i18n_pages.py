@@ -13,23 +13,64 @@ from tests.e2e.conftest import ARTIFACTS
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.environ.get("STRIPE_API_BASE"), reason="needs the Stripe stand-in (make test starts it)"),
+    pytest.mark.skipif(
+        not os.environ.get("STRIPE_API_BASE"), reason="needs the Stripe stand-in (make test starts it)"
+    ),
 ]
 
 SHOTS = ARTIFACTS / "i18n"
 
 # English that Japanese billing software shows as is: product and plan names, codes, units, brands, formats.
 ALLOWED = {
-    "MAU", "MAUs", "RP", "RPs", "API", "ID", "Stripe", "JST", "UTC", "JPY", "USD", "PDF", "CSV", "MRR", "ARR", "DAU",
-    "Free", "Starter", "Business", "Enterprise", "Visa", "visa", "VISA", "Django", "URL", "Webhook", "Bearer",
-    "localstripe", "YYYY", "MM", "DD", "Authorization", "JSON", "TOTP", "MFA", "JP", "US", "ISO",
+    "MAU",
+    "MAUs",
+    "RP",
+    "RPs",
+    "API",
+    "ID",
+    "Stripe",
+    "JST",
+    "UTC",
+    "JPY",
+    "USD",
+    "PDF",
+    "CSV",
+    "MRR",
+    "ARR",
+    "DAU",
+    "Free",
+    "Starter",
+    "Business",
+    "Enterprise",
+    "Visa",
+    "visa",
+    "VISA",
+    "Django",
+    "URL",
+    "Webhook",
+    "Bearer",
+    "localstripe",
+    "YYYY",
+    "MM",
+    "DD",
+    "Authorization",
+    "JSON",
+    "TOTP",
+    "MFA",
+    "JP",
+    "US",
+    "ISO",
     # Django's own Japanese texts name the keys: 「Control キーを押したまま… Mac は Command キー」.
-    "Control", "Command", "Mac",
+    "Control",
+    "Command",
+    "Mac",
 }
 # Data and codes, not UI words: e-mail addresses, URLs and paths (Asia/Tokyo), host names, identifiers with digits
 # (tenant-9cc404, R1234…, user-0001), snake_case and dotted codes (always_invoice, invoice.issued).
-CODE_LIKE = re.compile(r"\S+@\S+|\S*/\S*|\b[\w.-]+\.(?:test|example|jp|com)\b|\b[a-z_]+(?:\.[a-z_]+)+\b"
-                       r"|\b[\w.-]*\d[\w.-]*\b|\b\w*_\w*\b")
+CODE_LIKE = re.compile(
+    r"\S+@\S+|\S*/\S*|\b[\w.-]+\.(?:test|example|jp|com)\b|\b[a-z_]+(?:\.[a-z_]+)+\b"
+    r"|\b[\w.-]*\d[\w.-]*\b|\b\w*_\w*\b"
+)
 WORD = re.compile(r"[A-Za-z][A-Za-z']+")
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
@@ -43,9 +84,12 @@ def _catalogue_names():
     from metering.models import MeteringUnit
 
     names = set()
-    for values in (Plan.objects.values_list("name", flat=True), Menu.objects.values_list("display_name", flat=True),
-                   PricingUnit.objects.values_list("display_name", flat=True),
-                   MeteringUnit.objects.values_list("display_name", flat=True)):
+    for values in (
+        Plan.objects.values_list("name", flat=True),
+        Menu.objects.values_list("display_name", flat=True),
+        PricingUnit.objects.values_list("display_name", flat=True),
+        MeteringUnit.objects.values_list("display_name", flat=True),
+    ):
         for name in values:
             names.update(WORD.findall(name))
     names.update(WORD.findall(f"{settings.SELLER_NAME} {settings.SELLER_ADDRESS}"))
@@ -74,9 +118,17 @@ def world(db):
     from tests.payments.factories import account_for, card_for
 
     owner = UserFactory(email="yamada@example.test", name="山田 太郎")
-    tenant = TenantFactory(name="株式会社サンプル商事", owner=owner, postal_code="100-0005", prefecture="13",
-                           address="千代田区丸の内1-2-3", phone="03-1234-5678")
-    MembershipFactory(tenant=tenant, role=Role.MANAGER, user=UserFactory(email="sato@example.test", name="佐藤 花子"))
+    tenant = TenantFactory(
+        name="株式会社サンプル商事",
+        owner=owner,
+        postal_code="100-0005",
+        prefecture="13",
+        address="千代田区丸の内1-2-3",
+        phone="03-1234-5678",
+    )
+    MembershipFactory(
+        tenant=tenant, role=Role.MANAGER, user=UserFactory(email="sato@example.test", name="佐藤 花子")
+    )
     invitation_create(tenant=tenant, email="suzuki@example.test", role=Role.MEMBER, invited_by=owner)
     account_for(tenant, name="山田 太郎", email="keiri@example.test")
     card_for(tenant)
@@ -86,11 +138,17 @@ def world(db):
     end_user_register(tenant=tenant, user_id="user-0001", display_name="田中 一郎")
     api_key_create(tenant=tenant, name="ログインサービス", created_by=owner)
     now = clock.now()
-    auth_events_ingest(tenant=tenant, events=[
-        {"id": f"e{n}", "rp": "login.example.jp", "user_id": f"u{n}", "occurred_at": now.isoformat()}
-        for n in range(12)])
+    auth_events_ingest(
+        tenant=tenant,
+        events=[
+            {"id": f"e{n}", "rp": "login.example.jp", "user_id": f"u{n}", "occurred_at": now.isoformat()}
+            for n in range(12)
+        ],
+    )
     mau_alert_setting_update(tenant=tenant, notify_representative=True, threshold=1000)
-    code = credit_code_issue(name="ご紹介クレジット", amount=3_000, currency="JPY", expires_at=now + timedelta(days=60))
+    code = credit_code_issue(
+        name="ご紹介クレジット", amount=3_000, currency="JPY", expires_at=now + timedelta(days=60)
+    )
     credit_code_redeem(tenant=tenant, code=code.code, actor=owner)
     # Last month's monthly invoice, unpaid (a billing period on the payment history).
     from payments.invoicing.documents import invoice_issue
@@ -98,8 +156,15 @@ def world(db):
     year, month = clock.month_of(now, tenant.time_zone)
     previous = (year - 1, 12) if month == 1 else (year, month - 1)
     start, end = clock.month_bounds(*previous, tenant.time_zone)
-    invoice_issue(tenant=tenant, kind="monthly", source_key=f"e2e-monthly-{tenant.pk}", billing_date=now.date(),
-                  period_start=start, period_end=end, lines=[{"description": "Starter", "amount": 21_847}])
+    invoice_issue(
+        tenant=tenant,
+        kind="monthly",
+        source_key=f"e2e-monthly-{tenant.pk}",
+        billing_date=now.date(),
+        period_start=start,
+        period_end=end,
+        lines=[{"description": "Starter", "amount": 21_847}],
+    )
     staff = UserFactory(email="ops@example.test", name="運用 担当", is_staff=True, is_superuser=True)
     # A second tenant of the same owner, on Free without a payment account (the other dashboard, unsubscribe).
     free = TenantFactory(name="合同会社フリー", owner=owner)
@@ -107,8 +172,11 @@ def world(db):
 
 
 def _browse(browser, live_server, lang):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url,
-                                  locale="ja-JP" if lang == "ja" else "en-US")
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900},
+        base_url=live_server.url,
+        locale="ja-JP" if lang == "ja" else "en-US",
+    )
     page = context.new_page()
     page.set_default_timeout(20_000)
     return context, page
@@ -130,9 +198,11 @@ def _shoot(page, lang, name, problems, allowed):
     (SHOTS / lang).mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / lang / f"{name}.png"), full_page=True)
     # Codes (<code>: API keys, audit data, identifiers) are data, not UI text.
-    text = page.evaluate("(() => { const b = document.body.cloneNode(true);"
-                         " b.querySelectorAll('code, pre').forEach(e => e.remove());"
-                         " document.documentElement.appendChild(b); const t = b.innerText; b.remove(); return t; })()")
+    text = page.evaluate(
+        "(() => { const b = document.body.cloneNode(true);"
+        " b.querySelectorAll('code, pre').forEach(e => e.remove());"
+        " document.documentElement.appendChild(b); const t = b.innerText; b.remove(); return t; })()"
+    )
     assert page.locator("html").get_attribute("lang") == lang, name
     if lang == "ja":
         words = english_words(text, allowed)
@@ -140,8 +210,20 @@ def _shoot(page, lang, name, problems, allowed):
             problems.append(f"{name}: {' '.join(words)}")
     else:
         ui_text = text
-        for data in ("株式会社サンプル商事", "合同会社フリー", "山田 太郎", "佐藤 花子", "田中 一郎", "会員サイト", "ログインサービス", "ご紹介クレジット",
-                     "千代田区丸の内1-2-3", "東京都", "日本語", "運用 担当"):
+        for data in (
+            "株式会社サンプル商事",
+            "合同会社フリー",
+            "山田 太郎",
+            "佐藤 花子",
+            "田中 一郎",
+            "会員サイト",
+            "ログインサービス",
+            "ご紹介クレジット",
+            "千代田区丸の内1-2-3",
+            "東京都",
+            "日本語",
+            "運用 担当",
+        ):
             ui_text = ui_text.replace(data, "")
         if JAPANESE.search(ui_text):
             problems.append(f"{name}: Japanese on the English page: {JAPANESE.findall(ui_text)[:10]}")
@@ -195,8 +277,11 @@ def _pages(browser, live_server, world, lang):
         for name, path in CUSTOMER_PAGES:
             page.goto(f"/t/{tenant.slug}/{path}")
             _shoot(page, lang, name, problems, allowed)
-        for name, path in (("free_dashboard", "dashboard/"), ("free_unsubscribe", "contract/unsubscribe/"),
-                           ("free_payment_account_create", "billing/payment-account/create/")):
+        for name, path in (
+            ("free_dashboard", "dashboard/"),
+            ("free_unsubscribe", "contract/unsubscribe/"),
+            ("free_payment_account_create", "billing/payment-account/create/"),
+        ):
             page.goto(f"/t/{world['free'].slug}/{path}")
             _shoot(page, lang, name, problems, allowed)
         page.goto(f"/t/{tenant.slug}/support/")

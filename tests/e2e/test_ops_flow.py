@@ -17,7 +17,9 @@ from tests.payments.factories import account_for, card_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.environ.get("STRIPE_API_BASE"), reason="needs the Stripe stand-in (make test starts it)"),
+    pytest.mark.skipif(
+        not os.environ.get("STRIPE_API_BASE"), reason="needs the Stripe stand-in (make test starts it)"
+    ),
 ]
 
 
@@ -36,8 +38,9 @@ def _sign_in(page, user):
     page.wait_for_load_state()
 
 
-def test_register_an_endpoint_upgrade_a_tenant_and_see_a_verified_delivery(page, browser, live_server, tenant,
-                                                                           receiver):
+def test_register_an_endpoint_upgrade_a_tenant_and_see_a_verified_delivery(
+    page, browser, live_server, tenant, receiver
+):
     staff = UserFactory(email="ops@example.test", is_staff=True, is_superuser=True)
     account_for(tenant)
     card_for(tenant)
@@ -68,8 +71,9 @@ def test_register_an_endpoint_upgrade_a_tenant_and_see_a_verified_delivery(page,
         portal.get_by_role("link", name="License update").click()
         portal.get_by_role("link", name="Select Business").click()
         portal.get_by_role("button", name="Update to Business").click()
-        expect(portal.locator("section", has=portal.get_by_role("heading", name="License information"))
-               ).to_contain_text("Business")
+        expect(
+            portal.locator("section", has=portal.get_by_role("heading", name="License information"))
+        ).to_contain_text("Business")
     finally:
         customer.close()
 

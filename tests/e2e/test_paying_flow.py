@@ -16,7 +16,9 @@ from tests.payments.factories import CHARGE_FAILS, VISA, account_for, attach_car
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.environ.get("STRIPE_API_BASE"), reason="needs the Stripe stand-in (make test starts it)"),
+    pytest.mark.skipif(
+        not os.environ.get("STRIPE_API_BASE"), reason="needs the Stripe stand-in (make test starts it)"
+    ),
 ]
 
 
@@ -27,7 +29,9 @@ def test_purchase_without_a_payment_method_is_refused(page, sign_in, tenant):
     page.get_by_role("link", name="Purchase license").click()
     page.get_by_role("link", name="Select Starter").click()
     expect(page.get_by_role("heading", name="Confirm purchase")).to_be_visible()
-    expect(page.get_by_role("alert")).to_contain_text("Please register your payment method before setting your plan")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Please register your payment method before setting your plan"
+    )
     expect(page.get_by_role("button", name="Purchase Starter")).to_have_count(0)
     page.screenshot(path=str(_artifacts() / "purchase_refused_without_payment_method.png"), full_page=True)
     page.get_by_role("link", name="Register a payment method").click()
@@ -39,9 +43,14 @@ def test_purchase_without_a_payment_method_is_refused(page, sign_in, tenant):
 def test_pay_now_pays_a_failed_invoice_with_the_current_card(page, sign_in, tenant):
     account_for(tenant)
     card_for(tenant, number=CHARGE_FAILS)
-    invoice = invoice_issue(tenant=tenant, kind="monthly", source_key=f"e2e-{tenant.pk}",
-                            billing_date=clock.now().date(), lines=[{"description": "Fee", "amount": 10_000}],
-                            charge_at=clock.now() - timedelta(minutes=1))
+    invoice = invoice_issue(
+        tenant=tenant,
+        kind="monthly",
+        source_key=f"e2e-{tenant.pk}",
+        billing_date=clock.now().date(),
+        lines=[{"description": "Fee", "amount": 10_000}],
+        charge_at=clock.now() - timedelta(minutes=1),
+    )
     assert invoice_charge(invoice=invoice) == ChargeOutcome.FAILED
     sign_in(tenant.representative)
     page.goto(f"/t/{tenant.slug}/dashboard/")

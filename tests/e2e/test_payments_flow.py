@@ -9,15 +9,22 @@ from payments.models import PaymentAccount, PaymentMethod
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.environ.get("STRIPE_API_BASE"), reason="needs the Stripe stand-in (make test starts it)"),
+    pytest.mark.skipif(
+        not os.environ.get("STRIPE_API_BASE"), reason="needs the Stripe stand-in (make test starts it)"
+    ),
 ]
 
 
 def fill_card(page, number):
     """Type into the stand-in's card element like a person (it moves focus as fields fill up)."""
     card = page.locator("#card-element")
-    for field, value in [("number", number), ("exp_month", "12"), ("exp_year", "30"), ("cvc", "123"),
-                         ("postal_code", "10001")]:
+    for field, value in [
+        ("number", number),
+        ("exp_month", "12"),
+        ("exp_year", "30"),
+        ("cvc", "123"),
+        ("postal_code", "10001"),
+    ]:
         box = card.get_by_placeholder(field)
         box.fill("")
         box.press_sequentially(value)

@@ -10,7 +10,9 @@ from tests.payments.factories import account_for, card_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.environ.get("STRIPE_API_BASE"), reason="needs the Stripe stand-in (make test starts it)"),
+    pytest.mark.skipif(
+        not os.environ.get("STRIPE_API_BASE"), reason="needs the Stripe stand-in (make test starts it)"
+    ),
 ]
 
 

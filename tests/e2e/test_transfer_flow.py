@@ -23,8 +23,12 @@ def _sign_in(page, email):
 
 
 def _customer_page(browser, live_server, locale):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url,
-                                  locale=locale, accept_downloads=True)
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900},
+        base_url=live_server.url,
+        locale=locale,
+        accept_downloads=True,
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     return page
@@ -41,11 +45,15 @@ def test_ops_upload_a_statement_confirm_matches_and_customers_see_paid(page, bro
     g = transfer_invoice(gamma, 50_000)  # ¥55,000
     reference = acme.bank_transfer_profile.reference
     statement = tmp_path / "nyukin-202612.csv"
-    statement.write_bytes(("取引日,入金額,出金額,振込依頼人名,残高\n"
-                           f"2026/12/25,\"30,800\",,{reference} ｶ)ｱｸﾒ,1030800\n"
-                           "2026/12/28,２７５００,,ﾍﾞｰﾀ(ｶ,1058300\n"
-                           "2026/12/28,54340,,ｶﾞﾝﾏ,1112640\n"  # ¥660 short: the fee deducted
-                           "2026/12/29,,5000,ﾃｽｳﾘﾖｳ,1107640\n").encode("cp932"))
+    statement.write_bytes(
+        (
+            "取引日,入金額,出金額,振込依頼人名,残高\n"
+            f'2026/12/25,"30,800",,{reference} ｶ)ｱｸﾒ,1030800\n'
+            "2026/12/28,２７５００,,ﾍﾞｰﾀ(ｶ,1058300\n"
+            "2026/12/28,54340,,ｶﾞﾝﾏ,1112640\n"  # ¥660 short: the fee deducted
+            "2026/12/29,,5000,ﾃｽｳﾘﾖｳ,1107640\n"
+        ).encode("cp932")
+    )
 
     ops = UserFactory(email="ops@operator.example", is_staff=True, is_superuser=True)
     _sign_in(page, ops.email)
@@ -85,7 +93,9 @@ def test_ops_upload_a_statement_confirm_matches_and_customers_see_paid(page, bro
     page.get_by_label("Apply to an invoice").check()
     page.locator("#id_invoice").select_option(str(g.pk))
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_text(f"¥54,340 recorded on invoice {g.number}; it stays open for the rest.")).to_be_visible()
+    expect(
+        page.get_by_text(f"¥54,340 recorded on invoice {g.number}; it stays open for the rest.")
+    ).to_be_visible()
     assert BankStatementLine.objects.filter(status="unapplied").count() == 0
 
     # ACME's owner reads Japanese: 支払い済み, and the receipt downloads.
@@ -124,8 +134,10 @@ def test_overdue_transfer_banner_on_the_dashboard_in_japanese_and_english(browse
     acme = transfer_tenant("株式会社アクメ", payer_name="ｶ)ｱｸﾒ")
     invoice = transfer_invoice(acme)  # due 30 Dec 2026
     time_machine.move_to("2027-01-05T01:00:00Z", tick=True)
-    for locale, language, texts in (("ja-JP", "ja", ["お支払期限を過ぎた銀行振込", "2026年12月30日"]),
-                                    ("en-US", "en", ["Bank transfer overdue", "2026-12-30"])):
+    for locale, language, texts in (
+        ("ja-JP", "ja", ["お支払期限を過ぎた銀行振込", "2026年12月30日"]),
+        ("en-US", "en", ["Bank transfer overdue", "2026-12-30"]),
+    ):
         acme.representative.language = language
         acme.representative.save()
         page = _customer_page(browser, live_server, locale)

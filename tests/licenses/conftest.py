@@ -19,7 +19,11 @@ def jst(*args):
 def add_payment_account(tenant):
     return PaymentAccount.objects.get_or_create(
         tenant=tenant,
-        defaults={"stripe_customer_id": f"cus_test_{tenant.slug}", "name": tenant.name, "email": "payer@example.test"},
+        defaults={
+            "stripe_customer_id": f"cus_test_{tenant.slug}",
+            "name": tenant.name,
+            "email": "payer@example.test",
+        },
     )[0]
 
 
@@ -27,12 +31,20 @@ def add_payment_method(tenant):
     """A registered payment method (a card summary row) unless the tenant already has a card or bank transfer."""
     from payments.models import PaymentMethod, PaymentSettings
 
-    if PaymentMethod.objects.filter(tenant=tenant).exists() or PaymentSettings.objects.filter(
-        tenant=tenant, method="bank_transfer"
-    ).exists():
+    if (
+        PaymentMethod.objects.filter(tenant=tenant).exists()
+        or PaymentSettings.objects.filter(tenant=tenant, method="bank_transfer").exists()
+    ):
         return
-    PaymentMethod.objects.create(tenant=tenant, stripe_payment_method_id=f"pm_local_{tenant.pk}", brand="visa",
-                                 last4="4242", exp_month=12, exp_year=2030, is_default=True)
+    PaymentMethod.objects.create(
+        tenant=tenant,
+        stripe_payment_method_id=f"pm_local_{tenant.pk}",
+        brand="visa",
+        last4="4242",
+        exp_month=12,
+        exp_year=2030,
+        is_default=True,
+    )
 
 
 def buy(tenant, code, at):

@@ -30,21 +30,32 @@ def test_get_tenant_shows_plan_period_reservation_history(api_client, tenant):
 
 def test_put_plan_now_reference_case(api_client, paid_tenant):
     with time_machine.travel(jst(2027, 3, 22), tick=False):
-        response = api_client.call("PUT", plan_url(paid_tenant),
-                                   {"plan": "business", "proration_behavior": "always_invoice", "when": "now"})
+        response = api_client.call(
+            "PUT",
+            plan_url(paid_tenant),
+            {"plan": "business", "proration_behavior": "always_invoice", "when": "now"},
+        )
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["result"] == "changed"
-    assert body["proration"] == {"currency": "JPY", "unused_amount": -8_064, "remaining_amount": 9_032,
-                                 "difference_amount": 968, "proration_behavior": "always_invoice"}
+    assert body["proration"] == {
+        "currency": "JPY",
+        "unused_amount": -8_064,
+        "remaining_amount": 9_032,
+        "difference_amount": 968,
+        "proration_behavior": "always_invoice",
+    }
     assert body["plan"]["code"] == "business"
 
 
 def test_put_plan_downgrade_now_records_credit(api_client, tenant):
     buy(tenant, "business", jst(2027, 3, 1))
     with time_machine.travel(jst(2027, 3, 22), tick=False):
-        body = api_client.call("PUT", plan_url(tenant), {"plan": "starter", "proration_behavior": "create_prorations",
-                                                         "when": "now"}).json()
+        body = api_client.call(
+            "PUT",
+            plan_url(tenant),
+            {"plan": "starter", "proration_behavior": "create_prorations", "when": "now"},
+        ).json()
         assert body["proration"]["difference_amount"] == -968
         assert credit_balance(tenant=tenant) == 968
 
@@ -64,7 +75,10 @@ def test_put_plan_next_period_then_delete_reservation(api_client, tenant):
 def test_put_plan_on_free_purchases_with_payment_account(api_client, tenant):
     response = api_client.call("PUT", plan_url(tenant), {"plan": "starter", "when": "now"})
     assert response.status_code == 400
-    assert response.json()["error"] == {"code": "no_payment_account", "message": "Create a payment account first."}
+    assert response.json()["error"] == {
+        "code": "no_payment_account",
+        "message": "Create a payment account first.",
+    }
     add_payment_account(tenant)
     response = api_client.call("PUT", plan_url(tenant), {"plan": "starter", "when": "now"})
     assert response.status_code == 409
@@ -76,16 +90,19 @@ def test_put_plan_on_free_purchases_with_payment_account(api_client, tenant):
     assert license_get(tenant=tenant).plan.code == "starter"
 
 
-@pytest.mark.parametrize(("body", "code"), [
-    ({"plan": "platinum"}, "unknown_plan"),
-    ({"plan": "free-ish"}, "unknown_plan"),
-    ({"plan": "premium-support"}, "unknown_plan"),
-    ({}, "bad_request"),
-    ({"plan": 3}, "bad_request"),
-    ({"plan": "business", "proration_behavior": "sometimes"}, "bad_proration_behavior"),
-    ({"plan": "business", "proration_behavior": 1}, "bad_proration_behavior"),
-    ({"plan": "business", "when": "yesterday"}, "bad_when"),
-])
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"plan": "platinum"}, "unknown_plan"),
+        ({"plan": "free-ish"}, "unknown_plan"),
+        ({"plan": "premium-support"}, "unknown_plan"),
+        ({}, "bad_request"),
+        ({"plan": 3}, "bad_request"),
+        ({"plan": "business", "proration_behavior": "sometimes"}, "bad_proration_behavior"),
+        ({"plan": "business", "proration_behavior": 1}, "bad_proration_behavior"),
+        ({"plan": "business", "when": "yesterday"}, "bad_when"),
+    ],
+)
 def test_put_plan_bad_input_is_400_with_a_code(api_client, paid_tenant, body, code):
     response = api_client.call("PUT", plan_url(paid_tenant), body)
     assert response.status_code == 400, response.content
@@ -110,8 +127,12 @@ def test_put_plan_malformed_json(api_client, paid_tenant):
 def test_tenant_key_cannot_touch_another_tenant(client, tenant, other_tenant):
     raw = ApiKey.generate_raw_key()
     ApiKey.objects.create(name="t", scope="tenant", tenant=tenant, prefix=raw[:8], key_hash=hash_api_key(raw))
-    response = client.put(plan_url(other_tenant), data='{"plan": "starter"}', content_type="application/json",
-                          HTTP_AUTHORIZATION=f"Bearer {raw}")
+    response = client.put(
+        plan_url(other_tenant),
+        data='{"plan": "starter"}',
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {raw}",
+    )
     assert response.status_code == 403
 
 
@@ -127,7 +148,9 @@ def test_register_rps_and_users_until_the_limit(api_client, tenant):
     }
     users = f"/api/v1/tenants/{tenant.slug}/users"
     assert api_client.call("POST", users, {"user_id": "alice"}).status_code == 201
-    assert api_client.call("POST", users, {"user_id": "alice"}).json()["error"]["code"] == "already_registered"
+    assert (
+        api_client.call("POST", users, {"user_id": "alice"}).json()["error"]["code"] == "already_registered"
+    )
     assert api_client.call("POST", users, {"user_id": ""}).json()["error"]["code"] == "bad_request"
 
 

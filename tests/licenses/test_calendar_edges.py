@@ -48,8 +48,9 @@ def test_an_upgrade_in_the_last_second_of_a_30_day_month():
     with time_machine.travel(datetime(2027, 4, 1, tzinfo=TOKYO), tick=False):
         license_purchase(tenant=tenant, plan=plan_get(code="starter", currency="JPY"))
     with time_machine.travel(datetime(2027, 4, 30, 23, 59, 59, tzinfo=TOKYO), tick=False):
-        change = license_change_now(tenant=tenant, plan=plan_get(code="business", currency="JPY"),
-                                    proration_behavior="always_invoice")
+        change = license_change_now(
+            tenant=tenant, plan=plan_get(code="business", currency="JPY"), proration_behavior="always_invoice"
+        )
     # 1 s of 2,592,000: remaining ¥28,000 × 1/2,592,000 rounds to ¥0, the difference too; nothing billed for it.
     assert (change.unused_amount, change.remaining_amount, change.difference_amount) == (0, 0, 0)
     assert license_get(tenant=tenant).plan.code == "business"

@@ -40,7 +40,9 @@ def test_purchase_and_change_need_a_registered_payment_method(tenant):
     from payments.models import PaymentMethod
 
     add_payment_account(tenant)
-    with pytest.raises(ApplicationError, match="Please register your payment method before setting your plan") as exc:
+    with pytest.raises(
+        ApplicationError, match="Please register your payment method before setting your plan"
+    ) as exc:
         license_purchase(tenant=tenant, plan=plan(tenant, "starter"))
     assert exc.value.code == "no_payment_method"
     assert license_get(tenant=tenant).plan.is_free
@@ -49,7 +51,10 @@ def test_purchase_and_change_need_a_registered_payment_method(tenant):
         license_purchase(tenant=tenant, plan=plan(tenant, "starter"))  # invoice payment is a payment method
     payment_method_choose(tenant=tenant, method="card")
     assert not PaymentMethod.objects.filter(tenant=tenant).exists()
-    with time_machine.travel(jst(2027, 3, 2), tick=False), pytest.raises(ApplicationError, match="register your payment"):
+    with (
+        time_machine.travel(jst(2027, 3, 2), tick=False),
+        pytest.raises(ApplicationError, match="register your payment"),
+    ):
         license_change_now(tenant=tenant, plan=plan(tenant, "business"), proration_behavior="always_invoice")
     assert license_get(tenant=tenant).plan.code == "starter"
 
@@ -68,7 +73,9 @@ def test_purchase_mid_month_invoices_the_rest_of_the_month_at_once(tenant):
 def test_reference_upgrade_always_invoice(paid_tenant):
     tenant = paid_tenant
     with time_machine.travel(jst(2027, 3, 22), tick=False):
-        change = license_change_now(tenant=tenant, plan=plan(tenant, "business"), proration_behavior="always_invoice")
+        change = license_change_now(
+            tenant=tenant, plan=plan(tenant, "business"), proration_behavior="always_invoice"
+        )
     assert (change.unused_amount, change.remaining_amount, change.difference_amount) == (-8_064, 9_032, 968)
     items = ProrationItem.objects.filter(plan_change=change).order_by("amount_minor")
     assert [(i.amount_minor, i.billing) for i in items] == [(-8_064, "immediate"), (9_032, "immediate")]
@@ -79,14 +86,24 @@ def test_reference_upgrade_always_invoice(paid_tenant):
 def test_create_prorations_waits_for_the_next_invoice(paid_tenant):
     with time_machine.travel(jst(2027, 3, 22), tick=False):
         change = license_change_now(
-            tenant=paid_tenant, plan=plan(paid_tenant, "business"), proration_behavior="create_prorations", by_operator=True
+            tenant=paid_tenant,
+            plan=plan(paid_tenant, "business"),
+            proration_behavior="create_prorations",
+            by_operator=True,
         )
-    assert set(ProrationItem.objects.filter(plan_change=change).values_list("billing", flat=True)) == {"next_invoice"}
+    assert set(ProrationItem.objects.filter(plan_change=change).values_list("billing", flat=True)) == {
+        "next_invoice"
+    }
 
 
 def test_none_changes_the_plan_without_proration(paid_tenant):
     with time_machine.travel(jst(2027, 3, 22), tick=False):
-        change = license_change_now(tenant=paid_tenant, plan=plan(paid_tenant, "business"), proration_behavior="none", by_operator=True)
+        change = license_change_now(
+            tenant=paid_tenant,
+            plan=plan(paid_tenant, "business"),
+            proration_behavior="none",
+            by_operator=True,
+        )
     assert change.difference_amount == 0
     assert not ProrationItem.objects.filter(plan_change=change).exists()
 
@@ -94,7 +111,9 @@ def test_none_changes_the_plan_without_proration(paid_tenant):
 def test_reverse_downgrade_now_becomes_credit_of_968(tenant):
     buy(tenant, "business", jst(2027, 3, 1))
     with time_machine.travel(jst(2027, 3, 22), tick=False):
-        change = license_change_now(tenant=tenant, plan=plan(tenant, "starter"), proration_behavior="always_invoice")
+        change = license_change_now(
+            tenant=tenant, plan=plan(tenant, "starter"), proration_behavior="always_invoice"
+        )
         assert change.difference_amount == -968
         assert change.kind == PlanChange.Kind.DOWNGRADE
         assert credit_balance(tenant=tenant) == 968
@@ -107,14 +126,22 @@ def test_reverse_downgrade_now_becomes_credit_of_968(tenant):
 
 def test_bad_behavior_and_same_plan_and_wrong_currency_are_refused(paid_tenant):
     with pytest.raises(ApplicationError) as exc:
-        license_change_now(tenant=paid_tenant, plan=plan(paid_tenant, "business"), proration_behavior="sometimes")
+        license_change_now(
+            tenant=paid_tenant, plan=plan(paid_tenant, "business"), proration_behavior="sometimes"
+        )
     assert exc.value.code == "bad_proration_behavior"
     with pytest.raises(ApplicationError) as exc:
-        license_change_now(tenant=paid_tenant, plan=plan(paid_tenant, "starter"), proration_behavior="none", by_operator=True)
+        license_change_now(
+            tenant=paid_tenant, plan=plan(paid_tenant, "starter"), proration_behavior="none", by_operator=True
+        )
     assert exc.value.code == "same_plan"
     with pytest.raises(ApplicationError) as exc:
-        license_change_now(tenant=paid_tenant, plan=plan_get(code="business", currency="USD"),
-                           proration_behavior="none", by_operator=True)
+        license_change_now(
+            tenant=paid_tenant,
+            plan=plan_get(code="business", currency="USD"),
+            proration_behavior="none",
+            by_operator=True,
+        )
     assert exc.value.code == "wrong_currency"
 
 
@@ -178,7 +205,9 @@ def test_downgrade_that_would_exceed_limits_is_refused_with_the_reason(tenant):
         license_reserve_change(tenant=tenant, plan=plan(tenant, "starter"))
     assert exc.value.code == "limit_exceeded" and exc.value.status == 409
     with pytest.raises(LimitExceeded):
-        license_change_now(tenant=tenant, plan=plan(tenant, "starter"), proration_behavior="none", by_operator=True)
+        license_change_now(
+            tenant=tenant, plan=plan(tenant, "starter"), proration_behavior="none", by_operator=True
+        )
 
 
 def test_usd_tenant_purchase_in_cents():

@@ -21,11 +21,17 @@ def plan(tenant, code):
 def test_upgrade_at_0005_on_the_1st_bills_the_month_that_has_begun(paid_tenant):
     tenant = paid_tenant  # Starter, period 1 Mar – 1 Apr 2027, no roll-over task has run
     with time_machine.travel(jst(2027, 4, 1, 0, 5), tick=False):
-        change = license_change_now(tenant=tenant, plan=plan(tenant, "business"), proration_behavior="always_invoice")
+        change = license_change_now(
+            tenant=tenant, plan=plan(tenant, "business"), proration_behavior="always_invoice"
+        )
         license = license_get(tenant=tenant)
     assert (license.current_period_start, license.current_period_end) == (jst(2027, 4, 1), jst(2027, 5, 1))
     # 30 days minus 5 minutes of April remain: ¥28,000 and ¥25,000 prorated by the second.
-    assert (change.unused_amount, change.remaining_amount, change.difference_amount) == (-24_997, 27_997, 3_000)
+    assert (change.unused_amount, change.remaining_amount, change.difference_amount) == (
+        -24_997,
+        27_997,
+        3_000,
+    )
     descriptions = set(ProrationItem.objects.filter(plan_change=change).values_list("description", flat=True))
     assert "Remaining time on Business (2027-04-01 – 2027-04-30)" in descriptions
 
@@ -35,7 +41,9 @@ def test_downgrade_now_at_0005_on_the_1st_credits_the_new_month(tenant):
 
     buy(tenant, "business", jst(2027, 3, 1))
     with time_machine.travel(jst(2027, 4, 1, 0, 5), tick=False):
-        change = license_change_now(tenant=tenant, plan=plan(tenant, "starter"), proration_behavior="always_invoice")
+        change = license_change_now(
+            tenant=tenant, plan=plan(tenant, "starter"), proration_behavior="always_invoice"
+        )
         assert change.difference_amount == -3_000
         assert credit_balance(tenant=tenant) == 3_000
 
@@ -74,7 +82,9 @@ def test_concurrent_reads_and_writes_at_0005_roll_the_period_over_exactly_once()
     from .conftest import buy
 
     tenant = TenantFactory()
-    payment_method_choose(tenant=tenant, method="bank_transfer", billing_address="1-1 Chiyoda, Tokyo")  # no charge
+    payment_method_choose(
+        tenant=tenant, method="bank_transfer", billing_address="1-1 Chiyoda, Tokyo"
+    )  # no charge
     buy(tenant, "business", jst(2027, 3, 1))
     with time_machine.travel(jst(2027, 3, 15), tick=False):
         license_reserve_change(tenant=tenant, plan=plan(tenant, "starter"))

@@ -12,7 +12,9 @@ from licenses.services import (
 from tests.licenses.conftest import jst
 
 
-def test_cancel_and_resume_are_audited_and_mailed_with_the_end_date(paid_tenant, owner, django_capture_on_commit_callbacks):
+def test_cancel_and_resume_are_audited_and_mailed_with_the_end_date(
+    paid_tenant, owner, django_capture_on_commit_callbacks
+):
     with time_machine.travel(jst(2027, 3, 10), tick=False), django_capture_on_commit_callbacks(execute=True):
         license_cancel(tenant=paid_tenant, actor=owner)
     entry = AuditEntry.objects.filter(tenant=paid_tenant, action="license.cancelled").get()
@@ -27,7 +29,9 @@ def test_cancel_and_resume_are_audited_and_mailed_with_the_end_date(paid_tenant,
     assert "renews automatically again" in mail.outbox[-1].body
 
 
-def test_reservation_set_and_cancelled_are_audited_and_mailed(tenant, owner, django_capture_on_commit_callbacks):
+def test_reservation_set_and_cancelled_are_audited_and_mailed(
+    tenant, owner, django_capture_on_commit_callbacks
+):
     from tests.licenses.conftest import buy
 
     buy(tenant, "business", jst(2027, 3, 1))

@@ -75,7 +75,9 @@ def test_manager_sees_the_license_but_no_buttons(client, tenant, manager):
     page = dashboard(client, tenant)
     assert "License type Business" in page
     assert "License update" not in page and "Cancel license" not in page
-    assert client.post(reverse("license_change", args=[tenant.slug]), {"plan": "enterprise"}).status_code == 403
+    assert (
+        client.post(reverse("license_change", args=[tenant.slug]), {"plan": "enterprise"}).status_code == 403
+    )
 
 
 def test_cancelled_license_shows_its_end_and_undo(owner_client, tenant):
@@ -91,8 +93,13 @@ def test_cancelled_license_shows_its_end_and_undo(owner_client, tenant):
 def test_plan_selection_shows_plans_side_by_side_in_the_tenant_currency(owner_client, tenant):
     add_payment_account(tenant)
     page = text(owner_client.get(reverse("license_plans", args=[tenant.slug])))
-    for expected in ("Starter ¥25,000 / month", "Business ¥28,000 / month", "Enterprise ¥150,000 / month",
-                     "Current plan", "Select Business"):
+    for expected in (
+        "Starter ¥25,000 / month",
+        "Business ¥28,000 / month",
+        "Enterprise ¥150,000 / month",
+        "Current plan",
+        "Select Business",
+    ):
         assert expected in page
     assert "$" not in page and "Premium support" not in page
 
@@ -177,7 +184,9 @@ def test_downgrade_over_limits_is_refused_in_the_page_with_the_reason(owner_clie
 
 
 def test_unknown_plan_in_the_url_goes_back_to_the_plan_list(owner_client, tenant):
-    response = owner_client.get(reverse("license_change", args=[tenant.slug]), {"plan": "platinum"}, follow=True)
+    response = owner_client.get(
+        reverse("license_change", args=[tenant.slug]), {"plan": "platinum"}, follow=True
+    )
     assert "There is no license plan &#x27;platinum&#x27;." in response.content.decode()
 
 

@@ -12,8 +12,13 @@ from licenses.selectors import plan_get
 
 
 def unit(type_, currency="JPY", unit_amount=0, tiers=()):
-    u = PricingUnit(unit_name=f"u-{type_}", display_name=f"Unit {type_}", type=type_, currency=currency,
-                    unit_amount=unit_amount)
+    u = PricingUnit(
+        unit_name=f"u-{type_}",
+        display_name=f"Unit {type_}",
+        type=type_,
+        currency=currency,
+        unit_amount=unit_amount,
+    )
     return u, [PricingTier(up_to=up, unit_amount=ua, flat_amount=fa) for up, ua, fa in tiers]
 
 
@@ -23,26 +28,39 @@ TIERS = [(100, 10, 1_000), (1_000, 8, 5_000), (None, 5, 20_000)]
 def test_fixed_unit_is_one_line_of_its_price():
     u, _ = unit("fixed", unit_amount=25_000)
     assert unit_line(u, tiers=[]) == {
-        "description": "Unit fixed", "quantity": 1, "unit_amount": 25_000, "amount_minor": 25_000, "currency": "JPY",
+        "description": "Unit fixed",
+        "quantity": 1,
+        "unit_amount": 25_000,
+        "amount_minor": 25_000,
+        "currency": "JPY",
     }
 
 
-@pytest.mark.parametrize(("currency", "price", "qty", "expected"), [
-    ("JPY", 3, 1_234, 3_702),
-    ("USD", 15, 1_234, 18_510),  # 15 cents each → $185.10
-    ("USD", 15, 0, 0),  # zero-amount line kept
-])
+@pytest.mark.parametrize(
+    ("currency", "price", "qty", "expected"),
+    [
+        ("JPY", 3, 1_234, 3_702),
+        ("USD", 15, 1_234, 18_510),  # 15 cents each → $185.10
+        ("USD", 15, 0, 0),  # zero-amount line kept
+    ],
+)
 def test_usage_unit_multiplies(currency, price, qty, expected):
     u, _ = unit("usage", currency=currency, unit_amount=price)
     line = unit_line(u, qty, tiers=[])
     assert (line["quantity"], line["amount_minor"], line["currency"]) == (qty, expected, currency)
 
 
-@pytest.mark.parametrize(("qty", "flat"), [
-    (0, 1_000), (100, 1_000),  # exactly at up_to stays in the tier
-    (101, 5_000), (1_000, 5_000),
-    (1_001, 20_000), (10**9, 20_000),  # infinite tier
-])
+@pytest.mark.parametrize(
+    ("qty", "flat"),
+    [
+        (0, 1_000),
+        (100, 1_000),  # exactly at up_to stays in the tier
+        (101, 5_000),
+        (1_000, 5_000),
+        (1_001, 20_000),
+        (10**9, 20_000),  # infinite tier
+    ],
+)
 def test_tiered_unit_charges_the_flat_amount_of_the_tier_reached(qty, flat):
     u, tiers = unit("tiered", tiers=TIERS)
     line = unit_line(u, qty, tiers=tiers)
@@ -50,12 +68,15 @@ def test_tiered_unit_charges_the_flat_amount_of_the_tier_reached(qty, flat):
     assert line["quantity"] == qty
 
 
-@pytest.mark.parametrize(("qty", "unit_price", "amount"), [
-    (100, 10, 100 * 10 + 1_000),
-    (101, 8, 101 * 8 + 5_000),  # one above up_to: every unit at the next tier's price
-    (1_000, 8, 1_000 * 8 + 5_000),
-    (1_001, 5, 1_001 * 5 + 20_000),
-])
+@pytest.mark.parametrize(
+    ("qty", "unit_price", "amount"),
+    [
+        (100, 10, 100 * 10 + 1_000),
+        (101, 8, 101 * 8 + 5_000),  # one above up_to: every unit at the next tier's price
+        (1_000, 8, 1_000 * 8 + 5_000),
+        (1_001, 5, 1_001 * 5 + 20_000),
+    ],
+)
 def test_tiered_usage_unit_prices_every_unit_at_the_tier_reached(qty, unit_price, amount):
     u, tiers = unit("tiered_usage", currency="USD", tiers=TIERS)
     line = unit_line(u, qty, tiers=tiers)
@@ -79,20 +100,30 @@ def test_seeded_plan_lines_keep_zero_mau_overage(currency, fee):
 def test_mau_overage_line_charges_each_mau_above_the_maximum():
     plan = plan_get(code="starter", currency="JPY")  # max 1,000 MAU, ¥30 each above
     overage = plan_invoice_lines(plan, mau=1_250, fixed=False)
-    assert overage == [{"description": "MAU overage (above 1,000 MAU)", "quantity": 250, "unit_amount": 30,
-                        "amount_minor": 7_500, "currency": "JPY"}]
+    assert overage == [
+        {
+            "description": "MAU overage (above 1,000 MAU)",
+            "quantity": 250,
+            "unit_amount": 30,
+            "amount_minor": 7_500,
+            "currency": "JPY",
+        }
+    ]
 
 
 @pytest.mark.django_db
 def test_seeded_catalogue_prices_and_support_plan():
     from licenses.models import Plan
 
-    assert [plan_fixed_amount(plan_get(code=c, currency="JPY")) for c in ("free", "starter", "business", "enterprise")] == [
-        0, 25_000, 28_000, 150_000]
+    assert [
+        plan_fixed_amount(plan_get(code=c, currency="JPY"))
+        for c in ("free", "starter", "business", "enterprise")
+    ] == [0, 25_000, 28_000, 150_000]
     for currency, fees in (("JPY", [20_000, 50_000]), ("USD", [15_000, 40_000])):
         support = Plan.objects.filter(category="support", currency=currency).order_by("sort_order")
         assert [(p.code, plan_fixed_amount(p)) for p in support] == list(
-            zip(["standard-support", "premium-support"], fees, strict=True))
+            zip(["standard-support", "premium-support"], fees, strict=True)
+        )
 
 
 def test_reference_proration_upgrade_and_reverse_downgrade():

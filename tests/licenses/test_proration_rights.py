@@ -17,14 +17,23 @@ pytestmark = pytest.mark.django_db
 
 def key_client(client, *, tenant=None):
     raw = ApiKey.generate_raw_key()
-    ApiKey.objects.create(name="k", scope=ApiKey.Scope.TENANT if tenant else ApiKey.Scope.PLATFORM, tenant=tenant,
-                          prefix=raw[:8], key_hash=hash_api_key(raw))
+    ApiKey.objects.create(
+        name="k",
+        scope=ApiKey.Scope.TENANT if tenant else ApiKey.Scope.PLATFORM,
+        tenant=tenant,
+        prefix=raw[:8],
+        key_hash=hash_api_key(raw),
+    )
 
     def call(body):
         import json
 
-        return client.put(f"/api/v1/tenants/{call.tenant.slug}/plan", data=json.dumps(body),
-                          content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}")
+        return client.put(
+            f"/api/v1/tenants/{call.tenant.slug}/plan",
+            data=json.dumps(body),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {raw}",
+        )
 
     return call
 
@@ -78,12 +87,25 @@ def test_an_operator_upgrade_without_proration_credits_nothing_on_the_way_back(c
 def test_after_a_free_upgrade_moving_on_is_prorated_against_the_billed_plan(paid_tenant):
     """Starter billed; Business given free (`none`); then Enterprise now: the difference to Starter is billed."""
     with time_machine.travel(jst(2027, 3, 22), tick=False):
-        license_change_now(tenant=paid_tenant, plan=plan_get(code="business", currency="JPY"),
-                           proration_behavior="none", by_operator=True)
-        change = license_change_now(tenant=paid_tenant, plan=plan_get(code="enterprise", currency="JPY"),
-                                    proration_behavior="always_invoice")
-    assert (change.unused_amount, change.remaining_amount, change.difference_amount) == (-8_064, 48_387, 40_323)
-    descriptions = list(ProrationItem.objects.filter(plan_change=change).values_list("description", flat=True))
+        license_change_now(
+            tenant=paid_tenant,
+            plan=plan_get(code="business", currency="JPY"),
+            proration_behavior="none",
+            by_operator=True,
+        )
+        change = license_change_now(
+            tenant=paid_tenant,
+            plan=plan_get(code="enterprise", currency="JPY"),
+            proration_behavior="always_invoice",
+        )
+    assert (change.unused_amount, change.remaining_amount, change.difference_amount) == (
+        -8_064,
+        48_387,
+        40_323,
+    )
+    descriptions = list(
+        ProrationItem.objects.filter(plan_change=change).values_list("description", flat=True)
+    )
     assert descriptions[0].startswith("Unused time on Starter")
     assert license_get(tenant=paid_tenant).billed_plan.code == "enterprise"
 
@@ -92,8 +114,12 @@ def test_the_billed_plan_follows_the_period(paid_tenant):
     from licenses.services import licenses_roll_over
 
     with time_machine.travel(jst(2027, 3, 22), tick=False):
-        license_change_now(tenant=paid_tenant, plan=plan_get(code="business", currency="JPY"),
-                           proration_behavior="none", by_operator=True)
+        license_change_now(
+            tenant=paid_tenant,
+            plan=plan_get(code="business", currency="JPY"),
+            proration_behavior="none",
+            by_operator=True,
+        )
     assert license_get(tenant=paid_tenant).billed_plan.code == "starter"
     licenses_roll_over(tenant=paid_tenant, at=jst(2027, 4, 1, 0, 5))
     assert license_get(tenant=paid_tenant).billed_plan.code == "business"  # April's invoice bills Business

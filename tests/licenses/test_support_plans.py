@@ -35,22 +35,31 @@ def confirm(client, tenant, code):
 def choose(client, tenant, code):
     page = confirm(client, tenant, code)
     expected = page.context["charge"]["total"] if page.context["charge"] else ""
-    return client.post(reverse("support_change", args=[tenant.slug]), {"plan": code, "expected_total": expected})
+    return client.post(
+        reverse("support_change", args=[tenant.slug]), {"plan": code, "expected_total": expected}
+    )
 
 
-def test_buy_change_and_cancel_support_independently_of_the_license(owner_client, django_capture_on_commit_callbacks):
+def test_buy_change_and_cancel_support_independently_of_the_license(
+    owner_client, django_capture_on_commit_callbacks
+):
     tenant = paying_tenant()
     owner_client.force_login(tenant.representative)
     with time_machine.travel(jst(2027, 3, 1), tick=False), django_capture_on_commit_callbacks(execute=True):
         owner_client.force_login(tenant.representative)
-        assert owner_client.post(reverse("license_change", args=[tenant.slug]), {"plan": "business"}).status_code == 302
+        assert (
+            owner_client.post(reverse("license_change", args=[tenant.slug]), {"plan": "business"}).status_code
+            == 302
+        )
     with time_machine.travel(jst(2027, 3, 22), tick=False), django_capture_on_commit_callbacks(execute=True):
         owner_client.force_login(tenant.representative)
         page = text(confirm(owner_client, tenant, "standard-support"))
         assert "Remaining time on Standard support ¥6,452" in page  # ¥20,000 × 10/31
         assert "Charged now, tax included ¥7,097" in page
         assert choose(owner_client, tenant, "standard-support").status_code == 302
-    purchase = Invoice.objects.get(tenant=tenant, source_key__startswith="plan-change-", lines__description__contains="Standard")
+    purchase = Invoice.objects.get(
+        tenant=tenant, source_key__startswith="plan-change-", lines__description__contains="Standard"
+    )
     assert lines(purchase)[0][1] == 6_452 and purchase.payment_amount == 7_097
     assert charges_per_invoice(tenant)[str(purchase.pk)] == 1
     assert license_get(tenant=tenant).plan.code == "business"  # the license is untouched
@@ -70,7 +79,8 @@ def test_buy_change_and_cancel_support_independently_of_the_license(owner_client
     with time_machine.travel(jst(2027, 4, 10), tick=False):
         owner_client.force_login(tenant.representative)
         assert "Support continues until 2027-05-01 00:00 JST" in text(
-            owner_client.get(reverse("support_cancel", args=[tenant.slug])))
+            owner_client.get(reverse("support_cancel", args=[tenant.slug]))
+        )
         owner_client.post(reverse("support_cancel", args=[tenant.slug]))
     with time_machine.travel(jst(2027, 5, 1, 0, 10), tick=False):
         may = monthly_invoice_issue(tenant=tenant, year=2027, month=5)
@@ -110,8 +120,9 @@ def test_the_dashboard_shows_license_and_support_as_two_categories_with_their_ow
     assert 'aria-label="Edit support plan"' in page and reverse("support_plans", args=[tenant.slug]) in page
 
 
-def test_billing_admins_buy_support_but_only_owners_cancel_it(client, billing_admin, manager,
-                                                           django_capture_on_commit_callbacks):
+def test_billing_admins_buy_support_but_only_owners_cancel_it(
+    client, billing_admin, manager, django_capture_on_commit_callbacks
+):
     tenant = billing_admin.memberships.first().tenant
     from tests.payments.factories import account_for, card_for
 

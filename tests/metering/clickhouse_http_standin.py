@@ -58,7 +58,7 @@ class Handler(BaseHTTPRequestHandler):
             if settings and insert:
                 query = f"{query[: insert.start()]} SETTINGS {settings} FORMAT {insert.group(1)}"
             query = query + "\n" + data.decode()
-        params = {k[len("param_"):]: v for k, v in args.items() if k.startswith("param_")}
+        params = {k[len("param_") :]: v for k, v in args.items() if k.startswith("param_")}
         try:
             with self.lock:
                 result = self.session.query(query, fmt, params=params or None)

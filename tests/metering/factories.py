@@ -7,8 +7,12 @@ def make_api_key(*, tenant=None, revoked=False):
 
     raw = ApiKey.generate_raw_key()
     ApiKey.objects.create(
-        name="test key", scope=ApiKey.Scope.TENANT if tenant else ApiKey.Scope.PLATFORM, tenant=tenant,
-        prefix=raw[:11], key_hash=hash_api_key(raw), revoked_at=clock.now() if revoked else None,
+        name="test key",
+        scope=ApiKey.Scope.TENANT if tenant else ApiKey.Scope.PLATFORM,
+        tenant=tenant,
+        prefix=raw[:11],
+        key_hash=hash_api_key(raw),
+        revoked_at=clock.now() if revoked else None,
     )
     return raw
 

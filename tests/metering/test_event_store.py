@@ -24,8 +24,14 @@ NOW = "2026-11-20T03:00:00Z"
 RPS = ["login.example.com", "shop.example.com", "app.example.com"]
 ZONES = {"tokyo": "Asia/Tokyo", "utc": "UTC", "la": "America/Los_Angeles"}
 # Instants around the Tokyo month boundary (2026-11-01 00:00 JST = 2026-10-31 15:00 UTC) and LA's (07:00 UTC).
-BOUNDARY = ["2026-10-31T14:59:59.999999Z", "2026-10-31T15:00:00Z", "2026-10-31T15:30:00+00:00",
-            "2026-11-01T08:59:59+09:00", "2026-11-01T06:59:59Z", "2026-11-01T07:00:00Z"]
+BOUNDARY = [
+    "2026-10-31T14:59:59.999999Z",
+    "2026-10-31T15:00:00Z",
+    "2026-10-31T15:30:00+00:00",
+    "2026-11-01T08:59:59+09:00",
+    "2026-11-01T06:59:59Z",
+    "2026-11-01T07:00:00Z",
+]
 ODD_USERS = ["ユーザー", 'a"b', "back\\slash", "tab\there"]
 
 
@@ -40,22 +46,37 @@ def scenario_events(seed: int) -> list[list[dict]]:
         for _ in range(rng.randint(30, 90)):
             n += 1
             user = rng.choice(ODD_USERS) if rng.random() < 0.05 else f"user-{rng.randint(1, 40)}"
-            when = (BOUNDARY[n % len(BOUNDARY)] if n % 7 == 0 else
-                    (start + timedelta(seconds=rng.randrange(27 * 86400))).isoformat())
+            when = (
+                BOUNDARY[n % len(BOUNDARY)]
+                if n % 7 == 0
+                else (start + timedelta(seconds=rng.randrange(27 * 86400))).isoformat()
+            )
             batch.append({"id": f"s{seed}-{n}", "rp": rng.choice(RPS), "user_id": user, "occurred_at": when})
         batch += rng.sample(batch, 5)  # repeated within the batch
         if b >= 2:
             batch += rng.sample(batches[b - 2], 10)  # replays of an earlier request
         if b == 5:  # an old id again, another user and month: ignored
-            batch.append({"id": batches[0][0]["id"], "rp": RPS[0], "user_id": "impostor",
-                          "occurred_at": "2026-10-25T00:00:00Z"})
+            batch.append(
+                {
+                    "id": batches[0][0]["id"],
+                    "rp": RPS[0],
+                    "user_id": "impostor",
+                    "occurred_at": "2026-10-25T00:00:00Z",
+                }
+            )
         batches.append(batch)
     return batches
 
 
 def brute_force(batches, tz_name):
-    seen, mau, rp_mau, events, rp_events, dau = set(), defaultdict(set), defaultdict(set), defaultdict(int), \
-        defaultdict(int), defaultdict(set)
+    seen, mau, rp_mau, events, rp_events, dau = (
+        set(),
+        defaultdict(set),
+        defaultdict(set),
+        defaultdict(int),
+        defaultdict(int),
+        defaultdict(set),
+    )
     for batch in batches:
         for e in batch:
             if e["id"] in seen:
@@ -68,8 +89,13 @@ def brute_force(batches, tz_name):
             events[month] += 1
             rp_events[(month, e["rp"])] += 1
             dau[local.date().isoformat()].add(e["user_id"])
-    return ({m: len(u) for m, u in mau.items()}, {k: len(u) for k, u in rp_mau.items()}, dict(events),
-            dict(rp_events), {d: len(u) for d, u in dau.items()})
+    return (
+        {m: len(u) for m, u in mau.items()},
+        {k: len(u) for k, u in rp_mau.items()},
+        dict(events),
+        dict(rp_events),
+        {d: len(u) for d, u in dau.items()},
+    )
 
 
 def ts(text):
@@ -102,13 +128,20 @@ def meter_expected(tz_name):
         if method == "delete":
             values.pop(key)
         else:
-            values[key] = {"add": values.get(key, 0) + count, "sub": values.get(key, 0) - count,
-                           "direct": count}[method]
+            values[key] = {
+                "add": values.get(key, 0) + count,
+                "sub": values.get(key, 0) - count,
+                "direct": count,
+            }[method]
     result = {}
     for month in ("2026-10", "2026-11"):
         for unit in ("api_calls", "disk_bytes"):
-            in_month = [(rp, when, v) for (u, rp, when), v in values.items() if u == unit
-                        and f"{datetime.fromisoformat(when).astimezone(ZoneInfo(tz_name)):%Y-%m}" == month]
+            in_month = [
+                (rp, when, v)
+                for (u, rp, when), v in values.items()
+                if u == unit
+                and f"{datetime.fromisoformat(when).astimezone(ZoneInfo(tz_name)):%Y-%m}" == month
+            ]
             if unit == "api_calls":
                 result[(month, unit)] = sum(v for _, _, v in in_month)
             else:
@@ -129,8 +162,12 @@ def run_scenario(client, prefix: str, ship, zones=tuple(ZONES)) -> dict:
         key = make_api_key(tenant=tenant)
         batches = scenario_events(seed=len(name))
         for batch in batches:
-            response = client.post(f"/api/v1/tenants/{tenant.slug}/auth-events", json.dumps({"events": batch}),
-                                   content_type="application/json", **auth(key))
+            response = client.post(
+                f"/api/v1/tenants/{tenant.slug}/auth-events",
+                json.dumps({"events": batch}),
+                content_type="application/json",
+                **auth(key),
+            )
             assert response.status_code == 200, response.content
             body = response.json()
             assert body["accepted"] + body["duplicates"] == len(batch) and body["late"] == 0
@@ -140,8 +177,12 @@ def run_scenario(client, prefix: str, ship, zones=tuple(ZONES)) -> dict:
             if method == "delete":
                 response = client.delete(path + (f"?rp={rp}" if rp else ""), **auth(key))
             else:
-                response = client.put(path, json.dumps({"method": method, "count": count, "rp": rp}),
-                                      content_type="application/json", **auth(key))
+                response = client.put(
+                    path,
+                    json.dumps({"method": method, "count": count, "rp": rp}),
+                    content_type="application/json",
+                    **auth(key),
+                )
             assert response.status_code == 200, response.content
             ship()
 
@@ -155,8 +196,12 @@ def run_scenario(client, prefix: str, ship, zones=tuple(ZONES)) -> dict:
             "usage": {m: get(f"usage?month={m}") for m in ("2026-10", "2026-11")},
             "daily": get("daily-actives?from=2026-10-20&to=2026-11-20"),
             "units_month": {m: get(f"units/month/{m}") for m in ("2026-10", "2026-11")},
-            "units_day": {d: get(f"units/date/{d}") for d in ("2026-10-31", "2026-11-01", "2026-11-05", "2026-11-06")},
-            "unit_day": {d: get(f"units/api_calls/date/{d}") for d in ("2026-10-31", "2026-11-01", "2026-11-12")},
+            "units_day": {
+                d: get(f"units/date/{d}") for d in ("2026-10-31", "2026-11-01", "2026-11-05", "2026-11-06")
+            },
+            "unit_day": {
+                d: get(f"units/api_calls/date/{d}") for d in ("2026-10-31", "2026-11-01", "2026-11-12")
+            },
             "history": mau_history(tenant=tenant, months=4),
         }
         for m in ("2026-10", "2026-11"):
@@ -170,18 +215,25 @@ def check_against_brute_force(results):
         mau, rp_mau, events, rp_events, dau = brute_force(batches, ZONES[name])
         for month in ("2026-09", "2026-10", "2026-11"):
             assert got["mau"][month]["mau"] == mau.get(month, 0), (name, month)
-            assert got["mau"][month]["by_rp"] == {rp: n for (m, rp), n in sorted(rp_mau.items()) if m == month}
+            assert got["mau"][month]["by_rp"] == {
+                rp: n for (m, rp), n in sorted(rp_mau.items()) if m == month
+            }
         for month in ("2026-10", "2026-11"):
             channels = got["usage"][month]["channels"]
             for rp in RPS:
                 channel = channels.get(rp, {"mau": 0, "auth_events": 0})
-                assert (channel["mau"], channel["auth_events"]) == (rp_mau.get((month, rp), 0),
-                                                                    rp_events.get((month, rp), 0)), (name, month, rp)
+                assert (channel["mau"], channel["auth_events"]) == (
+                    rp_mau.get((month, rp), 0),
+                    rp_events.get((month, rp), 0),
+                ), (name, month, rp)
         assert {d["date"]: d["dau"] for d in got["daily"]["days"] if d["dau"]} == dau, name
         assert got["history"]["total"][-3:] == [mau.get(m, 0) for m in ("2026-09", "2026-10", "2026-11")]
         expected = meter_expected(ZONES[name])
         for month in ("2026-10", "2026-11"):
-            assert got[f"unit-{month}"] == {u: expected[(month, u)] for u in ("api_calls", "disk_bytes")}, (name, month)
+            assert got[f"unit-{month}"] == {u: expected[(month, u)] for u in ("api_calls", "disk_bytes")}, (
+                name,
+                month,
+            )
             assert got["units_month"][month]["units"] == got[f"unit-{month}"]
 
 
@@ -220,8 +272,12 @@ def test_a_batch_shipped_twice_counts_once(client, clickhouse_store, monkeypatch
     key = make_api_key(tenant=tenant)
     with time_machine.travel(NOW, tick=False):
         for batch in scenario_events(seed=3)[:4]:
-            client.post(f"/api/v1/tenants/{tenant.slug}/auth-events", json.dumps({"events": batch}),
-                        content_type="application/json", **auth(key))
+            client.post(
+                f"/api/v1/tenants/{tenant.slug}/auth-events",
+                json.dumps({"events": batch}),
+                content_type="application/json",
+                **auth(key),
+            )
         rows = EventOutbox.objects.count()
         assert rows == 4
 
@@ -243,9 +299,11 @@ def test_a_batch_shipped_twice_counts_once(client, clickhouse_store, monkeypatch
         mau, rp_mau, events, rp_events, _dau = brute_force(scenario_events(seed=3)[:4], "Asia/Tokyo")
         stored = clickhouse_store.mau_months(tenant=tenant, first=date(2026, 10, 1), last=date(2026, 11, 1))
         assert {f"{m:%Y-%m}": v for (m, rp), v in stored.items() if rp == ""} == {
-            m: (mau[m], events[m]) for m in mau}
-        raw = clickhouse_store.conn.query("SELECT count() FROM bp_test.auth_events WHERE tenant_id = {t:UInt64}",
-                                          {"t": tenant.pk})
+            m: (mau[m], events[m]) for m in mau
+        }
+        raw = clickhouse_store.conn.query(
+            "SELECT count() FROM bp_test.auth_events WHERE tenant_id = {t:UInt64}", {"t": tenant.pk}
+        )
         assert raw[0][0] == 2 * sum(events.values())  # the copies are there, and FINAL collapses them
 
 
@@ -255,9 +313,23 @@ def test_counts_wait_for_shipping_and_a_tenants_flush_waits_for_nobody_else(clie
         make_rps(t, *RPS)
     with time_machine.travel(NOW, tick=False):
         for t in (tenant, other):
-            client.post(f"/api/v1/tenants/{t.slug}/auth-events", json.dumps({"events": [
-                {"id": "1", "rp": RPS[0], "user_id": "alice", "occurred_at": "2026-11-02T00:00:00Z"}]}),
-                content_type="application/json", **auth(make_api_key(tenant=t)))
+            client.post(
+                f"/api/v1/tenants/{t.slug}/auth-events",
+                json.dumps(
+                    {
+                        "events": [
+                            {
+                                "id": "1",
+                                "rp": RPS[0],
+                                "user_id": "alice",
+                                "occurred_at": "2026-11-02T00:00:00Z",
+                            }
+                        ]
+                    }
+                ),
+                content_type="application/json",
+                **auth(make_api_key(tenant=t)),
+            )
         assert clickhouse_store.mau(tenant=tenant, month=date(2026, 11, 1)) == 0  # not shipped yet
         assert events_ship(tenant=tenant) == {"rows": 1, "events": 1, "readings": 0}
         assert clickhouse_store.mau(tenant=tenant, month=date(2026, 11, 1)) == 1
@@ -266,8 +338,10 @@ def test_counts_wait_for_shipping_and_a_tenants_flush_waits_for_nobody_else(clie
 
 
 def test_chdb_string_parameters_arrive_unchanged(clickhouse_store):
-    rows = clickhouse_store.conn.query("SELECT {a:String}, {b:String}, {c:String}",
-                                       {"a": "back\\slash", "b": "tab\there 'q'", "c": "ユーザー\n"})
+    rows = clickhouse_store.conn.query(
+        "SELECT {a:String}, {b:String}, {c:String}",
+        {"a": "back\\slash", "b": "tab\there 'q'", "c": "ユーザー\n"},
+    )
     assert rows == [["back\\slash", "tab\there 'q'", "ユーザー\n"]]
 
 
@@ -297,8 +371,12 @@ def test_event_store_command_ships_and_reports_the_backlog(client, clickhouse_st
     tenant = TenantFactory()
     make_rps(tenant, *RPS)
     with time_machine.travel(NOW, tick=False):
-        client.post(f"/api/v1/tenants/{tenant.slug}/auth-events", json.dumps({"events": scenario_events(seed=1)[0]}),
-                    content_type="application/json", **auth(make_api_key(tenant=tenant)))
+        client.post(
+            f"/api/v1/tenants/{tenant.slug}/auth-events",
+            json.dumps({"events": scenario_events(seed=1)[0]}),
+            content_type="application/json",
+            **auth(make_api_key(tenant=tenant)),
+        )
         out = StringIO()
         call_command("event_store", stdout=out)
         assert "outbox: 1 rows" in out.getvalue()

@@ -14,8 +14,10 @@ NOW = "2026-11-20T03:00:00Z"
 
 def post(client, tenant, raw, events):
     return client.post(
-        f"/api/v1/tenants/{tenant.slug}/auth-events", json.dumps({"events": events}),
-        content_type="application/json", **auth(raw),
+        f"/api/v1/tenants/{tenant.slug}/auth-events",
+        json.dumps({"events": events}),
+        content_type="application/json",
+        **auth(raw),
     )
 
 
@@ -47,7 +49,9 @@ def test_ingest_counts_unique_users_and_answers_accepted_and_duplicates(client, 
 
     response = client.get(f"/api/v1/tenants/{tenant.slug}/mau?month=2026-11", **auth(api))
     assert response.json() == {
-        "month": "2026-11", "mau": 2, "max_mau": None,
+        "month": "2026-11",
+        "mau": 2,
+        "max_mau": None,
         "by_rp": {"login.example.com": 2, "shop.example.com": 1},
     }
 
@@ -61,12 +65,17 @@ def test_month_is_the_tenants_calendar_month_tokyo_vs_utc(client, api, tenant):
     boundary = [event("b1", "carol", "2026-10-31T15:30:00Z"), event("b2", "dave", "2026-10-31T14:59:59Z")]
     assert post(client, tenant, api, boundary).status_code == 200
     assert post(client, utc_tenant, utc_key, boundary).status_code == 200
-    days = client.get(f"/api/v1/tenants/{tenant.slug}/daily-actives?from=2026-10-31&to=2026-11-01", **auth(api))
+    days = client.get(
+        f"/api/v1/tenants/{tenant.slug}/daily-actives?from=2026-10-31&to=2026-11-01", **auth(api)
+    )
     assert days.json() == {"days": [{"date": "2026-10-31", "dau": 1}, {"date": "2026-11-01", "dau": 1}]}
-    days = client.get(f"/api/v1/tenants/{utc_tenant.slug}/daily-actives?from=2026-10-31&to=2026-11-01",
-                      **auth(utc_key))
+    days = client.get(
+        f"/api/v1/tenants/{utc_tenant.slug}/daily-actives?from=2026-10-31&to=2026-11-01", **auth(utc_key)
+    )
     assert days.json() == {"days": [{"date": "2026-10-31", "dau": 2}, {"date": "2026-11-01", "dau": 0}]}
-    bad = client.get(f"/api/v1/tenants/{tenant.slug}/daily-actives?from=2026-11-02&to=2026-11-01", **auth(api))
+    bad = client.get(
+        f"/api/v1/tenants/{tenant.slug}/daily-actives?from=2026-11-02&to=2026-11-01", **auth(api)
+    )
     assert bad.json()["error"]["code"] == "bad_range"
     assert mau_count(tenant=tenant, year=2026, month=11) == 1  # Tokyo: carol in November
     assert mau_count(tenant=tenant, year=2026, month=10) == 1  # dave still October
@@ -92,7 +101,12 @@ def test_bad_events_get_a_per_event_error_list_and_nothing_is_stored(client, ten
     assert body["code"] == "invalid_events"
     assert "nothing was stored" in body["message"]
     assert [(e["index"], e["field"]) for e in body["errors"]] == [
-        (1, "rp"), (2, "occurred_at"), (3, "occurred_at"), (4, "user_id"), (5, "occurred_at"), (7, None),
+        (1, "rp"),
+        (2, "occurred_at"),
+        (3, "occurred_at"),
+        (4, "user_id"),
+        (5, "occurred_at"),
+        (7, None),
     ]
     assert "Unknown RP 'evil.example.com'" in body["errors"][0]["message"]
     assert "more than 5 minutes in the future" in body["errors"][4]["message"]
@@ -110,11 +124,13 @@ def test_more_than_10000_events_is_refused(client, tenant, api):
 
 
 def test_missing_events_and_bad_json(client, tenant, api):
-    response = client.post(f"/api/v1/tenants/{tenant.slug}/auth-events", "{", content_type="application/json",
-                           **auth(api))
+    response = client.post(
+        f"/api/v1/tenants/{tenant.slug}/auth-events", "{", content_type="application/json", **auth(api)
+    )
     assert response.json()["error"]["code"] == "malformed_json"
-    response = client.post(f"/api/v1/tenants/{tenant.slug}/auth-events", "{}", content_type="application/json",
-                           **auth(api))
+    response = client.post(
+        f"/api/v1/tenants/{tenant.slug}/auth-events", "{}", content_type="application/json", **auth(api)
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_events"
 
@@ -126,7 +142,12 @@ def test_keys_revoked_401_other_tenant_403_platform_ok(client, tenant, other_ten
     response = post(client, tenant, make_api_key(tenant=other_tenant), events)
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "forbidden"
-    assert client.get(f"/api/v1/tenants/{tenant.slug}/mau", **auth(make_api_key(tenant=other_tenant))).status_code == 403
+    assert (
+        client.get(
+            f"/api/v1/tenants/{tenant.slug}/mau", **auth(make_api_key(tenant=other_tenant))
+        ).status_code
+        == 403
+    )
     assert not AuthEvent.objects.exists()
     with time_machine.travel(NOW, tick=False):
         assert post(client, tenant, make_api_key(), events).status_code == 200

@@ -28,9 +28,12 @@ def test_ingest_keys_compare_byte_by_byte():
         """)
         columns = cursor.fetchall()
     assert columns == [
-        ("metering_authevent", "event_id", "C"), ("metering_authevent", "rp_id", "C"),
-        ("metering_authevent", "user_id", "C"), ("metering_dailyactivefirstseen", "user_id", "C"),
-        ("metering_maufirstseen", "user_id", "C"), ("metering_maurpfirstseen", "rp_id", "C"),
+        ("metering_authevent", "event_id", "C"),
+        ("metering_authevent", "rp_id", "C"),
+        ("metering_authevent", "user_id", "C"),
+        ("metering_dailyactivefirstseen", "user_id", "C"),
+        ("metering_maufirstseen", "user_id", "C"),
+        ("metering_maurpfirstseen", "rp_id", "C"),
         ("metering_maurpfirstseen", "user_id", "C"),
     ]
 
@@ -40,7 +43,8 @@ def test_a_worker_imports_every_view_when_it_boots():
     names, WeasyPrint included, are imported then — not inside the first request, which would wait for it."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "billing_portal.settings.test"}
     probe = "import sys, billing_portal.wsgi; print('payments.invoicing.receipts' in sys.modules, 'metering.api_views' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True"]

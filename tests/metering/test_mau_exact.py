@@ -57,23 +57,32 @@ def assert_counters_match(tenant, events):
 
 # Ids and instants as clients send them: quotes, backslashes, non-ASCII, offsets, microseconds (they travel to
 # PostgreSQL inside JSON arrays and must come out unchanged).
-ODD_USERS = ['ユーザー', 'a"b', "back\\slash", "tab\there", "\u2028line"]
+ODD_USERS = ["ユーザー", 'a"b', "back\\slash", "tab\there", "\u2028line"]
 OFFSETS = [UTC, timezone(timedelta(hours=9)), timezone(timedelta(hours=-7, minutes=-30))]
 
 events_strategy = st.lists(
-    st.fixed_dictionaries({
-        "id": st.integers(0, 60).map(lambda n: f'ev-{n}' if n % 3 else f'ev-"{n}"\\ü'),
-        "rp": st.sampled_from(RPS),
-        "user_id": st.one_of(st.integers(0, 12).map(lambda n: f"user-{n}"), st.sampled_from(ODD_USERS)),
-        "occurred_at": st.tuples(st.integers(0, 60 * 24 * 40), st.integers(0, 999_999), st.sampled_from(OFFSETS)).map(
-            lambda t: (BASE + timedelta(minutes=t[0] * 1.5, microseconds=t[1])).astimezone(t[2]).isoformat()),
-    }),
+    st.fixed_dictionaries(
+        {
+            "id": st.integers(0, 60).map(lambda n: f"ev-{n}" if n % 3 else f'ev-"{n}"\\ü'),
+            "rp": st.sampled_from(RPS),
+            "user_id": st.one_of(st.integers(0, 12).map(lambda n: f"user-{n}"), st.sampled_from(ODD_USERS)),
+            "occurred_at": st.tuples(
+                st.integers(0, 60 * 24 * 40), st.integers(0, 999_999), st.sampled_from(OFFSETS)
+            ).map(
+                lambda t: (
+                    (BASE + timedelta(minutes=t[0] * 1.5, microseconds=t[1])).astimezone(t[2]).isoformat()
+                )
+            ),
+        }
+    ),
     max_size=80,
 )
 
 
 @pytest.mark.django_db
-@settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(batches=st.lists(events_strategy, min_size=1, max_size=4), tz=st.sampled_from(["Asia/Tokyo", "UTC"]))
 def test_counters_equal_brute_force_recount(batches, tz):
     with time_machine.travel(NOW, tick=False):
@@ -85,8 +94,12 @@ def test_counters_equal_brute_force_recount(batches, tz):
             before = {e["id"] for e in everything}
             result = auth_events_ingest(tenant=tenant, events=batch)
             new_ids = {e["id"] for e in batch} - before
-            assert result == {"accepted": len(new_ids), "duplicates": len(batch) - len(new_ids), "late": 0,
-                              "late_months": []}
+            assert result == {
+                "accepted": len(new_ids),
+                "duplicates": len(batch) - len(new_ids),
+                "late": 0,
+                "late_months": [],
+            }
             everything.extend(batch)
         assert_counters_match(tenant, everything)
 
@@ -96,13 +109,19 @@ def test_counters_equal_brute_force_recount(batches, tz):
 def test_late_events_for_an_earlier_month_count_in_that_month():
     tenant = TenantFactory()
     make_rps(tenant, *RPS)
-    auth_events_ingest(tenant=tenant, events=[
-        {"id": "now-1", "rp": "a.example", "user_id": "u1", "occurred_at": "2026-05-30T00:00:00Z"},
-    ])
-    auth_events_ingest(tenant=tenant, events=[
-        {"id": "late-1", "rp": "a.example", "user_id": "u1", "occurred_at": "2026-03-10T00:00:00Z"},
-        {"id": "late-2", "rp": "b.example", "user_id": "u2", "occurred_at": "2026-03-11T00:00:00Z"},
-    ])
+    auth_events_ingest(
+        tenant=tenant,
+        events=[
+            {"id": "now-1", "rp": "a.example", "user_id": "u1", "occurred_at": "2026-05-30T00:00:00Z"},
+        ],
+    )
+    auth_events_ingest(
+        tenant=tenant,
+        events=[
+            {"id": "late-1", "rp": "a.example", "user_id": "u1", "occurred_at": "2026-03-10T00:00:00Z"},
+            {"id": "late-2", "rp": "b.example", "user_id": "u2", "occurred_at": "2026-03-11T00:00:00Z"},
+        ],
+    )
     assert mau_count(tenant=tenant, year=2026, month=3) == 2
     assert mau_count(tenant=tenant, year=2026, month=5) == 1
 
@@ -118,7 +137,9 @@ def test_concurrent_overlapping_requests_neither_deadlock_nor_double_count():
         for t in range(8):
             batch = [
                 {
-                    "id": f"ev-{(t * 200 + i) % 1000}", "rp": RPS[(i + t) % 3], "user_id": f"user-{(i * 7 + t) % 150}",
+                    "id": f"ev-{(t * 200 + i) % 1000}",
+                    "rp": RPS[(i + t) % 3],
+                    "user_id": f"user-{(i * 7 + t) % 150}",
                     "occurred_at": (BASE + timedelta(days=(i % 3) * 10)).isoformat(),
                 }
                 for i in range(400)

@@ -30,8 +30,12 @@ def ts(text):
 
 def put(client, tenant, key, unit, when, method, count, **extra):
     path = f"/api/v1/tenants/{tenant.slug}/units/{unit}/" + ("now" if when == "now" else f"timestamp/{when}")
-    return client.put(path, json.dumps({"method": method, "count": count, **extra}), content_type="application/json",
-                      **auth(key))
+    return client.put(
+        path,
+        json.dumps({"method": method, "count": count, **extra}),
+        content_type="application/json",
+        **auth(key),
+    )
 
 
 def get(client, tenant, key, path):
@@ -56,9 +60,13 @@ def test_add_sub_direct_delete_and_counts_by_sum_and_max(client, tenant, key, un
     assert get(client, tenant, key, "units/api_calls/month/2026-11").json()["count"] == 19
     assert get(client, tenant, key, "units/api_calls/thismonth").json()["month"] == "2026-11"
     assert get(client, tenant, key, "units/date/2026-11-19").json() == {
-        "date": "2026-11-19", "units": {"api_calls": 19, "disk_bytes": 500},
+        "date": "2026-11-19",
+        "units": {"api_calls": 19, "disk_bytes": 500},
     }
-    assert get(client, tenant, key, "units/month/2026-11").json()["units"] == {"api_calls": 19, "disk_bytes": 500}
+    assert get(client, tenant, key, "units/month/2026-11").json()["units"] == {
+        "api_calls": 19,
+        "disk_bytes": 500,
+    }
 
     response = client.delete(f"/api/v1/tenants/{tenant.slug}/units/api_calls/timestamp/{t1}", **auth(key))
     assert response.json()["deleted"] is True
@@ -79,12 +87,20 @@ def test_bad_input(client, tenant, key, units):
     response = put(client, tenant, key, "api_calls", 1700000000, "sub", 1)
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "negative_count"
-    assert put(client, tenant, key, "api_calls", 1700000000, "multiply", 1).json()["error"]["code"] == "bad_method"
+    assert (
+        put(client, tenant, key, "api_calls", 1700000000, "multiply", 1).json()["error"]["code"]
+        == "bad_method"
+    )
     assert put(client, tenant, key, "api_calls", 1700000000, "add", -1).json()["error"]["code"] == "bad_count"
-    assert put(client, tenant, key, "api_calls", 1700000000, "add", "5").json()["error"]["code"] == "bad_count"
+    assert (
+        put(client, tenant, key, "api_calls", 1700000000, "add", "5").json()["error"]["code"] == "bad_count"
+    )
     assert put(client, tenant, key, "api_calls", "soon", "add", 1).json()["error"]["code"] == "bad_timestamp"
     assert put(client, tenant, key, "nope", 1700000000, "add", 1).status_code == 404
-    assert put(client, tenant, key, "api_calls", 1700000000, "add", 1, rp="evil.example").json()["error"]["code"] == "unknown_rp"
+    assert (
+        put(client, tenant, key, "api_calls", 1700000000, "add", 1, rp="evil.example").json()["error"]["code"]
+        == "unknown_rp"
+    )
     assert get(client, tenant, key, "units/api_calls/date/2026-02-30").json()["error"]["code"] == "bad_date"
 
 
@@ -101,10 +117,13 @@ def test_usage_by_channel(client, tenant, key, units):
     put(client, tenant, key, "api_calls", t + 60, "add", 50, rp="login.example.com")
     put(client, tenant, key, "disk_bytes", t, "direct", 9, rp="shop.example.com")
     put(client, tenant, key, "disk_bytes", t + 60, "direct", 4, rp="shop.example.com")
-    auth_events_ingest(tenant=tenant, events=[
-        {"id": "1", "rp": "login.example.com", "user_id": "a", "occurred_at": "2026-11-10T00:00:00Z"},
-        {"id": "2", "rp": "login.example.com", "user_id": "a", "occurred_at": "2026-11-11T00:00:00Z"},
-    ])
+    auth_events_ingest(
+        tenant=tenant,
+        events=[
+            {"id": "1", "rp": "login.example.com", "user_id": "a", "occurred_at": "2026-11-10T00:00:00Z"},
+            {"id": "2", "rp": "login.example.com", "user_id": "a", "occurred_at": "2026-11-11T00:00:00Z"},
+        ],
+    )
     assert usage_by_channel(tenant=tenant, year=2026, month=11) == {
         "login.example.com": {"mau": 1, "auth_events": 2, "services": {"api_calls": 150}},
         "shop.example.com": {"mau": 0, "auth_events": 0, "services": {"disk_bytes": 9}},

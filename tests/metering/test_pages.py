@@ -13,9 +13,13 @@ NOW = "2026-11-20T03:00:00Z"
 
 
 def ingest(tenant, users, prefix="e", when="2026-11-19T00:00:00Z"):
-    return auth_events_ingest(tenant=tenant, events=[
-        {"id": f"{prefix}{i}", "rp": "login.example.com", "user_id": u, "occurred_at": when} for i, u in enumerate(users)
-    ])
+    return auth_events_ingest(
+        tenant=tenant,
+        events=[
+            {"id": f"{prefix}{i}", "rp": "login.example.com", "user_id": u, "occurred_at": when}
+            for i, u in enumerate(users)
+        ],
+    )
 
 
 @time_machine.travel(NOW, tick=False)
@@ -24,12 +28,21 @@ def test_customer_view_shows_mau_chart_table_and_alert_panel(owner_client, tenan
     ingest(tenant, ["a", "b", "c"])
     ingest(tenant, ["a"], prefix="old", when="2026-09-05T00:00:00Z")
     body = owner_client.get(reverse("customer_view", args=[tenant.slug])).content.decode()
-    for text in ["MAU information", "MAU usage count this month", "MAU per RP (table)", "login.example.com",
-                 "MAU exceeded alert", "Edit MAU exceeding alert", "Notify representative", "vendor/chartjs/chart.umd.min.js",
-                 "Last 12 months", 'id="mau-history"']:
+    for text in [
+        "MAU information",
+        "MAU usage count this month",
+        "MAU per RP (table)",
+        "login.example.com",
+        "MAU exceeded alert",
+        "Edit MAU exceeding alert",
+        "Notify representative",
+        "vendor/chartjs/chart.umd.min.js",
+        "Last 12 months",
+        'id="mau-history"',
+    ]:
         assert text in body, text
-    assert '<span data-mau-live>3</span>' in body
-    assert "<th scope=\"row\">2026-09</th><td class=\"num\">1</td>" in body
+    assert "<span data-mau-live>3</span>" in body
+    assert '<th scope="row">2026-09</th><td class="num">1</td>' in body
     assert "2026-06" in body  # 6 months by default: June … November
     body = owner_client.get(reverse("customer_view", args=[tenant.slug]) + "?mau_months=3").content.decode()
     assert "2026-06" not in body and "2026-09" in body
@@ -40,7 +53,10 @@ def test_manager_sees_mau_but_cannot_edit_alert(client, tenant, manager):
     body = client.get(reverse("customer_view", args=[tenant.slug])).content.decode()
     assert "MAU information" in body
     assert "Edit MAU exceeding alert" not in body
-    assert client.post(reverse("metering_mau_alert_edit", args=[tenant.slug]), {"threshold": 1}).status_code == 403
+    assert (
+        client.post(reverse("metering_mau_alert_edit", args=[tenant.slug]), {"threshold": 1}).status_code
+        == 403
+    )
 
 
 @time_machine.travel(NOW, tick=False)
@@ -54,7 +70,9 @@ def test_mau_live_json(owner_client, tenant):
 
 
 @time_machine.travel(NOW, tick=False)
-def test_alert_settings_form_validates_and_one_email_per_month(owner_client, tenant, owner, django_capture_on_commit_callbacks):
+def test_alert_settings_form_validates_and_one_email_per_month(
+    owner_client, tenant, owner, django_capture_on_commit_callbacks
+):
     make_rps(tenant, "login.example.com")
     url = reverse("metering_mau_alert_edit", args=[tenant.slug])
     response = owner_client.post(url, {"notify_representative": "on", "threshold": ""})

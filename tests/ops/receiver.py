@@ -21,8 +21,11 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                record = {"message_id": self.headers.get("webhook-id"),
-                          "attempt_id": self.headers.get("webhook-attempt-id"), "verified": False}
+                record = {
+                    "message_id": self.headers.get("webhook-id"),
+                    "attempt_id": self.headers.get("webhook-attempt-id"),
+                    "verified": False,
+                }
                 try:
                     record["payload"] = Webhook(receiver.secret).verify(body, dict(self.headers))
                     record["verified"] = True
@@ -53,7 +56,9 @@ class Receiver:
         self.thread.start()
 
     def verified(self, type_=None):
-        return [r for r in self.requests if r["verified"] and (type_ is None or r["payload"]["type"] == type_)]
+        return [
+            r for r in self.requests if r["verified"] and (type_ is None or r["payload"]["type"] == type_)
+        ]
 
     def close(self):
         if self.hold is not None:

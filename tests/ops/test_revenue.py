@@ -23,14 +23,14 @@ NOW = jst(2027, 4, 20, 12)
 def _cell(html, table, row_attr, col):
     """The text of column `col` in the row `row_attr` of table `table` (tags stripped)."""
     section = re.search(rf'data-table="{table}".*?</table>', html, re.S).group(0)
-    row = re.search(rf'<tr {row_attr}>.*?</tr>', section, re.S).group(0)
+    row = re.search(rf"<tr {row_attr}>.*?</tr>", section, re.S).group(0)
     cell = re.search(rf'data-col="{col}">(.*?)</td>', row, re.S).group(1)
     return " ".join(re.sub(r"<[^>]+>", " ", cell).split())
 
 
 def _link(html, table, row_attr, col):
     section = re.search(rf'data-table="{table}".*?</table>', html, re.S).group(0)
-    row = re.search(rf'<tr {row_attr}>.*?</tr>', section, re.S).group(0)
+    row = re.search(rf"<tr {row_attr}>.*?</tr>", section, re.S).group(0)
     cell = re.search(rf'data-col="{col}">(.*?)</td>', row, re.S).group(1)
     match = re.search(r'href="[^"]*id__in=([0-9,]+)"', cell)
     return sorted(int(i) for i in match.group(1).split(",")) if match else []
@@ -38,9 +38,14 @@ def _link(html, table, row_attr, col):
 
 def _invoice(tenant, *, day, lines, method=Invoice.PaymentMethod.CARD, key=None):
     with time_machine.travel(jst(day.year, day.month, day.day, 9), tick=False):
-        return invoice_issue(tenant=tenant, kind=Invoice.Kind.MONTHLY, source_key=key or f"t-{tenant.pk}-{day}",
-                             lines=[{"description": d, "amount": a} for d, a in lines], billing_date=day,
-                             payment_method=method)
+        return invoice_issue(
+            tenant=tenant,
+            kind=Invoice.Kind.MONTHLY,
+            source_key=key or f"t-{tenant.pk}-{day}",
+            lines=[{"description": d, "amount": a} for d, a in lines],
+            billing_date=day,
+            payment_method=method,
+        )
 
 
 @pytest.fixture
@@ -73,29 +78,69 @@ def history():
     buy(d, "enterprise", jst(2027, 3, 1))
 
     # Invoices: MAU overage ¥4,500 in March (A), $12.34 in April (C), ¥9,999 of the test tenant.
-    a_march = _invoice(a, day=date(2027, 3, 1), lines=[("Business", 28_000), ("MAU overage (above 1,000 MAU)", 4_500)])
-    c_april = _invoice(c, day=date(2027, 4, 1), lines=[("Starter", 25_000), ("MAU overage (above 1,000 MAU)", 1_234)])
+    a_march = _invoice(
+        a, day=date(2027, 3, 1), lines=[("Business", 28_000), ("MAU overage (above 1,000 MAU)", 4_500)]
+    )
+    c_april = _invoice(
+        c, day=date(2027, 4, 1), lines=[("Starter", 25_000), ("MAU overage (above 1,000 MAU)", 1_234)]
+    )
     _invoice(d, day=date(2027, 4, 1), lines=[("Enterprise", 150_000), ("MAU overage (above 1 MAU)", 9_999)])
     # A's April invoice failed: ¥25,000 + 10% = ¥27,500.
     a_april = _invoice(a, day=date(2027, 4, 1), lines=[("Starter", 25_000)])
     Invoice.objects.filter(pk=a_april.pk).update(status=Invoice.Status.FAILED, attempt_count=1)
     with time_machine.travel(jst(2027, 4, 5, 9), tick=False):
-        Payment.objects.create(tenant=a, invoice=a_april, amount_minor=27_500, currency="JPY",
-                               idempotency_key="t-a-april-1", status=Payment.Status.FAILED)
+        Payment.objects.create(
+            tenant=a,
+            invoice=a_april,
+            amount_minor=27_500,
+            currency="JPY",
+            idempotency_key="t-a-april-1",
+            status=Payment.Status.FAILED,
+        )
     # Bank transfer: B's February invoice ¥30,800 (78 days old on 20 Apr), F's April one ¥11,000 (19 days).
-    b_feb = _invoice(b, day=date(2027, 2, 1), lines=[("Business", 28_000)], method=Invoice.PaymentMethod.BANK_TRANSFER)
-    f_apr = _invoice(f, day=date(2027, 4, 1), lines=[("Setup", 10_000)], method=Invoice.PaymentMethod.BANK_TRANSFER)
+    b_feb = _invoice(
+        b, day=date(2027, 2, 1), lines=[("Business", 28_000)], method=Invoice.PaymentMethod.BANK_TRANSFER
+    )
+    f_apr = _invoice(
+        f, day=date(2027, 4, 1), lines=[("Setup", 10_000)], method=Invoice.PaymentMethod.BANK_TRANSFER
+    )
     # Credits: A ¥5,000 of which ¥1,200 used (¥3,800 outstanding); B's ¥2,000 expired; the test tenant's left out.
     with time_machine.travel(jst(2027, 1, 2), tick=False):
-        credit_a = credit_grant(tenant=a, name="Goodwill", amount_minor=5_000, currency="JPY",
-                                source=Credit.Source.MANUAL, source_key="t-credit-a")
-        credit_grant(tenant=b, name="Expired", amount_minor=2_000, currency="JPY", source=Credit.Source.MANUAL,
-                     source_key="t-credit-b", expires_at=jst(2027, 4, 1))
-        credit_grant(tenant=d, name="Test", amount_minor=7_777, currency="JPY", source=Credit.Source.MANUAL,
-                     source_key="t-credit-d")
+        credit_a = credit_grant(
+            tenant=a,
+            name="Goodwill",
+            amount_minor=5_000,
+            currency="JPY",
+            source=Credit.Source.MANUAL,
+            source_key="t-credit-a",
+        )
+        credit_grant(
+            tenant=b,
+            name="Expired",
+            amount_minor=2_000,
+            currency="JPY",
+            source=Credit.Source.MANUAL,
+            source_key="t-credit-b",
+            expires_at=jst(2027, 4, 1),
+        )
+        credit_grant(
+            tenant=d,
+            name="Test",
+            amount_minor=7_777,
+            currency="JPY",
+            source=Credit.Source.MANUAL,
+            source_key="t-credit-d",
+        )
     Credit.objects.filter(pk=credit_a.pk).update(amount_used=1_200)
-    return {"a_march": a_march, "a_april": a_april, "c_april": c_april, "b_feb": b_feb, "f_apr": f_apr,
-            "credit_a": credit_a, "e": e}
+    return {
+        "a_march": a_march,
+        "a_april": a_april,
+        "c_april": c_april,
+        "b_feb": b_feb,
+        "f_apr": f_apr,
+        "credit_a": credit_a,
+        "e": e,
+    }
 
 
 def test_revenue_page_matches_the_hand_computed_history(history, client, admin_user):
@@ -111,14 +156,23 @@ def test_revenue_page_matches_the_hand_computed_history(history, client, admin_u
 
     # MRR (JPY): Jan A ¥25,000; Feb A+B ¥56,000; Mar A ¥28,000; Apr A ¥25,000 (the downgrade); before: ¥0.
     assert [mrr(m) for m in ("2026-12", "2027-01", "2027-02", "2027-03", "2027-04")] == [
-        "¥0", "¥25,000", "¥56,000", "¥28,000", "¥25,000"]
+        "¥0",
+        "¥25,000",
+        "¥56,000",
+        "¥28,000",
+        "¥25,000",
+    ]
     assert mrr("2027-04", "arr") == "¥300,000"
     assert mrr("2027-01", "new") == "¥25,000 (1)"
     assert (mrr("2027-02", "new"), mrr("2027-02", "expansion")) == ("¥28,000 (1)", "¥3,000 (1)")
     assert (mrr("2027-03", "churned"), mrr("2027-03", "contraction")) == ("¥28,000 (1)", "¥0")
     assert (mrr("2027-04", "contraction"), mrr("2027-04", "churned")) == ("¥3,000 (1)", "¥0")
     # USD on its own (never added to yen): C from March.
-    assert [mrr(m, currency="USD") for m in ("2027-02", "2027-03", "2027-04")] == ["$0.00", "$250.00", "$250.00"]
+    assert [mrr(m, currency="USD") for m in ("2027-02", "2027-03", "2027-04")] == [
+        "$0.00",
+        "$250.00",
+        "$250.00",
+    ]
     assert mrr("2027-03", "new", "USD") == "$250.00 (1)"
     assert 'data-figure="mrr-JPY"' in html and "¥25,000" in _figure(html, "mrr-JPY")
     assert _figure(html, "arr-USD") == "$3,000.00"
@@ -158,8 +212,11 @@ def test_revenue_page_matches_the_hand_computed_history(history, client, admin_u
 
 
 def _figure(html, name):
-    return " ".join(re.sub(r"<[^>]+>", " ", re.search(rf'data-figure="{name}">(.*?)</strong>', html, re.S)
-                           .group(1)).split())
+    return " ".join(
+        re.sub(
+            r"<[^>]+>", " ", re.search(rf'data-figure="{name}">(.*?)</strong>', html, re.S).group(1)
+        ).split()
+    )
 
 
 def test_revenue_page_is_for_staff_only(client, owner):

@@ -28,7 +28,9 @@ def test_a_task_queued_in_a_test_clocks_scope_runs_on_its_clock_in_the_worker():
     from licenses.selectors import plan_get
     from licenses.services import license_purchase
 
-    test_clock = test_clock_create(owner=UserFactory(), name="Rehearsal K.K.", frozen_time=tokyo(2027, 1, 10, 9))
+    test_clock = test_clock_create(
+        owner=UserFactory(), name="Rehearsal K.K.", frozen_time=tokyo(2027, 1, 10, 9)
+    )
     tenant = test_clock.tenant
     add_payment_account(tenant)
     add_payment_method(tenant)
@@ -39,8 +41,13 @@ def test_a_task_queued_in_a_test_clocks_scope_runs_on_its_clock_in_the_worker():
 
     queue = f"test-clock-{os.getpid()}"
     env = {**os.environ, "CRASH_DB_NAME": connection.settings_dict["NAME"], "WORKER_QUEUE": queue}
-    worker = subprocess.Popen([sys.executable, str(CHILD)], env=env, cwd=ROOT,  # noqa: S603
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    worker = subprocess.Popen(
+        [sys.executable, str(CHILD)],
+        env=env,
+        cwd=ROOT,  # noqa: S603
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         eager = app.conf.task_always_eager
         app.conf.task_always_eager = False

@@ -21,10 +21,19 @@ CHILD = Path(__file__).with_name("webhook_crash_child.py")
 
 
 def _worker_killed(delivery_id: int, point: str, receiver) -> int:
-    env = {**os.environ, "CRASH_DB_NAME": connection.settings_dict["NAME"], "DELIVERY_ID": str(delivery_id),
-           "CRASH_POINT": point}
-    child = subprocess.Popen([sys.executable, str(CHILD)], env=env, stdout=subprocess.PIPE,  # noqa: S603
-                             stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "CRASH_DB_NAME": connection.settings_dict["NAME"],
+        "DELIVERY_ID": str(delivery_id),
+        "CRASH_POINT": point,
+    }
+    child = subprocess.Popen(
+        [sys.executable, str(CHILD)],
+        env=env,
+        stdout=subprocess.PIPE,  # noqa: S603
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert child.stdout.readline().strip() == "ready", child.stderr.read()
         if point == "mid_request":
@@ -39,7 +48,9 @@ def _worker_killed(delivery_id: int, point: str, receiver) -> int:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("point", ["before_request", "mid_request"])
-def test_worker_killed_mid_delivery_the_event_is_delivered_later_once_per_attempt_id(point, receiver, endpoint_for):
+def test_worker_killed_mid_delivery_the_event_is_delivered_later_once_per_attempt_id(
+    point, receiver, endpoint_for
+):
     endpoint_for("tenant.created")
     with pytest.MonkeyPatch.context() as patch:  # no worker picks the message up: the victim process will
         patch.setattr("ops.tasks.deliver_webhook.delay", lambda *args: None)

@@ -23,12 +23,14 @@ pytestmark = pytest.mark.django_db
 
 
 def test_an_upgrade_is_delivered_signed_and_the_library_verifies_it(
-        tenant, receiver, endpoint_for, django_capture_on_commit_callbacks):
+    tenant, receiver, endpoint_for, django_capture_on_commit_callbacks
+):
     endpoint = endpoint_for("license.changed")
     buy(tenant, "starter", jst(2027, 3, 1))
     with time_machine.travel(jst(2027, 3, 10), tick=False), django_capture_on_commit_callbacks(execute=True):
-        license_change_now(tenant=tenant, plan=plan_get(code="business", currency="JPY"),
-                           proration_behavior="always_invoice")
+        license_change_now(
+            tenant=tenant, plan=plan_get(code="business", currency="JPY"), proration_behavior="always_invoice"
+        )
     [upgrade] = receiver.verified("license.changed")  # (the purchase's callbacks were not run: not committed)
     assert upgrade["payload"]["data"]["action"] == "changed"
     assert upgrade["payload"]["data"]["plan"] == {"code": "business", "name": "Business"}
@@ -44,18 +46,22 @@ def test_an_upgrade_is_delivered_signed_and_the_library_verifies_it(
 
 
 def test_a_wrong_secret_fails_verification_and_the_delivery_is_retried(
-        receiver, endpoint_for, django_capture_on_commit_callbacks):
+    receiver, endpoint_for, django_capture_on_commit_callbacks
+):
     endpoint_for("tenant.created")
     receiver.secret = "whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="  # not the endpoint's
     with django_capture_on_commit_callbacks(execute=True):
         tenant_create(owner=UserFactory(), name="Omega")
     assert receiver.requests and not receiver.verified()
     delivery = WebhookDelivery.objects.get()
-    assert delivery.status == WebhookDelivery.Status.PENDING and delivery.attempts.get().response_status == 401
+    assert (
+        delivery.status == WebhookDelivery.Status.PENDING and delivery.attempts.get().response_status == 401
+    )
 
 
 def test_only_subscribed_endpoints_and_only_enabled_ones_get_the_event(
-        receiver, endpoint_for, django_capture_on_commit_callbacks):
+    receiver, endpoint_for, django_capture_on_commit_callbacks
+):
     endpoint_for("license.cancelled")
     off = endpoint_for("tenant.created")
     off.enabled = False
@@ -76,10 +82,14 @@ def test_a_rolled_back_change_sends_nothing(receiver, endpoint_for, django_captu
     assert receiver.requests == []
 
 
-def test_a_lost_queue_message_is_delivered_by_the_tick(receiver, endpoint_for, django_capture_on_commit_callbacks):
+def test_a_lost_queue_message_is_delivered_by_the_tick(
+    receiver, endpoint_for, django_capture_on_commit_callbacks
+):
     endpoint_for("tenant.created")
-    with mock.patch("ops.tasks.deliver_webhook.delay", side_effect=OperationalError("Redis is down")), \
-            django_capture_on_commit_callbacks(execute=True):
+    with (
+        mock.patch("ops.tasks.deliver_webhook.delay", side_effect=OperationalError("Redis is down")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         tenant = tenant_create(owner=UserFactory(), name="Omega")  # the change does not fail
     assert receiver.requests == []
     report = webhook_delivery.webhooks_sweep()
@@ -89,7 +99,8 @@ def test_a_lost_queue_message_is_delivered_by_the_tick(receiver, endpoint_for, d
 
 
 def test_failures_back_off_exponentially_for_three_days_then_give_up_and_ops_resend(
-        receiver, endpoint_for, django_capture_on_commit_callbacks, admin_client):
+    receiver, endpoint_for, django_capture_on_commit_callbacks, admin_client
+):
     endpoint_for("license.reservation_set", "license.cancelled")
     receiver.status = 500
     tenant = tenant_create(owner=UserFactory(), name="Omega")
@@ -121,32 +132,52 @@ def test_failures_back_off_exponentially_for_three_days_then_give_up_and_ops_res
     assert "license.reservation_set" in page.content.decode() and "500" in page.content.decode()
     receiver.status = 200
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post("/admin/ops/webhookdelivery/",
-                                     {"action": "resend", "_selected_action": [delivery.pk]})
+        response = admin_client.post(
+            "/admin/ops/webhookdelivery/", {"action": "resend", "_selected_action": [delivery.pk]}
+        )
     assert response.status_code == 302
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.SUCCEEDED and delivery.attempt_count == 17
     detail = admin_client.get(f"/admin/ops/webhookdelivery/{delivery.pk}/change/").content.decode()
-    assert len(set(re.findall(r"att_[0-9a-z]{24}", detail))) == 17 and '{&quot;verified&quot;: true}' in detail
+    assert (
+        len(set(re.findall(r"att_[0-9a-z]{24}", detail))) == 17 and "{&quot;verified&quot;: true}" in detail
+    )
 
 
 def test_every_listed_event_type_reaches_its_subscriber(
-        tenant, receiver, endpoint_for, django_capture_on_commit_callbacks):
+    tenant, receiver, endpoint_for, django_capture_on_commit_callbacks
+):
     endpoint_for("license.cancelled", "license.reservation_set")
     buy(tenant, "business", jst(2027, 3, 1))
     with time_machine.travel(jst(2027, 3, 3), tick=False), django_capture_on_commit_callbacks(execute=True):
         license_reserve_change(tenant=tenant, plan=plan_get(code="starter", currency="JPY"))
         license_cancel(tenant=tenant)
-    assert [r["payload"]["type"] for r in receiver.verified()] == ["license.reservation_set", "license.cancelled"]
-    assert receiver.verified("license.cancelled")[0]["payload"]["data"]["effective_at"].startswith("2027-03-31T15")
+    assert [r["payload"]["type"] for r in receiver.verified()] == [
+        "license.reservation_set",
+        "license.cancelled",
+    ]
+    assert receiver.verified("license.cancelled")[0]["payload"]["data"]["effective_at"].startswith(
+        "2027-03-31T15"
+    )
 
 
 # --- SSRF --------------------------------------------------------------------------------------------------
 
-BLOCKED = ["http://127.0.0.1:9/", "http://localhost/hook", "http://169.254.169.254/latest/meta-data/",
-           "http://10.1.2.3/", "http://192.168.0.10/", "http://172.16.5.4/", "http://[::1]/",
-           "http://[::ffff:127.0.0.1]/", "http://100.64.0.1/", "http://0.0.0.0/", "http://2130706433/",
-           "ftp://example.com/", "http://user:pw@93.184.216.34/"]
+BLOCKED = [
+    "http://127.0.0.1:9/",
+    "http://localhost/hook",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://10.1.2.3/",
+    "http://192.168.0.10/",
+    "http://172.16.5.4/",
+    "http://[::1]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://100.64.0.1/",
+    "http://0.0.0.0/",
+    "http://2130706433/",
+    "ftp://example.com/",
+    "http://user:pw@93.184.216.34/",
+]
 
 
 @override_settings(OUTGOING_WEBHOOKS_ALLOW_PRIVATE=False)
@@ -159,22 +190,36 @@ def test_ssrf_loopback_link_local_private_and_odd_urls_are_refused(url):
 @override_settings(OUTGOING_WEBHOOKS_ALLOW_PRIVATE=False)
 def test_ssrf_public_addresses_are_accepted_and_connected_to_as_resolved():
     assert webhook_delivery.resolve_endpoint("https://93.184.216.34/hook") == (
-        "https", "93.184.216.34", 443, "93.184.216.34")
+        "https",
+        "93.184.216.34",
+        443,
+        "93.184.216.34",
+    )
 
 
 @override_settings(OUTGOING_WEBHOOKS_ALLOW_PRIVATE=False)
 def test_ssrf_admin_refuses_a_private_endpoint(admin_client):
-    response = admin_client.post("/admin/ops/webhookendpoint/add/", {
-        "url": "http://169.254.169.254/latest/", "description": "metadata", "events": ["invoice.paid"],
-        "enabled": "on"})
+    response = admin_client.post(
+        "/admin/ops/webhookendpoint/add/",
+        {
+            "url": "http://169.254.169.254/latest/",
+            "description": "metadata",
+            "events": ["invoice.paid"],
+            "enabled": "on",
+        },
+    )
     assert response.status_code == 200
     assert "webhooks are only sent to public addresses" in response.content.decode()
 
 
 def test_ssrf_a_host_that_turns_private_later_is_not_contacted(
-        receiver, endpoint_for, django_capture_on_commit_callbacks):
+    receiver, endpoint_for, django_capture_on_commit_callbacks
+):
     endpoint_for("tenant.created")  # registered while allowed (development)
-    with override_settings(OUTGOING_WEBHOOKS_ALLOW_PRIVATE=False), django_capture_on_commit_callbacks(execute=True):
+    with (
+        override_settings(OUTGOING_WEBHOOKS_ALLOW_PRIVATE=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         tenant_create(owner=UserFactory(), name="Omega")
     assert receiver.requests == []
     attempt = WebhookAttempt.objects.get()
@@ -182,9 +227,15 @@ def test_ssrf_a_host_that_turns_private_later_is_not_contacted(
 
 
 def test_admin_registers_an_endpoint_with_a_signing_secret(admin_client, receiver):
-    response = admin_client.post("/admin/ops/webhookendpoint/add/", {
-        "url": receiver.url, "description": "thank-you mails", "events": ["invoice.paid", "invoice.issued"],
-        "enabled": "on"})
+    response = admin_client.post(
+        "/admin/ops/webhookendpoint/add/",
+        {
+            "url": receiver.url,
+            "description": "thank-you mails",
+            "events": ["invoice.paid", "invoice.issued"],
+            "enabled": "on",
+        },
+    )
     assert response.status_code == 302
     from ops.models import WebhookEndpoint
 

@@ -23,6 +23,7 @@ settings.DATABASES["default"]["NAME"] = os.environ["CRASH_DB_NAME"]
 from ops import webhook_delivery  # noqa: E402
 
 if os.environ["CRASH_POINT"] == "before_request":
+
     def die(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
 

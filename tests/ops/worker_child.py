@@ -16,5 +16,17 @@ settings.DATABASES["default"]["NAME"] = os.environ["CRASH_DB_NAME"]
 
 from billing_portal.celery import app  # noqa: E402
 
-app.worker_main(["worker", "--pool", "solo", "-Q", os.environ["WORKER_QUEUE"], "--without-heartbeat",
-                 "--without-mingle", "--without-gossip", "--loglevel", "WARNING"])
+app.worker_main(
+    [
+        "worker",
+        "--pool",
+        "solo",
+        "-Q",
+        os.environ["WORKER_QUEUE"],
+        "--without-heartbeat",
+        "--without-mingle",
+        "--without-gossip",
+        "--loglevel",
+        "WARNING",
+    ]
+)

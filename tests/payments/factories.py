@@ -28,13 +28,24 @@ def confirm_setup_intent(client_secret, number=VISA, exp_month=12, exp_year=2030
     import urllib.request
 
     seti = client_secret.split("_secret_")[0]
-    body = json.dumps({
-        "key": settings.STRIPE_PUBLISHABLE_KEY, "client_secret": client_secret,
-        "payment_method_data": {"type": "card", "card": {"number": number, "exp_month": str(exp_month),
-                                                          "exp_year": str(exp_year), "cvc": "123"}},
-    }).encode()
-    request = urllib.request.Request(f"{settings.STRIPE_API_BASE}/v1/setup_intents/{seti}/confirm", data=body,
-                                     method="POST")
+    body = json.dumps(
+        {
+            "key": settings.STRIPE_PUBLISHABLE_KEY,
+            "client_secret": client_secret,
+            "payment_method_data": {
+                "type": "card",
+                "card": {
+                    "number": number,
+                    "exp_month": str(exp_month),
+                    "exp_year": str(exp_year),
+                    "cvc": "123",
+                },
+            },
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"{settings.STRIPE_API_BASE}/v1/setup_intents/{seti}/confirm", data=body, method="POST"
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
             return response.status, json.loads(response.read())
@@ -53,8 +64,12 @@ def card_for(tenant, number=VISA, **kwargs):
 def local_card(tenant, last4="4242", pm_id=None):
     """A card summary row only (no Stripe object), for pages that just list it."""
     return PaymentMethod.objects.create(
-        tenant=tenant, stripe_payment_method_id=pm_id or f"pm_local_{tenant.pk}_{last4}", brand="visa",
-        last4=last4, exp_month=12, exp_year=2030,
+        tenant=tenant,
+        stripe_payment_method_id=pm_id or f"pm_local_{tenant.pk}_{last4}",
+        brand="visa",
+        last4=last4,
+        exp_month=12,
+        exp_year=2030,
     )
 
 
@@ -70,13 +85,22 @@ _counter = [0]
 
 def event(type_, obj, event_id=None):
     _counter[0] += 1
-    return {"id": event_id or f"evt_test_{time.monotonic_ns()}_{_counter[0]}", "object": "event", "type": type_,
-            "created": int(time.time()), "data": {"object": obj}, "livemode": False, "api_version": "2026-10-28"}
+    return {
+        "id": event_id or f"evt_test_{time.monotonic_ns()}_{_counter[0]}",
+        "object": "event",
+        "type": type_,
+        "created": int(time.time()),
+        "data": {"object": obj},
+        "livemode": False,
+        "api_version": "2026-10-28",
+    }
 
 
 def deliver(client, payload, **kwargs):
     body, header = signed(payload, **kwargs)
-    return client.post("/stripe/webhook/", data=body, content_type="application/json", HTTP_STRIPE_SIGNATURE=header)
+    return client.post(
+        "/stripe/webhook/", data=body, content_type="application/json", HTTP_STRIPE_SIGNATURE=header
+    )
 
 
 def attach_card_directly(tenant, number, last4=None):
@@ -87,15 +111,33 @@ def attach_card_directly(tenant, number, last4=None):
     from payments.charging import gateway as stripe_gateway
 
     account = tenant.payment_account
-    body = urllib.parse.urlencode({"type": "card", "card[number]": number, "card[exp_month]": "12",
-                                   "card[exp_year]": "2030", "card[cvc]": "123"}).encode()
-    request = urllib.request.Request(f"{settings.STRIPE_API_BASE}/v1/payment_methods", data=body,
-                                     headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"})
+    body = urllib.parse.urlencode(
+        {
+            "type": "card",
+            "card[number]": number,
+            "card[exp_month]": "12",
+            "card[exp_year]": "2030",
+            "card[cvc]": "123",
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"{settings.STRIPE_API_BASE}/v1/payment_methods",
+        data=body,
+        headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"},
+    )
     pm_id = json.loads(urllib.request.urlopen(request, timeout=5).read())["id"]  # noqa: S310 - loopback stand-in
-    stripe_gateway.payment_method_attach(payment_method_id=pm_id, customer_id=account.stripe_customer_id,
-                                         idempotency_key=f"attach-{pm_id}")
-    return PaymentMethod.objects.create(tenant=tenant, stripe_payment_method_id=pm_id, brand="visa",
-                                        last4=last4 or number[-4:], exp_month=12, exp_year=2030, is_default=True)
+    stripe_gateway.payment_method_attach(
+        payment_method_id=pm_id, customer_id=account.stripe_customer_id, idempotency_key=f"attach-{pm_id}"
+    )
+    return PaymentMethod.objects.create(
+        tenant=tenant,
+        stripe_payment_method_id=pm_id,
+        brand="visa",
+        last4=last4 or number[-4:],
+        exp_month=12,
+        exp_year=2030,
+        is_default=True,
+    )
 
 
 def stripe_intents(tenant) -> list[dict]:

@@ -6,14 +6,18 @@ import pytest
 
 from payments.invoicing.bank_statements import StatementUnreadable, parse_statement
 
-SAMPLE = "取引日,入金額,振込依頼人名,参照番号\n2026-12-25,\"30,800\",1234565 ｶ)ｱｸﾒ,\n2026/12/28,２７５００,ﾍﾞｰﾀ(ｶ,\n"
+SAMPLE = (
+    '取引日,入金額,振込依頼人名,参照番号\n2026-12-25,"30,800",1234565 ｶ)ｱｸﾒ,\n2026/12/28,２７５００,ﾍﾞｰﾀ(ｶ,\n'
+)
 
 
 def test_utf8_with_header():
     parsed = parse_statement(SAMPLE.encode())
     assert parsed.encoding == "utf-8" and parsed.has_header and parsed.errors == []
     assert [(r.row, r.booked_on, r.amount, r.payer_name) for r in parsed.rows] == [
-        (2, date(2026, 12, 25), 30800, "1234565 ｶ)ｱｸﾒ"), (3, date(2026, 12, 28), 27500, "ﾍﾞｰﾀ(ｶ")]
+        (2, date(2026, 12, 25), 30800, "1234565 ｶ)ｱｸﾒ"),
+        (3, date(2026, 12, 28), 27500, "ﾍﾞｰﾀ(ｶ"),
+    ]
 
 
 def test_shift_jis_as_japanese_banks_export_it():
@@ -32,15 +36,21 @@ def test_without_header_columns_in_order():
     parsed = parse_statement("20261225,30800,ｶ)ｱｸﾒ,1234565\n2026年12月26日,1100円,ｶﾌﾞｼｷｶﾞｲｼﾔ ﾍﾞｰﾀ\n".encode())
     assert not parsed.has_header and parsed.errors == []
     assert parsed.rows[0].reference == "1234565" and parsed.rows[0].booked_on == date(2026, 12, 25)
-    assert (parsed.rows[1].booked_on, parsed.rows[1].amount, parsed.rows[1].reference) == (date(2026, 12, 26), 1100, "")
+    assert (parsed.rows[1].booked_on, parsed.rows[1].amount, parsed.rows[1].reference) == (
+        date(2026, 12, 26),
+        1100,
+        "",
+    )
 
 
 def test_without_header_quoted_amounts_and_full_width_everything():
-    data = "２０２６／１２／２５,\"３０，８００\",カ）アクメ\nR8.12.26,550円,あくめ\n".encode()
+    data = '２０２６／１２／２５,"３０，８００",カ）アクメ\nR8.12.26,550円,あくめ\n'.encode()
     parsed = parse_statement(data)
     assert not parsed.has_header and parsed.errors == []
     assert [(r.booked_on, r.amount, r.payer_name) for r in parsed.rows] == [
-        (date(2026, 12, 25), 30800, "ｶ)ｱｸﾒ"), (date(2026, 12, 26), 550, "ｱｸﾒ")]
+        (date(2026, 12, 25), 30800, "ｶ)ｱｸﾒ"),
+        (date(2026, 12, 26), 550, "ｱｸﾒ"),
+    ]
 
 
 def test_header_names_in_english_and_extra_columns_ignored():
@@ -50,16 +60,18 @@ def test_header_names_in_english_and_extra_columns_ignored():
 
 
 def test_bad_rows_are_reported_and_the_others_imported():
-    data = ("取引日,入金額,振込依頼人名\n"
-            "2026-12-25,30800,ｶ)ｱｸﾒ\n"
-            "2026-13-01,100,ﾍﾞｰﾀ\n"  # no 13th month
-            "yesterday,100,ﾍﾞｰﾀ\n"
-            "2026-12-26,,ﾍﾞｰﾀ\n"  # a withdrawal row: no deposit
-            "2026-12-26,-500,ﾍﾞｰﾀ\n"
-            "2026-12-26,12.5,ﾍﾞｰﾀ\n"
-            "2026-12-26,100,\n"
-            "2026-12-27\n"
-            "2026-12-28,27500,ﾍﾞｰﾀ\n").encode()
+    data = (
+        "取引日,入金額,振込依頼人名\n"
+        "2026-12-25,30800,ｶ)ｱｸﾒ\n"
+        "2026-13-01,100,ﾍﾞｰﾀ\n"  # no 13th month
+        "yesterday,100,ﾍﾞｰﾀ\n"
+        "2026-12-26,,ﾍﾞｰﾀ\n"  # a withdrawal row: no deposit
+        "2026-12-26,-500,ﾍﾞｰﾀ\n"
+        "2026-12-26,12.5,ﾍﾞｰﾀ\n"
+        "2026-12-26,100,\n"
+        "2026-12-27\n"
+        "2026-12-28,27500,ﾍﾞｰﾀ\n"
+    ).encode()
     parsed = parse_statement(data)
     assert [r.row for r in parsed.rows] == [2, 10]
     assert [row for row, _reason in parsed.errors] == [3, 4, 5, 6, 7, 8, 9]

@@ -16,11 +16,19 @@ def register(client, tenant, code):
 
 
 def test_register_a_credit_code_and_see_it_in_the_history(owner_client, tenant):
-    code = credit_code_issue(name="Launch campaign", amount=5_000, currency="JPY",
-                             expires_at=clock.now() + timedelta(days=60))
+    code = credit_code_issue(
+        name="Launch campaign", amount=5_000, currency="JPY", expires_at=clock.now() + timedelta(days=60)
+    )
     body = register(owner_client, tenant, format_code(code.code)).content.decode()
     assert "Credit “Launch campaign” of ¥5,000 registered." in body
-    for text in ["Credit history", "Launch campaign", "Expiration date", "Registration date", "Charged", "Used"]:
+    for text in [
+        "Credit history",
+        "Launch campaign",
+        "Expiration date",
+        "Registration date",
+        "Charged",
+        "Used",
+    ]:
         assert text in body
     assert 'data-testid="credit-available">¥5,000<' in body
 
@@ -29,23 +37,34 @@ def test_bad_codes_show_the_reason_and_keep_the_input(owner_client, tenant):
     body = register(owner_client, tenant, "WRONG-CODE").content.decode()
     assert "This credit code is not valid." in body
     assert 'value="WRONG-CODE"' in body
-    usd = credit_code_issue(name="USD", amount=100, currency="USD", expires_at=clock.now() + timedelta(days=1))
+    usd = credit_code_issue(
+        name="USD", amount=100, currency="USD", expires_at=clock.now() + timedelta(days=1)
+    )
     assert "is in USD" in register(owner_client, tenant, usd.code).content.decode()
 
 
 def test_credit_code_attempts_are_rate_limited(owner_client, tenant):
     for _ in range(5):
         register(owner_client, tenant, "GUESS")
-    good = credit_code_issue(name="Real", amount=100, currency="JPY", expires_at=clock.now() + timedelta(days=1))
+    good = credit_code_issue(
+        name="Real", amount=100, currency="JPY", expires_at=clock.now() + timedelta(days=1)
+    )
     body = register(owner_client, tenant, good.code).content.decode()
     assert "Too many credit-code attempts" in body
     assert "Credit “Real”" not in body
 
 
 def test_managers_see_credits_and_history_but_cannot_register_or_download(client, tenant, manager):
-    credit_grant(tenant=tenant, name="Goodwill", amount_minor=700, currency="JPY", source="manual", source_key="g")
-    invoice = invoice_issue(tenant=tenant, kind="monthly", source_key="m", billing_date=date(2026, 4, 1),
-                            lines=[{"description": "Base", "amount": 1000}])
+    credit_grant(
+        tenant=tenant, name="Goodwill", amount_minor=700, currency="JPY", source="manual", source_key="g"
+    )
+    invoice = invoice_issue(
+        tenant=tenant,
+        kind="monthly",
+        source_key="m",
+        billing_date=date(2026, 4, 1),
+        lines=[{"description": "Base", "amount": 1000}],
+    )
     client.force_login(manager)
     body = client.get(billing(tenant)).content.decode()
     assert "Goodwill" in body and invoice.receipt_id in body
@@ -57,12 +76,32 @@ def test_managers_see_credits_and_history_but_cannot_register_or_download(client
 
 
 def test_payment_history_columns_and_receipt_download(owner_client, tenant):
-    credit_grant(tenant=tenant, name="Downgrade", amount_minor=968, currency="JPY", source="proration", source_key="p")
-    invoice = invoice_issue(tenant=tenant, kind="monthly", source_key="m", billing_date=date(2026, 4, 1),
-                            lines=[{"description": "Starter", "amount": 25_000}])
+    credit_grant(
+        tenant=tenant, name="Downgrade", amount_minor=968, currency="JPY", source="proration", source_key="p"
+    )
+    invoice = invoice_issue(
+        tenant=tenant,
+        kind="monthly",
+        source_key="m",
+        billing_date=date(2026, 4, 1),
+        lines=[{"description": "Starter", "amount": 25_000}],
+    )
     body = owner_client.get(billing(tenant)).content.decode()
-    for text in ["Receipt ID", "Billing date", "Payment date", "Payment method", "Usage amount",
-                 "Determined amount", "Tax", "Payment amount", "Status", "¥24,032", "¥2,403", "¥26,435", "Pending"]:
+    for text in [
+        "Receipt ID",
+        "Billing date",
+        "Payment date",
+        "Payment method",
+        "Usage amount",
+        "Determined amount",
+        "Tax",
+        "Payment amount",
+        "Status",
+        "¥24,032",
+        "¥2,403",
+        "¥26,435",
+        "Pending",
+    ]:
         assert text in body, text
     response = owner_client.get(reverse("receipt_download", args=[tenant.slug, invoice.receipt_id]))
     assert response.status_code == 200

@@ -44,13 +44,20 @@ def tokyo(*args):
 
 
 def pdf_text(invoice):
-    return " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(receipt_pdf(invoice=invoice))).pages).split())
+    return " ".join(
+        " ".join(p.extract_text() for p in PdfReader(io.BytesIO(receipt_pdf(invoice=invoice))).pages).split()
+    )
 
 
 def totals(invoice):
     invoice.refresh_from_db()
-    return (invoice.usage_amount, invoice.credit_applied, invoice.determined_amount, invoice.tax_amount,
-            invoice.payment_amount)
+    return (
+        invoice.usage_amount,
+        invoice.credit_applied,
+        invoice.determined_amount,
+        invoice.tax_amount,
+        invoice.payment_amount,
+    )
 
 
 def assert_pdf_matches(invoice, *amounts):
@@ -66,7 +73,9 @@ def test_three_months_of_billing(django_capture_on_commit_callbacks):
         tenant = TenantFactory(name="Sato Trading K.K.", currency="JPY", country="JP", time_zone="Asia/Tokyo")
         account_for(tenant)
         card_for(tenant, number=VISA)
-        starter, business, enterprise = (plan_get(code=c, currency="JPY") for c in ("starter", "business", "enterprise"))
+        starter, business, enterprise = (
+            plan_get(code=c, currency="JPY") for c in ("starter", "business", "enterprise")
+        )
 
         # 11 March: purchase, invoiced and charged at once.
         traveller.move_to(tokyo(2026, 3, 11))
@@ -81,8 +90,14 @@ def test_three_months_of_billing(django_capture_on_commit_callbacks):
         # 22 March (10 days left): upgrade with create_prorations: nothing billed now.
         traveller.move_to(tokyo(2026, 3, 22))
         with run(execute=True):
-            license_change_now(tenant=tenant, plan=business, proration_behavior="create_prorations", by_operator=True)
-        assert sorted(ProrationItem.objects.filter(tenant=tenant, status="pending").values_list("amount_minor", flat=True)) == [-8_064, 9_032]
+            license_change_now(
+                tenant=tenant, plan=business, proration_behavior="create_prorations", by_operator=True
+            )
+        assert sorted(
+            ProrationItem.objects.filter(tenant=tenant, status="pending").values_list(
+                "amount_minor", flat=True
+            )
+        ) == [-8_064, 9_032]
         assert Invoice.objects.filter(tenant=tenant).count() == 1
 
         # 1 April: the monthly invoice (run twice: still one).
@@ -129,7 +144,9 @@ def test_three_months_of_billing(django_capture_on_commit_callbacks):
         april.refresh_from_db()
         assert april.status == Invoice.Status.SUCCESSFUL
         assert list(april.payments.order_by("pk").values_list("idempotency_key", "status")) == [
-            (f"invoice-{april.pk}-attempt-1", "failed"), (f"invoice-{april.pk}-attempt-2", "successful")]
+            (f"invoice-{april.pk}-attempt-1", "failed"),
+            (f"invoice-{april.pk}-attempt-2", "successful"),
+        ]
 
         # 10 April: upgrade with always_invoice, charged at once.
         traveller.move_to(tokyo(2026, 4, 10))
@@ -148,14 +165,22 @@ def test_three_months_of_billing(django_capture_on_commit_callbacks):
         traveller.move_to(tokyo(2026, 4, 20))
         license_reserve_change(tenant=tenant, plan=starter)
         traveller.move_to(tokyo(2026, 4, 22))
-        code = credit_code_issue(name="Spring campaign", amount=5_000, currency="JPY",
-                                 expires_at=tokyo(2026, 6, 30))
+        code = credit_code_issue(
+            name="Spring campaign", amount=5_000, currency="JPY", expires_at=tokyo(2026, 6, 30)
+        )
         credit_code_redeem(tenant=tenant, code=code.code)
 
         # April's MAU: 10,005 users, 5 above Business's 10,000.
         RelyingParty.objects.create(tenant=tenant, rp_id="login.sato.example")
-        events = [{"id": f"e{i}", "rp": "login.sato.example", "user_id": f"u{i}",
-                   "occurred_at": (tokyo(2026, 4, 21) + timedelta(seconds=i)).isoformat()} for i in range(10_005)]
+        events = [
+            {
+                "id": f"e{i}",
+                "rp": "login.sato.example",
+                "user_id": f"u{i}",
+                "occurred_at": (tokyo(2026, 4, 21) + timedelta(seconds=i)).isoformat(),
+            }
+            for i in range(10_005)
+        ]
         with run(execute=True):
             auth_events_ingest(tenant=tenant, events=events[:10_000])
             auth_events_ingest(tenant=tenant, events=events[10_000:])
@@ -169,14 +194,19 @@ def test_three_months_of_billing(django_capture_on_commit_callbacks):
         assert [line.amount for line in may.lines.all()] == [25_000, 100]
         tenant.license.refresh_from_db()
         assert tenant.license.plan == starter
-        assert_pdf_matches(may, "¥25,000", "¥100", "Spring campaign", "-¥5,000", "¥20,100", "¥2,010", "¥22,110")
+        assert_pdf_matches(
+            may, "¥25,000", "¥100", "Spring campaign", "-¥5,000", "¥20,100", "¥2,010", "¥22,110"
+        )
 
         traveller.move_to(tokyo(2026, 5, 5, 9))
         with run(execute=True):
             call_command("charge_due_invoices", "--no-progress")
         may.refresh_from_db()
         assert may.status == Invoice.Status.SUCCESSFUL
-        assert list(Invoice.objects.filter(tenant=tenant).order_by("pk").values_list("number", flat=True)) == [
-            "2026-00001", "2026-00002", "2026-00003", "2026-00004"]
-        paid = sum(Payment.objects.filter(tenant=tenant, status="successful").values_list("amount_minor", flat=True))
+        assert list(
+            Invoice.objects.filter(tenant=tenant).order_by("pk").values_list("number", flat=True)
+        ) == ["2026-00001", "2026-00002", "2026-00003", "2026-00004"]
+        paid = sum(
+            Payment.objects.filter(tenant=tenant, status="successful").values_list("amount_minor", flat=True)
+        )
         assert paid == 18_629 + 31_865 + 93_940 + 22_110

@@ -25,14 +25,16 @@ def test_register_card_like_the_browser_does(owner_client, tenant):
     status, body = confirm_setup_intent(secret, number=VISA)  # Stripe.js → Stripe, never via the portal
     assert status == 200 and body["status"] == "succeeded"
 
-    response = owner_client.post(url("card_setup_complete", tenant), {"setup_intent": body["id"]}, follow=True)
+    response = owner_client.post(
+        url("card_setup_complete", tenant), {"setup_intent": body["id"]}, follow=True
+    )
     page = response.content.decode()
     assert "Card registered: Visa ending in 4242." in page
     assert "•••• 4242" in page and "12/2030" in page and "Replace card" in page
     card = PaymentMethod.objects.get(tenant=tenant)
-    assert stripe_gateway.customer_retrieve(customer_id=account.stripe_customer_id)["default_payment_method"] == (
-        card.stripe_payment_method_id
-    )
+    assert stripe_gateway.customer_retrieve(customer_id=account.stripe_customer_id)[
+        "default_payment_method"
+    ] == (card.stripe_payment_method_id)
     # No card number anywhere in what the portal stored.
     stored = json.dumps(list(PaymentMethod.objects.values()), default=str)
     assert VISA not in stored
@@ -98,12 +100,16 @@ def test_bank_transfer_needs_japan_and_a_billing_address(owner_client, tenant):
     account_for(tenant)
     page = owner_client.get(url("billing_information", tenant)).content.decode()
     assert "Invoice payment (bank transfer)" in page and 'value="bank_transfer" disabled' not in page
-    response = owner_client.post(url("payment_method_choose", tenant),
-                                 {"method": "bank_transfer", "billing_address": " "})
+    response = owner_client.post(
+        url("payment_method_choose", tenant), {"method": "bank_transfer", "billing_address": " "}
+    )
     assert response.status_code == 400
     assert "Invoice payment needs a billing address." in response.content.decode()
-    response = owner_client.post(url("payment_method_choose", tenant),
-                                 {"method": "bank_transfer", "billing_address": "1-1 Chiyoda, Tokyo"}, follow=True)
+    response = owner_client.post(
+        url("payment_method_choose", tenant),
+        {"method": "bank_transfer", "billing_address": "1-1 Chiyoda, Tokyo"},
+        follow=True,
+    )
     assert "Payment method saved." in response.content.decode()
     saved = PaymentSettings.objects.get(tenant=tenant)
     assert (saved.method, saved.billing_address) == ("bank_transfer", "1-1 Chiyoda, Tokyo")
@@ -116,6 +122,8 @@ def test_bank_transfer_is_disabled_with_the_reason_outside_japan(client, db):
     page = client.get(url("billing_information", us)).content.decode()
     assert 'value="bank_transfer" disabled' in page
     assert "only available to customers in Japan" in page
-    response = client.post(url("payment_method_choose", us), {"method": "bank_transfer", "billing_address": "x"})
+    response = client.post(
+        url("payment_method_choose", us), {"method": "bank_transfer", "billing_address": "x"}
+    )
     assert response.status_code == 400 and "only available to customers in Japan" in response.content.decode()
     assert not PaymentSettings.objects.filter(tenant=us).exists()

@@ -24,10 +24,19 @@ TRIALS = 20  # four of each point, each on a random one of the run's invoices / 
 
 
 def _charge_run_killed(point: str, nth: int, rng: random.Random) -> int:
-    env = {**os.environ, "CRASH_DB_NAME": connection.settings_dict["NAME"],
-           "CRASH_POINT": "none" if point == "timer" else point, "CRASH_NTH": str(nth)}
-    child = subprocess.Popen([sys.executable, str(CHILD)], env=env, stdout=subprocess.PIPE,  # noqa: S603
-                             stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "CRASH_DB_NAME": connection.settings_dict["NAME"],
+        "CRASH_POINT": "none" if point == "timer" else point,
+        "CRASH_NTH": str(nth),
+    }
+    child = subprocess.Popen(
+        [sys.executable, str(CHILD)],
+        env=env,
+        stdout=subprocess.PIPE,  # noqa: S603
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout.readline().strip() == "ready", child.stderr.read()
     if point == "timer":
         time.sleep(rng.uniform(0, 0.5))

@@ -15,17 +15,26 @@ from tests.payments.factories import NEEDS_3DS, account_for, attach_card_directl
 
 
 def due_invoice(tenant, amount=10_000):
-    return invoice_issue(tenant=tenant, kind="monthly", source_key=f"due-{tenant.pk}",
-                         billing_date=clock.now().date(), lines=[{"description": "Fee", "amount": amount}],
-                         charge_at=clock.now() - timedelta(minutes=1))
+    return invoice_issue(
+        tenant=tenant,
+        kind="monthly",
+        source_key=f"due-{tenant.pk}",
+        billing_date=clock.now().date(),
+        lines=[{"description": "Fee", "amount": amount}],
+        charge_at=clock.now() - timedelta(minutes=1),
+    )
 
 
 def test_faq_downgrade_credit_makes_the_next_invoice_24032_before_tax(tenant):
     """Business ¥28,000 → Starter ¥25,000 with 10 of 31 days left: −¥968 credit, then April ¥25,000 − ¥968."""
     buy(tenant, "business", jst(2027, 3, 1))
     with time_machine.travel(jst(2027, 3, 22), tick=False):
-        change = license_change_now(tenant=tenant, plan=plan_get(code="starter", currency="JPY"),
-                                    proration_behavior="create_prorations", by_operator=True)
+        change = license_change_now(
+            tenant=tenant,
+            plan=plan_get(code="starter", currency="JPY"),
+            proration_behavior="create_prorations",
+            by_operator=True,
+        )
     assert change.difference_amount == -968
     with time_machine.travel(jst(2027, 4, 1, 0, 10), tick=False):
         april = cycle.monthly_invoice_issue(tenant=tenant, year=2027, month=4)
@@ -33,7 +42,9 @@ def test_faq_downgrade_credit_makes_the_next_invoice_24032_before_tax(tenant):
     assert april.payment_amount == 24_032 + 2_403
 
 
-def test_authentication_required_emails_a_link_to_finish_the_payment(tenant, django_capture_on_commit_callbacks):
+def test_authentication_required_emails_a_link_to_finish_the_payment(
+    tenant, django_capture_on_commit_callbacks
+):
     account_for(tenant)
     attach_card_directly(tenant, NEEDS_3DS)
     invoice = due_invoice(tenant)

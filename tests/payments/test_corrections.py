@@ -32,7 +32,9 @@ def paid_invoice(tenant, amount=10_000):
 
 
 def stripe_refunds(invoice) -> list[dict]:
-    return stripe_gateway.refunds_list(payment_intent_id=invoice.payments.get(status="successful").stripe_payment_intent_id)
+    return stripe_gateway.refunds_list(
+        payment_intent_id=invoice.payments.get(status="successful").stripe_payment_intent_id
+    )
 
 
 def history(client, tenant) -> str:
@@ -42,19 +44,29 @@ def history(client, tenant) -> str:
 # --- refunds -------------------------------------------------------------------------------------------------
 
 
-def test_a_full_refund_goes_through_stripe_with_a_credit_note_and_an_email(client, django_capture_on_commit_callbacks):
+def test_a_full_refund_goes_through_stripe_with_a_credit_note_and_an_email(
+    client, django_capture_on_commit_callbacks
+):
     tenant = paying_tenant()
     invoice = paid_invoice(tenant)  # ¥10,000 + ¥1,000 tax
     balance = credit_balance(tenant=tenant)
     with django_capture_on_commit_callbacks(execute=True):
         refund = refund_request(invoice=invoice, amount_minor=None, reason="Service outage in May")
-    assert refund.status == Refund.Status.SUCCEEDED and refund.amount_minor == 11_000 and refund.tax_minor == 1_000
+    assert (
+        refund.status == Refund.Status.SUCCEEDED
+        and refund.amount_minor == 11_000
+        and refund.tax_minor == 1_000
+    )
     assert [(r["amount"], r["status"]) for r in stripe_refunds(invoice)] == [(11_000, "succeeded")]
     invoice.refresh_from_db()
     assert invoice.refunded_amount == 11_000 and invoice.display_status == "Refunded"
     note = refund.credit_note
-    assert (note.kind, note.usage_amount, note.tax_amount, note.payment_amount) == ("credit_note", -10_000, -1_000,
-                                                                                  -11_000)
+    assert (note.kind, note.usage_amount, note.tax_amount, note.payment_amount) == (
+        "credit_note",
+        -10_000,
+        -1_000,
+        -11_000,
+    )
     assert note.lines.get().description == f"Refund of invoice {invoice.number}: Service outage in May"
     assert credit_balance(tenant=tenant) == balance  # the money went back to the card, not to credit
     message = next(m for m in mail.outbox if m.subject.startswith("Refund"))
@@ -133,7 +145,9 @@ def test_the_standin_refuses_a_refund_beyond_the_charge_like_stripe(tenant):
     invoice = paid_invoice(tenant)
     pi = invoice.payments.get().stripe_payment_intent_id
     with pytest.raises(stripe_gateway.RefundRefused, match="greater than unrefunded"):
-        stripe_gateway.refund_create(payment_intent_id=pi, amount_minor=11_001, idempotency_key="r-x", metadata={})
+        stripe_gateway.refund_create(
+            payment_intent_id=pi, amount_minor=11_001, idempotency_key="r-x", metadata={}
+        )
 
 
 def test_a_refund_made_in_the_stripe_dashboard_is_recorded_from_the_webhook(client):
@@ -141,7 +155,9 @@ def test_a_refund_made_in_the_stripe_dashboard_is_recorded_from_the_webhook(clie
     invoice = paid_invoice(tenant)
     pi = invoice.payments.get().stripe_payment_intent_id
     stripe_gateway._client().v1.refunds.create(params={"payment_intent": pi, "amount": 1_100})
-    response = deliver(client, event("charge.refunded", {"id": "ch_x", "object": "charge", "payment_intent": pi}))
+    response = deliver(
+        client, event("charge.refunded", {"id": "ch_x", "object": "charge", "payment_intent": pi})
+    )
     assert response.json()["status"] == "processed"
     refund = Refund.objects.get()
     assert (refund.amount_minor, refund.tax_minor, refund.status) == (1_100, 100, "succeeded")
@@ -155,7 +171,8 @@ def test_a_refund_made_in_the_stripe_dashboard_is_recorded_from_the_webhook(clie
 
 def open_dispute(payment_intent_id, reason="fraudulent"):
     request = urllib.request.Request(
-        f"{settings.STRIPE_API_BASE}/_standin/disputes", method="POST",
+        f"{settings.STRIPE_API_BASE}/_standin/disputes",
+        method="POST",
         data=f"payment_intent={payment_intent_id}&reason={reason}".encode(),
         headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"},
     )
@@ -163,17 +180,24 @@ def open_dispute(payment_intent_id, reason="fraudulent"):
 
 
 def test_a_dispute_marks_the_invoice_and_tells_ops_and_the_payment_administrator(
-        client, admin_client, settings, django_capture_on_commit_callbacks):
+    client, admin_client, settings, django_capture_on_commit_callbacks
+):
     settings.ADMINS = [("Ops", "ops@operator.example")]
     tenant = paying_tenant()
     invoice = paid_invoice(tenant)
     dispute = open_dispute(invoice.payments.get().stripe_payment_intent_id)
     with django_capture_on_commit_callbacks(execute=True):
-        response = deliver(client, event("charge.dispute.created", {"id": dispute["id"], "object": "dispute"}))
+        response = deliver(
+            client, event("charge.dispute.created", {"id": dispute["id"], "object": "dispute"})
+        )
     assert response.json()["status"] == "processed"
     stored = Dispute.objects.get()
-    assert (stored.invoice, stored.amount_minor, stored.status, stored.reason) == (invoice, 11_000, "needs_response",
-                                                                                 "fraudulent")
+    assert (stored.invoice, stored.amount_minor, stored.status, stored.reason) == (
+        invoice,
+        11_000,
+        "needs_response",
+        "fraudulent",
+    )
     invoice.refresh_from_db()
     assert invoice.disputed
     subjects = [m.subject for m in mail.outbox]
@@ -189,16 +213,27 @@ def test_a_dispute_marks_the_invoice_and_tells_ops_and_the_payment_administrator
 
 def test_reissuing_an_unpaid_invoice_voids_it_links_the_replacement_and_moves_the_credit(client):
     tenant = paying_tenant()
-    credit_grant(tenant=tenant, name="Goodwill", amount_minor=3_000, currency="JPY", source=Credit.Source.MANUAL,
-                 source_key=f"goodwill-{tenant.pk}")
+    credit_grant(
+        tenant=tenant,
+        name="Goodwill",
+        amount_minor=3_000,
+        currency="JPY",
+        source=Credit.Source.MANUAL,
+        source_key=f"goodwill-{tenant.pk}",
+    )
     old = due_invoice(tenant, amount=10_000)
     assert old.credit_applied == 3_000
-    new = invoice_reissue(invoice=old, lines=[{"description": "Business license (corrected)", "amount": 8_000}],
-                          reason="Wrong plan price")
+    new = invoice_reissue(
+        invoice=old,
+        lines=[{"description": "Business license (corrected)", "amount": 8_000}],
+        reason="Wrong plan price",
+    )
     old.refresh_from_db()
     assert old.status == Invoice.Status.VOID and old.replaced_by == new and old.next_attempt_at is None
     assert (new.usage_amount, new.credit_applied, new.payment_amount) == (8_000, 3_000, 5_500)
-    assert Credit.objects.get(tenant=tenant).amount_used == 3_000  # released from the void one, used by the new
+    assert (
+        Credit.objects.get(tenant=tenant).amount_used == 3_000
+    )  # released from the void one, used by the new
     assert new.lines.get().description == "Business license (corrected)"
     assert invoice_charge(invoice=old) == ChargeOutcome.SKIPPED  # a void invoice is never charged
     assert invoice_charge(invoice=new) == ChargeOutcome.PAID
@@ -214,10 +249,18 @@ def test_a_monthly_invoice_can_be_reissued_for_its_period(tenant):
     from tests.licenses.conftest import jst
 
     tenant = paying_tenant()
-    old = invoice_issue(tenant=tenant, kind="monthly", source_key=f"monthly-{tenant.pk}-2027-04",
-                        billing_date=date(2027, 4, 1), lines=[{"description": "Fee", "amount": 28_000}],
-                        period_start=jst(2027, 4, 1), period_end=jst(2027, 5, 1))
-    new = invoice_reissue(invoice=old, lines=[{"description": "Fee", "amount": 25_000}], reason="Reserved downgrade")
+    old = invoice_issue(
+        tenant=tenant,
+        kind="monthly",
+        source_key=f"monthly-{tenant.pk}-2027-04",
+        billing_date=date(2027, 4, 1),
+        lines=[{"description": "Fee", "amount": 28_000}],
+        period_start=jst(2027, 4, 1),
+        period_end=jst(2027, 5, 1),
+    )
+    new = invoice_reissue(
+        invoice=old, lines=[{"description": "Fee", "amount": 25_000}], reason="Reserved downgrade"
+    )
     assert (new.kind, new.period_start) == ("monthly", old.period_start)
 
 
@@ -255,7 +298,9 @@ def test_ops_refund_and_reissue_from_the_invoice_in_admin(admin_client):
     assert "Fee | 5000" in admin_client.get(url).content.decode()
     bad = admin_client.post(url, {"lines": "no amount here", "reason": "x"}).content.decode()
     assert "Row 1: write" in bad
-    response = admin_client.post(url, {"lines": "Fee | 4000\nDiscount | -500", "reason": "Agreed price"}, follow=True)
+    response = admin_client.post(
+        url, {"lines": "Fee | 4000\nDiscount | -500", "reason": "Agreed price"}, follow=True
+    )
     unpaid.refresh_from_db()
     assert unpaid.status == "void" and unpaid.replaced_by.usage_amount == 3_500
     assert f"its replacement is {unpaid.replaced_by.number}" in response.content.decode()

@@ -8,10 +8,22 @@ from payments.models import Credit
 
 
 def test_credit_grant_is_idempotent_by_source_key(tenant):
-    first = credit_grant(tenant=tenant, name="Downgrade", amount_minor=968, currency="JPY", source="proration",
-                         source_key="proration-1")
-    again = credit_grant(tenant=tenant, name="Downgrade", amount_minor=968, currency="JPY", source="proration",
-                         source_key="proration-1")
+    first = credit_grant(
+        tenant=tenant,
+        name="Downgrade",
+        amount_minor=968,
+        currency="JPY",
+        source="proration",
+        source_key="proration-1",
+    )
+    again = credit_grant(
+        tenant=tenant,
+        name="Downgrade",
+        amount_minor=968,
+        currency="JPY",
+        source="proration",
+        source_key="proration-1",
+    )
     assert first.pk == again.pk
     assert credit_balance(tenant=tenant) == 968
 
@@ -25,7 +37,9 @@ def test_credit_in_wrong_currency_or_non_positive_is_refused(tenant):
 
 
 def test_used_can_never_exceed_charged(tenant):
-    credit = credit_grant(tenant=tenant, name="x", amount_minor=100, currency="JPY", source="manual", source_key="c")
+    credit = credit_grant(
+        tenant=tenant, name="x", amount_minor=100, currency="JPY", source="manual", source_key="c"
+    )
     credit.amount_used = 101
     with pytest.raises(IntegrityError), transaction.atomic():
         credit.save()

@@ -30,9 +30,14 @@ _seq = [0]
 
 def due_invoice(tenant, amount=10_000):
     _seq[0] += 1
-    return invoice_issue(tenant=tenant, kind="monthly", source_key=f"due-{tenant.pk}-{_seq[0]}-{clock.now().timestamp()}",
-                         billing_date=clock.now().date(), lines=[{"description": "Fee", "amount": amount}],
-                         charge_at=clock.now() - timedelta(minutes=1))
+    return invoice_issue(
+        tenant=tenant,
+        kind="monthly",
+        source_key=f"due-{tenant.pk}-{_seq[0]}-{clock.now().timestamp()}",
+        billing_date=clock.now().date(),
+        lines=[{"description": "Fee", "amount": amount}],
+        charge_at=clock.now() - timedelta(minutes=1),
+    )
 
 
 def paying_tenant(**kwargs):
@@ -48,8 +53,13 @@ def paying_tenant(**kwargs):
 def test_standin_replays_the_same_key_and_refuses_it_with_other_parameters(tenant):
     account = account_for(tenant)
     card = card_for(tenant)
-    args = {"customer_id": account.stripe_customer_id, "payment_method_id": card.stripe_payment_method_id,
-            "currency": "JPY", "idempotency_key": "invoice-990-attempt-1", "metadata": {"payment": "990"}}
+    args = {
+        "customer_id": account.stripe_customer_id,
+        "payment_method_id": card.stripe_payment_method_id,
+        "currency": "JPY",
+        "idempotency_key": "invoice-990-attempt-1",
+        "metadata": {"payment": "990"},
+    }
     first = stripe_gateway.charge_off_session(amount_minor=1_100, **args)
     again = stripe_gateway.charge_off_session(amount_minor=1_100, **args)
     assert again["id"] == first["id"] and len(stripe_intents(tenant)) == 1  # replayed, not charged again
@@ -63,15 +73,27 @@ def test_standin_lists_payment_intents_by_customer_and_finds_one_by_metadata(ten
     account = account_for(tenant)
     card = card_for(tenant)
     other = paying_tenant()
-    stripe_gateway.charge_off_session(customer_id=account.stripe_customer_id, amount_minor=500, currency="JPY",
-                                      payment_method_id=card.stripe_payment_method_id, idempotency_key="k-1",
-                                      metadata={"payment": "41"})
+    stripe_gateway.charge_off_session(
+        customer_id=account.stripe_customer_id,
+        amount_minor=500,
+        currency="JPY",
+        payment_method_id=card.stripe_payment_method_id,
+        idempotency_key="k-1",
+        metadata={"payment": "41"},
+    )
     since = int(clock.now().timestamp()) - 60
-    found = stripe_gateway.payment_intent_find(customer_id=account.stripe_customer_id, metadata={"payment": "41"},
-                                               created_since=since)
+    found = stripe_gateway.payment_intent_find(
+        customer_id=account.stripe_customer_id, metadata={"payment": "41"}, created_since=since
+    )
     assert found is not None and found["amount"] == 500
-    assert stripe_gateway.payment_intent_find(customer_id=other.payment_account.stripe_customer_id,
-                                              metadata={"payment": "41"}, created_since=since) is None
+    assert (
+        stripe_gateway.payment_intent_find(
+            customer_id=other.payment_account.stripe_customer_id,
+            metadata={"payment": "41"},
+            created_since=since,
+        )
+        is None
+    )
 
 
 # --- one live attempt per invoice ----------------------------------------------------------------------------
@@ -80,12 +102,22 @@ def test_standin_lists_payment_intents_by_customer_and_finds_one_by_metadata(ten
 def test_the_database_refuses_a_second_live_attempt_for_an_invoice(tenant):
     account_for(tenant)
     invoice = due_invoice(tenant)
-    Payment.objects.create(tenant=tenant, invoice=invoice, amount_minor=11_000, currency="JPY", idempotency_key="a-1")
+    Payment.objects.create(
+        tenant=tenant, invoice=invoice, amount_minor=11_000, currency="JPY", idempotency_key="a-1"
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
-        Payment.objects.create(tenant=tenant, invoice=invoice, amount_minor=11_000, currency="JPY",
-                               idempotency_key="a-2", status=Payment.Status.SUCCESSFUL)
+        Payment.objects.create(
+            tenant=tenant,
+            invoice=invoice,
+            amount_minor=11_000,
+            currency="JPY",
+            idempotency_key="a-2",
+            status=Payment.Status.SUCCESSFUL,
+        )
     Payment.objects.filter(idempotency_key="a-1").update(status=Payment.Status.FAILED)
-    Payment.objects.create(tenant=tenant, invoice=invoice, amount_minor=11_000, currency="JPY", idempotency_key="a-3")
+    Payment.objects.create(
+        tenant=tenant, invoice=invoice, amount_minor=11_000, currency="JPY", idempotency_key="a-3"
+    )
 
 
 def test_a_successful_attempt_on_an_unpaid_invoice_means_paid_not_a_second_charge(tenant):
@@ -150,7 +182,8 @@ def test_stripe_unreachable_leaves_one_pending_attempt_that_the_sweeper_finishes
     assert invoice_charge(invoice=invoice) == ChargeOutcome.UNKNOWN  # the run goes on, nothing raised
     assert invoice_charge(invoice=invoice) == ChargeOutcome.UNKNOWN  # a second run resumes the same attempt
     assert list(invoice.payments.values_list("idempotency_key", "status")) == [
-        (f"invoice-{invoice.pk}-attempt-1", "pending")]
+        (f"invoice-{invoice.pk}-attempt-1", "pending")
+    ]
     settings.STRIPE_API_BASE = base
     report = payments_sweep()
     assert report["resumed_paid"] == 1

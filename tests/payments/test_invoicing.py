@@ -17,16 +17,26 @@ from payments.invoicing.selectors import credit_balance
 from payments.models import Credit, CreditCode, Invoice
 from tests.factories import TenantFactory
 
-BASE_FEE = [{"description": "Starter license, April 2026", "amount": 25_000, "quantity": 1, "unit_amount": 25_000}]
+BASE_FEE = [
+    {"description": "Starter license, April 2026", "amount": 25_000, "quantity": 1, "unit_amount": 25_000}
+]
 
 
 def issue(tenant, key="monthly-1", lines=BASE_FEE, billing_date=date(2026, 4, 1), **kw):
-    return invoice_issue(tenant=tenant, kind="monthly", source_key=key, lines=lines, billing_date=billing_date, **kw)
+    return invoice_issue(
+        tenant=tenant, kind="monthly", source_key=key, lines=lines, billing_date=billing_date, **kw
+    )
 
 
 def test_reference_downgrade_credit_makes_the_next_invoice_24032_before_tax(tenant):
-    credit_grant(tenant=tenant, name="Plan change Business → Starter", amount_minor=968, currency="JPY",
-                 source="proration", source_key="proration-7")
+    credit_grant(
+        tenant=tenant,
+        name="Plan change Business → Starter",
+        amount_minor=968,
+        currency="JPY",
+        source="proration",
+        source_key="proration-7",
+    )
     invoice = issue(tenant)
     assert (invoice.usage_amount, invoice.credit_applied, invoice.determined_amount) == (25_000, 968, 24_032)
     assert invoice.tax_amount == 2_403  # 10% of 24,032 = 2,403.2, rounded once
@@ -37,12 +47,32 @@ def test_reference_downgrade_credit_makes_the_next_invoice_24032_before_tax(tena
 
 def test_credit_codes_first_by_earliest_expiry_then_balance(tenant):
     now = clock.now()
-    balance = credit_grant(tenant=tenant, name="Proration", amount_minor=10_000, currency="JPY", source="proration",
-                           source_key="p1")
-    late = credit_grant(tenant=tenant, name="Late code", amount_minor=10_000, currency="JPY", source="credit_code",
-                        source_key="c-late", expires_at=now + timedelta(days=90))
-    early = credit_grant(tenant=tenant, name="Early code", amount_minor=10_000, currency="JPY", source="credit_code",
-                         source_key="c-early", expires_at=now + timedelta(days=10))
+    balance = credit_grant(
+        tenant=tenant,
+        name="Proration",
+        amount_minor=10_000,
+        currency="JPY",
+        source="proration",
+        source_key="p1",
+    )
+    late = credit_grant(
+        tenant=tenant,
+        name="Late code",
+        amount_minor=10_000,
+        currency="JPY",
+        source="credit_code",
+        source_key="c-late",
+        expires_at=now + timedelta(days=90),
+    )
+    early = credit_grant(
+        tenant=tenant,
+        name="Early code",
+        amount_minor=10_000,
+        currency="JPY",
+        source="credit_code",
+        source_key="c-early",
+        expires_at=now + timedelta(days=10),
+    )
     invoice = issue(tenant)
     used = {a.credit_id: a.amount for a in invoice.credit_applications.all()}
     assert used == {early.pk: 10_000, late.pk: 10_000, balance.pk: 5_000}
@@ -52,8 +82,15 @@ def test_credit_codes_first_by_earliest_expiry_then_balance(tenant):
 
 
 def test_expired_credit_is_not_applied(tenant):
-    credit_grant(tenant=tenant, name="Old", amount_minor=500, currency="JPY", source="credit_code", source_key="old",
-                 expires_at=clock.now() - timedelta(seconds=1))
+    credit_grant(
+        tenant=tenant,
+        name="Old",
+        amount_minor=500,
+        currency="JPY",
+        source="credit_code",
+        source_key="old",
+        expires_at=clock.now() - timedelta(seconds=1),
+    )
     assert issue(tenant).credit_applied == 0
 
 
@@ -73,7 +110,11 @@ def test_issuing_twice_returns_the_same_invoice_and_numbers_are_gap_free(tenant,
     other = issue(other_tenant, key="c")
     next_year = issue(tenant, key="d", billing_date=date(2027, 1, 1))
     assert (first.number, second.number, other.number, next_year.number) == (
-        "2026-00001", "2026-00002", "2026-00001", "2027-00001")
+        "2026-00001",
+        "2026-00002",
+        "2026-00001",
+        "2027-00001",
+    )
     # A failed issue (here: a negative total) consumes no number.
     with pytest.raises(ApplicationError):
         issue(tenant, key="e", lines=[{"description": "x", "amount": -1}])
@@ -109,8 +150,12 @@ def test_concurrent_issue_creates_one_invoice():
 
 
 def make_code(**kw):
-    defaults = {"name": "Welcome credit", "amount": 3_000, "currency": "JPY",
-                "expires_at": clock.now() + timedelta(days=30)}
+    defaults = {
+        "name": "Welcome credit",
+        "amount": 3_000,
+        "currency": "JPY",
+        "expires_at": clock.now() + timedelta(days=30),
+    }
     return credit_code_issue(**{**defaults, **kw})
 
 
@@ -119,7 +164,11 @@ def test_credit_codes_are_long_random_and_redeem_once(tenant, owner):
     assert len(code.code) == 16 and code.code.isalnum()
     assert make_code().code != code.code
     credit = credit_code_redeem(tenant=tenant, code=format_code(code.code).lower(), actor=owner)
-    assert (credit.name, credit.amount_charged, credit.expires_at) == ("Welcome credit", 3_000, code.expires_at)
+    assert (credit.name, credit.amount_charged, credit.expires_at) == (
+        "Welcome credit",
+        3_000,
+        code.expires_at,
+    )
     with pytest.raises(ApplicationError, match="already registered"):
         credit_code_redeem(tenant=tenant, code=code.code, actor=owner)
     assert credit_balance(tenant=tenant) == 3_000
@@ -178,13 +227,29 @@ def pdf_text(data: bytes) -> str:
 
 
 def test_receipt_pdf_shows_seller_buyer_lines_credit_tax_and_total(tenant):
-    credit_grant(tenant=tenant, name="Downgrade credit", amount_minor=968, currency="JPY", source="proration",
-                 source_key="p")
+    credit_grant(
+        tenant=tenant,
+        name="Downgrade credit",
+        amount_minor=968,
+        currency="JPY",
+        source="proration",
+        source_key="p",
+    )
     invoice = issue(tenant)
     text = pdf_text(receipts.receipt_pdf(invoice=invoice))
-    for expected in [invoice.receipt_id, invoice.number, tenant.name, "Example FIDO2 Service",
-                     "Starter license, April 2026", "¥25,000", "Downgrade credit", "-¥968", "¥24,032", "¥2,403",
-                     "¥26,435"]:
+    for expected in [
+        invoice.receipt_id,
+        invoice.number,
+        tenant.name,
+        "Example FIDO2 Service",
+        "Starter license, April 2026",
+        "¥25,000",
+        "Downgrade credit",
+        "-¥968",
+        "¥24,032",
+        "¥2,403",
+        "¥26,435",
+    ]:
         assert expected in text, expected
 
 

@@ -15,10 +15,16 @@ pytestmark = pytest.mark.django_db
 
 
 def ingest(client, tenant, key, users, occurred_at):
-    events = [{"id": f"{u}-{occurred_at}", "rp": "login.example.com", "user_id": u, "occurred_at": occurred_at}
-              for u in users]
-    response = client.post(f"/api/v1/tenants/{tenant.slug}/auth-events", json.dumps({"events": events}),
-                           content_type="application/json", **auth(key))
+    events = [
+        {"id": f"{u}-{occurred_at}", "rp": "login.example.com", "user_id": u, "occurred_at": occurred_at}
+        for u in users
+    ]
+    response = client.post(
+        f"/api/v1/tenants/{tenant.slug}/auth-events",
+        json.dumps({"events": events}),
+        content_type="application/json",
+        **auth(key),
+    )
     assert response.status_code == 200, response.content
     return response.json()
 
@@ -38,14 +44,20 @@ def test_late_events_are_reported_and_billed_once_as_an_adjustment(client, tenan
         april = cycle.monthly_invoice_issue(tenant=tenant, year=2027, month=4)
     assert ("MAU overage (above 1,000 MAU)", 2, 60) in lines(april)
     with time_machine.travel(jst(2027, 4, 2, 12), tick=False):
-        late = ingest(client, tenant, key, [f"late{i}" for i in range(5)] + ["u1"], "2027-03-31T23:00:00+09:00")
+        late = ingest(
+            client, tenant, key, [f"late{i}" for i in range(5)] + ["u1"], "2027-03-31T23:00:00+09:00"
+        )
         on_time = ingest(client, tenant, key, ["april-user"], "2027-04-02T09:00:00+09:00")
     assert late == {"accepted": 6, "duplicates": 0, "late": 6, "late_months": ["2027-03"]}
     assert on_time["late"] == 0
     with time_machine.travel(jst(2027, 5, 1, 0, 10), tick=False):
         may = cycle.monthly_invoice_issue(tenant=tenant, year=2027, month=5)
         assert cycle.monthly_invoice_issue(tenant=tenant, year=2027, month=5).pk == may.pk
-    assert ("MAU overage adjustment for 2027-03 (late authentication events, above 1,000 MAU)", 5, 150) in lines(may)
+    assert (
+        "MAU overage adjustment for 2027-03 (late authentication events, above 1,000 MAU)",
+        5,
+        150,
+    ) in lines(may)
     with time_machine.travel(jst(2027, 6, 1, 0, 10), tick=False):
         june = cycle.monthly_invoice_issue(tenant=tenant, year=2027, month=6)
     assert not [line for line in lines(june) if "adjustment" in line[0]]  # billed once

@@ -29,11 +29,14 @@ def broker_down(*args, **kwargs):
 
 
 def test_a_purchase_while_the_broker_is_down_completes_and_the_sweeper_bills_it(
-        owner_client, django_capture_on_commit_callbacks):
+    owner_client, django_capture_on_commit_callbacks
+):
     tenant = paying_tenant()
     owner_client.force_login(tenant.representative)
-    with mock.patch.object(tasks.bill_plan_change, "delay", side_effect=broker_down), \
-            django_capture_on_commit_callbacks(execute=True):
+    with (
+        mock.patch.object(tasks.bill_plan_change, "delay", side_effect=broker_down),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         response = owner_client.post(reverse("license_change", args=[tenant.slug]), {"plan": "business"})
     assert response.status_code == 302  # not a 500: the purchase is done
     assert license_get(tenant=tenant).plan.code == "business"
@@ -73,8 +76,9 @@ def _double_click(url, data, user, clicks=2):
 @pytest.mark.django_db(transaction=True)
 def test_double_click_on_purchase_buys_and_charges_once():
     tenant = paying_tenant()
-    statuses = _double_click(reverse("license_change", args=[tenant.slug]), {"plan": "business"},
-                             tenant.representative)
+    statuses = _double_click(
+        reverse("license_change", args=[tenant.slug]), {"plan": "business"}, tenant.representative
+    )
     assert statuses == [302, 400]  # the second click is told the license is already bought
     assert PlanChange.objects.filter(tenant=tenant, kind="purchase").count() == 1
     invoice = Invoice.objects.get(tenant=tenant)
@@ -88,9 +92,12 @@ def test_double_click_on_upgrade_changes_and_charges_once():
     with time_machine.travel(jst(2027, 3, 22), tick=True):
         client = Client()
         client.force_login(tenant.representative)
-        assert client.post(reverse("license_change", args=[tenant.slug]), {"plan": "starter"}).status_code == 302
-        statuses = _double_click(reverse("license_change", args=[tenant.slug]), {"plan": "business"},
-                                 tenant.representative)
+        assert (
+            client.post(reverse("license_change", args=[tenant.slug]), {"plan": "starter"}).status_code == 302
+        )
+        statuses = _double_click(
+            reverse("license_change", args=[tenant.slug]), {"plan": "business"}, tenant.representative
+        )
     assert statuses == [302, 400]
     upgrades = PlanChange.objects.filter(tenant=tenant, kind="upgrade")
     assert upgrades.count() == 1
@@ -102,10 +109,18 @@ def test_double_click_on_upgrade_changes_and_charges_once():
 @pytest.mark.django_db(transaction=True)
 def test_double_click_on_a_credit_code_redeems_it_once():
     tenant = paying_tenant()
-    code = credit_code_issue(name="Launch", amount=5_000, currency="JPY", expires_at=clock.now() + timedelta(days=9),
-                             redemption_limit=10)
-    statuses = _double_click(reverse("credit_code_register", args=[tenant.slug]), {"code": format_code(code.code)},
-                             tenant.representative)
+    code = credit_code_issue(
+        name="Launch",
+        amount=5_000,
+        currency="JPY",
+        expires_at=clock.now() + timedelta(days=9),
+        redemption_limit=10,
+    )
+    statuses = _double_click(
+        reverse("credit_code_register", args=[tenant.slug]),
+        {"code": format_code(code.code)},
+        tenant.representative,
+    )
     assert len(statuses) == 2
     assert CreditRedemption.objects.filter(tenant=tenant).count() == 1
     code.refresh_from_db()

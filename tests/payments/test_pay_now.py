@@ -39,9 +39,14 @@ def failed_invoice(tenant, card_number=CHARGE_FAILS, amount=10_000):
         attach_card_directly(tenant, NEEDS_3DS)
     else:
         card_for(tenant, number=card_number)
-    invoice = invoice_issue(tenant=tenant, kind="monthly", source_key=f"due-{tenant.pk}",
-                            billing_date=clock.now().date(), lines=[{"description": "Fee", "amount": amount}],
-                            charge_at=clock.now() - timedelta(minutes=1))
+    invoice = invoice_issue(
+        tenant=tenant,
+        kind="monthly",
+        source_key=f"due-{tenant.pk}",
+        billing_date=clock.now().date(),
+        lines=[{"description": "Fee", "amount": amount}],
+        charge_at=clock.now() - timedelta(minutes=1),
+    )
     assert invoice_charge(invoice=invoice) in (ChargeOutcome.FAILED, ChargeOutcome.ACTION_REQUIRED)
     invoice.refresh_from_db()
     return invoice
@@ -63,7 +68,9 @@ def test_failed_payment_shows_on_dashboard_and_billing_page_with_pay_now(owner_c
 
 def test_pay_now_with_the_same_failing_card_says_why(owner_client, tenant):
     invoice = failed_invoice(tenant)
-    response = owner_client.post(reverse("invoice_pay_now", args=[tenant.slug, invoice.receipt_id]), follow=True)
+    response = owner_client.post(
+        reverse("invoice_pay_now", args=[tenant.slug, invoice.receipt_id]), follow=True
+    )
     assert f"The payment of invoice {invoice.number} failed" in text(response)
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.FAILED and invoice.attempt_count == 2
@@ -74,7 +81,9 @@ def test_pay_now_charges_the_current_card(owner_client, tenant):
     old = PaymentMethod.objects.get(tenant=tenant)
     cards.card_remove(tenant=tenant, payment_method=old)
     attach_card_directly(tenant, VISA)  # e.g. replaced at Stripe's customer portal
-    response = owner_client.post(reverse("invoice_pay_now", args=[tenant.slug, invoice.receipt_id]), follow=True)
+    response = owner_client.post(
+        reverse("invoice_pay_now", args=[tenant.slug, invoice.receipt_id]), follow=True
+    )
     assert f"Thank you: invoice {invoice.number} is paid." in text(response)
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.SUCCESSFUL
@@ -86,8 +95,9 @@ def test_registering_a_new_card_retries_the_open_invoice_at_once(owner_client, t
     intent = cards.card_setup_start(tenant=tenant, attempt=f"t{time.monotonic_ns()}")
     status, _ = confirm_setup_intent(intent["client_secret"], number=VISA)
     assert status == 200
-    response = owner_client.post(reverse("card_setup_complete", args=[tenant.slug]), {"setup_intent": intent["id"]},
-                                 follow=True)
+    response = owner_client.post(
+        reverse("card_setup_complete", args=[tenant.slug]), {"setup_intent": intent["id"]}, follow=True
+    )
     assert f"Thank you: invoice {invoice.number} is paid." in text(response)
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.SUCCESSFUL
@@ -105,8 +115,10 @@ def test_pay_now_after_a_3ds_request_opens_the_confirmation_page(owner_client, t
 
 
 def _stripe_intent(intent_id):
-    request = urllib.request.Request(f"{settings.STRIPE_API_BASE}/v1/payment_intents/{intent_id}",
-                                     headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"})
+    request = urllib.request.Request(
+        f"{settings.STRIPE_API_BASE}/v1/payment_intents/{intent_id}",
+        headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"},
+    )
     return json.loads(urllib.request.urlopen(request, timeout=5).read())  # noqa: S310 - loopback stand-in
 
 
@@ -115,8 +127,14 @@ def test_confirmation_page_shows_the_tax_included_amount_that_reaches_stripe(
 ):
     account_for(tenant)
     card_for(tenant, number=VISA)
-    credits.credit_grant(tenant=tenant, name="Goodwill", amount_minor=1_000, currency="JPY", source=Credit.Source.MANUAL,
-                          source_key=f"goodwill-{tenant.pk}")
+    credits.credit_grant(
+        tenant=tenant,
+        name="Goodwill",
+        amount_minor=1_000,
+        currency="JPY",
+        source=Credit.Source.MANUAL,
+        source_key=f"goodwill-{tenant.pk}",
+    )
     url = reverse("license_change", args=[tenant.slug])
     with time_machine.travel(jst(2027, 3, 22), tick=False):  # 10 of 31 days left: Business ¥9,032 before tax
         client.force_login(tenant.representative)

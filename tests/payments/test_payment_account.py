@@ -71,7 +71,10 @@ def test_customer_portal_uses_the_named_standin_page(owner_client, tenant):
 
 def test_standin_page_does_not_exist_with_real_stripe(owner_client, tenant, settings):
     settings.STRIPE_API_BASE = ""
-    assert owner_client.get(reverse("stripe_portal_standin", kwargs={"tenant_slug": tenant.slug})).status_code == 404
+    assert (
+        owner_client.get(reverse("stripe_portal_standin", kwargs={"tenant_slug": tenant.slug})).status_code
+        == 404
+    )
 
 
 def test_stripe_unreachable_is_a_message_not_a_500(owner_client, tenant, settings):

@@ -19,9 +19,12 @@ def _reconcile(*args):
 def test_reconcile_reports_then_fixes_drift(tenant):
     account = account_for(tenant)
     card = card_for(tenant)
-    stripe_gateway.customer_update(customer_id=account.stripe_customer_id, email="changed@example.test",
-                                   idempotency_key="r1")
-    stripe_gateway.payment_method_detach(payment_method_id=card.stripe_payment_method_id, idempotency_key="r2")
+    stripe_gateway.customer_update(
+        customer_id=account.stripe_customer_id, email="changed@example.test", idempotency_key="r1"
+    )
+    stripe_gateway.payment_method_detach(
+        payment_method_id=card.stripe_payment_method_id, idempotency_key="r2"
+    )
 
     report = _reconcile()
     assert "DRIFT" in report and "changed@example.test" in report and "no longer at Stripe" in report
@@ -36,9 +39,15 @@ def test_reconcile_reports_then_fixes_drift(tenant):
 
 
 def test_admin_creates_a_stripe_customer_for_a_sales_led_tenant(admin_client, tenant):
-    response = admin_client.post(reverse("admin:payments_paymentaccount_add"), {
-        "tenant": tenant.pk, "stripe_customer_id": "", "name": "Sales Payer", "email": "sales@example.test",
-    })
+    response = admin_client.post(
+        reverse("admin:payments_paymentaccount_add"),
+        {
+            "tenant": tenant.pk,
+            "stripe_customer_id": "",
+            "name": "Sales Payer",
+            "email": "sales@example.test",
+        },
+    )
     assert response.status_code == 302
     account = PaymentAccount.objects.get(tenant=tenant)
     assert account.stripe_customer_id.startswith("cus_")
@@ -46,29 +55,51 @@ def test_admin_creates_a_stripe_customer_for_a_sales_led_tenant(admin_client, te
 
 
 def test_admin_links_an_existing_customer(admin_client, tenant):
-    customer = stripe_gateway.customer_create(name="Existing Co", email="ex@example.test", tenant_slug="x",
-                                              idempotency_key="a1")
-    response = admin_client.post(reverse("admin:payments_paymentaccount_add"), {
-        "tenant": tenant.pk, "stripe_customer_id": customer["id"], "name": "", "email": "",
-    })
+    customer = stripe_gateway.customer_create(
+        name="Existing Co", email="ex@example.test", tenant_slug="x", idempotency_key="a1"
+    )
+    response = admin_client.post(
+        reverse("admin:payments_paymentaccount_add"),
+        {
+            "tenant": tenant.pk,
+            "stripe_customer_id": customer["id"],
+            "name": "",
+            "email": "",
+        },
+    )
     assert response.status_code == 302
     account = PaymentAccount.objects.get(tenant=tenant)
-    assert (account.stripe_customer_id, account.name, account.email) == (customer["id"], "Existing Co", "ex@example.test")
+    assert (account.stripe_customer_id, account.name, account.email) == (
+        customer["id"],
+        "Existing Co",
+        "ex@example.test",
+    )
 
 
 def test_admin_form_refuses_incomplete_input(admin_client, tenant):
-    response = admin_client.post(reverse("admin:payments_paymentaccount_add"), {
-        "tenant": tenant.pk, "stripe_customer_id": "", "name": "", "email": "",
-    })
+    response = admin_client.post(
+        reverse("admin:payments_paymentaccount_add"),
+        {
+            "tenant": tenant.pk,
+            "stripe_customer_id": "",
+            "name": "",
+            "email": "",
+        },
+    )
     assert response.status_code == 200
     assert "Enter a Stripe customer ID to link, or the payer name and e-mail" in response.content.decode()
     assert not PaymentAccount.objects.exists()
 
 
 def test_admin_enters_billing_information(admin_client, tenant):
-    response = admin_client.post(reverse("admin:payments_paymentsettings_add"), {
-        "tenant": tenant.pk, "method": "bank_transfer", "billing_address": "2-2 Otemachi, Tokyo",
-    })
+    response = admin_client.post(
+        reverse("admin:payments_paymentsettings_add"),
+        {
+            "tenant": tenant.pk,
+            "method": "bank_transfer",
+            "billing_address": "2-2 Otemachi, Tokyo",
+        },
+    )
     assert response.status_code == 302
     assert PaymentSettings.objects.get(tenant=tenant).method == "bank_transfer"
 
@@ -105,8 +136,10 @@ def test_admin_refresh_finishes_an_attempt_that_never_got_a_payment_intent_id(ad
         invoice_charge(invoice=invoice)
     payment = Payment.objects.get(invoice=invoice)
     assert payment.stripe_payment_intent_id == ""
-    admin_client.post(reverse("admin:payments_payment_changelist"),
-                      {"action": "refresh_from_stripe", "_selected_action": [payment.pk]})
+    admin_client.post(
+        reverse("admin:payments_payment_changelist"),
+        {"action": "refresh_from_stripe", "_selected_action": [payment.pk]},
+    )
     payment.refresh_from_db()
     invoice.refresh_from_db()
     assert payment.status == Payment.Status.SUCCESSFUL and invoice.status == Invoice.Status.SUCCESSFUL

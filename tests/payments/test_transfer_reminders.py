@@ -54,8 +54,11 @@ def test_reminders_across_the_year_end_in_tokyo(time_machine, tick):
     ]:
         time_machine.move_to(instant, tick=False)
         messages = tick()
-        steps = list(TransferReminder.objects.filter(invoice=invoice).order_by("sent_at")
-                     .values_list("step", flat=True))[len(sent):]
+        steps = list(
+            TransferReminder.objects.filter(invoice=invoice)
+            .order_by("sent_at")
+            .values_list("step", flat=True)
+        )[len(sent) :]
         assert steps == expected, instant
         assert len(messages) == len(expected)
         sent += steps

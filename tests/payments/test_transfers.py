@@ -36,9 +36,14 @@ def transfer_tenant(name="ACME K.K.", payer_name=""):
 
 
 def transfer_invoice(tenant, amount=28_000, key="m", billing_date=date(2026, 12, 1)):
-    return invoice_issue(tenant=tenant, kind="monthly", source_key=f"{key}-{tenant.pk}", billing_date=billing_date,
-                         lines=[{"description": "Business license", "amount": amount}],
-                         payment_method=Invoice.PaymentMethod.BANK_TRANSFER)
+    return invoice_issue(
+        tenant=tenant,
+        kind="monthly",
+        source_key=f"{key}-{tenant.pk}",
+        billing_date=billing_date,
+        lines=[{"description": "Business license", "amount": amount}],
+        payment_method=Invoice.PaymentMethod.BANK_TRANSFER,
+    )
 
 
 def upload(text: str, name="statement.csv", encoding="utf-8"):
@@ -88,8 +93,9 @@ def test_reference_drawn_again_when_taken(tenant, monkeypatch):
 def test_payer_name_is_saved_in_the_banks_kana(client, tenant, billing_admin):
     payment_method_choose(tenant=tenant, method=PaymentMethodType.BANK_TRANSFER, billing_address="Tokyo")
     client.force_login(billing_admin)
-    response = client.post(reverse("transfer_payer_name", args=[tenant.slug]), {"payer_name": "カ）あくめ"},
-                           follow=True)
+    response = client.post(
+        reverse("transfer_payer_name", args=[tenant.slug]), {"payer_name": "カ）あくめ"}, follow=True
+    )
     assert "ｶ)ｱｸﾒ" in response.content.decode()
     assert BankTransferProfile.objects.get(tenant=tenant).payer_name == "ｶ)ｱｸﾒ"
 
@@ -97,7 +103,9 @@ def test_payer_name_is_saved_in_the_banks_kana(client, tenant, billing_admin):
 def test_payer_name_in_kanji_is_refused_with_a_field_error(client, tenant, billing_admin):
     payment_method_choose(tenant=tenant, method=PaymentMethodType.BANK_TRANSFER, billing_address="Tokyo")
     client.force_login(billing_admin)
-    response = client.post(reverse("transfer_payer_name", args=[tenant.slug]), {"payer_name": "株式会社アクメ"})
+    response = client.post(
+        reverse("transfer_payer_name", args=[tenant.slug]), {"payer_name": "株式会社アクメ"}
+    )
     assert response.status_code == 400
     assert "these characters cannot be used: 株式会社" in response.content.decode()
     assert BankTransferProfile.objects.get(tenant=tenant).payer_name == ""
@@ -109,7 +117,10 @@ def test_managers_read_the_transfer_details_but_cannot_set_the_payer_name(client
     page = client.get(reverse("billing_information", args=[tenant.slug])).content.decode()
     assert tenant.bank_transfer_profile.reference in page and "サンプル銀行" in page and "ｶ)ｴｸﾞｻﾞﾝﾌﾟﾙ" in page
     assert "Save payer name" not in page
-    assert client.post(reverse("transfer_payer_name", args=[tenant.slug]), {"payer_name": "ｱ"}).status_code == 403
+    assert (
+        client.post(reverse("transfer_payer_name", args=[tenant.slug]), {"payer_name": "ｱ"}).status_code
+        == 403
+    )
 
 
 def test_transfer_details_for_the_invoice_pdf(tenant, settings):
@@ -118,7 +129,11 @@ def test_transfer_details_for_the_invoice_pdf(tenant, settings):
     assert details["reference"] == tenant.bank_transfer_profile.reference
     account = details["bank_account"]
     assert (account.bank_name, account.branch_code, account.account_number, account.account_type_ja) == (
-        "サンプル銀行", "001", "1234567", "普通")
+        "サンプル銀行",
+        "001",
+        "1234567",
+        "普通",
+    )
     settings.BANK_TRANSFER_ACCOUNT = {**settings.BANK_TRANSFER_ACCOUNT, "account_number": ""}
     assert transfers.transfer_details(tenant=tenant)["bank_account"] is None  # not configured: not printed
 
@@ -126,8 +141,13 @@ def test_transfer_details_for_the_invoice_pdf(tenant, settings):
 def test_bank_transfer_invoices_get_a_due_date_card_invoices_none(tenant):
     invoice = transfer_invoice(transfer_tenant())
     assert invoice.due_date == date(2026, 12, 30)  # 31 Dec is a bank holiday
-    card = invoice_issue(tenant=tenant, kind="monthly", source_key="card", billing_date=date(2026, 12, 1),
-                         lines=[{"description": "x", "amount": 100}])
+    card = invoice_issue(
+        tenant=tenant,
+        kind="monthly",
+        source_key="card",
+        billing_date=date(2026, 12, 1),
+        lines=[{"description": "x", "amount": 100}],
+    )
     assert card.due_date is None
 
 
@@ -140,8 +160,10 @@ def test_upload_changes_nothing_and_proposals_match_by_reference_name_and_amount
     gamma = transfer_tenant("Gamma K.K.")
     a, b, g = transfer_invoice(acme), transfer_invoice(beta, 25_000), transfer_invoice(gamma, 50_000)
     ref = acme.bank_transfer_profile.reference
-    result = upload(f"取引日,入金額,振込依頼人名\n2026-12-25,30800,{ref} ｶ)ｱｸﾒ\n2026-12-26,27500,ﾍﾞｰﾀ(ｶ\n"
-                    "2026-12-27,55000,ｶﾞﾝﾏ\n2026-12-28,9999,ﾀﾞﾚｶ\n")
+    result = upload(
+        f"取引日,入金額,振込依頼人名\n2026-12-25,30800,{ref} ｶ)ｱｸﾒ\n2026-12-26,27500,ﾍﾞｰﾀ(ｶ\n"
+        "2026-12-27,55000,ｶﾞﾝﾏ\n2026-12-28,9999,ﾀﾞﾚｶ\n"
+    )
     assert result.created and result.new_lines == 4
     assert Invoice.objects.filter(status=Invoice.Status.SUCCESSFUL).count() == 0  # nothing before confirm
     proposals = transfers.line_proposals(lines=result.statement.lines.all())
@@ -212,7 +234,10 @@ def test_overpayment_becomes_pre_tax_credit_once():
     line = upload("2026-12-25,31900,ｱｸﾒ\n").statement.lines.get()
     payment = transfers.transfer_apply(line=line, invoice=invoice)
     assert payment.amount == 30_800 and payment.credit.amount_charged == 1_000  # ¥1,100 over, tax included
-    assert payment.credit.source == Credit.Source.BANK_TRANSFER and payment.credit.source_key == f"transfer-line-{line.pk}"
+    assert (
+        payment.credit.source == Credit.Source.BANK_TRANSFER
+        and payment.credit.source_key == f"transfer-line-{line.pk}"
+    )
     # The next invoice takes ¥1,100 off, tax included.
     nxt = transfer_invoice(acme, key="next", billing_date=date(2027, 1, 1))
     assert nxt.payment_amount == 30_800 - 1_100
@@ -273,15 +298,26 @@ def test_admin_upload_review_and_confirm_only_the_ticked_rows(client):
     page = client.get(reverse("admin:payments_bankstatement_upload")).content.decode()
     assert "振込依頼人名" in page and "Shift_JIS" in page  # the layout is on the page
     csv = f"取引日,入金額,振込依頼人名\n2026-12-25,30800,{acme.bank_transfer_profile.reference} ｱｸﾒ\n2026-12-26,30800,ﾍﾞｰﾀ\nbad,1,x\n"
-    response = client.post(reverse("admin:payments_bankstatement_upload"),
-                           {"file": SimpleUploadedFile("dec.csv", csv.encode("cp932"))}, follow=True)
+    response = client.post(
+        reverse("admin:payments_bankstatement_upload"),
+        {"file": SimpleUploadedFile("dec.csv", csv.encode("cp932"))},
+        follow=True,
+    )
     body = response.content.decode()
     assert "2 deposit(s) imported" in body and "Row 4:" in body and "not a date" in body
     statement = BankStatement.objects.get()
     lines = {line.row: line for line in statement.lines.all()}
     review = reverse("admin:payments_bankstatement_review", args=[statement.pk])
-    response = client.post(review, {"apply": [lines[2].pk], f"invoice_{lines[2].pk}": a.pk,
-                                    f"invoice_{lines[3].pk}": b.pk, "overpayment_to_credit": "1"}, follow=True)
+    response = client.post(
+        review,
+        {
+            "apply": [lines[2].pk],
+            f"invoice_{lines[2].pk}": a.pk,
+            f"invoice_{lines[3].pk}": b.pk,
+            "overpayment_to_credit": "1",
+        },
+        follow=True,
+    )
     assert "1 deposit(s) applied; 1 invoice(s) paid." in response.content.decode()
     a.refresh_from_db()
     b.refresh_from_db()
@@ -295,8 +331,9 @@ def test_admin_resolve_an_unmatched_line_to_an_invoice(client):
     staff(client)
     url = reverse("admin:payments_bankstatementline_resolve", args=[line.pk])
     assert invoice.number in client.get(url).content.decode()
-    response = client.post(url, {"action": "invoice", "invoice": invoice.pk, "overpayment_to_credit": "on"},
-                           follow=True)
+    response = client.post(
+        url, {"action": "invoice", "invoice": invoice.pk, "overpayment_to_credit": "on"}, follow=True
+    )
     assert f"Invoice {invoice.number} is paid." in response.content.decode()
     response = client.post(url, {"action": "ignore", "note": "twice"})
     assert "already applied" in response.content.decode()
@@ -347,4 +384,6 @@ def test_banner_and_transfer_pages_show_only_the_tenants_own(client, time_machin
         assert theirs.number not in page and "¥84,700" not in page
         assert other.bank_transfer_profile.reference not in page
     assert client.get(reverse("billing_information", args=[other.slug])).status_code == 404
-    assert client.post(reverse("transfer_payer_name", args=[other.slug]), {"payer_name": "ｱ"}).status_code == 404
+    assert (
+        client.post(reverse("transfer_payer_name", args=[other.slug]), {"payer_name": "ｱ"}).status_code == 404
+    )

@@ -20,16 +20,31 @@ def api(client, path):
 def test_upcoming_invoice_reflects_the_reservation_prorations_and_credit(client, owner_client, tenant):
     buy(tenant, "starter", jst(2027, 3, 1))
     with time_machine.travel(jst(2027, 3, 22), tick=False):
-        license_change_now(tenant=tenant, plan=plan_get(code="business", currency="JPY"),
-                           proration_behavior="create_prorations", by_operator=True)
+        license_change_now(
+            tenant=tenant,
+            plan=plan_get(code="business", currency="JPY"),
+            proration_behavior="create_prorations",
+            by_operator=True,
+        )
         license_reserve_change(tenant=tenant, plan=plan_get(code="starter", currency="JPY"))
-        credit_grant(tenant=tenant, name="Goodwill", amount_minor=1_000, currency="JPY", source="manual",
-                     source_key="gw")
+        credit_grant(
+            tenant=tenant,
+            name="Goodwill",
+            amount_minor=1_000,
+            currency="JPY",
+            source="manual",
+            source_key="gw",
+        )
         body = api(client, f"/api/v1/tenants/{tenant.slug}/invoices/upcoming").json()
         # Starter from April (reserved) ¥25,000 + March MAU overage ¥0 + prorations +¥968 − credit ¥1,000.
         assert [line["amount"] for line in body["lines"]] == [25_000, 0, -8_064, 9_032]
-        assert (body["usage_amount"], body["credit_applied"], body["determined_amount"], body["tax_amount"],
-                body["payment_amount"]) == (25_968, 1_000, 24_968, 2_497, 27_465)
+        assert (
+            body["usage_amount"],
+            body["credit_applied"],
+            body["determined_amount"],
+            body["tax_amount"],
+            body["payment_amount"],
+        ) == (25_968, 1_000, 24_968, 2_497, 27_465)
         assert body["billing_date"] == "2027-04-01" and body["plan"] == "starter" and body["estimate"] is True
         owner_client.force_login(tenant.representative)
         page = owner_client.get(reverse("billing_dashboard", args=[tenant.slug])).content.decode()
@@ -37,13 +52,19 @@ def test_upcoming_invoice_reflects_the_reservation_prorations_and_credit(client,
 
 
 def test_invoice_list_and_receipt_through_the_api(client, tenant, other_tenant):
-    invoice = invoice_issue(tenant=tenant, kind="monthly", source_key="k", billing_date=jst(2027, 4, 1).date(),
-                            lines=[{"description": "Starter", "amount": 25_000}])
+    invoice = invoice_issue(
+        tenant=tenant,
+        kind="monthly",
+        source_key="k",
+        billing_date=jst(2027, 4, 1).date(),
+        lines=[{"description": "Starter", "amount": 25_000}],
+    )
     body = api(client, f"/api/v1/tenants/{tenant.slug}/invoices").json()
     assert body["invoices"][0]["number"] == invoice.number
     assert body["invoices"][0]["payment_amount"] == 27_500
-    assert body["invoices"][0]["lines"] == [{"description": "Starter", "quantity": "1", "unit_amount": None,
-                                             "amount": 25_000}]
+    assert body["invoices"][0]["lines"] == [
+        {"description": "Starter", "quantity": "1", "unit_amount": None, "amount": 25_000}
+    ]
     pdf = api(client, f"/api/v1/tenants/{tenant.slug}/invoices/{invoice.receipt_id}/receipt.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     foreign = api(client, f"/api/v1/tenants/{other_tenant.slug}/invoices/{invoice.receipt_id}/receipt.pdf")

@@ -6,7 +6,10 @@ from tests.payments.factories import local_card
 
 def _invoice(tenant):
     invoice = invoice_issue(
-        tenant=tenant, kind="monthly", source_key=f"sample-{tenant.pk}", billing_date=date(2026, 4, 1),
+        tenant=tenant,
+        kind="monthly",
+        source_key=f"sample-{tenant.pk}",
+        billing_date=date(2026, 4, 1),
         lines=[{"description": "Base fee", "amount": 1000}],
     )
     return {"receipt_id": invoice.receipt_id}

@@ -45,9 +45,13 @@ def period_range(start, end):
     if isinstance(start, datetime) and start.time() == time(0) and end.time() == time(0):
         last_day = (end - timedelta(days=1)).date()
         return pgettext("period", "%(start)s – %(end)s") % {
-            "start": date_format(start.date(), "DATE_FORMAT"), "end": date_format(last_day, "DATE_FORMAT")}
+            "start": date_format(start.date(), "DATE_FORMAT"),
+            "end": date_format(last_day, "DATE_FORMAT"),
+        }
     return pgettext("period", "%(start)s – %(end)s") % {
-        "start": date_format(start, "DATETIME_FORMAT"), "end": date_format(end, "DATETIME_FORMAT")}
+        "start": date_format(start, "DATETIME_FORMAT"),
+        "end": date_format(end, "DATETIME_FORMAT"),
+    }
 
 
 @register.filter
@@ -68,13 +72,21 @@ def invoice_period(invoice):
     if not invoice.period_start or not invoice.period_end:
         return ""
     return pgettext("invoice period", "%(month)s (%(range)s)") % {
-        "month": billing_month(invoice.period_start), "range": period_range(invoice.period_start, invoice.period_end)}
+        "month": billing_month(invoice.period_start),
+        "range": period_range(invoice.period_start, invoice.period_end),
+    }
 
 
 @register.filter
 def month_label(value):
     """A "2026-11" key as the language writes the month: 2026年11月 / 2026-11 (other values unchanged)."""
     text = str(value or "")
-    if len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit() and 1 <= int(text[5:]) <= 12:
+    if (
+        len(text) == 7
+        and text[4] == "-"
+        and text[:4].isdigit()
+        and text[5:].isdigit()
+        and 1 <= int(text[5:]) <= 12
+    ):
         return date_format(date(int(text[:4]), int(text[5:]), 1), "YEAR_MONTH_FORMAT")
     return value

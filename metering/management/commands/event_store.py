@@ -37,9 +37,13 @@ class Command(BaseCommand):
             self.stdout.write(f"ClickHouse schema ready in database {store.db}.")
         if options["ship"]:
             shipped = events_ship_all()
-            self.stdout.write(f"Shipped {shipped['rows']:,} outbox rows: {shipped['events']:,} events, "
-                              f"{shipped['readings']:,} meter readings.")
+            self.stdout.write(
+                f"Shipped {shipped['rows']:,} outbox rows: {shipped['events']:,} events, "
+                f"{shipped['readings']:,} meter readings."
+            )
         backlog = outbox_backlog()
-        self.stdout.write(f"Event store: ClickHouse (database {store.db}); outbox: {backlog['rows']:,} rows, "
-                          f"{backlog['events']:,} events waiting"
-                          + (f", oldest from {backlog['oldest']:%Y-%m-%d %H:%M:%S} UTC" if backlog["oldest"] else ""))
+        self.stdout.write(
+            f"Event store: ClickHouse (database {store.db}); outbox: {backlog['rows']:,} rows, "
+            f"{backlog['events']:,} events waiting"
+            + (f", oldest from {backlog['oldest']:%Y-%m-%d %H:%M:%S} UTC" if backlog["oldest"] else "")
+        )

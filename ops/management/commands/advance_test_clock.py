@@ -8,8 +8,10 @@ from ops.test_clocks import advance_target, test_clock_advance
 
 
 class Command(BaseCommand):
-    help = ("Advance a test tenant's clock (to an ISO 8601 instant, or by --months / --days), running the "
-            "roll-overs, invoices, charges and retries due on the way.")
+    help = (
+        "Advance a test tenant's clock (to an ISO 8601 instant, or by --months / --days), running the "
+        "roll-overs, invoices, charges and retries due on the way."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("tenant", help="the test tenant's slug")
@@ -28,8 +30,13 @@ class Command(BaseCommand):
                 raise CommandError("--to needs a time zone offset, e.g. +09:00.")
         elif not (options["months"] or options["days"]):
             raise CommandError("Say how far: --to, --months or --days.")
-        target = advance_target(test_clock.frozen_time, to=to, days=options["days"], months=options["months"],
-                                tz_name=test_clock.tenant.time_zone)
+        target = advance_target(
+            test_clock.frozen_time,
+            to=to,
+            days=options["days"],
+            months=options["months"],
+            tz_name=test_clock.tenant.time_zone,
+        )
         try:
             log = test_clock_advance(test_clock=test_clock, to=target)
         except ApplicationError as exc:

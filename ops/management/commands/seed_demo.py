@@ -65,7 +65,9 @@ class Command(BaseCommand):
                     slug=slug,
                     currency=currency,
                     country=country,
-                    address="1-2-3 Marunouchi, Chiyoda-ku, Tokyo" if country == "JP" else "100 Market St, San Francisco, CA",
+                    address="1-2-3 Marunouchi, Chiyoda-ku, Tokyo"
+                    if country == "JP"
+                    else "100 Market St, San Francisco, CA",
                     phone="+81 3-1234-5678" if country == "JP" else "+1 415-555-0100",
                     time_zone="Asia/Tokyo" if country == "JP" else "America/Los_Angeles",
                 )
@@ -86,7 +88,9 @@ class Command(BaseCommand):
 
         self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
         for email, _name, staff in DEMO_USERS:
-            role = "staff (Django admin)" if staff else next(
-                (r.label for e, r in ROLES_IN_EVERY_TENANT if e == email), "owner"
+            role = (
+                "staff (Django admin)"
+                if staff
+                else next((r.label for e, r in ROLES_IN_EVERY_TENANT if e == email), "owner")
             )
             self.stdout.write(f"  {email:<24} {role}")

@@ -29,7 +29,8 @@ class Command(BaseCommand):
         else:
             at = clock.now()
         outcomes = charge.invoices_charge_due(
-            at=at, progress=lambda invoices: tqdm(invoices, desc="Charging", unit="invoice", disable=no_progress),
+            at=at,
+            progress=lambda invoices: tqdm(invoices, desc="Charging", unit="invoice", disable=no_progress),
         )
         summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items())) or "nothing due"
         self.stdout.write(f"Charged invoices due by {at:%Y-%m-%d %H:%M} UTC: {summary}.")

@@ -16,7 +16,10 @@ class Command(BaseCommand):
     help = "Issue monthly invoices for the month of --date (YYYY-MM-DD), idempotently."
 
     def add_arguments(self, parser):
-        parser.add_argument("--date", help="A day of the month to invoice (YYYY-MM-DD); default: today in each tenant's time zone.")
+        parser.add_argument(
+            "--date",
+            help="A day of the month to invoice (YYYY-MM-DD); default: today in each tenant's time zone.",
+        )
         parser.add_argument("--no-progress", action="store_true", help="Do not draw a progress bar.")
 
     def handle(self, *args, date=None, no_progress=False, **options):
