@@ -323,10 +323,6 @@ def tenant_status_set(
         )
     Tenant.objects.filter(pk=tenant.pk).update(status=status, updated_at=clock.now())
     tenant.status = status
-    if status == Tenant.Status.CLOSED:
-        from .signals import tenant_closed
-
-        tenant_closed.send(sender=Tenant, tenant=tenant)
     if audit:
         audit_record(action=f"tenant.{status}", tenant=tenant, actor=actor, data=data or {})
     return tenant

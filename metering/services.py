@@ -499,10 +499,15 @@ def meter_reading_delete(*, tenant, unit_name: str, timestamp: datetime, rp_id: 
 
 
 def metering_data_delete(*, tenant) -> dict:
-    """Unsubscribing: every metering row of the tenant goes (events, first-seen tables, readings, alerts).
-    Returns the number deleted per model."""
+    """Unsubscribing: every metering row of the tenant goes (events, first-seen tables, readings, alerts), and
+    with the ClickHouse event store its rows there too (queued in this transaction). Returns the number deleted per
+    model."""
     counts = {}
     for model in apps.get_app_config("metering").get_models():
         if any(f.name == "tenant" for f in model._meta.fields):
             counts[model._meta.model_name] = model.objects.filter(tenant=tenant).delete()[0]
+    if event_store.current().uses_outbox:
+        from .event_outbox import tenant_forget_enqueue
+
+        tenant_forget_enqueue(tenant_id=tenant.pk)
     return counts
