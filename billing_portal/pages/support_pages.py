@@ -13,11 +13,7 @@ from billing_portal.common.money import format_money
 from licenses import support
 from payments.charging.selectors import payment_method_missing_reason
 
-from .license_pages import charge_now_preview
-
-
-def _to_dashboard(tenant):
-    return redirect("billing_dashboard", tenant_slug=tenant.slug)
+from .license_pages import _to_dashboard, charge_now_preview
 
 
 @tenant_view(BILLING_EDIT_ROLES)
