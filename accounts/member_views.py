@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from billing_portal.common.exceptions import ApplicationError
+from billing_portal.common.page_actions import perform
 
 from .forms import InvitationForm, RoleForm
 from .models import BILLING_VIEW_ROLES, OWNER_ONLY, AuditEntry, Invitation, Membership, Role
@@ -49,23 +50,25 @@ def member_list(request):
 @require_POST
 def member_invite(request):
     form = InvitationForm(request.POST)
-    if form.is_valid():
-        try:
-            invitation, _token = invitation_create(
+    if (
+        form.is_valid()
+        and perform(
+            request,
+            lambda: invitation_create(
                 tenant=request.tenant,
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
                 invited_by=request.user,
-            )
-        except ApplicationError as exc:
-            form.add_error("email", exc.message)
-        else:
-            messages.success(
-                request,
+            ),
+            form=form,
+            field="email",
+            success=lambda created: (
                 _("Invitation sent to %(email)s. It expires in %(days)s days.")
-                % {"email": invitation.email, "days": Invitation.VALID_DAYS},
-            )
-            return redirect("member_list", tenant_slug=request.tenant.slug)
+                % {"email": created[0].email, "days": Invitation.VALID_DAYS}
+            ),
+        ).ok
+    ):
+        return redirect("member_list", tenant_slug=request.tenant.slug)
     return _members_page(request, invite_form=form, status=400)
 
 
@@ -77,16 +80,16 @@ def member_role_change(request, membership_id):
     if not form.is_valid():
         messages.error(request, _("Choose one of the listed roles."))
     else:
-        try:
-            membership_change_role(membership=membership, role=form.cleaned_data["role"], actor=request.user)
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(
-                request,
+        perform(
+            request,
+            lambda: membership_change_role(
+                membership=membership, role=form.cleaned_data["role"], actor=request.user
+            ),
+            success=lambda _changed: (
                 _("%(name)s is now %(role)s.")
-                % {"name": membership.user.display_name, "role": membership.get_role_display().lower()},
-            )
+                % {"name": membership.user.display_name, "role": membership.get_role_display().lower()}
+            ),
+        )
     return redirect("member_list", tenant_slug=request.tenant.slug)
 
 
@@ -97,16 +100,12 @@ def member_remove(request, membership_id):
         Membership.objects.select_related("user"), pk=membership_id, tenant=request.tenant
     )
     if request.method == "POST":
-        try:
-            membership_remove(membership=membership, actor=request.user)
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(
-                request,
-                _("%(name)s no longer has access to %(tenant)s.")
-                % {"name": membership.user.display_name, "tenant": request.tenant.name},
-            )
+        perform(
+            request,
+            lambda: membership_remove(membership=membership, actor=request.user),
+            success=_("%(name)s no longer has access to %(tenant)s.")
+            % {"name": membership.user.display_name, "tenant": request.tenant.name},
+        )
         return redirect("member_list", tenant_slug=request.tenant.slug)
     return render(
         request, "accounts/member_remove.html", {"tenant": request.tenant, "membership": membership}

@@ -1,4 +1,3 @@
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -7,7 +6,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from billing_portal.common.exceptions import ApplicationError
+from billing_portal.common.page_actions import perform
 
 from .forms import CustomerForm, MemberChoiceForm
 from .models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES, OWNER_ONLY
@@ -84,14 +83,18 @@ def tenant_home(request):
 def customer_edit(request):
     tenant = request.tenant
     form = CustomerForm(request.POST or None, instance=tenant)
-    if request.method == "POST" and form.is_valid():
-        try:
-            tenant_update(tenant=tenant, data={f: form.cleaned_data[f] for f in form.Meta.fields})
-        except ApplicationError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, _("Customer information saved."))
-            return redirect("customer_view", tenant_slug=tenant.slug)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and perform(
+            request,
+            lambda: tenant_update(tenant=tenant, data={f: form.cleaned_data[f] for f in form.Meta.fields}),
+            form=form,
+            field="__all__",
+            success=_("Customer information saved."),
+        ).ok
+    ):
+        return redirect("customer_view", tenant_slug=tenant.slug)
     return render(request, "accounts/customer_edit.html", {"form": form, "tenant": tenant})
 
 
@@ -109,14 +112,18 @@ def _member_change(request, *, attribute, label, service, title, changed):
     form = MemberChoiceForm(
         request.POST or None, tenant=tenant, label=label, initial={"user": getattr(tenant, f"{attribute}_id")}
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            service(tenant=tenant, user=form.cleaned_data["user"], actor=request.user)
-        except ApplicationError as exc:
-            form.add_error("user", exc.message)
-        else:
-            messages.success(request, changed % {"name": form.cleaned_data["user"].display_name})
-            return redirect(_safe_next(request) or reverse("customer_view", args=[tenant.slug]))
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and perform(
+            request,
+            lambda: service(tenant=tenant, user=form.cleaned_data["user"], actor=request.user),
+            form=form,
+            field="user",
+            success=changed % {"name": form.cleaned_data["user"].display_name},
+        ).ok
+    ):
+        return redirect(_safe_next(request) or reverse("customer_view", args=[tenant.slug]))
     return render(
         request,
         "accounts/member_change.html",

@@ -8,7 +8,7 @@ from accounts.models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES, OWNER_ONLY, 
 from accounts.permissions import tenant_view
 from accounts.services import api_key_create, api_key_revoke
 from billing_portal.common import clock
-from billing_portal.common.exceptions import ApplicationError
+from billing_portal.common.page_actions import perform
 
 from . import selectors, services
 from .forms import ApiKeyCreateForm, MauAlertSettingForm
@@ -38,18 +38,22 @@ def mau_alert_edit(request):
         request.POST or None,
         initial={"notify_representative": setting.notify_representative, "threshold": setting.threshold},
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.mau_alert_setting_update(
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and perform(
+            request,
+            lambda: services.mau_alert_setting_update(
                 tenant=tenant,
                 notify_representative=form.cleaned_data["notify_representative"],
                 threshold=form.cleaned_data["threshold"],
-            )
-        except ApplicationError as exc:
-            form.add_error("threshold" if "threshold" in exc.code else None, exc.message)
-        else:
-            messages.success(request, _("MAU exceeding alert saved."))
-            return redirect("customer_view", tenant_slug=tenant.slug)
+            ),
+            form=form,
+            field=lambda exc: "threshold" if "threshold" in exc.code else "__all__",
+            success=_("MAU exceeding alert saved."),
+        ).ok
+    ):
+        return redirect("customer_view", tenant_slug=tenant.slug)
     return render(request, "metering/mau_alert_edit.html", {"form": form, "tenant": tenant})
 
 
@@ -60,12 +64,14 @@ def api_keys(request):
     form = ApiKeyCreateForm(request.POST or None)
     created = None
     if request.method == "POST" and form.is_valid():
-        try:
-            key, raw = api_key_create(tenant=tenant, name=form.cleaned_data["name"], created_by=request.user)
-        except ApplicationError as exc:
-            form.add_error("name", exc.message)
-        else:
-            created = {"key": key, "raw": raw}
+        outcome = perform(
+            request,
+            lambda: api_key_create(tenant=tenant, name=form.cleaned_data["name"], created_by=request.user),
+            form=form,
+            field="name",
+        )
+        if outcome.ok:
+            created = dict(zip(("key", "raw"), outcome.result, strict=True))
             form = ApiKeyCreateForm()
     keys = ApiKey.objects.filter(tenant=tenant).select_related("created_by").order_by("-created_at")
     response = render(

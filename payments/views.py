@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES
 from accounts.permissions import tenant_view
 from billing_portal.common.exceptions import ApplicationError
+from billing_portal.common.page_actions import perform
 from payments.charging import cards, customers, selectors
 from payments.charging import gateway as stripe_gateway
 from payments.charging.collection import open_invoices
@@ -29,14 +30,17 @@ def payment_account_create(request):
     if selectors.payment_account_get(tenant=tenant):
         return redirect("billing_dashboard", tenant_slug=tenant.slug)
     form = PaymentAccountForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            customers.payment_account_create(tenant=tenant, **form.cleaned_data)
-        except ApplicationError as exc:
-            form.add_error(exc.extra.get("field"), exc.message)
-        else:
-            messages.success(request, _("Payment account created."))
-            return redirect("billing_dashboard", tenant_slug=tenant.slug)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and perform(
+            request,
+            lambda: customers.payment_account_create(tenant=tenant, **form.cleaned_data),
+            form=form,
+            success=_("Payment account created."),
+        ).ok
+    ):
+        return redirect("billing_dashboard", tenant_slug=tenant.slug)
     return render(request, "payments/payment_account_create.html", {"tenant": tenant, "form": form})
 
 
@@ -46,12 +50,8 @@ def customer_portal(request):
     """ "Check payment information (Stripe)": a Stripe customer-portal session (or the stand-in page)."""
     tenant = request.tenant
     return_url = request.build_absolute_uri(reverse("billing_dashboard", kwargs={"tenant_slug": tenant.slug}))
-    try:
-        url = customers.customer_portal_url(tenant=tenant, return_url=return_url)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return redirect("billing_dashboard", tenant_slug=tenant.slug)
-    return redirect(url)
+    outcome = perform(request, lambda: customers.customer_portal_url(tenant=tenant, return_url=return_url))
+    return redirect(outcome.result if outcome.ok else reverse("billing_dashboard", args=[tenant.slug]))
 
 
 @tenant_view(BILLING_EDIT_ROLES)
@@ -197,12 +197,11 @@ def card_remove(request, pk):
     tenant = request.tenant
     card = selectors.payment_method_get(tenant=tenant, pk=pk)
     if request.method == "POST":
-        try:
-            cards.card_remove(tenant=tenant, payment_method=card)
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, _("Card ending in %(last4)s removed.") % {"last4": card.last4})
+        perform(
+            request,
+            lambda: cards.card_remove(tenant=tenant, payment_method=card),
+            success=_("Card ending in %(last4)s removed.") % {"last4": card.last4},
+        )
         return redirect("billing_information", tenant_slug=tenant.slug)
     return render(request, "payments/card_remove.html", {"tenant": tenant, "card": card})
 
@@ -214,14 +213,16 @@ def payment_method_choose(request):
     form = PaymentMethodChoiceForm(
         request.POST, bank_transfer_reason=selectors.payment_management(tenant=tenant)["bank_transfer_reason"]
     )
-    if form.is_valid():
-        try:
-            cards.payment_method_choose(tenant=tenant, **form.cleaned_data)
-        except ApplicationError as exc:
-            form.add_error(exc.extra.get("field"), exc.message)
-        else:
-            messages.success(request, _("Payment method saved."))
-            return redirect("billing_information", tenant_slug=tenant.slug)
+    if (
+        form.is_valid()
+        and perform(
+            request,
+            lambda: cards.payment_method_choose(tenant=tenant, **form.cleaned_data),
+            form=form,
+            success=_("Payment method saved."),
+        ).ok
+    ):
+        return redirect("billing_information", tenant_slug=tenant.slug)
     return render(
         request,
         "payments/billing_information.html",
@@ -238,16 +239,19 @@ def transfer_payer_name(request):
 
     tenant = request.tenant
     form = TransferPayerNameForm(request.POST)
-    if form.is_valid():
-        try:
-            profile = transfer_payer_name_set(
+    if (
+        form.is_valid()
+        and perform(
+            request,
+            lambda: transfer_payer_name_set(
                 tenant=tenant, payer_name=form.cleaned_data["payer_name"], actor=request.user
-            )
-        except ApplicationError as exc:
-            form.add_error("payer_name", exc.message)
-        else:
-            messages.success(request, _("Payer name saved: %(name)s") % {"name": profile.payer_name or "—"})
-            return redirect(reverse("billing_information", args=[tenant.slug]) + "#bank-transfer")
+            ),
+            form=form,
+            field="payer_name",
+            success=lambda profile: _("Payer name saved: %(name)s") % {"name": profile.payer_name or "—"},
+        ).ok
+    ):
+        return redirect(reverse("billing_information", args=[tenant.slug]) + "#bank-transfer")
     return render(
         request,
         "payments/billing_information.html",

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import BILLING_VIEW_ROLES, OWNER_ONLY, Role
 from accounts.permissions import tenant_view
 from billing_portal.common.exceptions import ApplicationError
+from billing_portal.common.page_actions import perform
 from licenses.selectors import license_get
 from licenses.services import license_cancel
 from payments.unsubscribe import tenant_unsubscribe
@@ -143,16 +144,14 @@ def contract_cancel(request):
             "accounts/contract_review.html",
             {"tenant": tenant, "license": license, "form": form, "terms": terms},
         )
-    try:
-        license = license_cancel(tenant=tenant, actor=request.user)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request,
+    perform(
+        request,
+        lambda: license_cancel(tenant=tenant, actor=request.user),
+        success=lambda cancelled: (
             _("The contract is cancelled. Service continues until %(end)s.")
-            % {"end": _local_text(license.current_period_end, tenant)},
-        )
+            % {"end": _local_text(cancelled.current_period_end, tenant)}
+        ),
+    )
     return redirect("billing_dashboard", tenant_slug=tenant.slug)
 
 

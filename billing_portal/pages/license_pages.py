@@ -15,6 +15,7 @@ from accounts.models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES, EndUser, Rel
 from accounts.permissions import tenant_view
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
+from billing_portal.common.page_actions import perform
 from licenses import selectors, services
 from licenses.forms import EndUserForm, RelyingPartyForm
 from licenses.models import PlanChange, ProrationBehavior
@@ -206,13 +207,12 @@ def _confirm_action(request, *, template, action, success, context=None):
     tenant = request.tenant
     error = None
     if request.method == "POST":
-        try:
-            action(tenant=tenant, actor=request.user)
-        except ApplicationError as exc:
-            error = exc.message
-        else:
-            messages.success(request, success)
+        outcome = perform(
+            request, lambda: action(tenant=tenant, actor=request.user), success=success, flash_error=False
+        )
+        if outcome.ok:
             return _to_dashboard(tenant)
+        error = outcome.error
     return render(
         request,
         template,
@@ -274,21 +274,23 @@ def _register_page(request, *, key: str, form_class, service, fields, model, lim
             raise PermissionDenied(_("Your role can view this page but not register."))
         if removing:
             value = request.POST.get("remove", "")
-            try:
-                remove(tenant=tenant, actor=request.user, **{fields[0]: value})
-            except ApplicationError as exc:
-                messages.error(request, exc.message)
-            else:
-                messages.success(request, _REMOVED[noun] % {"value": value})
+            perform(
+                request,
+                lambda: remove(tenant=tenant, actor=request.user, **{fields[0]: value}),
+                success=_REMOVED[noun] % {"value": value},
+            )
             return redirect(request.path)
-        if form.is_valid():
-            try:
-                obj = service(tenant=tenant, **{f: form.cleaned_data[f] for f in fields})
-            except ApplicationError as exc:
-                form.add_error(None, exc.message)
-            else:
-                messages.success(request, _REGISTERED[noun] % {"value": obj})
-                return redirect(request.path)
+        if (
+            form.is_valid()
+            and perform(
+                request,
+                lambda: service(tenant=tenant, **{f: form.cleaned_data[f] for f in fields}),
+                form=form,
+                field="__all__",
+                success=lambda obj: _REGISTERED[noun] % {"value": obj},
+            ).ok
+        ):
+            return redirect(request.path)
     license = selectors.license_get(tenant=tenant)
     page = REGISTRATION_PAGES[key]
     limit = getattr(license.plan, limit_field)

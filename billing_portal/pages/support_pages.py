@@ -10,6 +10,7 @@ from accounts.permissions import tenant_view
 from billing_portal.common.clock import local_text
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money
+from billing_portal.common.page_actions import perform
 from licenses import support
 from payments.charging.selectors import payment_method_missing_reason
 
@@ -56,13 +57,15 @@ def support_change(request):
                 "confirm again."
             ) % {"amount": format_money(charge["total"], preview["currency"])}
         else:
-            try:
-                support.support_change(tenant=tenant, plan=plan, actor=request.user)
-            except ApplicationError as exc:
-                error = exc.message
-            else:
-                messages.success(request, _("Your support plan is now %(plan)s.") % {"plan": plan.name})
+            outcome = perform(
+                request,
+                lambda: support.support_change(tenant=tenant, plan=plan, actor=request.user),
+                success=_("Your support plan is now %(plan)s.") % {"plan": plan.name},
+                flash_error=False,
+            )
+            if outcome.ok:
                 return _to_dashboard(tenant)
+            error = outcome.error
     return render(
         request,
         "licenses/support_confirm.html",
@@ -87,19 +90,17 @@ def support_cancel(request):
         messages.error(request, _("There is no support plan to cancel."))
         return _to_dashboard(tenant)
     if request.method == "POST":
-        try:
-            support.support_cancel(tenant=tenant, actor=request.user)
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(
-                request,
+        perform(
+            request,
+            lambda: support.support_cancel(tenant=tenant, actor=request.user),
+            success=lambda _cancelled: (
                 _("%(plan)s ends on %(end)s; it is not renewed.")
                 % {
                     "plan": subscription.plan.name,
                     "end": local_text(subscription.current_period_end, tenant.time_zone),
-                },
-            )
+                }
+            ),
+        )
         return _to_dashboard(tenant)
     return render(request, "licenses/support_cancel.html", {"tenant": tenant, "subscription": subscription})
 
@@ -108,10 +109,9 @@ def support_cancel(request):
 @require_http_methods(["POST"])
 def support_resume(request):
     tenant = request.tenant
-    try:
-        support.support_resume(tenant=tenant, actor=request.user)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Your support plan renews again."))
+    perform(
+        request,
+        lambda: support.support_resume(tenant=tenant, actor=request.user),
+        success=_("Your support plan renews again."),
+    )
     return _to_dashboard(tenant)
