@@ -3,11 +3,13 @@
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from billing_portal.common import clock, providers
+from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError, Conflict, LimitExceeded
 
 from .models import License, Plan, PlanChange, PlanReservation, ProrationBehavior, ProrationItem
 from .notifications import license_event
+from .pricing import plan_fixed_amount
+from .prorations import check_payment_method, record_proration
 from .registrations import tenant_suspend_over_limits
 from .selectors import (
     free_plan_get,
@@ -108,15 +110,6 @@ def _reservation_transition(*, tenant, to: str, reservation=None) -> int:
     return changed
 
 
-def _check_payment_method(tenant) -> None:
-    """Buying or setting a paid plan needs a registered payment method (the operator's help page says so);
-    `payments` answers whether the tenant has one (billing_portal.common.providers)."""
-    problem = providers.get("payment_method_problem")(tenant=tenant)
-    if problem:
-        code, message, status = problem
-        raise ApplicationError(message, code=code, status=status)
-
-
 def _check_behavior(proration_behavior: str, *, by_operator: bool) -> None:
     """Tenants (portal pages, tenant-scoped API keys) pay a change when they make it: `always_invoice` only.
     Deferring the bill (`create_prorations`) or waiving it (`none`) is the operator's decision (platform API
@@ -138,57 +131,11 @@ def _check_behavior(proration_behavior: str, *, by_operator: bool) -> None:
         )
 
 
-def _period_label(start, end, tenant) -> str:
-    """The days a proration line covers, the last one included (a period ending at midnight ends the day before)."""
-    from datetime import timedelta
-    from zoneinfo import ZoneInfo
-
-    tz = ZoneInfo(tenant.time_zone)
-    start, end = start.astimezone(tz), end.astimezone(tz)
-    last_day = (end - timedelta(microseconds=1)).date() if end > start else end.date()
-    return f"{start:%Y-%m-%d} – {last_day:%Y-%m-%d}"
-
-
-def _record_proration(*, tenant, change: PlanChange, preview: dict, proration_behavior: str, now) -> None:
-    """Turn the change's proration into pending items (to be invoiced) or, when negative, tenant credit."""
-    if proration_behavior == ProrationBehavior.NONE or change.difference_amount == 0:
-        return
-    if change.difference_amount < 0:
-        providers.get("proration_credit_grant")(tenant=tenant, change=change)  # payments: tenant credit
-        return
-    billing = (
-        ProrationItem.Billing.IMMEDIATE
-        if proration_behavior == ProrationBehavior.ALWAYS_INVOICE
-        else ProrationItem.Billing.NEXT_INVOICE
-    )
-    period = _period_label(preview["period_start"], preview["period_end"], tenant)
-    lines = []
-    if change.kind != PlanChange.Kind.PURCHASE and change.unused_amount:
-        lines.append((f"Unused time on {preview['billed_plan'].name} ({period})", change.unused_amount))
-    lines.append((f"Remaining time on {change.to_plan.name} ({period})", change.remaining_amount))
-    ProrationItem.objects.bulk_create(
-        ProrationItem(
-            tenant=tenant,
-            plan_change=change,
-            description=description,
-            amount_minor=amount,
-            currency=change.currency,
-            billing=billing,
-            created_at=now,
-        )
-        for description, amount in lines
-    )
-    if billing == ProrationItem.Billing.IMMEDIATE:
-        # The pending items are the record of what to bill; payments bills them sooner (its sweeper bills them
-        # if that is lost).
-        providers.get("plan_change_bill_soon")(tenant=tenant)
-
-
 @transaction.atomic
 def license_purchase(*, tenant, plan: Plan, actor=None, source=PlanChange.Source.PORTAL) -> PlanChange:
     """Buy a paid license from Free. The rest of the current period is invoiced at once (prorated)."""
     _check_plan(tenant=tenant, plan=plan)
-    _check_payment_method(tenant)
+    check_payment_method(tenant)
     license = _lock_license(tenant)
     if not license.plan.is_free:
         raise Conflict(
@@ -221,7 +168,7 @@ def license_purchase(*, tenant, plan: Plan, actor=None, source=PlanChange.Source
     license.current_period_end = preview["period_end"]
     license.auto_renew = True
     license.save()
-    _record_proration(
+    record_proration(
         tenant=tenant,
         change=change,
         preview=preview,
@@ -258,7 +205,7 @@ def license_change_now(
     """
     _check_behavior(proration_behavior, by_operator=by_operator)
     _check_plan(tenant=tenant, plan=plan)
-    _check_payment_method(tenant)
+    check_payment_method(tenant)
     license = _lock_license(tenant)
     if license.plan.is_free:
         raise Conflict(_("The Free license cannot be updated; purchase a license first."), code="not_paid")
@@ -300,7 +247,7 @@ def license_change_now(
     license.auto_renew = True
     license.save(update_fields=["plan", "billed_plan", "auto_renew", "updated_at"])
     _reservation_transition(tenant=tenant, to=PlanReservation.Status.CANCELLED)
-    _record_proration(
+    record_proration(
         tenant=tenant, change=change, preview=preview, proration_behavior=proration_behavior, now=now
     )
     license_event(
@@ -517,8 +464,6 @@ def _roll_over(*, tenant, at, license) -> License:
 
 
 def _cheaper(a: Plan, b: Plan) -> bool:
-    from .pricing import plan_fixed_amount
-
     return plan_fixed_amount(a) < plan_fixed_amount(b)
 
 
@@ -534,8 +479,6 @@ def plan_change(
 ) -> dict:
     """One entry point for the API and the ops console: purchase, change now, or reserve for the next period.
     `by_operator`: the caller is the operator (platform API key, staff), who alone may defer or waive proration."""
-    from .selectors import license_get
-
     if when not in ("now", "next_period"):
         raise ApplicationError(_("when must be 'now' or 'next_period'."), code="bad_when")
     behavior = proration_behavior or ProrationBehavior.ALWAYS_INVOICE

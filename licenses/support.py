@@ -16,6 +16,7 @@ from billing_portal.common.exceptions import ApplicationError, Conflict
 
 from .models import Plan, PlanChange, ProrationBehavior, SupportSubscription
 from .pricing import plan_fixed_amount, proration
+from .prorations import check_payment_method, record_proration
 from .selectors import period_bounds
 
 
@@ -124,8 +125,6 @@ def support_preview(*, tenant, plan: Plan, at=None) -> dict:
 @transaction.atomic
 def support_change(*, tenant, plan: Plan, actor=None, source=PlanChange.Source.PORTAL) -> PlanChange:
     """Buy a support plan, or change to another one at once (prorated, the difference invoiced now)."""
-    from .services import _check_payment_method, _record_proration
-
     if plan.category != Plan.Category.SUPPORT:
         raise ApplicationError(
             _("%(plan)s is not a support plan.") % {"plan": plan.name}, code="unknown_plan"
@@ -141,7 +140,7 @@ def support_change(*, tenant, plan: Plan, actor=None, source=PlanChange.Source.P
             },
             code="wrong_currency",
         )
-    _check_payment_method(tenant)
+    check_payment_method(tenant)
     sub = _lock(tenant)
     now = clock.now()
     if sub is not None:
@@ -186,7 +185,7 @@ def support_change(*, tenant, plan: Plan, actor=None, source=PlanChange.Source.P
                 "ended_at": None,
             },
         )
-    _record_proration(
+    record_proration(
         tenant=tenant,
         change=change,
         preview=preview,

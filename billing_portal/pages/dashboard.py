@@ -36,7 +36,6 @@ def billing_dashboard(request):
     context.update(license_dashboard(tenant=tenant))
     year, month = clock.month_of(clock.now(), tenant.time_zone)
     context["mau_this_month"] = mau_count(tenant=tenant, year=year, month=month)
-    context["license_payment_account"] = context["payment_account"]
     context["license_payment_problem"] = (
         payment_method_missing_reason(tenant=tenant) if context["license"].plan.is_free else ""
     )
