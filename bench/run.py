@@ -25,6 +25,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -117,7 +118,8 @@ def cpu_seconds() -> dict:
     """CPU seconds used so far (user + system) by this machine's processes, grouped: the bench database's
     PostgreSQL backends, our gunicorn, the load-generating clients, everything else (other work sharing the box)."""
     tick = os.sysconf("SC_CLK_TCK")
-    database = os.environ.get("DATABASE_URL", "").rsplit("/", 1)[-1].split("?")[0] or "billing_portal_bench"
+    # The path of the URL, not its last slash: the embedded server's URL ends in ?host=/path/to/socket-dir.
+    database = urlsplit(os.environ.get("DATABASE_URL", "")).path.lstrip("/") or "billing_portal_bench"
     groups = {"postgres": 0.0, "gunicorn": 0.0, "clients": 0.0, "other": 0.0}
     me = os.getpid()
     for pid in filter(str.isdigit, os.listdir("/proc")):
