@@ -76,9 +76,16 @@ def _upload_message(new_lines: int, duplicate_lines: int) -> str:
         if duplicate_lines
         else ""
     )
-    return " ".join(
-        part for part in (imported, skipped, _("Nothing is applied until you confirm below.")) if part
-    )
+    return _sentences(imported, skipped, _("Nothing is applied until you confirm below."))
+
+
+def _sentences(*parts: str) -> str:
+    """Sentences one after the other, as the language writes them (English with a space, Japanese without)."""
+    parts = [part for part in parts if part]
+    text = parts[0]
+    for part in parts[1:]:
+        text = pgettext("sentences in a row", "%(first)s %(second)s") % {"first": text, "second": part}
+    return text
 
 
 @admin.register(BankStatement)
@@ -221,10 +228,14 @@ class BankStatementAdmin(ReadOnlyAdmin):
             if result.applied:
                 self.message_user(
                     request,
-                    ngettext("%(count)s deposit applied;", "%(count)s deposits applied;", len(result.applied))
-                    % {"count": len(result.applied)}
-                    + " "
-                    + ngettext("%(count)s invoice paid.", "%(count)s invoices paid.", paid) % {"count": paid},
+                    _sentences(
+                        ngettext(
+                            "%(count)s deposit applied.", "%(count)s deposits applied.", len(result.applied)
+                        )
+                        % {"count": len(result.applied)},
+                        ngettext("%(count)s invoice paid.", "%(count)s invoices paid.", paid)
+                        % {"count": paid},
+                    ),
                     messages.SUCCESS,
                 )
             for line, message in result.refused:
