@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext, pgettext_lazy
@@ -59,6 +60,7 @@ RULE_LABELS = {
 def _with_rule_labels(proposals):
     for proposal in proposals:
         proposal.rule_label = RULE_LABELS.get(proposal.rule, "")
+        proposal.shortfall = -proposal.difference  # shown as "underpaid by ¥660", not "-¥660"
     return proposals
 
 
@@ -470,7 +472,7 @@ class BankStatementLineAdmin(ReadOnlyAdmin):
             "admin/payments/bankstatementline/resolve.html",
             {
                 **self.admin_site.each_context(request),
-                "title": _("Resolve the deposit of %(date)s") % {"date": line.booked_on},
+                "title": _("Resolve the deposit of %(date)s") % {"date": date_format(line.booked_on)},
                 "line": line,
                 "form": form,
                 "opts": self.model._meta,

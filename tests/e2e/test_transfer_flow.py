@@ -71,7 +71,7 @@ def test_ops_upload_a_statement_confirm_matches_and_customers_see_paid(page, bro
     expect(rows.nth(0)).to_contain_text(a.number)
     expect(rows.nth(0)).to_contain_text("transfer reference")
     expect(rows.nth(1)).to_contain_text("payer name")
-    expect(rows.nth(2)).to_contain_text("underpaid -¥660")
+    expect(rows.nth(2)).to_contain_text("underpaid by ¥660")
     expect(page.get_by_label("Apply row 2")).to_be_checked()
     expect(page.get_by_label("Apply row 3")).to_be_checked()
     expect(page.get_by_label("Apply row 4")).not_to_be_checked()  # a shortfall waits for ops' judgement
