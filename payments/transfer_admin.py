@@ -330,7 +330,7 @@ class LineResolveForm(forms.Form):
 
 
 class LineStatusFilter(admin.SimpleListFilter):
-    title = gettext_lazy("needs attention")
+    title = gettext_lazy("what needs attention")
     parameter_name = "attention"
 
     def lookups(self, request, model_admin):
@@ -365,8 +365,8 @@ class BankStatementLineAdmin(ReadOnlyAdmin):
         "reference",
         "status",
         "applied_to",
-        "statement",
         "resolve_link",
+        "statement_file",
     ]
     list_filter = [LineStatusFilter, "status"]
     search_fields = [
@@ -404,6 +404,10 @@ class BankStatementLineAdmin(ReadOnlyAdmin):
         if payment.amount == obj.amount:
             return _("%(customer)s: %(number)s") % values
         return _("%(customer)s: %(number)s (%(amount)s to the invoice)") % values
+
+    @admin.display(description=gettext_lazy("bank statement"), ordering="statement__filename")
+    def statement_file(self, obj):
+        return obj.statement.filename  # the name only: the upload time would push the columns off the page
 
     @admin.display(description="")
     def resolve_link(self, obj):
