@@ -378,6 +378,9 @@ class BankStatementLineAdmin(ReadOnlyAdmin):
     ]
     date_hierarchy = "booked_on"
 
+    class Media:
+        css = {"all": ["css/admin-transfers.css"]}
+
     def get_queryset(self, request):
         return (
             super()
@@ -416,7 +419,7 @@ class BankStatementLineAdmin(ReadOnlyAdmin):
         return format_html(
             '<a class="button" href="{}">{}</a>',
             reverse("admin:payments_bankstatementline_resolve", args=[obj.pk]),
-            _("Resolve…"),
+            pgettext("list button, a narrow column", "Resolve…"),
         )
 
     def get_urls(self):
