@@ -730,12 +730,15 @@ class BankTransferProfile(models.Model):
     katakana as `billing_portal.common.kana.to_bank_kana` makes it)."""
 
     tenant = models.OneToOneField(
-        "accounts.Tenant", on_delete=models.PROTECT, related_name="bank_transfer_profile"
+        "accounts.Tenant",
+        on_delete=models.PROTECT,
+        related_name="bank_transfer_profile",
+        verbose_name=_("tenant"),
     )
-    reference = models.CharField("transfer reference", max_length=7, unique=True)
+    reference = models.CharField(_("transfer reference"), max_length=7, unique=True)
     payer_name = models.CharField(_("Payer name (as printed by the bank)"), max_length=48, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("bank transfer profile")
@@ -753,20 +756,28 @@ class BankTransferProfile(models.Model):
 class BankStatement(models.Model):
     """An uploaded bank statement (CSV). The same file twice is one statement (its SHA-256 is unique)."""
 
-    file_sha256 = models.CharField(max_length=64, unique=True)
-    filename = models.CharField(max_length=200)
-    encoding = models.CharField(max_length=16)
-    has_header = models.BooleanField(default=False)
+    file_sha256 = models.CharField(_("file SHA-256"), max_length=64, unique=True)
+    filename = models.CharField(_("file name"), max_length=200)
+    encoding = models.CharField(_("encoding"), max_length=16)
+    has_header = models.BooleanField(_("has a header row"), default=False)
     row_errors = models.JSONField(
-        default=list, blank=True, help_text="[[row, reason], …]: rows that could not be read."
+        _("unreadable rows"),
+        default=list,
+        blank=True,
+        help_text=_("[[row, reason], …]: rows that could not be read."),
     )
     duplicate_rows = models.PositiveIntegerField(
-        default=0, help_text="Rows already imported from an earlier statement."
+        _("rows already imported"), default=0, help_text=_("Rows already imported from an earlier statement.")
     )
     uploaded_by = models.ForeignKey(
-        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "accounts.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("uploaded by"),
     )
-    uploaded_at = models.DateTimeField()
+    uploaded_at = models.DateTimeField(_("uploaded at"))
 
     class Meta:
         verbose_name = _("bank statement")
@@ -782,25 +793,32 @@ class BankStatementLine(models.Model):
     file) is unique, so a deposit is imported once however many overlapping statements repeat it."""
 
     class Status(models.TextChoices):
-        UNAPPLIED = "unapplied", "Not applied"
-        APPLIED = "applied", "Applied"
-        IGNORED = "ignored", "Ignored (not a customer payment)"
+        UNAPPLIED = "unapplied", pgettext_lazy("deposit status", "Not applied")
+        APPLIED = "applied", pgettext_lazy("deposit status", "Applied")
+        IGNORED = "ignored", pgettext_lazy("deposit status", "Ignored (not a customer payment)")
 
-    statement = models.ForeignKey(BankStatement, on_delete=models.PROTECT, related_name="lines")
-    row = models.PositiveIntegerField(help_text="Row number in the file.")
-    line_key = models.CharField(max_length=64, unique=True)
-    booked_on = models.DateField("date")
-    amount = models.PositiveBigIntegerField("amount (yen)")
-    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="JPY")
-    payer_name = models.CharField("payer name (振込依頼人名)", max_length=200)
-    payer_name_raw = models.CharField("payer name as in the file", max_length=200)
-    reference = models.CharField(max_length=20, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNAPPLIED)
-    note = models.CharField(max_length=300, blank=True)
-    resolved_by = models.ForeignKey(
-        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    statement = models.ForeignKey(
+        BankStatement, on_delete=models.PROTECT, related_name="lines", verbose_name=_("bank statement")
     )
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    row = models.PositiveIntegerField(_("row"), help_text=_("Row number in the file."))
+    line_key = models.CharField(_("line key"), max_length=64, unique=True)
+    booked_on = models.DateField(_("date"))
+    amount = models.PositiveBigIntegerField(_("amount (yen)"))
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES, default="JPY")
+    payer_name = models.CharField(_("payer name (振込依頼人名)"), max_length=200)
+    payer_name_raw = models.CharField(_("payer name as in the file"), max_length=200)
+    reference = models.CharField(_("reference"), max_length=20, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.UNAPPLIED)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    resolved_by = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("bank statement line")
@@ -816,17 +834,36 @@ class TransferPayment(models.Model):
     """A statement line applied to an invoice (all of it, part of it, or more than it: the rest may become tenant
     credit) or wholly to tenant credit. One per line, enforced by the database: a deposit is applied once."""
 
-    line = models.OneToOneField(BankStatementLine, on_delete=models.PROTECT, related_name="application")
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="transfer_payments")
+    line = models.OneToOneField(
+        BankStatementLine, on_delete=models.PROTECT, related_name="application", verbose_name=_("deposit")
+    )
+    tenant = models.ForeignKey(
+        "accounts.Tenant",
+        on_delete=models.PROTECT,
+        related_name="transfer_payments",
+        verbose_name=_("tenant"),
+    )
     invoice = models.ForeignKey(
-        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="transfer_payments"
+        Invoice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="transfer_payments",
+        verbose_name=_("invoice"),
     )
-    amount = models.PositiveBigIntegerField("applied to the invoice (yen)")
-    credit = models.OneToOneField(Credit, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    amount = models.PositiveBigIntegerField(_("applied to the invoice (yen)"))
+    credit = models.OneToOneField(
+        Credit, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("credit")
+    )
     applied_by = models.ForeignKey(
-        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "accounts.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("applied by"),
     )
-    applied_at = models.DateTimeField()
+    applied_at = models.DateTimeField(_("applied at"))
 
     class Meta:
         verbose_name = _("transfer payment")
@@ -841,15 +878,19 @@ class TransferReminder(models.Model):
     """A reminder e-mail about an unpaid bank-transfer invoice: once per invoice and step (the database says so)."""
 
     class Step(models.TextChoices):
-        BEFORE_DUE = "before_due", "3 days before the due date"
-        DUE = "due", "On the due date"
-        OVERDUE_7 = "overdue_7", "7 days overdue"
-        OVERDUE_14 = "overdue_14", "14 days overdue"
+        BEFORE_DUE = "before_due", _("3 days before the due date")
+        DUE = "due", _("On the due date")
+        OVERDUE_7 = "overdue_7", _("7 days overdue")
+        OVERDUE_14 = "overdue_14", _("14 days overdue")
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="transfer_reminders")
-    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.PROTECT, related_name="+")
-    step = models.CharField(max_length=16, choices=Step.choices)
-    sent_at = models.DateTimeField()
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="transfer_reminders", verbose_name=_("invoice")
+    )
+    tenant = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.PROTECT, related_name="+", verbose_name=_("tenant")
+    )
+    step = models.CharField(_("step"), max_length=16, choices=Step.choices)
+    sent_at = models.DateTimeField(_("sent at"))
 
     class Meta:
         verbose_name = _("transfer reminder")

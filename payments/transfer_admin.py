@@ -9,8 +9,10 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext, pgettext_lazy
 
 from billing_portal.common.admin import ReadOnlyAdmin, tenant_local
 from billing_portal.common.exceptions import ApplicationError
@@ -29,19 +31,63 @@ from .models import (
 
 class StatementUploadForm(forms.Form):
     file = forms.FileField(
-        label="Bank statement (CSV)",
-        help_text="UTF-8 or Shift_JIS; with or without a header row; see the layout below.",
+        label=gettext_lazy("Bank statement (CSV)"),
+        help_text=gettext_lazy("UTF-8 or Shift_JIS; with or without a header row; see the layout below."),
     )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if upload.size > bank_statements.MAX_BYTES:
-            raise forms.ValidationError("The file is larger than 5 MB.")
+            raise forms.ValidationError(
+                _("The file is larger than %(size)s MB.")
+                % {"size": bank_statements.MAX_BYTES // (1024 * 1024)}
+            )
         return upload
 
 
 def _can_apply(request) -> bool:
     return request.user.has_perm("payments.change_invoice")
+
+
+# How a deposit was matched to its customer (Proposal.rule), as the review and resolve pages say it.
+RULE_LABELS = {
+    "reference": pgettext_lazy("matched by", "transfer reference"),
+    "name": pgettext_lazy("matched by", "payer name"),
+    "amount": pgettext_lazy("matched by", "amount"),
+}
+
+
+def _with_rule_labels(proposals):
+    for proposal in proposals:
+        proposal.rule_label = RULE_LABELS.get(proposal.rule, "")
+        proposal.shortfall = -proposal.difference  # shown as "underpaid by ¥660", not "-¥660"
+    return proposals
+
+
+def _upload_message(new_lines: int, duplicate_lines: int) -> str:
+    imported = ngettext("%(count)s deposit imported.", "%(count)s deposits imported.", new_lines) % {
+        "count": new_lines
+    }
+    skipped = (
+        ngettext(
+            "%(count)s deposit already imported from an earlier statement was skipped.",
+            "%(count)s deposits already imported from an earlier statement were skipped.",
+            duplicate_lines,
+        )
+        % {"count": duplicate_lines}
+        if duplicate_lines
+        else ""
+    )
+    return _sentences(imported, skipped, _("Nothing is applied until you confirm below."))
+
+
+def _sentences(*parts: str) -> str:
+    """Sentences one after the other, as the language writes them (English with a space, Japanese without)."""
+    parts = [part for part in parts if part]
+    text = parts[0]
+    for part in parts[1:]:
+        text = pgettext("sentences in a row", "%(first)s %(second)s") % {"first": text, "second": part}
+    return text
 
 
 @admin.register(BankStatement)
@@ -60,7 +106,7 @@ class BankStatementAdmin(ReadOnlyAdmin):
     ]
     search_fields = ["filename", "file_sha256"]
 
-    @admin.display(description="uploaded", ordering="uploaded_at")
+    @admin.display(description=gettext_lazy("uploaded"), ordering="uploaded_at")
     def uploaded_local(self, obj):
         from django.conf import settings
 
@@ -68,23 +114,24 @@ class BankStatementAdmin(ReadOnlyAdmin):
 
         return local_text(obj.uploaded_at, settings.BILLING_TIME_ZONE)
 
-    @admin.display(description="lines")
+    @admin.display(description=gettext_lazy("lines"))
     def lines_total(self, obj):
         return obj.lines.count()
 
-    @admin.display(description="not applied")
+    @admin.display(description=gettext_lazy("not applied"))
     def lines_open(self, obj):
         return obj.lines.filter(status=BankStatementLine.Status.UNAPPLIED).count()
 
-    @admin.display(description="unreadable rows")
+    @admin.display(description=gettext_lazy("unreadable rows"))
     def errors_count(self, obj):
         return len(obj.row_errors or [])
 
     @admin.display(description="")
     def review_link(self, obj):
         return format_html(
-            '<a class="button" href="{}">Review and confirm</a>',
+            '<a class="button" href="{}">{}</a>',
             reverse("admin:payments_bankstatement_review", args=[obj.pk]),
+            pgettext("bank statement", "Review and confirm"),
         )
 
     def get_urls(self):
@@ -123,20 +170,13 @@ class BankStatementAdmin(ReadOnlyAdmin):
                 if not result.created:
                     self.message_user(
                         request,
-                        "This file was uploaded before; nothing was imported again.",
+                        _("This file was uploaded before; nothing was imported again."),
                         messages.WARNING,
                     )
                 else:
                     self.message_user(
                         request,
-                        f"{result.new_lines} deposit(s) imported"
-                        + (
-                            f"; {result.duplicate_lines} already imported from an earlier statement "
-                            "were skipped"
-                            if result.duplicate_lines
-                            else ""
-                        )
-                        + ". Nothing is applied until you confirm below.",
+                        _upload_message(result.new_lines, result.duplicate_lines),
                         messages.SUCCESS,
                     )
                 return redirect("admin:payments_bankstatement_review", result.statement.pk)
@@ -145,7 +185,7 @@ class BankStatementAdmin(ReadOnlyAdmin):
             "admin/payments/bankstatement/upload.html",
             {
                 **self.admin_site.each_context(request),
-                "title": "Upload a bank statement",
+                "title": _("Upload a bank statement"),
                 "form": form,
                 "opts": self.model._meta,
                 "header_names": bank_statements.HEADER_NAMES,
@@ -173,7 +213,9 @@ class BankStatementAdmin(ReadOnlyAdmin):
                 if line is not None and invoice is not None:
                     choices.append((line, invoice))
             if not choices:
-                self.message_user(request, "Tick at least one proposed match to confirm.", messages.WARNING)
+                self.message_user(
+                    request, _("Tick at least one proposed match to confirm."), messages.WARNING
+                )
                 return redirect(request.path)
             result = transfers.statement_confirm(
                 choices=choices,
@@ -188,19 +230,30 @@ class BankStatementAdmin(ReadOnlyAdmin):
             if result.applied:
                 self.message_user(
                     request,
-                    f"{len(result.applied)} deposit(s) applied; {paid} invoice(s) paid.",
+                    _sentences(
+                        ngettext(
+                            "%(count)s deposit applied.", "%(count)s deposits applied.", len(result.applied)
+                        )
+                        % {"count": len(result.applied)},
+                        ngettext("%(count)s invoice paid.", "%(count)s invoices paid.", paid)
+                        % {"count": paid},
+                    ),
                     messages.SUCCESS,
                 )
             for line, message in result.refused:
-                self.message_user(request, f"Row {line.row}: {message}", messages.ERROR)
+                self.message_user(
+                    request,
+                    _("Row %(row)s: %(reason)s") % {"row": line.row, "reason": message},
+                    messages.ERROR,
+                )
             return redirect(request.path)
-        proposals = transfers.line_proposals(lines=lines)
+        proposals = _with_rule_labels(transfers.line_proposals(lines=lines))
         return TemplateResponse(
             request,
             "admin/payments/bankstatement/review.html",
             {
                 **self.admin_site.each_context(request),
-                "title": f"Review statement {statement.filename}",
+                "title": _("Review statement %(name)s") % {"name": statement.filename},
                 "statement": statement,
                 "proposals": proposals,
                 "opts": self.model._meta,
@@ -211,24 +264,39 @@ class BankStatementAdmin(ReadOnlyAdmin):
 
 class LineResolveForm(forms.Form):
     ACTIONS = [
-        ("invoice", "Apply to an invoice"),
-        ("credit", "Keep all of it as the customer's credit"),
-        ("ignore", "Ignore: not a customer's payment"),
+        ("invoice", gettext_lazy("Apply to an invoice")),
+        ("credit", gettext_lazy("Keep all of it as the customer's credit")),
+        ("ignore", gettext_lazy("Ignore: not a customer's payment")),
     ]
-    action = forms.ChoiceField(choices=ACTIONS, widget=forms.RadioSelect, initial="invoice")
+    action = forms.ChoiceField(
+        label=gettext_lazy("What to do"), choices=ACTIONS, widget=forms.RadioSelect, initial="invoice"
+    )
     invoice = forms.ModelChoiceField(
         queryset=Invoice.objects.none(),
         required=False,
-        help_text="Open bank-transfer invoices (JPY), oldest due first: number — customer — left to pay.",
+        label=gettext_lazy("Invoice"),
+        help_text=gettext_lazy(
+            "Open bank-transfer invoices (JPY), oldest due first: number — customer — left to pay."
+        ),
     )
     overpayment_to_credit = forms.BooleanField(
         required=False,
         initial=True,
-        label="Keep an overpayment as the customer's credit",
-        help_text="Credits apply before tax: ¥1,100 over becomes ¥1,000 credit, which takes ¥1,100 off the next invoice.",
+        label=gettext_lazy("Keep an overpayment as the customer's credit"),
+        help_text=gettext_lazy(
+            "Credits apply before tax: ¥1,100 over becomes ¥1,000 credit, which takes ¥1,100 off the next "
+            "invoice."
+        ),
     )
-    tenant = forms.ModelChoiceField(queryset=None, required=False, label="Customer (for credit)")
-    note = forms.CharField(max_length=300, required=False, help_text="Why (shown in the line's history).")
+    tenant = forms.ModelChoiceField(
+        queryset=None, required=False, label=gettext_lazy("Customer (for credit)")
+    )
+    note = forms.CharField(
+        max_length=300,
+        required=False,
+        label=gettext_lazy("Note"),
+        help_text=gettext_lazy("Why (shown in the line's history)."),
+    )
 
     def __init__(self, *args, **kwargs):
         from accounts.models import Tenant
@@ -240,31 +308,36 @@ class LineResolveForm(forms.Form):
             "tenant"
         )
         self.fields["invoice"].label_from_instance = lambda inv: (
-            f"{inv.number} — {inv.tenant.name} — {format_money(self.remaining[inv.pk].remaining, inv.currency)} "
-            f"left (due {inv.due_date or '—'})"
+            _("%(number)s — %(customer)s — %(amount)s left (due %(due)s)")
+            % {
+                "number": inv.number,
+                "customer": inv.tenant.name,
+                "amount": format_money(self.remaining[inv.pk].remaining, inv.currency),
+                "due": inv.due_date or "—",
+            }
         )
         self.fields["tenant"].queryset = Tenant.objects.filter(currency="JPY").order_by("name")
 
     def clean(self):
         data = super().clean()
         if data.get("action") == "invoice" and not data.get("invoice"):
-            self.add_error("invoice", "Choose the invoice this deposit pays.")
+            self.add_error("invoice", _("Choose the invoice this deposit pays."))
         if data.get("action") == "credit" and not data.get("tenant"):
-            self.add_error("tenant", "Choose the customer to credit.")
+            self.add_error("tenant", _("Choose the customer to credit."))
         if data.get("action") == "ignore" and not (data.get("note") or "").strip():
-            self.add_error("note", "Say why this deposit is ignored.")
+            self.add_error("note", _("Say why this deposit is ignored."))
         return data
 
 
 class LineStatusFilter(admin.SimpleListFilter):
-    title = "needs attention"
+    title = gettext_lazy("what needs attention")
     parameter_name = "attention"
 
     def lookups(self, request, model_admin):
         return [
-            ("unapplied", "Not applied (unmatched or not confirmed)"),
-            ("partial", "Applied to an invoice still open (underpaid)"),
-            ("over", "Applied with an overpayment not kept as credit"),
+            ("unapplied", _("Not applied (unmatched or not confirmed)")),
+            ("partial", _("Applied to an invoice still open (underpaid)")),
+            ("over", _("Applied with an overpayment not kept as credit")),
         ]
 
     def queryset(self, request, queryset):
@@ -292,8 +365,8 @@ class BankStatementLineAdmin(ReadOnlyAdmin):
         "reference",
         "status",
         "applied_to",
-        "statement",
         "resolve_link",
+        "statement_file",
     ]
     list_filter = [LineStatusFilter, "status"]
     search_fields = [
@@ -305,6 +378,9 @@ class BankStatementLineAdmin(ReadOnlyAdmin):
     ]
     date_hierarchy = "booked_on"
 
+    class Media:
+        css = {"all": ["css/admin-transfers.css"]}
+
     def get_queryset(self, request):
         return (
             super()
@@ -312,30 +388,38 @@ class BankStatementLineAdmin(ReadOnlyAdmin):
             .select_related("statement", "application__invoice", "application__tenant")
         )
 
-    @admin.display(description="amount", ordering="amount")
+    @admin.display(description=gettext_lazy("amount"), ordering="amount")
     def amount_yen(self, obj):
         return format_money(obj.amount, obj.currency)
 
-    @admin.display(description="applied to")
+    @admin.display(description=gettext_lazy("applied to"))
     def applied_to(self, obj):
         payment = getattr(obj, "application", None)
         if payment is None:
             return obj.note or "—"
-        target = payment.invoice.number if payment.invoice else "credit"
-        extra = (
-            ""
-            if payment.amount == obj.amount
-            else f" ({format_money(payment.amount, obj.currency)} to the invoice)"
-        )
-        return f"{payment.tenant.name}: {target}{extra}"
+        values = {
+            "customer": payment.tenant.name,
+            "number": payment.invoice.number if payment.invoice else "",
+            "amount": format_money(payment.amount, obj.currency),
+        }
+        if payment.invoice is None:
+            return _("%(customer)s: credit") % values
+        if payment.amount == obj.amount:
+            return _("%(customer)s: %(number)s") % values
+        return _("%(customer)s: %(number)s (%(amount)s to the invoice)") % values
+
+    @admin.display(description=gettext_lazy("bank statement"), ordering="statement__filename")
+    def statement_file(self, obj):
+        return obj.statement.filename  # the name only: the upload time would push the columns off the page
 
     @admin.display(description="")
     def resolve_link(self, obj):
         if obj.status == BankStatementLine.Status.APPLIED:
             return ""
         return format_html(
-            '<a class="button" href="{}">Resolve…</a>',
+            '<a class="button" href="{}">{}</a>',
             reverse("admin:payments_bankstatementline_resolve", args=[obj.pk]),
+            pgettext("list button, a narrow column", "Resolve…"),
         )
 
     def get_urls(self):
@@ -358,13 +442,13 @@ class BankStatementLineAdmin(ReadOnlyAdmin):
             try:
                 if data["action"] == "ignore":
                     transfers.line_ignore(line=line, note=data["note"], actor=request.user)
-                    message = f"Row {line.row} ignored."
+                    message = _("Row %(row)s ignored.") % {"row": line.row}
                 elif data["action"] == "credit":
                     payment = transfers.transfer_apply(line=line, tenant=data["tenant"], actor=request.user)
-                    message = (
-                        f"{format_money(payment.credit.amount_charged, line.currency)} credit (before tax) "
-                        f"for {payment.tenant.name}."
-                    )
+                    message = _("%(amount)s credit (before tax) for %(customer)s.") % {
+                        "amount": format_money(payment.credit.amount_charged, line.currency),
+                        "customer": payment.tenant.name,
+                    }
                 else:
                     payment = transfers.transfer_apply(
                         line=line,
@@ -373,11 +457,15 @@ class BankStatementLineAdmin(ReadOnlyAdmin):
                         overpayment_to_credit=data["overpayment_to_credit"],
                     )
                     payment.invoice.refresh_from_db()
+                    values = {
+                        "number": payment.invoice.number,
+                        "amount": format_money(payment.amount, line.currency),
+                    }
                     message = (
-                        f"Invoice {payment.invoice.number} is paid."
+                        _("Invoice %(number)s is paid.") % values
                         if payment.invoice.status == Invoice.Status.SUCCESSFUL
-                        else f"{format_money(payment.amount, line.currency)} recorded on invoice "
-                        f"{payment.invoice.number}; it stays open for the rest."
+                        else _("%(amount)s recorded on invoice %(number)s; it stays open for the rest.")
+                        % values
                     )
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
@@ -391,11 +479,11 @@ class BankStatementLineAdmin(ReadOnlyAdmin):
             "admin/payments/bankstatementline/resolve.html",
             {
                 **self.admin_site.each_context(request),
-                "title": f"Resolve deposit of {line.booked_on}",
+                "title": _("Resolve the deposit of %(date)s") % {"date": date_format(line.booked_on)},
                 "line": line,
                 "form": form,
                 "opts": self.model._meta,
-                "proposal": transfers.line_proposals(lines=[line])[0],
+                "proposal": _with_rule_labels(transfers.line_proposals(lines=[line]))[0],
             },
         )
 
@@ -409,14 +497,14 @@ class TransferPaymentAdmin(ReadOnlyAdmin):
         "amount",
         "credit",
         "applied_by",
-        tenant_local("applied_at", "applied"),
+        tenant_local("applied_at", gettext_lazy("applied")),
     ]
     search_fields = ["tenant__name", "invoice__number", "line__payer_name"]
 
 
 @admin.register(TransferReminder)
 class TransferReminderAdmin(ReadOnlyAdmin):
-    list_display = ["invoice", "tenant", "step", tenant_local("sent_at", "sent")]
+    list_display = ["invoice", "tenant", "step", tenant_local("sent_at", gettext_lazy("sent"))]
     list_filter = ["step"]
     search_fields = ["invoice__number", "tenant__name"]
 

@@ -19,6 +19,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.utils.translation import gettext
+
 from billing_portal.common.kana import to_bank_kana
 
 HEADER_NAMES = {  # column -> the names a header may give it (first: ours)
@@ -116,7 +118,7 @@ def decode(data: bytes) -> tuple[str, str]:
     try:
         return data.decode("cp932"), "shift_jis"
     except UnicodeDecodeError as exc:
-        raise StatementUnreadable("The file is neither UTF-8 nor Shift_JIS (CP932) text.") from exc
+        raise StatementUnreadable(gettext("The file is neither UTF-8 nor Shift_JIS (CP932) text.")) from exc
 
 
 def _norm(cell: str) -> str:
@@ -138,23 +140,26 @@ def parse_date(cell: str) -> date:
         y += 2018  # 令和1年 = 2019
     else:
         raise ValueError(
-            f"“{cell.strip()}” is not a date (write 2026-12-25, 2026/12/25, 20261225 or 2026年12月25日)"
+            gettext("“%(cell)s” is not a date (write 2026-12-25, 2026/12/25, 20261225 or 2026年12月25日)")
+            % {"cell": cell.strip()}
         )
     try:
         return date(y, m, d)
     except ValueError as exc:
-        raise ValueError(f"“{cell.strip()}” is not a date") from exc
+        raise ValueError(gettext("“%(cell)s” is not a date") % {"cell": cell.strip()}) from exc
 
 
 def parse_amount(cell: str) -> int:
     text = _norm(cell).replace(",", "").replace("¥", "").replace("\\", "").replace("円", "").replace(" ", "")
     if not re.fullmatch(r"\d{1,12}", text):
         raise ValueError(
-            f"“{cell.strip()}” is not a deposit amount in whole yen" if text else "no deposit amount"
+            gettext("“%(cell)s” is not a deposit amount in whole yen") % {"cell": cell.strip()}
+            if text
+            else gettext("no deposit amount")
         )
     amount = int(text)
     if amount <= 0:
-        raise ValueError("no deposit amount")
+        raise ValueError(gettext("no deposit amount"))
     return amount
 
 
@@ -177,7 +182,9 @@ def _header_columns(cells: list[str]) -> dict[str, int] | None:
 def parse_statement(data: bytes) -> ParsedStatement:
     """Every readable deposit of the file, and the reasons the others could not be read."""
     if len(data) > MAX_BYTES:
-        raise StatementUnreadable(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.")
+        raise StatementUnreadable(
+            gettext("The file is larger than %(size)s MB.") % {"size": MAX_BYTES // (1024 * 1024)}
+        )
     text, encoding = decode(data)
     result = ParsedStatement(encoding=encoding)
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -187,7 +194,12 @@ def parse_statement(data: bytes) -> ParsedStatement:
     try:
         for row_number, cells in enumerate(reader, start=1):
             if row_number > MAX_ROWS:
-                result.errors.append((row_number, f"more than {MAX_ROWS} rows: the rest was not read"))
+                result.errors.append(
+                    (
+                        row_number,
+                        gettext("more than %(count)s rows: the rest was not read") % {"count": MAX_ROWS},
+                    )
+                )
                 break
             if not any(_norm(cell) for cell in cells):
                 continue
@@ -198,9 +210,10 @@ def parse_statement(data: bytes) -> ParsedStatement:
                     missing = [name for name in REQUIRED if name not in header]
                     if missing:
                         raise StatementUnreadable(
-                            "The header row has no column for: "
-                            + ", ".join(missing)
-                            + " (see the layout on this page)."
+                            gettext(
+                                "The header row has no column for: %(columns)s (see the layout on this page)."
+                            )
+                            % {"columns": ", ".join(missing)}
                         )
                     columns, result.has_header = header, True
                     continue
@@ -213,9 +226,11 @@ def parse_statement(data: bytes) -> ParsedStatement:
             seen[identity] = seen.get(identity, 0) + 1
             result.rows.append(StatementRow(row=row_number, sequence=seen[identity], **row))
     except csv.Error as exc:
-        result.errors.append((reader.line_num, f"the CSV is malformed here ({exc})"))
+        result.errors.append(
+            (reader.line_num, gettext("the CSV is malformed here (%(error)s)") % {"error": exc})
+        )
     if not result.rows and not result.errors:
-        raise StatementUnreadable("The file has no deposit rows.")
+        raise StatementUnreadable(gettext("The file has no deposit rows."))
     return result
 
 
@@ -225,12 +240,12 @@ def _row(cells: list[str], columns: dict[str, int]) -> dict:
         return cells[index] if index is not None and index < len(cells) else ""
 
     if len(cells) < 3:
-        raise ValueError("fewer than 3 columns (date, amount, payer name)")
+        raise ValueError(gettext("fewer than 3 columns (date, amount, payer name)"))
     booked_on = parse_date(cell("date"))
     amount = parse_amount(cell("amount"))
     raw_name = _norm(cell("payer_name"))
     if not raw_name:
-        raise ValueError("no payer name")
+        raise ValueError(gettext("no payer name"))
     reference = re.sub(r"\D", "", _norm(cell("reference")))
     return {
         "booked_on": booked_on,

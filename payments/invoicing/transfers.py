@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext
 
 from accounts.audit import audit_record
 from billing_portal.common import clock
@@ -417,7 +418,11 @@ def line_status_set(line: BankStatementLine, status: str, *, actor=None, note: s
     """The one transition function of BankStatementLine.status (inside the caller's transaction and row lock)."""
     if status not in _LINE_TRANSITIONS[line.status]:
         raise Conflict(
-            f"This statement line is already {line.get_status_display().lower()}; it cannot become {status}.",
+            gettext("This deposit is already %(status)s; it cannot become %(new)s.")
+            % {
+                "status": line.get_status_display().lower(),
+                "new": BankStatementLine.Status(status).label.lower(),
+            },
             code="line_already_resolved",
         )
     line.status = status
@@ -452,7 +457,8 @@ def transfer_apply(
     line = BankStatementLine.objects.select_for_update().get(pk=line.pk)
     if line.status != BankStatementLine.Status.UNAPPLIED:
         raise Conflict(
-            f"Row {line.row} ({line}) is already {line.get_status_display().lower()}.",
+            gettext("Row %(row)s (%(line)s) is already %(status)s.")
+            % {"row": line.row, "line": line, "status": line.get_status_display().lower()},
             code="line_already_resolved",
         )
     received = 0
@@ -460,22 +466,26 @@ def transfer_apply(
         invoice = Invoice.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=invoice.pk)
         if invoice.payment_method != Invoice.PaymentMethod.BANK_TRANSFER:
             raise ApplicationError(
-                f"Invoice {invoice.number} is not paid by bank transfer.", code="not_bank_transfer"
+                gettext("Invoice %(number)s is not paid by bank transfer.") % {"number": invoice.number},
+                code="not_bank_transfer",
             )
         if invoice.status != Invoice.Status.PENDING:
             raise Conflict(
-                f"Invoice {invoice.number} is {invoice.get_status_display().lower()}.", code="not_pending"
+                gettext("Invoice %(number)s is %(status)s.")
+                % {"number": invoice.number, "status": invoice.get_status_display().lower()},
+                code="not_pending",
             )
         if invoice.currency != line.currency:
             raise ApplicationError(
-                f"Invoice {invoice.number} is in {invoice.currency}; the deposit is in {line.currency}.",
+                gettext("Invoice %(number)s is in %(currency)s; the deposit is in %(deposit)s.")
+                % {"number": invoice.number, "currency": invoice.currency, "deposit": line.currency},
                 code="wrong_currency",
             )
         tenant = invoice.tenant
         received = received_amounts([invoice.pk]).get(invoice.pk, 0)
         applied = min(line.amount, invoice.payment_amount - received)
     elif tenant is None:
-        raise ApplicationError("Choose an invoice or a customer.", code="nothing_chosen")
+        raise ApplicationError(gettext("Choose an invoice or a customer."), code="nothing_chosen")
     else:
         applied = 0
     excess = line.amount - applied
@@ -483,7 +493,8 @@ def transfer_apply(
     if excess and (overpayment_to_credit or invoice is None):
         if tenant.currency != line.currency:
             raise ApplicationError(
-                f"{tenant.name} is billed in {tenant.currency}; the deposit is in {line.currency}.",
+                gettext("%(name)s is billed in %(currency)s; the deposit is in %(deposit)s.")
+                % {"name": tenant.name, "currency": tenant.currency, "deposit": line.currency},
                 code="wrong_currency",
             )
         credit = credit_grant(
@@ -509,7 +520,9 @@ def transfer_apply(
     except (
         IntegrityError
     ) as exc:  # the line's row lock makes this unreachable; the constraint is the guarantee
-        raise Conflict(f"Row {line.row} is already applied.", code="line_already_resolved") from exc
+        raise Conflict(
+            gettext("Row %(row)s is already applied.") % {"row": line.row}, code="line_already_resolved"
+        ) from exc
     line_status_set(line, BankStatementLine.Status.APPLIED, actor=actor)
     audit_record(
         action="transfer.applied",

@@ -63,21 +63,21 @@ def test_ops_upload_a_statement_confirm_matches_and_customers_see_paid(page, bro
     page.get_by_label("Bank statement (CSV)").set_input_files(str(statement))
     page.screenshot(path=str(ARTIFACTS / "transfer_upload.png"), full_page=True)
     page.get_by_role("button", name="Upload and review").click()
-    expect(page.get_by_text("3 deposit(s) imported")).to_be_visible()
+    expect(page.get_by_text("3 deposits imported.")).to_be_visible()
     expect(page.locator("[data-row-errors]")).to_contain_text("Row 5: no deposit amount")  # the withdrawal
     assert Invoice.objects.filter(status=Invoice.Status.SUCCESSFUL).count() == 0  # nothing before confirm
 
     rows = page.locator("#proposals tbody tr")
     expect(rows.nth(0)).to_contain_text(a.number)
-    expect(rows.nth(0)).to_contain_text("reference")
-    expect(rows.nth(1)).to_contain_text("name")
-    expect(rows.nth(2)).to_contain_text("underpaid -¥660")
+    expect(rows.nth(0)).to_contain_text("transfer reference")
+    expect(rows.nth(1)).to_contain_text("payer name")
+    expect(rows.nth(2)).to_contain_text("underpaid by ¥660")
     expect(page.get_by_label("Apply row 2")).to_be_checked()
     expect(page.get_by_label("Apply row 3")).to_be_checked()
     expect(page.get_by_label("Apply row 4")).not_to_be_checked()  # a shortfall waits for ops' judgement
     page.screenshot(path=str(ARTIFACTS / "transfer_review.png"), full_page=True)
     page.get_by_role("button", name="Confirm ticked matches").click()
-    expect(page.get_by_text("2 deposit(s) applied; 2 invoice(s) paid.")).to_be_visible()
+    expect(page.get_by_text("2 deposits applied. 2 invoices paid.")).to_be_visible()
     expect(rows.nth(0)).to_contain_text("Applied")
     page.screenshot(path=str(ARTIFACTS / "transfer_confirmed.png"), full_page=True)
     for invoice, status in ((a, "successful"), (b, "successful"), (g, "pending")):

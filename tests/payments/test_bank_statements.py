@@ -3,8 +3,17 @@
 from datetime import date
 
 import pytest
+from django.utils import translation
 
 from payments.invoicing.bank_statements import StatementUnreadable, parse_statement
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The reasons are written in the active language (the uploader's); these tests read them in English."""
+    with translation.override("en"):
+        yield
+
 
 SAMPLE = (
     '取引日,入金額,振込依頼人名,参照番号\n2026-12-25,"30,800",1234565 ｶ)ｱｸﾒ,\n2026/12/28,２７５００,ﾍﾞｰﾀ(ｶ,\n'
@@ -112,3 +121,9 @@ def test_the_documented_sample_reads_as_the_docs_say():
     assert parsed.errors == [(5, "no deposit amount")]
     parsed_sjis = parse_statement(data.decode().encode("cp932"))
     assert [r.payer_name for r in parsed_sjis.rows] == [r.payer_name for r in parsed.rows]
+
+
+def test_the_reasons_are_in_japanese_for_a_japanese_uploader():
+    with translation.override("ja"):
+        parsed = parse_statement("2026-12-25,,ｱｸﾒ\n2026-12-25,1000,ｱｸﾒ\n".encode())
+    assert parsed.errors == [(1, "入金額がありません")]

@@ -304,7 +304,7 @@ def test_admin_upload_review_and_confirm_only_the_ticked_rows(client):
         follow=True,
     )
     body = response.content.decode()
-    assert "2 deposit(s) imported" in body and "Row 4:" in body and "not a date" in body
+    assert "2 deposits imported." in body and "Row 4:" in body and "not a date" in body
     statement = BankStatement.objects.get()
     lines = {line.row: line for line in statement.lines.all()}
     review = reverse("admin:payments_bankstatement_review", args=[statement.pk])
@@ -318,7 +318,7 @@ def test_admin_upload_review_and_confirm_only_the_ticked_rows(client):
         },
         follow=True,
     )
-    assert "1 deposit(s) applied; 1 invoice(s) paid." in response.content.decode()
+    assert "1 deposit applied. 1 invoice paid." in response.content.decode()
     a.refresh_from_db()
     b.refresh_from_db()
     assert a.status == Invoice.Status.SUCCESSFUL and b.status == Invoice.Status.PENDING
@@ -387,3 +387,50 @@ def test_banner_and_transfer_pages_show_only_the_tenants_own(client, time_machin
     assert (
         client.post(reverse("transfer_payer_name", args=[other.slug]), {"payer_name": "ｱ"}).status_code == 404
     )
+
+
+def test_admin_upload_and_review_pages_read_in_japanese(client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    acme = transfer_tenant("株式会社アクメ")
+    invoice = transfer_invoice(acme)
+    staff(client)
+    ja = {"HTTP_ACCEPT_LANGUAGE": "ja,en;q=0.5"}
+    page = client.get(reverse("admin:payments_bankstatement_upload"), **ja).content.decode()
+    for text in ("入金明細をアップロード", "入金明細（CSV）", "UTF-8またはShift_JIS", "アップロードして確認"):
+        assert text in page, text
+    assert "Bank statement (CSV)" not in page and "Upload and review" not in page
+    csv = f"2026-12-25,30800,{acme.bank_transfer_profile.reference} ｱｸﾒ\n2026-12-26,1000,ﾄﾞｺｶﾉｶｲｼﾔ\n"
+    response = client.post(
+        reverse("admin:payments_bankstatement_upload"),
+        {"file": SimpleUploadedFile("dec.csv", csv.encode("cp932"))},
+        follow=True,
+        **ja,
+    )
+    page = response.content.decode()
+    for text in (
+        "2件の入金を取り込みました。",
+        "下で確定するまで消込は行われません。",
+        "入金明細 dec.csv の照合確認",
+        "候補の請求書",
+        "振込依頼人名",
+        "振込参照番号",  # how row 1 was matched
+        "チェックした照合を確定",
+        "消込処理…",  # row 2 has no match
+    ):
+        assert text in page, text
+    assert invoice.number in page
+    for english in ("deposit(s)", "Proposed invoice", "Confirm ticked matches", ">reference<", "Resolve…"):
+        assert english not in page, english
+    response = client.post(
+        response.redirect_chain[-1][0],
+        {
+            "apply": [BankStatementLine.objects.get(row=1).pk],
+            f"invoice_{BankStatementLine.objects.get(row=1).pk}": invoice.pk,
+        },
+        follow=True,
+        **ja,
+    )
+    page = response.content.decode()
+    assert "1件の入金を消し込みました。1件の請求書が入金済みになりました。" in page
+    assert "消込済み" in page
