@@ -17,7 +17,6 @@ import http.client
 import multiprocessing as mp
 import os
 import re
-import statistics
 import subprocess
 import sys
 import time
