@@ -29,9 +29,10 @@ run: install  ## app + demo data on http://127.0.0.1:8000 (gunicorn + whitenoise
 test: install  ## the whole test suite against real PostgreSQL and Redis
 	$(PY) scripts/test.py $(ARGS)
 
-bench: install  ## ingest (BENCH_EVENTS, BENCH_USERS, BENCH_TENANTS, BENCH_CLIENTS; BENCH_EVENT_STORE=clickhouse: both stores) and invoicing (BENCH_INVOICE_TENANTS)
+bench: install  ## ingest (BENCH_EVENTS, BENCH_USERS, BENCH_TENANTS, BENCH_CLIENTS; BENCH_EVENT_STORE=clickhouse: both stores), invoicing (BENCH_INVOICE_TENANTS) and pages under load (BENCH_PAGES_SECONDS, BENCH_PAGES_USERS)
 	$(PY) bench/run.py
 	$(PY) bench/invoicing.py
+	$(PY) bench/pages.py
 
 lint: install  ## ruff (lint and format) and the dependency direction between the apps (import-linter)
 	$(VENV)/bin/ruff check .

@@ -163,7 +163,7 @@ def prepare(start):
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE metering_authevent, metering_maufirstseen, metering_maurpfirstseen, metering_maucounter,"
+            "TRUNCATE metering_authevent, metering_autheventkey, metering_maufirstseen, metering_maurpfirstseen, metering_maucounter,"
             " metering_dailyactivefirstseen, metering_dailyactivecounter"
         )
     from django.contrib.auth import get_user_model

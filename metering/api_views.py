@@ -20,6 +20,7 @@ from billing_portal.common.api import (
     error_responses,
     text,
 )
+from billing_portal.common.csv_stream import csv_response
 from billing_portal.common.exceptions import ApplicationError
 
 from . import selectors, services
@@ -119,6 +120,35 @@ def mau(request, tenant: TenantSlug, month: Query[Month | None] = None):
         "max_mau": selectors.max_mau(tenant=tenant),
         "by_rp": selectors.mau_by_rp(tenant=tenant, year=year, month=mon),
     }
+
+
+MAU_EVIDENCE_CSV = {
+    200: {
+        "description": (
+            "The counted users of the month as CSV (UTF-8 with a BOM, streamed), one row per user by user id: "
+            "user ID, first authentication of the month in the tenant's time zone (ISO 8601 with its offset), "
+            "the RP of that authentication. Headers in the request's language (Accept-Language)."
+        ),
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get(
+    TENANT + "/mau/evidence",
+    response={200: None, **READ_ERRORS},
+    openapi_extra={"responses": MAU_EVIDENCE_CSV},
+)
+def mau_evidence(request, tenant: TenantSlug, month: Query[Month]):
+    """The MAU evidence of a month: every user counted in its MAU with their first authentication (streamed CSV),
+    from the event store in use — for showing a customer who disputes an overage exactly who was counted."""
+    tenant = api_tenant(request)
+    year, mon = month
+    return csv_response(
+        selectors.mau_evidence_header(tenant=tenant),
+        selectors.mau_evidence_rows(tenant=tenant, year=year, month=mon),
+        filename=selectors.mau_evidence_filename(tenant=tenant, year=year, month=mon),
+    )
 
 
 @router.get(TENANT + "/daily-actives", response={200: DailyActivesOut, **READ_ERRORS})

@@ -14,14 +14,17 @@ The selectors (metering/selectors.py) are the only readers; they ask `current()`
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Sum
 
-from .models import DailyActiveCounter, MauCounter, MeteringUnit, MeterReading
+from .models import DailyActiveCounter, MauCounter, MauFirstSeen, MeteringUnit, MeterReading
+
+EVIDENCE_CHUNK = 5_000  # rows per round trip of the MAU evidence export
 
 
 class EventStore:
@@ -51,6 +54,11 @@ class EventStore:
         raise NotImplementedError
 
     def daily_actives(self, *, tenant, start: date, end: date) -> dict[date, int]:
+        raise NotImplementedError
+
+    def mau_evidence(self, *, tenant, month: date) -> Iterator[tuple[str, datetime | None, str]]:
+        """The month's counted users, by user id (byte order): (user_id, first authentication instant, its RP) —
+        the earliest event of the user in the month (ties: the smallest RP id). Streamed: constant memory."""
         raise NotImplementedError
 
     def meter_count(self, *, tenant, unit, start: datetime, end: datetime, rp_id: str | None = None) -> int:
@@ -103,6 +111,16 @@ class PostgresEventStore(EventStore):
                 "day", "dau"
             )
         )
+
+    def mau_evidence(self, *, tenant, month):
+        # MauFirstSeen is the evidence (kept when raw events' partitions are dropped); its unique index
+        # (tenant, month, user_id) gives the order. A server-side cursor reads it EVIDENCE_CHUNK rows at a time.
+        rows = (
+            MauFirstSeen.objects.filter(tenant=tenant, month=month)
+            .order_by("user_id")
+            .values_list("user_id", "first_at", "rp_id")
+        )
+        yield from rows.iterator(chunk_size=EVIDENCE_CHUNK)
 
     def meter_count(self, *, tenant, unit, start, end, rp_id=None):
         readings = MeterReading.objects.filter(
@@ -254,6 +272,27 @@ class ClickHouseEventStore(EventStore):
             end=end.isoformat(),
         )
         return {date.fromisoformat(d): int(n) for d, n in rows}
+
+    def mau_evidence(self, *, tenant, month):
+        # Keyset pages by user id: each page is one GROUP BY over the month's de-duplicated rows (FINAL), and
+        # min((occurred_at, rp_id)) picks the earliest event with PostgreSQL's tie-break (then the smallest RP).
+        after = None
+        while True:
+            rows = self._query(
+                "SELECT user_id, min((occurred_at, rp_id)) FROM {db}.auth_events FINAL"  # noqa: S608 - bound by ClickHouse
+                " WHERE tenant_id = {{tenant:UInt64}} AND month = {{month:Date}}"
+                + (" AND user_id > {{after:String}}" if after is not None else "")
+                + " GROUP BY user_id ORDER BY user_id LIMIT {{limit:UInt32}}",
+                tenant=tenant.pk,
+                month=month.isoformat(),
+                after=after or "",
+                limit=EVIDENCE_CHUNK,
+            )
+            for user_id, (instant, rp_id) in rows:
+                yield user_id, datetime.fromisoformat(instant).replace(tzinfo=UTC), rp_id
+            if len(rows) < EVIDENCE_CHUNK:
+                return
+            after = rows[-1][0]
 
     _READINGS = (
         "FROM {db}.meter_readings FINAL WHERE tenant_id = {{tenant:UInt64}}"

@@ -31,8 +31,11 @@ class MeteringUnit(models.Model):
 
 
 class AuthEvent(models.Model):
-    """One authentication event as received by the ingest API. Idempotent by (tenant, event_id).
+    """One authentication event as received by the ingest API (the raw events, kept for the retention window).
 
+    The table is partitioned by month of `occurred_at` (UTC; metering/partitions.py, migration
+    0008_authevent_partitioned): PostgreSQL requires the partition key in every unique constraint, so the
+    primary key is (id, occurred_at) in the database and idempotency by (tenant, event_id) is AuthEventKey's.
     `month` is the first day of the calendar month of `occurred_at` in the tenant's time zone.
     """
 
@@ -46,21 +49,34 @@ class AuthEvent(models.Model):
     occurred_at = models.DateTimeField()
     month = models.DateField()
 
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "event_id"], name="uniq_auth_event_per_tenant")
-        ]
+    def __str__(self):
+        return self.event_id
+
+
+class AuthEventKey(models.Model):
+    """An accepted event id: one row per (tenant, event_id), the ingest's idempotency (ON CONFLICT DO NOTHING).
+    Written by the ingest statement with the event; deleted with the month's events partition when retention
+    drops it (`occurred_at` says which), so idempotency by event id holds within the retention window."""
+
+    pk = models.CompositePrimaryKey("tenant", "event_id")
+    tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
+    event_id = models.CharField(max_length=200, db_collation="C")
+    occurred_at = models.DateTimeField()
 
     def __str__(self):
         return self.event_id
 
 
 class MauFirstSeen(models.Model):
-    """A user's first authentication in a tenant-month: one row per (tenant, month, user)."""
+    """A user's first authentication in a tenant-month: one row per (tenant, month, user) — the MAU evidence,
+    kept when the raw events' partitions are dropped. `first_at` and `rp_id` are the earliest event of the user in
+    the month (ties: the smallest RP id); null for rows from before they were recorded whose events were gone."""
 
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
     month = models.DateField()
     user_id = models.CharField(max_length=255, db_collation="C")
+    first_at = models.DateTimeField(null=True)
+    rp_id = models.CharField(max_length=255, db_collation="C", default="")
 
     class Meta:
         constraints = [

@@ -14,3 +14,12 @@ def events_ship_tick() -> dict:
     from .event_outbox import events_ship_all
 
     return events_ship_all(max_rounds=50)
+
+
+@shared_task(acks_late=True)
+def event_partitions_tick() -> dict:
+    """Beat (hourly, PostgreSQL event store): create the raw events' partitions of this month and the next two,
+    drop those older than METERING_RAW_EVENTS_RETENTION_MONTHS (metering/partitions.py)."""
+    from .partitions import partitions_maintain
+
+    return partitions_maintain()

@@ -8,10 +8,11 @@ from accounts.models import BILLING_EDIT_ROLES, BILLING_VIEW_ROLES, OWNER_ONLY, 
 from accounts.permissions import tenant_view
 from accounts.services import api_key_create, api_key_revoke
 from billing_portal.common import clock
+from billing_portal.common.csv_stream import csv_response
 from billing_portal.common.page_actions import perform
 
 from . import selectors, services
-from .forms import ApiKeyCreateForm, MauAlertSettingForm
+from .forms import ApiKeyCreateForm, MauAlertSettingForm, MauEvidenceForm
 
 
 @tenant_view(BILLING_VIEW_ROLES)
@@ -26,6 +27,27 @@ def mau_live(request):
             "mau": selectors.mau_count(tenant=tenant, year=year, month=month),
             "max_mau": selectors.max_mau(tenant=tenant),
         }
+    )
+
+
+@tenant_view(BILLING_VIEW_ROLES)
+@require_GET
+def mau_evidence(request):
+    """The MAU evidence of a month as a streamed CSV (`?month=YYYY-MM`): who was counted, first authenticated
+    when and where. Without a month: the form; a bad month: the form with its error, 400."""
+    tenant = request.tenant
+    if "month" not in request.GET:
+        year, month = clock.month_of(clock.now(), tenant.time_zone)
+        form = MauEvidenceForm(initial={"month": f"{year:04d}-{month:02d}"})
+        return render(request, "metering/mau_evidence.html", {"form": form, "tenant": tenant})
+    form = MauEvidenceForm(request.GET)
+    if not form.is_valid():
+        return render(request, "metering/mau_evidence.html", {"form": form, "tenant": tenant}, status=400)
+    year, month = form.cleaned_data["month"]
+    return csv_response(
+        selectors.mau_evidence_header(tenant=tenant),
+        selectors.mau_evidence_rows(tenant=tenant, year=year, month=month),
+        filename=selectors.mau_evidence_filename(tenant=tenant, year=year, month=month),
     )
 
 

@@ -313,6 +313,14 @@ CELERY_BEAT_SCHEDULE["outgoing-webhooks"] = {"task": "ops.tasks.webhooks_tick", 
 # "chdb:///path?database=name": ClickHouse in-process (tests, benchmarks; one process per directory).
 # EVENT_STORE_CLUSTER: a ClickHouse cluster name: the schema is created ON CLUSTER with Replicated… tables.
 EVENT_STORE_URL = env("EVENT_STORE_URL", "")
+# Raw authentication events (PostgreSQL event store) are partitioned by month (metering/partitions.py); the hourly
+# beat task creates the coming months' partitions and drops those older than this many months before the current
+# one. MAU is not affected (the first-seen tables stay); idempotency by event id holds within this window.
+METERING_RAW_EVENTS_RETENTION_MONTHS = int(env("METERING_RAW_EVENTS_RETENTION_MONTHS", "13"))
+CELERY_BEAT_SCHEDULE["event-partitions"] = {
+    "task": "metering.tasks.event_partitions_tick",
+    "schedule": 60 * 60,
+}
 EVENT_STORE_CLUSTER = env("EVENT_STORE_CLUSTER", "")
 EVENT_STORE_SHIP_SECONDS = float(env("EVENT_STORE_SHIP_SECONDS", "5"))
 EVENT_STORE_SHIP_ROWS = int(env("EVENT_STORE_SHIP_ROWS", "100"))

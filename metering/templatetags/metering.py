@@ -57,6 +57,7 @@ def mau_panels(context, tenant):
         "history": history,
         "rows": rows,
         "mau_this_month": selectors.mau_count(tenant=tenant, year=year, month=month),
+        "this_month": f"{year:04d}-{month:02d}",
         "max_mau": selectors.max_mau(tenant=tenant),
         "alert_setting": selectors.mau_alert_setting_get(tenant=tenant),
         "alert_this_month": selectors.mau_alert_this_month(tenant=tenant),

@@ -21,8 +21,8 @@ def test_ingest_keys_compare_byte_by_byte():
         cursor.execute("""
             SELECT c.relname, a.attname, coll.collname
             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_collation coll ON coll.oid = a.attcollation
-            WHERE c.relname IN ('metering_authevent', 'metering_maufirstseen', 'metering_maurpfirstseen',
-                                'metering_dailyactivefirstseen')
+            WHERE c.relname IN ('metering_authevent', 'metering_autheventkey', 'metering_maufirstseen',
+                                'metering_maurpfirstseen', 'metering_dailyactivefirstseen')
               AND a.attname IN ('event_id', 'rp_id', 'user_id')
             ORDER BY 1, 2
         """)
@@ -31,7 +31,9 @@ def test_ingest_keys_compare_byte_by_byte():
         ("metering_authevent", "event_id", "C"),
         ("metering_authevent", "rp_id", "C"),
         ("metering_authevent", "user_id", "C"),
+        ("metering_autheventkey", "event_id", "C"),
         ("metering_dailyactivefirstseen", "user_id", "C"),
+        ("metering_maufirstseen", "rp_id", "C"),
         ("metering_maufirstseen", "user_id", "C"),
         ("metering_maurpfirstseen", "rp_id", "C"),
         ("metering_maurpfirstseen", "user_id", "C"),
