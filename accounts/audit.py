@@ -24,6 +24,17 @@ def audit_record(*, action: str, tenant=None, actor=None, data: dict | None = No
     )
 
 
+def audit_record_many(*, action: str, entries) -> None:
+    """System entries in one INSERT: `entries` are (tenant, data) pairs (the set-based monthly invoice run)."""
+    now = clock.now()
+    AuditEntry.objects.bulk_create(
+        AuditEntry(
+            tenant=tenant, actor=None, actor_label="system", action=action, data=plain(data), created_at=now
+        )
+        for tenant, data in entries
+    )
+
+
 # What each action is called on the audit log page (the code stays in the data and the page's tooltip).
 ACTION_LABELS = {
     "invitation.created": pgettext_lazy("audit action", "Invitation sent"),

@@ -23,7 +23,7 @@ import devservices  # noqa: E402
 
 TENANTS = int(os.environ.get("BENCH_INVOICE_TENANTS", "10000"))
 WORKERS = int(os.environ.get("BENCH_INVOICE_WORKERS", str(2 * (os.cpu_count() or 2))))
-DATABASE = "billing_portal_bench_invoicing"
+DATABASE = os.environ.get("BENCH_INVOICE_DATABASE", "billing_portal_bench_invoicing")
 
 
 def _django():
@@ -34,7 +34,7 @@ def _django():
     django.setup()
 
 
-def _recreate_database(url: str) -> None:
+def _recreate_database(url: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
     import psycopg
@@ -45,6 +45,7 @@ def _recreate_database(url: str) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+    return urlunsplit(parts._replace(path="/" + DATABASE))  # the bench database, whatever DATABASE_URL named
 
 
 def setup_data() -> None:
@@ -152,7 +153,7 @@ def run_cycle(ids: list[int]) -> tuple[float, int]:
 def main() -> int:
     env = devservices.service_environment(DATABASE)
     os.environ.update(env)
-    _recreate_database(env["DATABASE_URL"])
+    env["DATABASE_URL"] = _recreate_database(env["DATABASE_URL"])
     os.environ["DATABASE_URL"] = env["DATABASE_URL"]
     _django()
     print(f"[bench] invoicing: setting up {TENANTS:,} tenants …", flush=True)

@@ -10,7 +10,7 @@ from billing_portal.common.queue import enqueue
 from payments.charging import charge, sweep
 from payments.invoicing import cycle
 
-from .invoicing.tasks import send_invoice_issued_email  # noqa: F401 - registered with the worker here
+from .invoicing.tasks import send_invoice_issued_email, send_invoice_issued_emails  # noqa: F401 - registered here
 from .models import Invoice
 
 
