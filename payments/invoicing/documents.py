@@ -86,7 +86,8 @@ def number_format(year: int, number: int) -> str:
 
 
 def receipt_id_new() -> str:
-    return "R" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(15))
+    # 15 random symbols of the 32-letter alphabet (256 is a multiple of 32: each symbol equally likely).
+    return "R" + "".join(CODE_ALPHABET[byte % 32] for byte in secrets.token_bytes(15))
 
 
 def invoice_build(

@@ -31,6 +31,7 @@ from django.utils import timezone
 from accounts.audit import audit_record_many
 from accounts.models import Tenant
 from billing_portal.common import clock
+from billing_portal.common.bulk import copy_insert
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.queue import enqueue_on_commit
 from licenses.models import License, Plan, PlanChange, PlanReservation, ProrationItem, SupportSubscription
@@ -50,7 +51,7 @@ from payments.invoicing.documents import (
     invoice_totals,
 )
 from payments.invoicing.tasks import send_invoice_issued_emails
-from payments.models import Credit, CreditApplication, Discount, Invoice, InvoiceLine
+from payments.models import Credit, CreditApplication, Discount, Invoice
 
 logger = logging.getLogger(__name__)
 
@@ -276,14 +277,13 @@ def _issue_batch(todo: list[int], *, keys: dict, year: int, month: int, report: 
         )
         for tenant, start, end, lines, rate, totals, _last_plan, _mau in issues
     ]
-    Invoice.objects.bulk_create(invoices)
-    InvoiceLine.objects.bulk_create(
+    copy_insert(invoices, with_ids=True)
+    copy_insert(
         [
             line
             for invoice, (_t, _s, _e, lines, *_rest) in zip(invoices, issues, strict=True)
             for line in invoice_lines_build(invoice, lines)
-        ],
-        batch_size=5_000,
+        ]
     )
     applications, used = [], {}
     for invoice, (*_head, totals, _last_plan, _mau) in zip(invoices, issues, strict=True):
@@ -291,7 +291,7 @@ def _issue_batch(todo: list[int], *, keys: dict, year: int, month: int, report: 
             applications.append(CreditApplication(invoice=invoice, credit=credit, amount=amount))
             used[credit.pk] = used.get(credit.pk, 0) + amount
     if applications:
-        CreditApplication.objects.bulk_create(applications)
+        copy_insert(applications)
         _execute(
             f"UPDATE {Credit._meta.db_table} AS c SET amount_used = c.amount_used + v.a "  # noqa: S608
             "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, a) WHERE c.id = v.id",
