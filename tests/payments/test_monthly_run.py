@@ -349,3 +349,18 @@ def test_a_failed_batch_gives_its_numbers_back(monkeypatch):
         monkeypatch.undo()
         monthly_invoices_run(tenant_ids=[t.pk for t in tenants], year=2028, month=3)
     assert numbers_gap_free(tenants)
+
+
+def test_the_hourly_tick_invoices_each_tenant_when_its_month_has_begun():
+    from payments.tasks import billing_cycle_tick
+
+    tokyo, la = tenant_on("starter"), tenant_on("starter", currency="USD", zone=LA)
+    with time_machine.travel(datetime(2028, 3, 1, 0, 30, tzinfo=TOKYO), tick=False):  # still February in LA
+        billing_cycle_tick()
+    assert Invoice.objects.filter(tenant=tokyo, source_key__endswith="2028-03").exists()
+    assert not Invoice.objects.filter(tenant=la, source_key__endswith="2028-03").exists()
+    with time_machine.travel(datetime(2028, 3, 1, 0, 30, tzinfo=LA), tick=False):
+        billing_cycle_tick()
+        billing_cycle_tick()
+    assert Invoice.objects.filter(tenant=la, source_key__endswith="2028-03").count() == 1
+    assert Invoice.objects.filter(tenant=tokyo, source_key__endswith="2028-03").count() == 1
