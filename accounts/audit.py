@@ -3,6 +3,7 @@
 from django.utils.translation import pgettext_lazy
 
 from billing_portal.common import clock
+from billing_portal.common.bulk import copy_insert
 from billing_portal.common.text import plain
 
 from .models import AuditEntry
@@ -21,6 +22,24 @@ def audit_record(*, action: str, tenant=None, actor=None, data: dict | None = No
         action=action,
         data=plain(data or {}),
         created_at=clock.now(),
+    )
+
+
+def audit_record_many(*, action: str, entries) -> None:
+    """System entries in one INSERT: `entries` are (tenant, data) pairs (the set-based monthly invoice run)."""
+    now = clock.now()
+    copy_insert(
+        [
+            AuditEntry(
+                tenant=tenant,
+                actor=None,
+                actor_label="system",
+                action=action,
+                data=plain(data),
+                created_at=now,
+            )
+            for tenant, data in entries
+        ]
     )
 
 

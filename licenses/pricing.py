@@ -89,7 +89,18 @@ def _tier_label(tier) -> str:
 
 
 def plan_units(plan):
-    """The plan's pricing units, in menu order, each once."""
+    """The plan's pricing units, in menu order, each once (kept on a plan whose menus were prefetched, as the
+    billing cycle's cached plans are: the set-based run prices thousands of invoices with one plan)."""
+    prefetched = getattr(plan, "_prefetched_objects_cache", {})
+    if "menus" in prefetched:
+        cached = prefetched.get("_plan_units")
+        if cached is None:
+            cached = prefetched["_plan_units"] = _plan_units(plan)
+        return cached
+    return _plan_units(plan)
+
+
+def _plan_units(plan):
     seen, units = set(), []
     for menu in plan.menus.all():
         for unit in menu.units.all():

@@ -455,12 +455,18 @@ def _roll_over(*, tenant, at, license) -> License:
                 data={"from": license.plan.name, "reserved": True},
             )
             license.plan = reservation.plan
-        license.current_period_start, license.current_period_end = period_bounds(
-            tenant=tenant, at=boundary, interval=license.plan.interval
-        )
-        license.billed_plan = license.plan  # the new period's fixed fee is on its monthly invoice
+        license_renew(license, tenant=tenant, boundary=boundary)
     license.save()
     return license
+
+
+def license_renew(license, *, tenant, boundary) -> None:
+    """The license (in memory) renewed for the period starting at `boundary` on its current plan; the caller
+    saves it (`_roll_over`, or the set-based monthly run for plain renewals, payments/invoicing/monthly_run.py)."""
+    license.current_period_start, license.current_period_end = period_bounds(
+        tenant=tenant, at=boundary, interval=license.plan.interval
+    )
+    license.billed_plan = license.plan  # the new period's fixed fee is on its monthly invoice
 
 
 def _cheaper(a: Plan, b: Plan) -> bool:

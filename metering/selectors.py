@@ -19,6 +19,33 @@ def mau_count(*, tenant, year: int, month: int, rp_id: str | None = None) -> int
     return event_store.current().mau(tenant=tenant, month=_month_start(year, month), rp_id=rp_id or "")
 
 
+def mau_of_tenants(*, tenant_months) -> dict[tuple[int, date], int]:
+    """Exact MAU of many (tenant, month first day) pairs at once: {(tenant id, month): MAU}, pairs without events
+    left out. With PostgreSQL one statement over the maintained counters (the set-based invoice run); other
+    stores are asked tenant by tenant, as `mau_of_months` does."""
+    from .models import MauCounter
+
+    pairs = {(tenant.pk, month) for tenant, month in tenant_months}
+    if not pairs:
+        return {}
+    store = event_store.current()
+    if isinstance(store, event_store.PostgresEventStore):
+        rows = MauCounter.objects.filter(
+            tenant_id__in={t for t, _m in pairs},
+            month__in={m for _t, m in pairs},
+            rp_id=MauCounter.TENANT_TOTAL,
+        ).values_list("tenant_id", "month", "mau")
+        return {(t, m): mau for t, m, mau in rows if (t, m) in pairs}
+    by_tenant: dict = {}
+    for tenant, month in tenant_months:
+        by_tenant.setdefault(tenant.pk, (tenant, set()))[1].add(month)
+    result = {}
+    for tenant_id, (tenant, months) in by_tenant.items():
+        for month, mau in store.mau_of_months(tenant=tenant, months=sorted(months)).items():
+            result[(tenant_id, month)] = mau
+    return result
+
+
 def mau_by_rp(*, tenant, year: int, month: int) -> dict[str, int]:
     return event_store.current().mau_by_rp(tenant=tenant, month=_month_start(year, month))
 

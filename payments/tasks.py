@@ -10,19 +10,30 @@ from billing_portal.common.queue import enqueue
 from payments.charging import charge, sweep
 from payments.invoicing import cycle
 
-from .invoicing.tasks import send_invoice_issued_email  # noqa: F401 - registered with the worker here
+from .invoicing.tasks import send_invoice_issued_email, send_invoice_issued_emails  # noqa: F401 - registered here
 from .models import Invoice
 
 
 @shared_task
 def billing_cycle_tick():
-    """Hourly: every tenant whose month (in its time zone) has begun without its invoice gets one."""
-    for tenant_id in cycle.tenants_to_invoice(at=clock.now()):
-        enqueue(monthly_invoice_for_tenant, tenant_id)
+    """Hourly: every tenant whose month (in its time zone) has begun without its invoice gets one: one task per
+    batch of tenants due for the same month (the set-based run, payments.invoicing.monthly_run)."""
+    from payments.invoicing.monthly_run import BATCH_SIZE
+
+    for (year, month), ids in sorted(cycle.monthly_invoices_due(at=clock.now()).items()):
+        for i in range(0, len(ids), BATCH_SIZE):
+            enqueue(monthly_invoices_for_tenants, sorted(ids)[i : i + BATCH_SIZE], year, month)
 
 
 @shared_task(acks_late=True)
-def monthly_invoice_for_tenant(tenant_id: int):
+def monthly_invoices_for_tenants(tenant_ids: list[int], year: int, month: int):
+    from payments.invoicing.monthly_run import monthly_invoices_run
+
+    return monthly_invoices_run(tenant_ids=tenant_ids, year=year, month=month)
+
+
+@shared_task(acks_late=True)
+def monthly_invoice_for_tenant(tenant_id: int):  # one tenant (messages queued before the batch task existed)
     from payments.invoicing.late_usage import grace
 
     tenant = Tenant.objects.get(pk=tenant_id)

@@ -63,6 +63,18 @@ def plans_at(*, tenant, instants) -> list:
         .order_by("effective_at", "pk")
         .values_list("effective_at", "from_plan_id", "to_plan_id")
     )
+    license_plan_id = (
+        None if changes else License.objects.values_list("plan_id", flat=True).get(tenant=tenant)
+    )
+    return [
+        priced_plan(plan_id)
+        for plan_id in plan_ids_at(changes=changes, instants=instants, license_plan_id=license_plan_id)
+    ]
+
+
+def plan_ids_at(*, changes, instants, license_plan_id) -> list[int]:
+    """Pure part of `plans_at`: `changes` are one tenant's license plan changes [(effective_at, from_plan_id,
+    to_plan_id)] in (effective_at, pk) order; `license_plan_id` is used when there are none."""
     plan_ids = []
     for at in instants:
         before = [to_plan for effective_at, _from, to_plan in changes if effective_at <= at]
@@ -71,8 +83,8 @@ def plans_at(*, tenant, instants) -> list:
         elif changes:
             plan_ids.append(changes[0][1])
         else:
-            plan_ids.append(License.objects.values_list("plan_id", flat=True).get(tenant=tenant))
-    return [priced_plan(plan_id) for plan_id in plan_ids]
+            plan_ids.append(license_plan_id)
+    return plan_ids
 
 
 def plan_at(*, tenant, at):
@@ -100,13 +112,28 @@ def _as_invoice_line(line: dict, category: str) -> dict:
     }
 
 
+def usage_needed(last_plan) -> tuple[bool, bool]:
+    """Whether the invoice of a period that ended on `last_plan` reads (meter usage, MAU)."""
+    if last_plan.is_free:
+        return False, False
+    metered_units = any(unit.type != "fixed" for unit in plan_units(last_plan))
+    has_overage = last_plan.max_mau is not None and bool(last_plan.mau_overage_unit_amount)
+    return metered_units, has_overage
+
+
 def monthly_lines(
-    *, tenant, year: int, month: int, new_plan, last_plan, pending, support_plan=None
+    *, tenant, year: int, month: int, new_plan, last_plan, pending, support_plan=None, usage=None, mau=None
 ) -> list[dict]:
     """The lines of the invoice of (year, month): the new period's fixed fees (license, then the support plan),
     the last period's usage and MAU overage (priced by the plan in effect at its end), then the prorations
-    waiting for this invoice."""
+    waiting for this invoice. `usage` / `mau`: the last period's meter usage and MAU when the caller read them
+    already (the set-based run reads them in bulk); otherwise they are read here when the plan needs them."""
     last_year, last_month = previous_month(year, month)
+    metered_units, has_overage = usage_needed(last_plan)
+    if usage is None:
+        usage = meter_counts_month(tenant=tenant, year=last_year, month=last_month) if metered_units else {}
+    if mau is None:
+        mau = mau_count(tenant=tenant, year=last_year, month=last_month) if has_overage else 0
     lines = []
     if not new_plan.is_free:
         lines += [
@@ -119,19 +146,9 @@ def monthly_lines(
             for line in plan_invoice_lines(support_plan, fixed=True, metered=False)
         ]
     if not last_plan.is_free:
-        metered_units = any(unit.type != "fixed" for unit in plan_units(last_plan))
-        has_overage = last_plan.max_mau is not None and last_plan.mau_overage_unit_amount
         lines += [
             _as_invoice_line(line, "usage")
-            for line in plan_invoice_lines(
-                last_plan,
-                fixed=False,
-                metered=True,
-                usage=meter_counts_month(tenant=tenant, year=last_year, month=last_month)
-                if metered_units
-                else {},
-                mau=mau_count(tenant=tenant, year=last_year, month=last_month) if has_overage else 0,
-            )
+            for line in plan_invoice_lines(last_plan, fixed=False, metered=True, usage=usage, mau=mau)
         ]
     return lines + [
         {
@@ -149,7 +166,11 @@ def _category_of(plan) -> str:
 
 
 def monthly_source_key(tenant, year: int, month: int) -> str:
-    return f"monthly-{tenant.pk}-{year:04d}-{month:02d}"
+    return monthly_source_key_of(tenant.pk, year, month)
+
+
+def monthly_source_key_of(tenant_id: int, year: int, month: int) -> str:
+    return f"monthly-{tenant_id}-{year:04d}-{month:02d}"
 
 
 def monthly_invoice_issue(*, tenant, year: int, month: int) -> Invoice | None:
@@ -302,10 +323,9 @@ def _period_fraction(change):
     return Decimal(change.remaining_amount) / Decimal(price) if price else None
 
 
-def tenants_to_invoice(*, at) -> list[int]:
+def tenants_to_invoice(*, at, with_month: bool = False) -> list:
     """Tenants whose current month (in their time zone) has begun and has no monthly invoice yet, and that had
-    or have a paid license or have prorations waiting."""
-    ids = []
+    or have a paid license or have prorations waiting (`with_month`: [(tenant id, year, month)])."""
     candidates = (
         Tenant.objects.filter(
             Q(license__plan__license_type__in=["starter", "business", "enterprise"])
@@ -316,10 +336,29 @@ def tenants_to_invoice(*, at) -> list[int]:
         .distinct()
         .only("pk", "time_zone")
     )  # test tenants: their test clock
-    for tenant in candidates:
-        local = (at - late_usage.grace()).astimezone(ZoneInfo(tenant.time_zone))  # grace for late events
-        if not Invoice.objects.filter(
-            source_key=monthly_source_key(tenant, local.year, local.month)
-        ).exists():
-            ids.append(tenant.pk)
-    return ids
+    due = _due(candidates.values_list("pk", "time_zone"), at=at)
+    return due if with_month else [tenant_id for tenant_id, _year, _month in due]
+
+
+def monthly_invoices_due(*, at) -> dict[tuple[int, int], list[int]]:
+    """`tenants_to_invoice` grouped by the (year, month) each is due for (tenants' time zones differ)."""
+    due: dict[tuple[int, int], list[int]] = {}
+    for tenant_id, year, month in tenants_to_invoice(at=at, with_month=True):
+        due.setdefault((year, month), []).append(tenant_id)
+    return due
+
+
+def _due(tenants, *, at) -> list[tuple[int, int, int]]:
+    """[(tenant id, year, month)] of these (tenant id, time zone) pairs whose monthly invoice for the month
+    containing `at` (less the late-events grace, in their time zone) does not exist: one query per 5,000."""
+    wanted = []
+    for tenant_id, time_zone in tenants:
+        local = (at - late_usage.grace()).astimezone(ZoneInfo(time_zone))  # grace for late events
+        wanted.append((tenant_id, local.year, local.month))
+    due = []
+    for i in range(0, len(wanted), 5_000):
+        part = wanted[i : i + 5_000]
+        keys = [monthly_source_key_of(*item) for item in part]
+        done = set(Invoice.objects.filter(source_key__in=keys).values_list("source_key", flat=True))
+        due += [item for item, key in zip(part, keys, strict=True) if key not in done]
+    return due

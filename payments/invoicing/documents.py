@@ -78,7 +78,116 @@ def _next_number(*, tenant, year: int) -> str:
             [tenant.pk, year],
         )
         number = cursor.fetchone()[0]
+    return number_format(year, number)
+
+
+def number_format(year: int, number: int) -> str:
     return f"{year}-{number:05d}"
+
+
+def receipt_id_new() -> str:
+    # 15 random symbols of the 32-letter alphabet (256 is a multiple of 32: each symbol equally likely).
+    return "R" + "".join(CODE_ALPHABET[byte % 32] for byte in secrets.token_bytes(15))
+
+
+def invoice_build(
+    *,
+    tenant,
+    kind,
+    source_key,
+    number: str,
+    totals: Totals,
+    rate: Decimal,
+    billing_date,
+    period_start,
+    period_end,
+    payment_method,
+    charge_at,
+    now,
+) -> Invoice:
+    """The unsaved invoice row for `totals` (one place for status, charge date, due date and the copied seller
+    and buyer details: `invoice_issue` and the set-based monthly run both build their invoices here).
+    `tenant` needs its payment administrator loaded."""
+    return Invoice(
+        tenant=tenant,
+        kind=kind,
+        source_key=source_key,
+        number=number,
+        receipt_id=receipt_id_new(),
+        period_start=period_start,
+        period_end=period_end,
+        billing_date=billing_date,
+        issued_at=now,
+        currency=tenant.currency,
+        usage_amount=totals.usage_amount,
+        credit_applied=totals.credit_applied,
+        determined_amount=totals.determined_amount,
+        tax_rate=rate,
+        tax_amount=totals.tax_amount,
+        payment_amount=totals.payment_amount,
+        status=Invoice.Status.SUCCESSFUL if totals.payment_amount == 0 else Invoice.Status.PENDING,
+        paid_at=now if totals.payment_amount == 0 else None,
+        next_attempt_at=(
+            charge_at if totals.payment_amount and payment_method == Invoice.PaymentMethod.CARD else None
+        ),
+        payment_method=payment_method,
+        due_date=(
+            transfer_due_date(billing_date)
+            if payment_method == Invoice.PaymentMethod.BANK_TRANSFER and totals.payment_amount
+            else None
+        ),
+        seller_name=settings.SELLER_NAME,
+        seller_address=settings.SELLER_ADDRESS,
+        buyer_name=tenant.name,
+        buyer_address=_buyer_address(tenant),
+        buyer_email=tenant.payment_administrator.email if tenant.payment_administrator else "",
+    )
+
+
+def invoice_lines_build(invoice: Invoice, lines) -> list[InvoiceLine]:
+    return [
+        InvoiceLine(
+            invoice=invoice,
+            position=i,
+            description=line["description"],
+            amount=line["amount"],
+            quantity=line.get("quantity", 1),
+            unit_amount=line.get("unit_amount"),
+        )
+        for i, line in enumerate(lines, start=1)
+    ]
+
+
+def invoice_audit_data(invoice: Invoice) -> dict:
+    return {
+        "number": invoice.number,
+        "kind": invoice.kind,
+        "payment_amount": invoice.payment_amount,
+        "currency": invoice.currency,
+        "credit_applied": invoice.credit_applied,
+    }
+
+
+def _next_numbers(*, tenant_ids, year: int) -> dict[int, str]:
+    """`_next_number` for many tenants in one statement (each tenant once): {tenant id: number}. The rows stay
+    locked until the batch commits; a rolled-back batch gives every number back."""
+    table = InvoiceNumberSequence._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (tenant_id, year, last_number) "  # noqa: S608 - table name is ours
+            "SELECT t, %s, 1 FROM unnest(%s::bigint[]) AS t ORDER BY t "
+            "ON CONFLICT (tenant_id, year) DO UPDATE SET last_number = " + table + ".last_number + 1 "
+            "RETURNING tenant_id, last_number",
+            [year, sorted(tenant_ids)],
+        )
+        return {tenant_id: number_format(year, number) for tenant_id, number in cursor.fetchall()}
+
+
+def invoice_totals(*, lines, credits) -> tuple[Decimal, Totals]:
+    """The tax rate and totals of an invoice of `lines` (discount lines included) with `credits` in application
+    order: the one call of `compute_totals` for issuing, per tenant and set-based alike."""
+    rate = tax_rate()
+    return rate, compute_totals(line_amounts=[line["amount"] for line in lines], credits=credits, rate=rate)
 
 
 def invoice_issue(
@@ -132,72 +241,28 @@ def invoice_issue(
                 )
                 lines = [*lines, *(line for _discount, line in applied)]
             credits = credits_in_application_order(tenant=tenant, at=now, lock=True) if apply_credits else []
-            rate = tax_rate()
-            totals = compute_totals(
-                line_amounts=[line["amount"] for line in lines], credits=credits, rate=rate
-            )
-            invoice = Invoice.objects.create(
+            rate, totals = invoice_totals(lines=lines, credits=credits)
+            invoice = invoice_build(
                 tenant=tenant,
                 kind=kind,
                 source_key=source_key,
                 number=_next_number(tenant=tenant, year=billing_date.year),
-                receipt_id="R" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(15)),
+                totals=totals,
+                rate=rate,
+                billing_date=billing_date,
                 period_start=period_start,
                 period_end=period_end,
-                billing_date=billing_date,
-                issued_at=now,
-                currency=tenant.currency,
-                usage_amount=totals.usage_amount,
-                credit_applied=totals.credit_applied,
-                determined_amount=totals.determined_amount,
-                tax_rate=rate,
-                tax_amount=totals.tax_amount,
-                payment_amount=totals.payment_amount,
-                status=Invoice.Status.SUCCESSFUL if totals.payment_amount == 0 else Invoice.Status.PENDING,
-                paid_at=now if totals.payment_amount == 0 else None,
-                next_attempt_at=(
-                    charge_at
-                    if totals.payment_amount and payment_method == Invoice.PaymentMethod.CARD
-                    else None
-                ),
                 payment_method=payment_method,
-                due_date=(
-                    transfer_due_date(billing_date)
-                    if payment_method == Invoice.PaymentMethod.BANK_TRANSFER and totals.payment_amount
-                    else None
-                ),
-                seller_name=settings.SELLER_NAME,
-                seller_address=settings.SELLER_ADDRESS,
-                buyer_name=tenant.name,
-                buyer_address=_buyer_address(tenant),
-                buyer_email=tenant.payment_administrator.email if tenant.payment_administrator else "",
+                charge_at=charge_at,
+                now=now,
             )
-            InvoiceLine.objects.bulk_create(
-                InvoiceLine(
-                    invoice=invoice,
-                    position=i,
-                    description=line["description"],
-                    amount=line["amount"],
-                    quantity=line.get("quantity", 1),
-                    unit_amount=line.get("unit_amount"),
-                )
-                for i, line in enumerate(lines, start=1)
-            )
+            invoice.save(force_insert=True)
+            InvoiceLine.objects.bulk_create(invoice_lines_build(invoice, lines))
             discounts_record(invoice=invoice, applied=applied)
             for credit, amount in totals.allocations:
                 CreditApplication.objects.create(invoice=invoice, credit=credit, amount=amount)
                 Credit.objects.filter(pk=credit.pk).update(amount_used=F("amount_used") + amount)
-            audit_record(
-                action="invoice.issued",
-                tenant=tenant,
-                data={
-                    "number": invoice.number,
-                    "kind": kind,
-                    "payment_amount": invoice.payment_amount,
-                    "currency": invoice.currency,
-                    "credit_applied": invoice.credit_applied,
-                },
-            )
+            audit_record(action="invoice.issued", tenant=tenant, data=invoice_audit_data(invoice))
             invoice_event("invoice.issued", invoice)
             return invoice
     except IntegrityError:

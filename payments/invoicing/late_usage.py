@@ -131,6 +131,20 @@ def record_monthly_invoice_usage(
     the invoice's source key) whichever event store counted it (metering/event_store.py)."""
     from metering.selectors import mau_count
 
+    for row in monthly_usage_rows(
+        last_plan=last_plan,
+        last_month=last_month,
+        lines=lines,
+        adjustments=adjustments,
+        mau=lambda: mau_count(tenant=tenant, year=last_month.year, month=last_month.month),
+    ):
+        mau_billed_record(tenant=tenant, source_key=source_key, **row)
+
+
+def monthly_usage_rows(*, last_plan, last_month: date, lines, adjustments, mau) -> list[dict]:
+    """What a monthly invoice freezes into MauBilled: [{"month", "mau", "overage"}] (pure; `mau` is called for
+    last month's MAU only when the plan bills overage). Both the per-tenant and the set-based run use it."""
+    rows = []
     if _overage_plan(last_plan):
         overage = next(
             (
@@ -140,18 +154,9 @@ def record_monthly_invoice_usage(
             ),
             0,
         )
-        mau_billed_record(
-            tenant=tenant,
-            month=last_month,
-            overage=overage,
-            source_key=source_key,
-            mau=mau_count(tenant=tenant, year=last_month.year, month=last_month.month),
-        )
+        rows.append({"month": last_month, "overage": overage, "mau": mau()})
     for adjustment in adjustments:
-        mau_billed_record(
-            tenant=tenant,
-            month=adjustment["month"],
-            overage=adjustment["overage"],
-            mau=adjustment["mau"],
-            source_key=source_key,
+        rows.append(
+            {"month": adjustment["month"], "overage": adjustment["overage"], "mau": adjustment["mau"]}
         )
+    return rows
