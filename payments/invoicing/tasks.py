@@ -1,7 +1,8 @@
-"""Invoicing's own task (registered with the worker by payments/tasks.py, under its old name)."""
+"""Invoicing's own tasks (registered with the worker by payments/tasks.py, under payments.tasks names)."""
 
 from celery import shared_task
 
+from payments.invoicing import archive
 from payments.models import Invoice
 from payments.notifications import notify_invoice_issued
 
@@ -11,3 +12,9 @@ def send_invoice_issued_email(invoice_id: int):
     notify_invoice_issued(
         invoice=Invoice.objects.select_related("tenant__payment_administrator").get(pk=invoice_id)
     )
+
+
+@shared_task(name="payments.tasks.archive_document", acks_late=True)
+def archive_document(invoice_id: int, kind: str):
+    """Store an issued document's PDF in the archive (idempotent: a retry finds it stored)."""
+    archive.document_archive(invoice=Invoice(pk=invoice_id), kind=kind)
