@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_record
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
-from payments.invoicing.pdf import document_pdf
 from payments.models import ArchivedDocument, Invoice
 
 Kind = ArchivedDocument.Kind
@@ -65,12 +64,14 @@ def document_archive(*, invoice: Invoice, kind: str) -> ArchivedDocument:
     existing = ArchivedDocument.objects.filter(kind=kind, invoice_id=invoice.pk).first()
     if existing is not None:
         return existing
-    invoice = Invoice.objects.select_related("tenant").get(
-        pk=invoice.pk
-    )  # the committed state, not the caller's
+    # The committed state of the invoice, not the caller's copy.
+    invoice = Invoice.objects.select_related("tenant").get(pk=invoice.pk)
     _check_kind(invoice, kind)
+    # Imported at call time: the renderer imports documents, which imports this module.
+    from payments.invoicing import pdf as renderer
+
     language = document_language(invoice.tenant)
-    pdf = document_pdf(invoice=invoice, kind=kind, language=language)
+    pdf = renderer.document_pdf(invoice=invoice, kind=kind, language=language)
     digest = hashlib.sha256(pdf).hexdigest()
     try:
         with transaction.atomic():

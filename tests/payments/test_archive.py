@@ -145,7 +145,7 @@ def test_a_rolled_back_issue_archives_nothing(tenant, django_capture_on_commit_c
 
 def test_a_retried_task_stores_once_and_renders_once(tenant):
     invoice = issue(tenant)
-    with mock.patch.object(archive, "document_pdf", wraps=pdf.document_pdf) as render:
+    with mock.patch.object(pdf, "document_pdf", wraps=pdf.document_pdf) as render:
         archive_document.delay(invoice.pk, "invoice")
         first = stored(Kind.INVOICE, invoice)
         archive_document.delay(invoice.pk, "invoice")
@@ -211,7 +211,7 @@ def test_concurrent_archiving_stores_one_document_and_both_get_it():
         finally:
             connections.close_all()
 
-    with mock.patch.object(archive, "document_pdf", side_effect=render):
+    with mock.patch.object(pdf, "document_pdf", side_effect=render):
         threads = [threading.Thread(target=run) for _ in range(2)]
         for thread in threads:
             thread.start()
