@@ -77,6 +77,7 @@ ACTION_LABELS = {
     "invoice.refunded": pgettext_lazy("audit action", "Refunded"),
     "invoice.credit_note": pgettext_lazy("audit action", "Credit note issued"),
     "invoice.reissued": pgettext_lazy("audit action", "Invoice reissued"),
+    "document.archived": pgettext_lazy("audit action", "Document archived"),
     "invoice.dispute_opened": pgettext_lazy("audit action", "Dispute opened"),
     "credit_code.redeemed": pgettext_lazy("audit action", "Credit code registered"),
     "discount.attached": pgettext_lazy("audit action", "Discount applied"),

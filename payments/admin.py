@@ -16,6 +16,7 @@ from payments.invoicing.credit_notes import credit_note_issue
 from payments.invoicing.credits import credit_code_issue, format_code
 from payments.invoicing.documents import invoice_mark_paid_by_transfer
 
+from . import archive_admin  # noqa: F401 - registers the archive's admin
 from .models import (
     Coupon,
     Credit,

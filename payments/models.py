@@ -902,3 +902,72 @@ class TransferReminder(models.Model):
 
     def __str__(self):
         return f"{self.invoice} {self.get_step_display()}"
+
+
+class ArchiveImmutable(Exception):
+    """An archived document was about to be changed or deleted (電子帳簿保存法: issued documents are kept as
+    issued; corrections are new documents)."""
+
+
+class ArchivedDocument(models.Model):
+    """An issued document's PDF exactly as it was issued (電子帳簿保存法, docs/archive.md), with its SHA-256 and the
+    search fields (counterparty, number, issue date, amount) copied in, so that the row stands alone even after the
+    tenant unsubscribed and its name was anonymised. Written once by payments.invoicing.archive; never updated or
+    deleted (save refuses it here, a database trigger refuses it for every other path)."""
+
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", _("Invoice")
+        RECEIPT = "receipt", _("Receipt")
+        CREDIT_NOTE = "credit_note", _("Credit note")
+
+    kind = models.CharField(_("document type"), max_length=16, choices=Kind.choices)
+    tenant = models.ForeignKey(
+        "accounts.Tenant",
+        on_delete=models.PROTECT,
+        related_name="archived_documents",
+        verbose_name=_("tenant"),
+    )
+    invoice = models.ForeignKey(
+        Invoice,
+        on_delete=models.PROTECT,
+        related_name="archived_documents",
+        verbose_name=_("invoice"),
+        help_text=_("The invoice or credit note the document was issued for."),
+    )
+    number = models.CharField(_("document number"), max_length=32)
+    issue_date = models.DateField(
+        _("issue date"), help_text=_("The date the document was issued, in the tenant's calendar.")
+    )
+    counterparty_name = models.CharField(_("counterparty"), max_length=200)
+    amount = models.BigIntegerField(
+        _("amount (minor units)"), help_text=_("Tax included; negative for a credit note.")
+    )
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    language = models.CharField(_("language"), max_length=8)
+    pdf = models.BinaryField(_("PDF"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    created_at = models.DateTimeField(_("archived at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("archived document")
+        verbose_name_plural = _("archived documents")
+        ordering = ["-issue_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "invoice"], name="uniq_archived_document_per_invoice"),
+            models.CheckConstraint(condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="archived_sha256_hex"),
+        ]
+        indexes = [
+            models.Index(fields=["issue_date"], name="archived_issue_date"),
+            models.Index(fields=["amount"], name="archived_amount"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.number}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ArchiveImmutable(f"Archived document {self.pk} is never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ArchiveImmutable(f"Archived document {self.pk} is never deleted.")

@@ -10,7 +10,12 @@ from billing_portal.common.queue import enqueue
 from payments.charging import charge, sweep
 from payments.invoicing import cycle
 
-from .invoicing.tasks import send_invoice_issued_email, send_invoice_issued_emails  # noqa: F401 - registered here
+from .invoicing.tasks import (  # noqa: F401 - registered with the worker here
+    archive_document,
+    archive_documents,
+    send_invoice_issued_email,
+    send_invoice_issued_emails,
+)
 from .models import Invoice
 
 
@@ -66,6 +71,16 @@ def payments_sweep_tick():
     """Every 5 minutes: finish what a crash, an outage or a lost message left (see sweep.payments_sweep)."""
     report = sweep.payments_sweep(at=clock.now())
     return dict(report)
+
+
+@shared_task
+def documents_archive_sweep():
+    """Every 15 minutes: archive the documents of the last two days whose archive task message was lost."""
+    from datetime import timedelta
+
+    from payments.invoicing.archive import documents_archive_missing
+
+    return documents_archive_missing(since=clock.now() - timedelta(days=2))
 
 
 @shared_task

@@ -4,7 +4,7 @@ All arithmetic that can produce fractions goes through `round_minor`, the one ro
 (half-up), and money is shown only through `format_money` (the `money` template filter).
 """
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 # Minor-unit exponent per supported currency (JPY is zero-decimal, USD has cents).
 CURRENCY_EXPONENTS = {"JPY": 0, "USD": 2}
@@ -47,6 +47,13 @@ def from_major(amount, currency: str) -> int:
     if value != value.to_integral_value():
         raise ValueError(f"{amount} has more decimals than {currency} allows")
     return int(value)
+
+
+def from_major_bound(amount, currency: str, *, lower: bool) -> int:
+    """A search bound typed in major units as minor units, rounded outward (a lower bound up, an upper bound
+    down: ¥1,100.5 or more is ¥1,101 or more), so that a range never drops a matching amount."""
+    value = Decimal(str(amount)).scaleb(exponent(currency))
+    return int(value.to_integral_value(rounding=ROUND_CEILING if lower else ROUND_FLOOR))
 
 
 def format_money(amount_minor: int, currency: str) -> str:

@@ -289,6 +289,14 @@ CELERY_BEAT_SCHEDULE["licenses-roll-over"] = {
 # Consumption tax applied to invoices (exclusive), rounded once per invoice. Japan: 10%.
 BILLING_TAX_RATE = env("BILLING_TAX_RATE", "0.10")
 BILLING_TAX_LABEL = env("BILLING_TAX_LABEL", "Consumption tax")
+# E-bookkeeping archive (電子帳簿保存法, docs/archive.md): every issued invoice, receipt and credit note PDF is kept
+# with its SHA-256 for at least this many years (10 for companies with loss carry-forwards). Nothing is ever
+# deleted automatically; the archive sweep stores what a lost task message left.
+DOCUMENT_RETENTION_YEARS = int(env("DOCUMENT_RETENTION_YEARS", "7"))
+CELERY_BEAT_SCHEDULE["documents-archive-sweep"] = {
+    "task": "payments.tasks.documents_archive_sweep",
+    "schedule": 15 * 60,
+}
 # Hours after a month begins (tenant time zone) before its monthly invoice is issued, so late authentication
 # events of the month that ended are still billed on it. Events later than that become adjustment lines.
 BILLING_LATE_EVENTS_GRACE_HOURS = int(env("BILLING_LATE_EVENTS_GRACE_HOURS", "0"))

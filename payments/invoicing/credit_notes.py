@@ -12,9 +12,11 @@ from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import format_money, round_minor
 from payments.events import invoice_event
+from payments.invoicing.archive import archive_on_commit
 from payments.invoicing.credits import CODE_ALPHABET, credit_grant
 from payments.invoicing.documents import _next_number
 from payments.models import (
+    ArchivedDocument,
     Credit,
     Invoice,
     InvoiceLine,
@@ -105,6 +107,7 @@ def credit_note_issue(*, invoice, amount: int, reason: str, actor=None, refund=N
             "refund": refund.idempotency_key if refund is not None else None,
         },
     )
+    archive_on_commit(note, ArchivedDocument.Kind.CREDIT_NOTE)  # 電子帳簿保存法: stored as issued
     if refund is not None:  # money went back to the card (payments.corrections): tell the operator's systems
         invoice_event(
             "invoice.refunded",

@@ -17,10 +17,12 @@ from billing_portal.common.addresses import format_address
 from billing_portal.common.exceptions import ApplicationError
 from billing_portal.common.money import round_minor
 from payments.events import invoice_event
+from payments.invoicing.archive import archive_on_commit
 from payments.invoicing.credits import CODE_ALPHABET, credits_in_application_order
 from payments.invoicing.discounts import discount_lines, discounts_record
 from payments.invoicing.due_dates import transfer_due_date
 from payments.models import (
+    ArchivedDocument,
     Credit,
     CreditApplication,
     Invoice,
@@ -264,6 +266,11 @@ def invoice_issue(
                 Credit.objects.filter(pk=credit.pk).update(amount_used=F("amount_used") + amount)
             audit_record(action="invoice.issued", tenant=tenant, data=invoice_audit_data(invoice))
             invoice_event("invoice.issued", invoice)
+            archive_on_commit(invoice, ArchivedDocument.Kind.INVOICE)  # 電子帳簿保存法: stored as issued
+            if (
+                invoice.status == Invoice.Status.SUCCESSFUL
+            ):  # nothing to pay: paid, with its receipt, at issue
+                archive_on_commit(invoice, ArchivedDocument.Kind.RECEIPT)
             return invoice
     except IntegrityError:
         existing = Invoice.objects.filter(source_key=source_key).first()
@@ -292,7 +299,8 @@ def _buyer_address(tenant) -> str:
 def invoice_status_set(invoice: Invoice, status: str, *, paid_at=None, next_attempt_at=None) -> Invoice:
     """Every change of Invoice.status after issue goes through here, inside the caller's transaction and row
     lock: pending → successful | failed | void, failed → successful | failed (retry) | void, successful and
-    void never change. Paid clears the next attempt; failed sets it (None: no automatic retry); void clears it."""
+    void never change. Paid clears the next attempt; failed sets it (None: no automatic retry); void clears it.
+    Paid also archives the receipt after the commit (payments.invoicing.archive)."""
     if status not in _INVOICE_TRANSITIONS.get(invoice.status, set()):
         raise ApplicationError(
             _("Invoice %(number)s is %(status)s; it cannot become %(to)s.")
@@ -304,6 +312,9 @@ def invoice_status_set(invoice: Invoice, status: str, *, paid_at=None, next_atte
         invoice.paid_at = paid_at or clock.now()
         invoice.next_attempt_at = None
         invoice.save(update_fields=["status", "paid_at", "next_attempt_at"])
+        archive_on_commit(
+            invoice, ArchivedDocument.Kind.RECEIPT
+        )  # card and bank transfer: the receipt is issued
     else:
         invoice.next_attempt_at = next_attempt_at
         invoice.save(update_fields=["status", "next_attempt_at"])

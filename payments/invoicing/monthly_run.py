@@ -50,8 +50,8 @@ from payments.invoicing.documents import (
     invoice_lines_build,
     invoice_totals,
 )
-from payments.invoicing.tasks import send_invoice_issued_emails
-from payments.models import Credit, CreditApplication, Discount, Invoice
+from payments.invoicing.tasks import archive_documents, send_invoice_issued_emails
+from payments.models import ArchivedDocument, Credit, CreditApplication, Discount, Invoice
 
 logger = logging.getLogger(__name__)
 
@@ -329,6 +329,13 @@ def _issue_batch(todo: list[int], *, keys: dict, year: int, month: int, report: 
     for invoice in invoices:
         invoice_event("invoice.issued", invoice)
     enqueue_on_commit(send_invoice_issued_emails, [invoice.pk for invoice in invoices])
+    # 電子帳簿保存法: every invoice stored as issued, and the receipt of one paid at issue (nothing to pay).
+    enqueue_on_commit(
+        archive_documents, [invoice.pk for invoice in invoices], str(ArchivedDocument.Kind.INVOICE)
+    )
+    paid = [invoice.pk for invoice in invoices if invoice.status == Invoice.Status.SUCCESSFUL]
+    if paid:
+        enqueue_on_commit(archive_documents, paid, str(ArchivedDocument.Kind.RECEIPT))
     report["issued"] += len(invoices)
     return slow
 

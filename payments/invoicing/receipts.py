@@ -38,7 +38,12 @@ def receipt_pdf(*, invoice) -> bytes:
 
 
 def receipt_response(*, invoice) -> HttpResponse:
-    """The receipt as a PDF download (portal page and operator API)."""
-    response = HttpResponse(receipt_pdf(invoice=invoice), content_type="application/pdf")
+    """The invoice's document as a PDF download (portal page and operator API): the archived bytes, exactly as
+    issued (the receipt once paid, the invoice before, a credit note as itself; payments.invoicing.archive
+    stores it now if its task has not run yet). The caller has scoped `invoice` to the tenant."""
+    from payments.invoicing.archive import document_for_download
+
+    document = document_for_download(invoice=invoice)
+    response = HttpResponse(bytes(document.pdf), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="receipt-{invoice.receipt_id}.pdf"'
     return response
