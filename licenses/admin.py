@@ -37,6 +37,7 @@ class PricingUnitForm(forms.ModelForm):
             "currency",
             "interval",
             "unit_amount",
+            "tax_category",
         ]
 
     def clean(self):
@@ -57,7 +58,16 @@ class PricingUnitForm(forms.ModelForm):
 @admin.register(PricingUnit)
 class PricingUnitAdmin(admin.ModelAdmin):
     form = PricingUnitForm
-    list_display = ["unit_name", "display_name", "type", "metering_unit", "currency", "interval", "price"]
+    list_display = [
+        "unit_name",
+        "display_name",
+        "type",
+        "metering_unit",
+        "currency",
+        "interval",
+        "price",
+        "tax_category",
+    ]
     list_filter = ["type", "currency", "interval"]
     search_fields = ["unit_name", "display_name"]
     inlines = [PricingTierInline]

@@ -85,7 +85,11 @@ def build(source_dir: pathlib.Path) -> list[pathlib.Path]:
         font = next(f for f in collection.fonts if f["name"].getDebugName(6) == f"NotoSansCJKjp-{weight}")
         cmap = font.getBestCmap()
         options = subset.Options()
-        options.layout_features = ["ccmp", "kern", "liga"]  # horizontal text only: no vertical or alternate forms
+        options.layout_features = [
+            "ccmp",
+            "kern",
+            "liga",
+        ]  # horizontal text only: no vertical or alternate forms
         options.name_IDs = ["*"]
         options.name_languages = ["*"]
         options.notdef_outline = True
@@ -97,7 +101,9 @@ def build(source_dir: pathlib.Path) -> list[pathlib.Path]:
         path = OUT_DIR / f"{PS_FAMILY}-{weight}.otf"
         font.save(str(path))
         written.append(path)
-        print(f"{path.relative_to(ROOT)}: {len(font.getBestCmap())} characters, {path.stat().st_size:,} bytes")
+        print(
+            f"{path.relative_to(ROOT)}: {len(font.getBestCmap())} characters, {path.stat().st_size:,} bytes"
+        )
     return written
 
 
