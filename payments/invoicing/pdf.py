@@ -126,7 +126,7 @@ def _date(value, language) -> str:
         return ""
     if hasattr(value, "hour"):
         value = timezone.localtime(value).date()
-    return date_format(value, "Y年n月j日" if language == "ja" else "F j, Y")
+    return date_format(value, "Y年n月j日" if language == "ja" else "M j, Y")
 
 
 def _period(invoice, language):
@@ -160,6 +160,7 @@ def document_context(*, invoice, kind, language) -> dict:
     line_rows = [
         {
             "line": line,
+            "quantity": f"{line.quantity.normalize():,f}",
             "amount": sign * line.amount,
             "rate": format_percent(line.tax_rate if line.tax_rate is not None else invoice.tax_rate),
             "reduced": (line.tax_rate if line.tax_rate is not None else invoice.tax_rate) in reduced,

@@ -247,7 +247,7 @@ def test_english_invoice(jp_tenant):
         "株式会社髙橋商事",
         f"Registration number: {REGISTRATION}",
         "November 2026",
-        "November 1, 2026 – November 30, 2026",
+        "Nov 1, 2026 – Nov 30, 2026",
         "10% items",
         "¥27,500",
     ]:
@@ -408,7 +408,7 @@ def test_receipt_of_a_bank_transfer_in_english(jp_tenant):
         "Receipt",
         "Amount received",
         "¥27,500",
-        "November 25, 2026",
+        "Nov 25, 2026",
         "Invoice (bank transfer)",
         invoice.number,
     ]:

@@ -279,7 +279,7 @@ def test_receipt_prints_the_period_in_the_customer_time_zone(tenant):
         documents_pdf.document_pdf(invoice=invoice, kind="invoice")
     )
     english = documents_pdf.document_pdf(invoice=invoice, kind="invoice", language="en")
-    assert "April 1, 2026 – April 30, 2026" in pdf_text(english)
+    assert "Apr 1, 2026 – Apr 30, 2026" in pdf_text(english)
 
 
 def test_invoice_status_changes_only_through_its_transition_function(tenant):
