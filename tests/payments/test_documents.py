@@ -507,3 +507,16 @@ def test_document_language_is_edited_with_the_customer_information(jp_tenant, cl
     assert response.status_code == 302
     jp_tenant.refresh_from_db()
     assert jp_tenant.document_language == "en"
+
+
+def test_the_invoice_issued_email_links_the_invoice_pdf(jp_tenant):
+    from django.core import mail
+
+    from payments.notifications import notify_invoice_issued
+
+    invoice = monthly(jp_tenant, LINES)
+    mail.outbox.clear()
+    notify_invoice_issued(invoice=invoice)
+    path = reverse("invoice_document", args=[jp_tenant.slug, invoice.number])
+    assert path in mail.outbox[0].body
+    assert path in mail.outbox[0].alternatives[0][0]
