@@ -406,7 +406,7 @@ class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
     extra = 0
     can_delete = False
-    fields = ["position", "line_description", "quantity", "unit_amount", "amount"]
+    fields = ["position", "line_description", "quantity", "unit_amount", "amount", "tax_rate"]
     readonly_fields = fields
 
     @admin.display(description=gettext_lazy("description"))
