@@ -110,6 +110,11 @@ class CustomerForm(_CustomerFieldsCleaning, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["prefecture"].choices = [("", _("— (outside Japan)")), *PREFECTURE_CHOICES]
         self._relax_postal_code()
+        # Not sent (an older form, a script): the document language stays as it is.
+        self.fields["document_language"].required = False
+
+    def clean_document_language(self):
+        return self.cleaned_data.get("document_language") or self.instance.document_language or "ja"
 
 
 class MemberChoiceForm(forms.Form):

@@ -507,6 +507,9 @@ def test_document_language_is_edited_with_the_customer_information(jp_tenant, cl
     assert response.status_code == 302
     jp_tenant.refresh_from_db()
     assert jp_tenant.document_language == "en"
+    assert client.post(url, {**data, "country": "JP"}).status_code == 302  # not sent: kept as it is
+    jp_tenant.refresh_from_db()
+    assert jp_tenant.document_language == "en"
 
 
 def test_the_invoice_issued_email_links_the_invoice_pdf(jp_tenant):
