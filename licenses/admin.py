@@ -40,6 +40,13 @@ class PricingUnitForm(forms.ModelForm):
             "tax_category",
         ]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tax_category"].required = False  # not sent: the unit keeps its category (new: standard)
+
+    def clean_tax_category(self):
+        return self.cleaned_data.get("tax_category") or self.instance.tax_category or "standard"
+
     def clean(self):
         data = super().clean()
         if self.instance.pk and not self.errors:
