@@ -72,7 +72,18 @@ class TenantAdmin(ServiceAdmin):
         (None, {"fields": ["name", "slug", "status", "sales_model"]}),
         (
             gettext_lazy("Customer information"),
-            {"fields": ["postal_code", "prefecture", "address", "phone", "country", "currency", "time_zone"]},
+            {
+                "fields": [
+                    "postal_code",
+                    "prefecture",
+                    "address",
+                    "phone",
+                    "country",
+                    "currency",
+                    "time_zone",
+                    "document_language",
+                ]
+            },
         ),
         (gettext_lazy("Contacts"), {"fields": ["representative", "payment_administrator"]}),
         (gettext_lazy("History"), {"fields": ["created_at", "updated_at"]}),
@@ -119,7 +130,7 @@ class TenantAdmin(ServiceAdmin):
         old = Tenant.objects.get(pk=obj.pk)
         data = {
             f: getattr(obj, f)
-            for f in ("name", "postal_code", "prefecture", "address", "phone", "country")
+            for f in ("name", "postal_code", "prefecture", "address", "phone", "country", "document_language")
             if getattr(obj, f) != getattr(old, f)
         }
         if data:

@@ -89,8 +89,9 @@ class TenantAdminForm(_CustomerFieldsCleaning, forms.ModelForm):
 class CustomerForm(_CustomerFieldsCleaning, forms.ModelForm):
     class Meta:
         model = Tenant
-        fields = ["name", "postal_code", "prefecture", "address", "phone", "country"]
+        fields = ["name", "postal_code", "prefecture", "address", "phone", "country", "document_language"]
         labels = {
+            "document_language": _("Document language"),
             "name": _("Customer name"),
             "postal_code": _("Postal code"),
             "prefecture": _("Prefecture"),
@@ -101,6 +102,7 @@ class CustomerForm(_CustomerFieldsCleaning, forms.ModelForm):
             "country": _("Two-letter country code, e.g. JP or US. Invoice payment needs JP."),
             "postal_code": _("7 digits, e.g. 100-0005 (Japan)."),
             "address": _("City, street and building (after the prefecture)."),
+            "document_language": _("The language of your invoices, receipts and credit notes (PDF)."),
         }
         error_messages = {"country": {"max_length": _("Enter a two-letter country code such as JP or US.")}}
 
@@ -108,6 +110,11 @@ class CustomerForm(_CustomerFieldsCleaning, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["prefecture"].choices = [("", _("— (outside Japan)")), *PREFECTURE_CHOICES]
         self._relax_postal_code()
+        # Not sent (an older form, a script): the document language stays as it is.
+        self.fields["document_language"].required = False
+
+    def clean_document_language(self):
+        return self.cleaned_data.get("document_language") or self.instance.document_language or "ja"
 
 
 class MemberChoiceForm(forms.Form):

@@ -74,6 +74,13 @@ class User(AbstractUser):
         return self.display_name
 
 
+class DocumentLanguage(models.TextChoices):
+    """The language a tenant's documents (invoice, receipt, credit note PDFs) are printed in."""
+
+    JA = "ja", _("Japanese")
+    EN = "en", _("English")
+
+
 class Tenant(models.Model):
     """A customer organisation."""
 
@@ -105,6 +112,13 @@ class Tenant(models.Model):
     )
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES, default="JPY")
     time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Tokyo")
+    document_language = models.CharField(
+        _("document language"),
+        max_length=2,
+        choices=DocumentLanguage.choices,
+        default=DocumentLanguage.JA,
+        help_text=_("The language of invoices, receipts and credit notes (PDF)."),
+    )
     sales_model = models.CharField(
         _("sales model"), max_length=16, choices=SalesModel.choices, default=SalesModel.SELF_SERVE
     )

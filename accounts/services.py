@@ -51,7 +51,7 @@ def tenant_create(*, owner, name: str, **fields) -> Tenant:
 
 
 def tenant_update(*, tenant: Tenant, data: dict) -> Tenant:
-    allowed = {"name", "postal_code", "prefecture", "address", "phone", "country"}
+    allowed = {"name", "postal_code", "prefecture", "address", "phone", "country", "document_language"}
     unknown = set(data) - allowed
     if unknown:
         raise ApplicationError(_("Cannot change %(fields)s.") % {"fields": ", ".join(sorted(unknown))})

@@ -37,7 +37,15 @@ class PricingUnitForm(forms.ModelForm):
             "currency",
             "interval",
             "unit_amount",
+            "tax_category",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tax_category"].required = False  # not sent: the unit keeps its category (new: standard)
+
+    def clean_tax_category(self):
+        return self.cleaned_data.get("tax_category") or self.instance.tax_category or "standard"
 
     def clean(self):
         data = super().clean()
@@ -57,7 +65,16 @@ class PricingUnitForm(forms.ModelForm):
 @admin.register(PricingUnit)
 class PricingUnitAdmin(admin.ModelAdmin):
     form = PricingUnitForm
-    list_display = ["unit_name", "display_name", "type", "metering_unit", "currency", "interval", "price"]
+    list_display = [
+        "unit_name",
+        "display_name",
+        "type",
+        "metering_unit",
+        "currency",
+        "interval",
+        "price",
+        "tax_category",
+    ]
     list_filter = ["type", "currency", "interval"]
     search_fields = ["unit_name", "display_name"]
     inlines = [PricingTierInline]

@@ -102,6 +102,13 @@ class License(models.Model):
         return f"{self.tenant}: {self.plan}"
 
 
+class TaxCategory(models.TextChoices):
+    """The consumption tax rate an invoice line is charged at (payments.invoicing.documents.tax_rate_of)."""
+
+    STANDARD = "standard", _("Standard rate (10%)")
+    REDUCED = "reduced", _("Reduced rate (8%)")
+
+
 class PricingUnit(models.Model):
     """A priced line of a menu, like a SaaSus pricing unit: fixed fee, per-use, tiered or tiered usage."""
 
@@ -135,6 +142,13 @@ class PricingUnit(models.Model):
     )
     unit_amount = models.PositiveBigIntegerField(
         _("unit price (minor units)"), default=0, help_text=_("Fixed fee, or price per unit for usage units.")
+    )
+    tax_category = models.CharField(
+        _("tax category"),
+        max_length=8,
+        choices=TaxCategory.choices,
+        default=TaxCategory.STANDARD,
+        help_text=_("Consumption tax rate of the unit's invoice lines: standard (10%) or reduced (8%)."),
     )
 
     class Meta:

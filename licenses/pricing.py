@@ -13,14 +13,17 @@ from billing_portal.common.money import prorate, round_minor
 from .models import PricingUnit
 
 
-def _line(*, description, quantity, unit_amount, amount_minor, currency) -> dict:
-    return {
+def _line(*, description, quantity, unit_amount, amount_minor, currency, tax_category="standard") -> dict:
+    line = {
         "description": description,
         "quantity": int(quantity),
         "unit_amount": int(unit_amount),
         "amount_minor": int(amount_minor),
         "currency": currency,
     }
+    if tax_category != "standard":  # the reduced rate (8%); lines without the key are at the standard rate
+        line["tax_category"] = tax_category
+    return line
 
 
 def tier_for(tiers, quantity: int):
@@ -46,6 +49,7 @@ def unit_line(unit: PricingUnit, quantity: int = 0, *, tiers=None) -> dict:
             unit_amount=unit.unit_amount,
             amount_minor=unit.unit_amount,
             currency=unit.currency,
+            tax_category=unit.tax_category,
         )
     if unit.type == PricingUnit.Type.USAGE:
         amount = round_minor(Decimal(unit.unit_amount) * quantity)
@@ -55,6 +59,7 @@ def unit_line(unit: PricingUnit, quantity: int = 0, *, tiers=None) -> dict:
             unit_amount=unit.unit_amount,
             amount_minor=amount,
             currency=unit.currency,
+            tax_category=unit.tax_category,
         )
     tier = tier_for(tiers, quantity)
     if unit.type == PricingUnit.Type.TIERED:
@@ -66,6 +71,7 @@ def unit_line(unit: PricingUnit, quantity: int = 0, *, tiers=None) -> dict:
             unit_amount=flat,
             amount_minor=flat,
             currency=unit.currency,
+            tax_category=unit.tax_category,
         )
     if unit.type == PricingUnit.Type.TIERED_USAGE:
         # Volume pricing: the tier reached sets the unit price of every unit, plus its flat amount.
@@ -78,6 +84,7 @@ def unit_line(unit: PricingUnit, quantity: int = 0, *, tiers=None) -> dict:
             unit_amount=unit_amount,
             amount_minor=amount,
             currency=unit.currency,
+            tax_category=unit.tax_category,
         )
     raise ValueError(f"Unknown pricing unit type {unit.type!r}")
 

@@ -407,7 +407,7 @@ class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
     extra = 0
     can_delete = False
-    fields = ["position", "line_description", "quantity", "unit_amount", "amount"]
+    fields = ["position", "line_description", "quantity", "unit_amount", "amount", "tax_rate"]
     readonly_fields = fields
 
     @admin.display(description=gettext_lazy("description"))
@@ -443,8 +443,29 @@ class InvoiceAdmin(admin.ModelAdmin):
     inlines = [InvoiceLineInline]
     actions = ["mark_bank_transfer_paid"]
 
+    exclude = ["tax_breakdown"]  # shown as tax_per_rate
+
     def get_readonly_fields(self, request, obj=None):
-        return ["credit_note_link", *[f.name for f in Invoice._meta.fields]]
+        return [
+            "credit_note_link",
+            "tax_per_rate",
+            *[f.name for f in Invoice._meta.fields if f.name != "tax_breakdown"],
+        ]
+
+    @admin.display(description=gettext_lazy("tax per rate"))
+    def tax_per_rate(self, obj):
+        """「10%対象 ¥21,569（消費税 ¥2,157）」 per rate, as on the invoice PDF."""
+        from billing_portal.common.money import format_money, format_percent
+        from payments.invoicing.documents import invoice_tax_groups
+
+        if obj is None:
+            return "—"
+        return " / ".join(
+            _("%(rate)s items") % {"rate": format_percent(group.rate)}
+            + f" {format_money(group.taxable, obj.currency)} "
+            + _("(tax %(tax)s)") % {"tax": format_money(group.tax, obj.currency)}
+            for group in invoice_tax_groups(obj)
+        )
 
     def has_add_permission(self, request):
         return False

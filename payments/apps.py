@@ -9,7 +9,7 @@ class PaymentsConfig(AppConfig):
     def ready(self):
         from billing_portal.common import providers
 
-        from . import licensing
+        from . import checks, licensing  # noqa: F401 - checks registers the system checks
         from .invoicing.late_usage import late_events_report
 
         # The answers licenses and metering need from payments (billing_portal.common.providers).

@@ -17,8 +17,9 @@ from billing_portal.common.money import format_money
 from payments.charging import gateway as stripe_gateway
 from payments.charging.attempts import payment_refresh_from_stripe
 from payments.invoicing.credits import credit_code_redeem
+from payments.invoicing.pdf import DocumentNotAvailable, document_kind_of, document_response
 from payments.invoicing.receipts import receipt_response
-from payments.invoicing.selectors import invoice_get_by_receipt
+from payments.invoicing.selectors import invoice_get_by_identifier, invoice_get_by_receipt
 
 from .models import Invoice, Payment
 
@@ -71,7 +72,20 @@ def receipt_download(request, receipt_id):
     invoice = invoice_get_by_receipt(tenant=request.tenant, receipt_id=receipt_id)
     if invoice is None:
         raise Http404(_("No such receipt."))
-    return receipt_response(invoice=invoice)
+    try:
+        return receipt_response(invoice=invoice)
+    except DocumentNotAvailable as exc:
+        raise Http404(exc.message) from None
+
+
+@tenant_view(BILLING_EDIT_ROLES)
+def invoice_download(request, identifier):
+    """The invoice (請求書, a qualified invoice) of an issued invoice, or the return invoice of a credit note, as a
+    PDF in the tenant's document language; from the moment it is issued."""
+    invoice = invoice_get_by_identifier(tenant=request.tenant, identifier=identifier)
+    if invoice is None:
+        raise Http404(_("No such invoice."))
+    return document_response(invoice=invoice, kind=document_kind_of(invoice))
 
 
 @tenant_view(BILLING_EDIT_ROLES)

@@ -316,6 +316,12 @@ class Invoice(models.Model):
     determined_amount = models.BigIntegerField(_("determined amount"))
     tax_rate = models.DecimalField(_("tax rate"), max_digits=6, decimal_places=4)
     tax_amount = models.BigIntegerField(_("tax"))
+    tax_breakdown = models.JSONField(
+        _("tax per rate"),
+        default=list,
+        blank=True,
+        help_text=_("Per tax rate: lines, credit applied, taxable amount and tax (rounded once per rate)."),
+    )
     payment_amount = models.BigIntegerField(_("payment amount"))
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     payment_method = models.CharField(
@@ -344,6 +350,15 @@ class Invoice(models.Model):
         _("refunded (minor units)"),
         default=0,
         help_text=_("Money returned to the card (tax included), by refunds."),
+    )
+    credited_invoice = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="credit_notes",
+        verbose_name=_("credited invoice"),
+        help_text=_("For a credit note (return invoice): the invoice it corrects."),
     )
     replaced_by = models.OneToOneField(
         "self",
@@ -408,6 +423,14 @@ class InvoiceLine(models.Model):
     quantity = models.DecimalField(_("quantity"), max_digits=20, decimal_places=4, default=1)
     unit_amount = models.BigIntegerField(_("unit price (minor units)"), null=True, blank=True)
     amount = models.BigIntegerField(_("amount (minor units)"))
+    tax_rate = models.DecimalField(
+        _("tax rate"),
+        max_digits=6,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text=_("Empty on lines issued before rates per line: the invoice's tax rate."),
+    )
 
     class Meta:
         ordering = ["invoice", "position"]

@@ -19,7 +19,11 @@ def notify_invoice_issued(*, invoice) -> None:
         name="invoice_issued",
         to=_recipients(invoice.tenant),
         time_zone=invoice.tenant.time_zone,
-        context={"invoice": invoice, "billing_path": _billing_path(invoice)},
+        context={
+            "invoice": invoice,
+            "billing_path": _billing_path(invoice),
+            "invoice_path": reverse("invoice_document", args=[invoice.tenant.slug, invoice.number]),
+        },
     )
 
 

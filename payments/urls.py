@@ -18,6 +18,11 @@ urlpatterns = [
     path("billing/credits/register/", invoice_views.credit_code_register, name="credit_code_register"),
     path("billing/promotion-code/", invoice_views.promotion_code_confirm, name="promotion_code_confirm"),
     path("billing/receipts/<str:receipt_id>.pdf", invoice_views.receipt_download, name="receipt_download"),
+    path(
+        "billing/invoices/<str:identifier>/invoice.pdf",
+        invoice_views.invoice_download,
+        name="invoice_document",
+    ),
     path("billing/invoices/<str:receipt_id>/pay/", invoice_views.invoice_pay, name="invoice_pay"),
     path("billing/invoices/<str:receipt_id>/pay-now/", invoice_views.invoice_pay_now, name="invoice_pay_now"),
 ]

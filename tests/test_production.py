@@ -39,6 +39,7 @@ def production_env(static_root: Path) -> dict:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "billing_portal.settings.production",
         "DJANGO_SECRET_KEY": "x" * 20 + "-a-long-random-production-secret-value-0123456789",
+        "INVOICE_REGISTRATION_NUMBER": "T7123456789012",  # production sets the seller's (docs/japan.md)
         "DJANGO_ALLOWED_HOSTS": "billing.example.com,127.0.0.1",
         "DJANGO_STATIC_ROOT": str(static_root),
         "DATABASE_URL": _database_url(),

@@ -21,6 +21,7 @@ def test_check_deploy_with_production_settings_reports_no_errors():
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "billing_portal.settings.production",
         "DJANGO_SECRET_KEY": "x" * 20 + "-a-long-random-production-secret-value-0123456789",
+        "INVOICE_REGISTRATION_NUMBER": "T7123456789012",  # production sets the seller's (docs/japan.md)
         "DJANGO_ALLOWED_HOSTS": "billing.example.com",
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for the browser tests only

@@ -208,9 +208,15 @@ STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", "")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_API_BASE = env("STRIPE_API_BASE", "")
 
-# Seller details printed on receipts.
+# Seller details printed on invoices, receipts and credit notes.
 SELLER_NAME = env("SELLER_NAME", "Example FIDO2 Service K.K.")
 SELLER_ADDRESS = env("SELLER_ADDRESS", "1-1 Chiyoda, Chiyoda-ku, Tokyo, Japan")
+# The seller's qualified invoice issuer registration number (適格請求書発行事業者登録番号): "T" + 13 digits, the
+# first a check digit (National Tax Agency). Printed on every document; `manage.py check` validates it
+# (payments.E001 malformed, payments.W001 unset: the invoices are then not qualified invoices).
+INVOICE_REGISTRATION_NUMBER = env("INVOICE_REGISTRATION_NUMBER", "")
+# How the consumption tax of each rate is rounded, once per rate per invoice: half_up | floor | ceil.
+INVOICE_TAX_ROUNDING = env("INVOICE_TAX_ROUNDING", "half_up")
 
 LOGGING = {
     "version": 1,
@@ -286,8 +292,10 @@ CELERY_BEAT_SCHEDULE["licenses-roll-over"] = {
     "schedule": 15 * 60,
 }
 
-# Consumption tax applied to invoices (exclusive), rounded once per invoice. Japan: 10%.
+# Consumption tax applied to invoices (exclusive), rounded once per rate per invoice (INVOICE_TAX_ROUNDING).
+# Japan: 10% standard; 8% reduced for pricing units whose tax category is "reduced".
 BILLING_TAX_RATE = env("BILLING_TAX_RATE", "0.10")
+BILLING_REDUCED_TAX_RATE = env("BILLING_REDUCED_TAX_RATE", "0.08")
 BILLING_TAX_LABEL = env("BILLING_TAX_LABEL", "Consumption tax")
 # E-bookkeeping archive (電子帳簿保存法, docs/archive.md): every issued invoice, receipt and credit note PDF is kept
 # with its SHA-256 for at least this many years (10 for companies with loss carry-forwards). Nothing is ever

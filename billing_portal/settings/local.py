@@ -4,7 +4,8 @@ import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "local-development-only-not-secret")
 
-# A sample bank account (not a real one) for the demo and the tests; production sets its own (README).
+# A sample bank account and invoice registration number (not real ones) for the demo and the tests; production
+# sets its own (README).
 for _name, _value in {
     "BANK_TRANSFER_BANK_NAME": "サンプル銀行",
     "BANK_TRANSFER_BANK_CODE": "9999",
@@ -12,6 +13,7 @@ for _name, _value in {
     "BANK_TRANSFER_BRANCH_CODE": "001",
     "BANK_TRANSFER_ACCOUNT_NUMBER": "1234567",
     "BANK_TRANSFER_ACCOUNT_HOLDER": "ｶ)ｴｸﾞｻﾞﾝﾌﾟﾙ",
+    "INVOICE_REGISTRATION_NUMBER": "T7123456789012",  # a sample with a valid check digit, not a real one
 }.items():
     os.environ.setdefault(_name, _value)
 

@@ -30,15 +30,6 @@ def document_kind(invoice: Invoice) -> str:
     return Kind.INVOICE
 
 
-def document_language(tenant) -> str:
-    """The language the tenant's documents are issued in: the tenant's document language when it has one set,
-    else Japanese for a tenant in Japan and English for the others."""
-    language = getattr(tenant, "document_language", "")
-    if language:
-        return language
-    return "ja" if (tenant.country or "").upper() == "JP" else "en"
-
-
 def _check_kind(invoice: Invoice, kind: str) -> None:
     if kind not in Kind.values:
         raise ApplicationError(_("Unknown document type."), code="bad_document_kind")
@@ -70,7 +61,7 @@ def document_archive(*, invoice: Invoice, kind: str) -> ArchivedDocument:
     # Imported at call time: the renderer imports documents, which imports this module.
     from payments.invoicing import pdf as renderer
 
-    language = document_language(invoice.tenant)
+    language = renderer.document_language(invoice=invoice)
     pdf = renderer.document_pdf(invoice=invoice, kind=kind, language=language)
     digest = hashlib.sha256(pdf).hexdigest()
     try:

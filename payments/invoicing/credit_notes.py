@@ -10,11 +10,11 @@ from accounts.audit import audit_record
 from accounts.models import Tenant
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
-from billing_portal.common.money import format_money, round_minor
+from billing_portal.common.money import allocate, format_money, format_percent, round_tax
 from payments.events import invoice_event
 from payments.invoicing.archive import archive_on_commit
 from payments.invoicing.credits import CODE_ALPHABET, credit_grant
-from payments.invoicing.documents import _next_number
+from payments.invoicing.documents import TaxGroup, _next_number, invoice_tax_groups
 from payments.models import (
     ArchivedDocument,
     Credit,
@@ -25,8 +25,10 @@ from payments.models import (
 
 @transaction.atomic
 def credit_note_issue(*, invoice, amount: int, reason: str, actor=None, refund=None) -> Invoice:
-    """Correct an issued invoice without editing it: a credit note (negative amounts, same tax rate) that refers
-    to it, and the same amount (before tax) as tenant credit for the next invoice.
+    """Correct an issued invoice without editing it: a credit note (a return invoice, 適格返還請求書: negative
+    amounts, the invoice's tax rates) that refers to it, and the same amount (before tax) as tenant credit for the
+    next invoice. On an invoice of several tax rates the amount is shared between them in proportion to their
+    lines, and each rate's tax is rounded once (money.allocate, money.round_tax).
 
     `refund` (payments.corrections): the money went back to the card instead, so no credit is granted and the
     note carries exactly the refund's tax."""
@@ -54,7 +56,10 @@ def credit_note_issue(*, invoice, amount: int, reason: str, actor=None, refund=N
     now = clock.now()
     today = clock.local_date(now, tenant.time_zone)  # number year and date in the customer's calendar
     sequence = Invoice.objects.filter(source_key__startswith=f"credit-note-{invoice.pk}-").count() + 1
-    tax = refund.tax_minor if refund is not None else round_minor(Decimal(amount) * invoice.tax_rate)
+    groups = _returned_per_rate(
+        invoice=invoice, amount=amount, refund_tax=refund.tax_minor if refund else None
+    )
+    tax = sum(group.tax for group in groups)
     note = Invoice.objects.create(
         tenant=tenant,
         kind=Invoice.Kind.CREDIT_NOTE,
@@ -69,6 +74,13 @@ def credit_note_issue(*, invoice, amount: int, reason: str, actor=None, refund=N
         determined_amount=-amount,
         tax_rate=invoice.tax_rate,
         tax_amount=-tax,
+        tax_breakdown=[
+            TaxGroup(
+                rate=group.rate, lines_amount=-group.taxable, credit=0, taxable=-group.taxable, tax=-group.tax
+            ).as_json()
+            for group in groups
+        ],
+        credited_invoice=invoice,
         payment_amount=-(amount + tax),
         status=Invoice.Status.SUCCESSFUL,
         paid_at=now,
@@ -79,12 +91,18 @@ def credit_note_issue(*, invoice, amount: int, reason: str, actor=None, refund=N
         buyer_address=invoice.buyer_address,
         buyer_email=invoice.buyer_email,
     )
-    InvoiceLine.objects.create(
-        invoice=note,
-        position=1,
-        amount=-amount,
-        description=f"{'Refund' if refund is not None else 'Correction'} of invoice "
-        f"{invoice.number}: {reason}",
+    description = f"{'Refund' if refund is not None else 'Correction'} of invoice {invoice.number}: {reason}"
+    InvoiceLine.objects.bulk_create(
+        InvoiceLine(
+            invoice=note,
+            position=position,
+            amount=-group.taxable,
+            tax_rate=group.rate,
+            description=(
+                description if len(groups) == 1 else f"{description} ({format_percent(group.rate)})"
+            )[:300],
+        )
+        for position, group in enumerate(groups, start=1)
     )
     if refund is None:
         credit_grant(
@@ -121,3 +139,20 @@ def credit_note_issue(*, invoice, amount: int, reason: str, actor=None, refund=N
             credit_note={"number": note.number, "amount": amount},
         )
     return note
+
+
+def _returned_per_rate(*, invoice, amount: int, refund_tax: int | None) -> list[TaxGroup]:
+    """The returned amount (before tax) per tax rate of the invoice, with its tax: rounded once per rate, or, for a
+    refund whose tax is already fixed, that tax shared in proportion to the rates' own tax."""
+    groups = [group for group in invoice_tax_groups(invoice) if group.lines_amount > 0] or invoice_tax_groups(
+        invoice
+    )[:1]
+    shares = allocate(amount, [group.lines_amount for group in groups])
+    taxes = [round_tax(Decimal(share) * group.rate) for share, group in zip(shares, groups, strict=True)]
+    if refund_tax is not None:
+        taxes = allocate(refund_tax, taxes)
+    return [
+        TaxGroup(rate=group.rate, lines_amount=share, credit=0, taxable=share, tax=tax)
+        for group, share, tax in zip(groups, shares, taxes, strict=True)
+        if share or len(groups) == 1
+    ]

@@ -103,13 +103,16 @@ def _payment_method(tenant) -> str:
 
 def _as_invoice_line(line: dict, category: str) -> dict:
     """`category` (license | support | usage) says which discounts apply to the line (payments.discounts)."""
-    return {
+    result = {
         "description": line["description"],
         "amount": line["amount_minor"],
         "quantity": line["quantity"],
         "unit_amount": line["unit_amount"],
         "category": category,
     }
+    if line.get("tax_category", "standard") != "standard":  # the reduced rate (8%): payments.documents
+        result["tax_category"] = line["tax_category"]
+    return result
 
 
 def usage_needed(last_plan) -> tuple[bool, bool]:

@@ -15,7 +15,7 @@ from accounts.models import Tenant
 from billing_portal.common import clock
 from billing_portal.common.addresses import format_address
 from billing_portal.common.exceptions import ApplicationError
-from billing_portal.common.money import round_minor
+from billing_portal.common.money import allocate, round_tax
 from payments.events import invoice_event
 from payments.invoicing.archive import archive_on_commit
 from payments.invoicing.credits import CODE_ALPHABET, credits_in_application_order
@@ -32,7 +32,37 @@ from payments.models import (
 
 
 def tax_rate() -> Decimal:
+    """The standard consumption tax rate (BILLING_TAX_RATE, 10%)."""
     return Decimal(str(settings.BILLING_TAX_RATE))
+
+
+def tax_rate_of(category: str | None) -> Decimal:
+    """The rate of a pricing unit's tax category: "standard" (BILLING_TAX_RATE, 10%) or "reduced"
+    (BILLING_REDUCED_TAX_RATE, 8%)."""
+    if category == "reduced":
+        return Decimal(str(getattr(settings, "BILLING_REDUCED_TAX_RATE", "0.08")))
+    return tax_rate()
+
+
+@dataclass(frozen=True)
+class TaxGroup:
+    """The lines of one tax rate on one invoice: their total, the credit applied to them, what is taxed and the
+    tax, rounded once for the rate."""
+
+    rate: Decimal
+    lines_amount: int
+    credit: int
+    taxable: int
+    tax: int
+
+    def as_json(self) -> dict:
+        return {
+            "rate": str(self.rate),
+            "lines_amount": self.lines_amount,
+            "credit": self.credit,
+            "taxable": self.taxable,
+            "tax": self.tax,
+        }
 
 
 @dataclass(frozen=True)
@@ -43,12 +73,26 @@ class Totals:
     tax_amount: int
     payment_amount: int
     allocations: tuple  # ((credit, amount), ...)
+    tax_groups: tuple = ()  # (TaxGroup, ...), highest rate first
 
 
-def compute_totals(*, line_amounts, credits, rate: Decimal) -> Totals:
+def compute_totals(
+    *, line_amounts, credits, rate: Decimal | None = None, rounding: str | None = None
+) -> Totals:
     """Usage = sum of lines; credits (already in application order, with `amount_available`) are applied up to
-    the usage; tax is charged on what is left and rounded once for the whole invoice."""
-    usage = sum(line_amounts)
+    the usage; tax is charged on what is left, once per tax rate for the whole invoice.
+
+    `line_amounts`: integers (all at `rate`) or (amount, rate) pairs. The credit applied is shared between the
+    rates in proportion to their lines (money.allocate); each rate's tax is rounded once (money.round_tax, the
+    INVOICE_TAX_ROUNDING mode unless `rounding`). A pure function: no database, no clock."""
+    by_rate: dict[Decimal, int] = {}
+    for item in line_amounts:
+        amount, line_rate = item if isinstance(item, tuple) else (item, rate)
+        if line_rate is None:
+            raise ValueError("a line without a tax rate needs `rate`")
+        line_rate = Decimal(line_rate)
+        by_rate[line_rate] = by_rate.get(line_rate, 0) + int(amount)
+    usage = sum(by_rate.values())
     if usage < 0:
         raise ApplicationError(
             _("An invoice cannot total less than zero; record the difference as credit."),
@@ -64,8 +108,44 @@ def compute_totals(*, line_amounts, credits, rate: Decimal) -> Totals:
             allocations.append((credit, take))
             remaining -= take
     applied = usage - remaining
-    tax = round_minor(Decimal(remaining) * rate)
-    return Totals(usage, applied, remaining, tax, remaining + tax, tuple(allocations))
+    rates = sorted(by_rate, reverse=True)
+    shares = allocate(applied, [by_rate[r] for r in rates]) if rates else []
+    groups = tuple(
+        TaxGroup(
+            rate=r,
+            lines_amount=by_rate[r],
+            credit=share,
+            taxable=by_rate[r] - share,
+            tax=round_tax(Decimal(by_rate[r] - share) * r, rounding),
+        )
+        for r, share in zip(rates, shares, strict=True)
+    )
+    tax = sum(group.tax for group in groups)
+    return Totals(usage, applied, remaining, tax, remaining + tax, tuple(allocations), groups)
+
+
+def invoice_tax_groups(invoice) -> list[TaxGroup]:
+    """The invoice's amounts per tax rate as issued (one group for invoices issued before rates were recorded)."""
+    if invoice.tax_breakdown:
+        return [
+            TaxGroup(
+                rate=Decimal(row["rate"]),
+                lines_amount=row["lines_amount"],
+                credit=row["credit"],
+                taxable=row["taxable"],
+                tax=row["tax"],
+            )
+            for row in invoice.tax_breakdown
+        ]
+    return [
+        TaxGroup(
+            rate=invoice.tax_rate,
+            lines_amount=invoice.usage_amount,
+            credit=invoice.credit_applied,
+            taxable=invoice.determined_amount,
+            tax=invoice.tax_amount,
+        )
+    ]
 
 
 def _next_number(*, tenant, year: int) -> str:
@@ -126,6 +206,7 @@ def invoice_build(
         determined_amount=totals.determined_amount,
         tax_rate=rate,
         tax_amount=totals.tax_amount,
+        tax_breakdown=[group.as_json() for group in totals.tax_groups],
         payment_amount=totals.payment_amount,
         status=Invoice.Status.SUCCESSFUL if totals.payment_amount == 0 else Invoice.Status.PENDING,
         paid_at=now if totals.payment_amount == 0 else None,
@@ -155,6 +236,7 @@ def invoice_lines_build(invoice: Invoice, lines) -> list[InvoiceLine]:
             amount=line["amount"],
             quantity=line.get("quantity", 1),
             unit_amount=line.get("unit_amount"),
+            tax_rate=tax_rate_of(line.get("tax_category")),
         )
         for i, line in enumerate(lines, start=1)
     ]
@@ -189,7 +271,8 @@ def invoice_totals(*, lines, credits) -> tuple[Decimal, Totals]:
     """The tax rate and totals of an invoice of `lines` (discount lines included) with `credits` in application
     order: the one call of `compute_totals` for issuing, per tenant and set-based alike."""
     rate = tax_rate()
-    return rate, compute_totals(line_amounts=[line["amount"] for line in lines], credits=credits, rate=rate)
+    line_amounts = [(line["amount"], tax_rate_of(line.get("tax_category"))) for line in lines]
+    return rate, compute_totals(line_amounts=line_amounts, credits=credits)
 
 
 def invoice_issue(

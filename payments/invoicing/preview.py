@@ -15,7 +15,7 @@ def upcoming_invoice_preview(*, tenant, at=None) -> dict:
     from payments.invoicing.credits import credits_in_application_order
     from payments.invoicing.cycle import monthly_lines
     from payments.invoicing.discounts import discount_lines
-    from payments.invoicing.documents import compute_totals, tax_rate
+    from payments.invoicing.documents import compute_totals, tax_rate_of
 
     at = at or clock.now()
     local = at.astimezone(ZoneInfo(tenant.time_zone))
@@ -55,9 +55,8 @@ def upcoming_invoice_preview(*, tenant, at=None) -> dict:
         )
     ]
     totals = compute_totals(
-        line_amounts=[line["amount"] for line in lines],
+        line_amounts=[(line["amount"], tax_rate_of(line.get("tax_category"))) for line in lines],
         credits=credits_in_application_order(tenant=tenant, at=at),
-        rate=tax_rate(),
     )
     return {
         "billing_date": date(year, month, 1),

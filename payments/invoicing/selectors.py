@@ -27,6 +27,11 @@ def invoice_get_by_receipt(*, tenant, receipt_id: str) -> Invoice | None:
     return Invoice.objects.filter(tenant=tenant, receipt_id=receipt_id).first()
 
 
+def invoice_get_by_identifier(*, tenant, identifier: str) -> Invoice | None:
+    """The tenant's invoice by its receipt ID or its number (2026-00001)."""
+    return Invoice.objects.filter(Q(receipt_id=identifier) | Q(number=identifier), tenant=tenant).first()
+
+
 def credit_history(*, tenant):
     """Every credit of the tenant (newest first) and the total still available now."""
     now = clock.now()

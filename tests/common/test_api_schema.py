@@ -31,6 +31,7 @@ CONTRACT = {
     ("get", "/api/v1/tenants/{tenant}/invoices"): None,
     ("get", "/api/v1/tenants/{tenant}/invoices/upcoming"): None,
     ("get", "/api/v1/tenants/{tenant}/invoices/{receipt_id}/receipt.pdf"): None,
+    ("get", "/api/v1/tenants/{tenant}/invoices/{identifier}/invoice.pdf"): None,
 }
 IDEMPOTENT = {
     ("put", "/api/v1/tenants/{tenant}/units/{unit}/timestamp/{timestamp}"),

@@ -11,8 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATES = ROOT / "templates"
 SCRIPTS = ROOT / "static" / "js"
 
-# The PDF templates are translated with the Japanese documents (qualified invoices and receipts), not here.
-PDF_TEMPLATES = {"payments/receipt.html"}
+# Every template is checked, the PDF documents' (templates/payments/documents/) included.
+PDF_TEMPLATES = set()
 
 # Words that read the same in Japanese pages: product and brand names, codes, units.
 ALLOWED = {

@@ -1,5 +1,5 @@
 """A customer's billing life in the browser, against the Stripe stand-in: purchase, upgrade, reserve a downgrade
-and cancel it, register a credit code, download a receipt, cancel the contract."""
+and cancel it, register a credit code, download the invoice PDF, cancel the contract."""
 
 import io
 import os
@@ -82,10 +82,12 @@ def test_register_a_credit_code_and_download_a_receipt(page, sign_in, tenant):
     expect(page.get_by_text("Credit “Welcome credit” of ¥3,000 registered.")).to_be_visible()
     expect(page.get_by_test_id("credit-available")).to_have_text("¥3,000")
 
+    # The invoice is not paid yet: its invoice PDF (請求書) downloads, its receipt does not exist yet.
+    expect(page.get_by_role("link", name=invoice.receipt_id)).to_have_count(0)
     with page.expect_download() as download_info:
-        page.get_by_role("link", name=invoice.receipt_id).click()
+        page.locator("[data-documents]").get_by_role("link", name="Invoice").click()
     download = download_info.value
-    assert download.suggested_filename == f"receipt-{invoice.receipt_id}.pdf"
+    assert download.suggested_filename == f"invoice-{invoice.number}.pdf"
     text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(open(download.path(), "rb").read())).pages)
     assert "¥27,500" in text and tenant.name in text
 

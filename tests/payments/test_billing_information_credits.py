@@ -4,7 +4,8 @@ from django.urls import reverse
 
 from billing_portal.common import clock
 from payments.invoicing.credits import credit_code_issue, credit_grant, format_code
-from payments.invoicing.documents import invoice_issue
+from payments.invoicing.documents import invoice_issue, invoice_status_set
+from payments.models import Invoice
 
 
 def billing(tenant):
@@ -72,6 +73,8 @@ def test_managers_see_credits_and_history_but_cannot_register_or_download(client
     download = reverse("receipt_download", args=[tenant.slug, invoice.receipt_id])
     assert download not in body
     assert client.get(download).status_code == 403
+    invoice_pdf = reverse("invoice_document", args=[tenant.slug, invoice.number])
+    assert invoice_pdf not in body and client.get(invoice_pdf).status_code == 403
     assert client.post(reverse("credit_code_register", args=[tenant.slug]), {"code": "X"}).status_code == 403
 
 
@@ -103,8 +106,16 @@ def test_payment_history_columns_and_receipt_download(owner_client, tenant):
         "Pending",
     ]:
         assert text in body, text
-    response = owner_client.get(reverse("receipt_download", args=[tenant.slug, invoice.receipt_id]))
+    # Pending: the invoice PDF (請求書) is there from issue; the receipt (領収書) only once paid.
+    assert (
+        owner_client.get(reverse("receipt_download", args=[tenant.slug, invoice.receipt_id])).status_code
+        == 404
+    )
+    response = owner_client.get(reverse("invoice_document", args=[tenant.slug, invoice.number]))
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
+    invoice_status_set(invoice, Invoice.Status.SUCCESSFUL)
+    response = owner_client.get(reverse("receipt_download", args=[tenant.slug, invoice.receipt_id]))
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
     assert owner_client.get(reverse("receipt_download", args=[tenant.slug, "RNOPE"])).status_code == 404

@@ -31,7 +31,7 @@ from licenses.services import license_change_now, license_purchase, license_rese
 from metering.services import auth_events_ingest
 from payments.charging import cards
 from payments.invoicing.credits import credit_code_issue, credit_code_redeem
-from payments.invoicing.receipts import receipt_pdf
+from payments.invoicing.pdf import document_pdf
 from payments.models import Invoice, Payment
 from tests.factories import TenantFactory
 from tests.payments.factories import CHARGE_FAILS, VISA, account_for, card_for
@@ -44,8 +44,14 @@ def tokyo(*args):
 
 
 def pdf_text(invoice):
+    """The invoice PDF (請求書), available from issue; the receipt too once paid."""
+    kinds = ["invoice", "receipt"] if invoice.status == Invoice.Status.SUCCESSFUL else ["invoice"]
     return " ".join(
-        " ".join(p.extract_text() for p in PdfReader(io.BytesIO(receipt_pdf(invoice=invoice))).pages).split()
+        " ".join(
+            p.extract_text()
+            for kind in kinds
+            for p in PdfReader(io.BytesIO(document_pdf(invoice=invoice, kind=kind))).pages
+        ).split()
     )
 
 

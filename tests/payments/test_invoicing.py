@@ -10,9 +10,10 @@ from pypdf import PdfReader
 from accounts.models import AuditEntry
 from billing_portal.common import clock
 from billing_portal.common.exceptions import ApplicationError
+from payments.invoicing import pdf as documents_pdf
 from payments.invoicing import receipts
 from payments.invoicing.credits import credit_code_issue, credit_code_redeem, credit_grant, format_code
-from payments.invoicing.documents import invoice_issue
+from payments.invoicing.documents import invoice_issue, invoice_status_set
 from payments.invoicing.selectors import credit_balance
 from payments.models import Credit, CreditCode, Invoice
 from tests.factories import TenantFactory
@@ -236,6 +237,7 @@ def test_receipt_pdf_shows_seller_buyer_lines_credit_tax_and_total(tenant):
         source_key="p",
     )
     invoice = issue(tenant)
+    invoice_status_set(invoice, Invoice.Status.SUCCESSFUL)  # a receipt exists once the invoice is paid
     text = pdf_text(receipts.receipt_pdf(invoice=invoice))
     for expected in [
         invoice.receipt_id,
@@ -257,9 +259,11 @@ def test_receipt_escapes_user_text_and_fetches_nothing(tenant):
     tenant.name = '<img src="http://198.51.100.7/track.png"> Evil & Co'
     tenant.save()
     invoice = issue(tenant)
+    invoice_status_set(invoice, Invoice.Status.SUCCESSFUL)
     html = receipts.receipt_html(invoice=invoice)
     assert "&lt;img" in html and "<img" not in html
-    with mock.patch.object(receipts, "refuse_fetch", side_effect=AssertionError("fetched")) as fetch:
+    # Only the bundled font is fetched (payments.invoicing.pdf.DocumentFetcher); anything else would be refused.
+    with mock.patch.object(documents_pdf, "refuse_fetch", side_effect=AssertionError("fetched")) as fetch:
         pdf = receipts.receipt_pdf(invoice=invoice)
     fetch.assert_not_called()
     assert "Evil & Co" in " ".join(pdf_text(pdf).split())  # shown as text
@@ -270,7 +274,12 @@ def test_receipt_prints_the_period_in_the_customer_time_zone(tenant):
 
     start, end = month_bounds(2026, 4, "Asia/Tokyo")  # stored in UTC: 31 Mar 15:00 – 30 Apr 15:00
     invoice = issue(tenant, period_start=start, period_end=end)
-    assert "2026-04-01 – 2026-05-01" in pdf_text(receipts.receipt_pdf(invoice=invoice))
+    # The last day included, not the exclusive end (1 May 00:00).
+    assert "2026年4月1日〜2026年4月30日" in pdf_text(
+        documents_pdf.document_pdf(invoice=invoice, kind="invoice")
+    )
+    english = documents_pdf.document_pdf(invoice=invoice, kind="invoice", language="en")
+    assert "Apr 1, 2026 – Apr 30, 2026" in pdf_text(english)
 
 
 def test_invoice_status_changes_only_through_its_transition_function(tenant):

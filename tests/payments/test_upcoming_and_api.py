@@ -7,7 +7,7 @@ from accounts.models import ApiKey, hash_api_key
 from licenses.selectors import plan_get
 from licenses.services import license_change_now, license_reserve_change
 from payments.invoicing.credits import credit_grant
-from payments.invoicing.documents import invoice_issue
+from payments.invoicing.documents import invoice_issue, invoice_status_set
 from tests.licenses.conftest import buy, jst
 
 
@@ -65,6 +65,11 @@ def test_invoice_list_and_receipt_through_the_api(client, tenant, other_tenant):
     assert body["invoices"][0]["lines"] == [
         {"description": "Starter", "quantity": "1", "unit_amount": None, "amount": 25_000}
     ]
+    pdf = api(client, f"/api/v1/tenants/{tenant.slug}/invoices/{invoice.receipt_id}/invoice.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    unpaid = api(client, f"/api/v1/tenants/{tenant.slug}/invoices/{invoice.receipt_id}/receipt.pdf")
+    assert unpaid.status_code == 404 and json.loads(unpaid.content)["error"]["code"] == "not_paid"
+    invoice_status_set(invoice, "successful")
     pdf = api(client, f"/api/v1/tenants/{tenant.slug}/invoices/{invoice.receipt_id}/receipt.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     foreign = api(client, f"/api/v1/tenants/{other_tenant.slug}/invoices/{invoice.receipt_id}/receipt.pdf")
