@@ -43,8 +43,12 @@ def _restore_seeded_rows(request, django_db_blocker):
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """The cache is the real Redis; keep tests independent of each other."""
+    """The cache is the real Redis; keep tests independent of each other. So is each worker's plan catalogue
+    (payments.invoicing.cycle keeps priced plans for a minute: a plan changed by a rolled-back test would stay)."""
+    from payments.invoicing import cycle
+
     cache.clear()
+    cycle._plan_cache.clear()
     yield
 
 

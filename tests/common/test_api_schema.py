@@ -12,6 +12,7 @@ CONTRACT = {
     ("get", "/api/v1/whoami"): None,
     ("post", "/api/v1/tenants/{tenant}/auth-events"): "AuthEventBatchIn",
     ("get", "/api/v1/tenants/{tenant}/mau"): None,
+    ("get", "/api/v1/tenants/{tenant}/mau/evidence"): None,
     ("get", "/api/v1/tenants/{tenant}/daily-actives"): None,
     ("get", "/api/v1/tenants/{tenant}/usage"): None,
     ("get", "/api/v1/tenants/{tenant}/units/date/{day}"): None,

@@ -103,7 +103,7 @@ def test_a_card_payment_archives_the_receipt_on_the_payment_date(tenant, django_
     assert invoice.status == Invoice.Status.SUCCESSFUL
     receipt = stored(Kind.RECEIPT, invoice)
     assert receipt.issue_date == date(2027, 4, 6) and receipt.amount == invoice.payment_amount
-    assert "Receipt" in pdf_text(bytes(receipt.pdf))
+    assert "領収書" in pdf_text(bytes(receipt.pdf))  # the tenant's document language: Japanese
 
 
 def test_a_bank_transfer_marked_paid_archives_the_receipt(tenant, django_capture_on_commit_callbacks):
@@ -234,7 +234,7 @@ def test_downloads_return_the_stored_bytes_after_the_tenant_and_the_document_dat
     with django_capture_on_commit_callbacks(execute=True):
         invoice = issue(tenant)
     document = stored(Kind.INVOICE, invoice)
-    url = reverse("receipt_download", args=[tenant.slug, invoice.receipt_id])
+    url = reverse("invoice_document", args=[tenant.slug, invoice.number])  # unpaid: its invoice (請求書)
     first = owner_client.get(url)
     assert first.status_code == 200 and first["Content-Type"] == "application/pdf"
 
@@ -246,7 +246,7 @@ def test_downloads_return_the_stored_bytes_after_the_tenant_and_the_document_dat
     assert "Renamed Holdings" in rerendered and "(edited)" in rerendered  # a fresh render would differ
 
     second = owner_client.get(url)
-    by_api = api(client, f"/api/v1/tenants/{tenant.slug}/invoices/{invoice.receipt_id}/receipt.pdf")
+    by_api = api(client, f"/api/v1/tenants/{tenant.slug}/invoices/{invoice.number}/invoice.pdf")
     assert first.content == second.content == by_api.content == bytes(document.pdf)
     assert hashlib.sha256(second.content).hexdigest() == document.sha256
     assert original_name in pdf_text(second.content) and "Renamed" not in pdf_text(second.content)
@@ -255,7 +255,7 @@ def test_downloads_return_the_stored_bytes_after_the_tenant_and_the_document_dat
 def test_a_download_before_the_task_ran_archives_on_demand_and_the_task_then_keeps_it(owner_client, tenant):
     invoice = issue(tenant)  # no on-commit callbacks in this test: the task has not run
     assert stored(Kind.INVOICE, invoice) is None
-    response = owner_client.get(reverse("receipt_download", args=[tenant.slug, invoice.receipt_id]))
+    response = owner_client.get(reverse("invoice_document", args=[tenant.slug, invoice.number]))
     document = stored(Kind.INVOICE, invoice)
     assert response.content == bytes(document.pdf)
     archive_document.delay(invoice.pk, "invoice")  # the late task
