@@ -4,7 +4,6 @@ as its Django admin list (list filters, search, date drill-down: the admin list'
 test tenants out. Amounts are integer minor units with their currency; instants are ISO 8601 in the tenant's
 time zone."""
 
-import csv
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +12,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Tenant
+from billing_portal.common.csv_stream import csv_chunks
 from payments.models import Credit, Invoice, InvoiceLine, Payment
 
 CHUNK_SIZE = 2000
@@ -265,15 +265,6 @@ def export_queryset(*, kind, request, date_from=None, date_to=None):
     return qs.order_by("pk")
 
 
-def _safe(value):
-    """A cell as text; text a spreadsheet would run as a formula is quoted (CSV injection)."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def export_rows(*, kind, request, date_from=None, date_to=None):
     """The header, then one list per row, read CHUNK_SIZE rows at a time."""
     spec = KINDS[kind]
@@ -288,19 +279,13 @@ def export_rows(*, kind, request, date_from=None, date_to=None):
         tz_name = row[tz_index]
         for i in instants:
             row[i] = _local(row[i], tz_name)
-        yield [_safe(value) for value in row[:width]]
-
-
-class _Echo:
-    def write(self, value):
-        return value
+        yield row[:width]  # cells quoted against CSV injection by csv_chunks
 
 
 def csv_stream(rows):
-    writer = csv.writer(_Echo())
-    yield "\ufeff"  # BOM: spreadsheet apps then read UTF-8 (Japanese names)
-    for row in rows:
-        yield writer.writerow(row)
+    """`export_rows` as CSV text (billing_portal.common.csv_stream: BOM, CRLF, formula-like cells quoted)."""
+    rows = iter(rows)
+    return csv_chunks(next(rows), rows)
 
 
 def filename(kind, *, date_from=None, date_to=None) -> str:

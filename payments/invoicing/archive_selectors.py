@@ -1,13 +1,13 @@
 """Reads of the e-bookkeeping archive (電子帳簿保存法, docs/archive.md): the ops search by issue date range,
 amount range and counterparty, combinable; the CSV export of a search; one document by id."""
 
-import csv
 from collections.abc import Iterator
 from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
+from billing_portal.common.csv_stream import csv_chunks
 from billing_portal.common.money import CURRENCY_EXPONENTS, from_major_bound, to_major
 from billing_portal.common.text import normalize_typed
 from payments.models import ArchivedDocument
@@ -71,16 +71,6 @@ def archived_documents_for_download(*, document_ids) -> QuerySet:
     return archived_documents(with_pdf=True).filter(pk__in=list(document_ids)).order_by("issue_date", "pk")
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _cell(value: str) -> str:
-    """Text that a spreadsheet would run as a formula (=, +, -, @, tab, CR) is quoted with an apostrophe."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def archived_documents_csv(queryset: QuerySet) -> Iterator[str]:
     """The documents as CSV lines for Excel (UTF-8 with a byte-order mark, CRLF): kind, number, issue date,
     counterparty, amount (major units, tax included), currency, SHA-256; headers in the current language.
@@ -95,27 +85,15 @@ def archived_documents_csv(queryset: QuerySet) -> Iterator[str]:
         _("SHA-256"),
     ]
     kinds = {value: str(label) for value, label in ArchivedDocument.Kind.choices}
-    rows = queryset.values_list(*CSV_FIELDS)
-    writer = csv.writer(_Echo())
-
-    def lines():
-        yield "\ufeff" + writer.writerow(headers)
-        for kind, number, issue_date, counterparty, amount, currency, sha256 in rows.iterator(
-            chunk_size=2000
-        ):
-            yield writer.writerow(
-                [
-                    kinds.get(kind, kind),
-                    _cell(number),
-                    issue_date.isoformat(),
-                    _cell(counterparty),
-                    str(to_major(amount, currency)),
-                    currency,
-                    sha256,
-                ]
-            )
-
-    return lines()
+    rows = queryset.values_list(*CSV_FIELDS).iterator(chunk_size=2000)
+    return csv_chunks(
+        headers,
+        (
+            [kinds.get(kind, kind), number, issue_date.isoformat(), counterparty, to_major(amount, currency)]
+            + [currency, sha256]
+            for kind, number, issue_date, counterparty, amount, currency, sha256 in rows
+        ),
+    )
 
 
 def archived_documents_zip(documents) -> bytes:
